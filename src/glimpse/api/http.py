@@ -1,0 +1,99 @@
+"""Small request/response helpers shared by the handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+
+from glimpse.container import Services
+from glimpse.context import RequestContext
+from glimpse.errors import BadRequest, ClientDisconnected, TooLarge, UnsupportedMediaType
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def services(request: Request) -> Services:
+    svc: Services = request.app.state.services
+    return svc
+
+
+def context(request: Request) -> RequestContext:
+    ctx: RequestContext = request.scope["glimpse.context"]
+    return ctx
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_media_type(request: Request, *allowed: str) -> str:
+    kind = media_type(request)
+    if kind not in allowed:
+        raise UnsupportedMediaType(f"Unsupported Content-Type {kind or '(none)'}: use {' or '.join(allowed)}")
+    return kind
+
+
+async def json_body(request: Request, *allowed: str) -> Any:
+    """Read a bounded JSON body (``max_request_body_size``) of one of the allowed media types."""
+    require_media_type(request, *(allowed or ("application/json",)))
+    limit = services(request).settings.max_request_body_size
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"Request body is larger than the limit of {limit} bytes")
+    chunks = bytearray()
+    try:
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > limit:
+                raise TooLarge(f"Request body is larger than the limit of {limit} bytes")
+    except ClientDisconnect:
+        raise ClientDisconnected("The client disconnected while sending the request body") from None
+    if not chunks:
+        raise BadRequest("Body expected in request.")
+    try:
+        return json.loads(chunks)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("Malformed JSON in request body.") from None
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise BadRequest("Request body must be a JSON object.")
+    return body
+
+
+async def data_stream(request: Request) -> AsyncIterator[bytes]:
+    """The raw request body as it arrives; a client that goes away becomes ClientDisconnected."""
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        raise ClientDisconnected("The client disconnected while sending image data") from None
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def no_content(headers: dict[str, str] | None = None) -> Response:
+    return Response(status_code=204, headers=headers)
+
+
+def int_header(request: Request, name: str) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"Header {name} must be an integer, got {raw!r}") from None
+    if value < 0:
+        raise BadRequest(f"Header {name} must not be negative")
+    return value

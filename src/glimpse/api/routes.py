@@ -1,0 +1,47 @@
+"""The whole URL map in one file. A path answers only its methods: anything else is 405 with Allow."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from glimpse.api import versions
+from glimpse.api.http import Handler
+from glimpse.api.v2 import discovery, image_data, images, members, schemas, stores, tags
+
+
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
+
+
+def resource(path: str, **handlers: Handler) -> Route:
+    allowed = ", ".join(sorted(handlers))
+
+    async def dispatch(request: Request) -> Response:
+        handler = handlers.get(request.method)
+        if handler is None and request.method == "HEAD":
+            handler = handlers.get("GET")
+        if handler is None:
+            raise HTTPException(405, headers={"Allow": allowed})
+        return await handler(request)
+
+    return Route(path, dispatch, methods=ALL_METHODS, name=path)
+
+
+ROUTES = [
+    resource("/", GET=versions.root),
+    resource("/versions", GET=versions.versions),
+    resource("/v2/images", GET=images.index, POST=images.create),
+    resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
+    resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),
+    resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
+    resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
+    resource("/v2/images/{image_id}/tags/{tag}", PUT=tags.add, DELETE=tags.delete),
+    resource("/v2/images/{image_id}/members", GET=members.index, POST=members.create),
+    resource("/v2/images/{image_id}/members/{member_id}", GET=members.show, PUT=members.update, DELETE=members.delete),
+    resource("/v2/schemas/{name}", GET=schemas.show),
+    resource("/v2/info/stores", GET=discovery.stores),
+    resource("/v2/info/stores/detail", GET=discovery.stores_detail),
+    resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete),
+]

@@ -1,0 +1,16 @@
+"""/v2/info/*: what this deployment offers."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from glimpse.api.http import context, json_response, services
+
+
+async def stores(request: Request) -> Response:
+    return json_response({"stores": services(request).store_info.list()})
+
+
+async def stores_detail(request: Request) -> Response:
+    return json_response({"stores": services(request).store_info.detail(context(request))})

@@ -1,0 +1,43 @@
+"""Development mode: trust identity headers. Never for production; it says so loudly."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from glimpse.auth.base import split_roles
+from glimpse.context import RequestContext
+
+log = logging.getLogger(__name__)
+
+
+class NoAuth:
+    name = "noauth"
+    challenge = None
+
+    def __init__(self) -> None:
+        log.warning(
+            "AUTHENTICATION IS DISABLED (auth=noauth): any caller may claim any identity with X-User-Id, "
+            "X-Project-Id and X-Roles. Use this for tests and development only."
+        )
+
+    def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
+        project = headers.get("x-project-id") or headers.get("x-tenant-id")
+        user = headers.get("x-user-id")
+        roles = split_roles(headers.get("x-roles"))
+        if project is None and user is None and not roles:
+            # a bare request (e.g. `glance --os-auth-token x`) acts as the admin of project "admin"
+            return RequestContext(
+                user_id="admin",
+                project_id="admin",
+                roles=frozenset({"admin", "member", "reader"}),
+                auth_method="noauth",
+            )
+        return RequestContext(
+            user_id=user,
+            project_id=project,
+            roles=roles,
+            service_roles=split_roles(headers.get("x-service-roles")),
+            domain_id=headers.get("x-domain-id"),
+            auth_method="noauth",
+        )

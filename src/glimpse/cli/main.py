@@ -1,0 +1,138 @@
+"""The `glimpse` command: serve, db upgrade/check, settings show, token create."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from glimpse.settings import Settings, load_settings
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="INI file using glance-api.conf section and option names.",
+)
+
+
+def _settings(config_file: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config_file, **overrides)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """Glimpse: an image registry that speaks the Glance Images API v2."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 9292).")
+@config_option
+def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
+    """Run the API server."""
+    import uvicorn
+
+    from glimpse.app import create_app
+    from glimpse.auth.tokens import ensure_admin_token
+    from glimpse.db.migrate import upgrade
+
+    settings = _settings(config_file, host=host, port=port)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.auto_migrate:
+        upgrade(settings.database_url)
+    if settings.auth == "tokens":
+        assert settings.token_file is not None
+        token = ensure_admin_token(settings.token_file)
+        if token is not None:
+            click.echo(f"Created an admin token (shown once; only its digest is kept in {settings.token_file}):")
+            click.echo(f"  export OS_AUTH_TOKEN={token}")
+            click.echo(f"  export OS_IMAGE_URL=http://{settings.host}:{settings.port}")
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_keep_alive=30,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_file: Path | None) -> None:
+    """Migrate the database to the newest schema."""
+    from glimpse.db.migrate import current_revision, upgrade
+
+    settings = _settings(config_file)
+    upgrade(settings.database_url)
+    click.echo(f"database at revision {current_revision(settings.database_url)}")
+
+
+@db.command("check")
+@config_option
+def db_check(config_file: Path | None) -> None:
+    """Fail when the database is not at head or the models drifted from the migrations."""
+    from glimpse.db.migrate import current_revision, drift, head_revision
+
+    settings = _settings(config_file)
+    current, head = current_revision(settings.database_url), head_revision()
+    if current != head:
+        raise click.ClickException(f"database at {current}, migrations head is {head}: run `glimpse db upgrade`")
+    differences = drift(settings.database_url)
+    if differences:
+        raise click.ClickException(f"models and migrations differ: {differences}")
+    click.echo(f"database at head {head}, no drift")
+
+
+@main.group("settings")
+def settings_group() -> None:
+    """Inspect the effective settings."""
+
+
+@settings_group.command("show")
+@config_option
+def settings_show(config_file: Path | None) -> None:
+    """Print the effective settings (secrets masked) as JSON."""
+    json.dump(_settings(config_file).masked(), sys.stdout, indent=2, sort_keys=True)
+    click.echo()
+
+
+@main.group()
+def token() -> None:
+    """Static tokens for the embedded `tokens` auth mode."""
+
+
+@token.command("create")
+@click.option("--user", required=True)
+@click.option("--project", required=True)
+@click.option("--role", "roles", multiple=True, default=["member", "reader"], show_default=True)
+@config_option
+def token_create(user: str, project: str, roles: tuple[str, ...], config_file: Path | None) -> None:
+    """Add a token to the token file and print it (only its digest is stored)."""
+    from glimpse.auth.tokens import add_token
+
+    settings = _settings(config_file)
+    assert settings.token_file is not None
+    click.echo(add_token(settings.token_file, user, project, list(roles)))
+
+
+if __name__ == "__main__":
+    main()

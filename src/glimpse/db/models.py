@@ -1,0 +1,127 @@
+"""SQLAlchemy 2 typed models. Every change here needs an Alembic revision (CI checks for drift)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ImageRow(Base):
+    __tablename__ = "images"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(30))
+    visibility: Mapped[str] = mapped_column(String(20))
+    protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    os_hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    min_disk: Mapped[int] = mapped_column(Integer, default=0)
+    min_ram: Mapped[int] = mapped_column(Integer, default=0)
+    container_format: Mapped[str | None] = mapped_column(String(32))
+    disk_format: Mapped[str | None] = mapped_column(String(32))
+    owner: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    virtual_size: Mapped[int | None] = mapped_column(BigInteger)
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    os_hash_algo: Mapped[str | None] = mapped_column(String(64))
+    os_hash_value: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    properties: Mapped[list[ImagePropertyRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ImagePropertyRow.name"
+    )
+    tags: Mapped[list[ImageTagRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ImageTagRow.value"
+    )
+    locations: Mapped[list[ImageLocationRow]] = relationship(
+        lazy="selectin", cascade="all, delete-orphan", order_by="ImageLocationRow.id"
+    )
+
+    __table_args__ = (
+        Index("ix_images_deleted_created_at", "deleted", "created_at"),
+        Index("ix_images_owner", "owner"),
+        Index("ix_images_visibility", "visibility"),
+        Index("ix_images_status", "status"),
+        Index("ix_images_name", "name"),
+        Index("ix_images_os_hash_value", "os_hash_value"),
+    )
+
+
+class ImagePropertyRow(Base):
+    __tablename__ = "image_properties"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "name"),
+        Index("ix_image_properties_name", "name"),
+    )
+
+
+class ImageTagRow(Base):
+    __tablename__ = "image_tags"
+
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255), primary_key=True)
+
+    __table_args__ = (Index("ix_image_tags_value", "value"),)
+
+
+class ImageLocationRow(Base):
+    __tablename__ = "image_locations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    store: Mapped[str] = mapped_column(String(255))
+    url: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (Index("ix_image_locations_image_id", "image_id"),)
+
+
+class ImageMemberRow(Base):
+    __tablename__ = "image_members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    member: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        UniqueConstraint("image_id", "member"),
+        Index("ix_image_members_member_status", "member", "status"),
+    )

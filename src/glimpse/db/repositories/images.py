@@ -1,0 +1,251 @@
+"""Image persistence. Visibility and ownership are part of every query, never a check after loading."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, true, update
+from sqlalchemy.orm import Session
+
+from glimpse.context import RequestContext
+from glimpse.db.models import ImageLocationRow, ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
+from glimpse.domain.images import Image, Location, Status, Visibility
+from glimpse.domain.queries import Condition, ImageQuery
+from glimpse.errors import BadRequest, NotFound
+
+_COLUMNS = (
+    "name", "status", "visibility", "protected", "os_hidden", "min_disk", "min_ram", "container_format",
+    "disk_format", "owner", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value",
+    "created_at", "updated_at",
+)  # fmt: skip
+# nullable sort columns are ordered through a sentinel so keyset paging never compares NULL
+_SORT_SENTINELS: dict[str, Any] = {
+    "name": "",
+    "container_format": "",
+    "disk_format": "",
+    "owner": "",
+    "size": -1,
+    "virtual_size": -1,
+}
+
+
+def to_domain(row: ImageRow) -> Image:
+    return Image(
+        id=row.id,
+        owner=row.owner,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        name=row.name,
+        status=Status(row.status),
+        visibility=Visibility(row.visibility),
+        protected=row.protected,
+        os_hidden=row.os_hidden,
+        min_disk=row.min_disk,
+        min_ram=row.min_ram,
+        container_format=row.container_format,
+        disk_format=row.disk_format,
+        size=row.size,
+        virtual_size=row.virtual_size,
+        checksum=row.checksum,
+        os_hash_algo=row.os_hash_algo,
+        os_hash_value=row.os_hash_value,
+        tags={tag.value for tag in row.tags},
+        properties={prop.name: prop.value for prop in row.properties},
+        locations=[Location(url=loc.url, store=loc.store, metadata=dict(loc.meta or {})) for loc in row.locations],
+    )
+
+
+def _member_of(project_id: str, status: str | None) -> ColumnElement[bool]:
+    conditions = [ImageMemberRow.image_id == ImageRow.id, ImageMemberRow.member == project_id]
+    if status is not None:
+        conditions.append(ImageMemberRow.status == status)
+    return exists().where(*conditions)
+
+
+def readable_by(viewer: RequestContext) -> ColumnElement[bool]:
+    """Images the viewer may show: admin all; else public, community, own, or shared with the project."""
+    if viewer.is_admin:
+        return true()
+    if viewer.project_id is None:
+        return ImageRow.visibility.in_([Visibility.PUBLIC.value, Visibility.COMMUNITY.value])
+    return or_(
+        ImageRow.visibility.in_([Visibility.PUBLIC.value, Visibility.COMMUNITY.value]),
+        ImageRow.owner == viewer.project_id,
+        and_(ImageRow.visibility == Visibility.SHARED.value, _member_of(viewer.project_id, None)),
+    )
+
+
+def _listable_by(viewer: RequestContext, query: ImageQuery) -> ColumnElement[bool]:
+    if viewer.is_admin:
+        return true()
+    branches: list[ColumnElement[bool]] = [ImageRow.visibility == Visibility.PUBLIC.value]
+    if query.visibility in ("community", "all"):
+        branches.append(ImageRow.visibility == Visibility.COMMUNITY.value)
+    if viewer.project_id is not None:
+        branches.append(ImageRow.owner == viewer.project_id)
+        status = None if query.member_status == "all" else query.member_status
+        branches.append(and_(ImageRow.visibility == Visibility.SHARED.value, _member_of(viewer.project_id, status)))
+    return or_(*branches)
+
+
+def _condition(cond: Condition) -> ColumnElement[bool]:
+    column = getattr(ImageRow, cond.attribute)
+    value = cond.values[0]
+    match cond.operator:
+        case "in":
+            return column.in_(cond.values)  # type: ignore[no-any-return]
+        case "eq":
+            return column == value  # type: ignore[no-any-return]
+        case "neq":
+            return column != value  # type: ignore[no-any-return]
+        case "gt":
+            return column > value  # type: ignore[no-any-return]
+        case "gte":
+            return column >= value  # type: ignore[no-any-return]
+        case "lt":
+            return column < value  # type: ignore[no-any-return]
+        case "lte":
+            return column <= value  # type: ignore[no-any-return]
+    raise BadRequest(f"Unknown operator {cond.operator}")
+
+
+def _sort_expression(key: str) -> Any:
+    column = getattr(ImageRow, key)
+    if key in _SORT_SENTINELS:
+        return func.coalesce(column, _SORT_SENTINELS[key])
+    return column
+
+
+class ImageRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def _row(self, image_id: str, viewer: RequestContext | None, *, for_update: bool = False) -> ImageRow:
+        stmt = select(ImageRow).where(ImageRow.id == image_id, ImageRow.deleted == false())
+        if viewer is not None:
+            stmt = stmt.where(readable_by(viewer))
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=ImageRow)
+        row = self.session.scalars(stmt).one_or_none()
+        if row is None:
+            raise NotFound(f"No image found with ID {image_id}")
+        return row
+
+    def get(self, image_id: str, viewer: RequestContext | None, *, for_update: bool = False) -> Image:
+        return to_domain(self._row(image_id, viewer, for_update=for_update))
+
+    def list(self, viewer: RequestContext, query: ImageQuery) -> list[Image]:
+        stmt = select(ImageRow).where(ImageRow.deleted == false(), _listable_by(viewer, query))
+        if query.visibility is None:
+            stmt = stmt.where(ImageRow.visibility != Visibility.COMMUNITY.value)
+        elif query.visibility != "all":
+            stmt = stmt.where(ImageRow.visibility == query.visibility)
+        if query.os_hidden is not None:
+            stmt = stmt.where(ImageRow.os_hidden == query.os_hidden)
+        for cond in query.conditions:
+            stmt = stmt.where(_condition(cond))
+        for name, value in query.properties.items():
+            stmt = stmt.where(
+                exists().where(
+                    ImagePropertyRow.image_id == ImageRow.id,
+                    ImagePropertyRow.name == name,
+                    ImagePropertyRow.value == value,
+                )
+            )
+        for tag in query.tags:
+            stmt = stmt.where(exists().where(ImageTagRow.image_id == ImageRow.id, ImageTagRow.value == tag))
+        if query.marker is not None:
+            stmt = stmt.where(self._after_marker(viewer, query))
+        order = [
+            _sort_expression(key).asc() if direction == "asc" else _sort_expression(key).desc()
+            for key, direction in query.sort
+        ]
+        stmt = stmt.order_by(*order).limit(query.limit)
+        return [to_domain(row) for row in self.session.scalars(stmt)]
+
+    def _after_marker(self, viewer: RequestContext, query: ImageQuery) -> ColumnElement[bool]:
+        assert query.marker is not None
+        try:
+            marker = self._row(query.marker, viewer)
+        except NotFound:
+            raise BadRequest(f"Invalid marker. Image {query.marker} could not be found.") from None
+        clauses: list[ColumnElement[bool]] = []
+        equal_so_far: list[ColumnElement[bool]] = []
+        for key, direction in query.sort:
+            expression = _sort_expression(key)
+            value = getattr(marker, key)
+            if value is None:
+                value = _SORT_SENTINELS.get(key)
+            beyond = expression > value if direction == "asc" else expression < value
+            clauses.append(and_(*equal_so_far, beyond))
+            equal_so_far.append(expression == value)
+        return or_(*clauses)
+
+    def count_owned(self, owner: str) -> int:
+        stmt = select(func.count()).select_from(ImageRow).where(ImageRow.owner == owner, ImageRow.deleted == false())
+        return int(self.session.scalar(stmt) or 0)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def add(self, image: Image) -> None:
+        row = ImageRow(id=image.id, deleted=False)
+        self._copy(image, row)
+        self.session.add(row)
+        self.session.flush()
+
+    def save(self, image: Image) -> None:
+        """Write the image's whole state (columns, properties, tags, locations)."""
+        self._copy(image, self._row(image.id, None))
+        self.session.flush()
+
+    def _copy(self, image: Image, row: ImageRow) -> None:
+        for name in _COLUMNS:
+            setattr(row, name, getattr(image, name))
+        current_props = {prop.name: prop for prop in row.properties}
+        for name in set(current_props) - set(image.properties):
+            row.properties.remove(current_props[name])
+        for name, value in image.properties.items():
+            if name in current_props:
+                current_props[name].value = value
+            else:
+                row.properties.append(ImagePropertyRow(name=name, value=value))
+        current_tags = {tag.value: tag for tag in row.tags}
+        for value in set(current_tags) - image.tags:
+            row.tags.remove(current_tags[value])
+        for value in sorted(image.tags - set(current_tags)):
+            row.tags.append(ImageTagRow(value=value))
+        wanted = [(loc.store, loc.url) for loc in image.locations]
+        if [(loc.store, loc.url) for loc in row.locations] != wanted:
+            row.locations.clear()
+            self.session.flush()
+            for loc in image.locations:
+                row.locations.append(ImageLocationRow(store=loc.store, url=loc.url, meta=dict(loc.metadata)))
+
+    def set_status(self, image_id: str, expected: Sequence[Status], new: Status, now: datetime, **columns: Any) -> bool:
+        """Compare-and-set the status; returns False when the image was not in an expected status."""
+        stmt = (
+            update(ImageRow)
+            .where(
+                ImageRow.id == image_id,
+                ImageRow.deleted == false(),
+                ImageRow.status.in_([s.value for s in expected]),
+            )
+            .values(status=new.value, updated_at=now, **columns)
+        )
+        result = self.session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+    def mark_deleted(self, image_id: str, now: datetime) -> None:
+        self.session.execute(
+            update(ImageRow)
+            .where(ImageRow.id == image_id)
+            .values(status=Status.DELETED.value, deleted=True, deleted_at=now, updated_at=now)
+        )
+        self.session.execute(delete(ImageLocationRow).where(ImageLocationRow.image_id == image_id))
+        self.session.execute(delete(ImageMemberRow).where(ImageMemberRow.image_id == image_id))
+
+    def exists_any(self, image_id: str) -> bool:
+        """True when a row with this id exists, deleted or not (ids are never reused)."""
+        return bool(self.session.scalar(select(exists().where(ImageRow.id == image_id))))

@@ -1,0 +1,78 @@
+"""The domain exception tree.
+
+Domain and service code raise these; ``glimpse.api.errors`` is the one place that maps them to HTTP
+statuses and Glance-style bodies. Nothing here knows about HTTP.
+"""
+
+from __future__ import annotations
+
+
+class GlimpseError(Exception):
+    """Base of every error the service reports to a client."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(GlimpseError):
+    """The request is malformed or a value is invalid."""
+
+
+class Unauthorized(GlimpseError):
+    """No identity, or an identity that could not be verified."""
+
+
+class Forbidden(GlimpseError):
+    """The caller is known but may not do this."""
+
+
+class ReadOnlyAttribute(Forbidden):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Attribute '{name}' is read-only.")
+
+
+class ReservedAttribute(Forbidden):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Attribute '{name}' is reserved.")
+
+
+class NotFound(GlimpseError):
+    """The resource does not exist, or the caller may not know that it does."""
+
+
+class Conflict(GlimpseError):
+    """The resource is in a state that does not allow this."""
+
+
+class InvalidTransition(Conflict):
+    def __init__(self, current: str, target: str) -> None:
+        super().__init__(f"Image status transition from {current} to {target} is not allowed")
+        self.current = current
+        self.target = target
+
+
+class TooLarge(GlimpseError):
+    """The request or the data exceeds a configured cap or quota."""
+
+
+class UnsupportedMediaType(GlimpseError):
+    """The request body has a content type this endpoint does not take."""
+
+
+class RangeNotSatisfiable(GlimpseError):
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class StoreError(GlimpseError):
+    """A store failed in a way the client cannot fix (the driver translated its SDK's error)."""
+
+
+class StoreUnavailable(StoreError):
+    pass
+
+
+class ClientDisconnected(GlimpseError):
+    """The client went away while sending data."""

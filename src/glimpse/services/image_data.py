@@ -1,0 +1,278 @@
+"""THE data pipeline: every byte uploaded or downloaded goes through here, streamed, never whole in memory.
+
+Upload: request stream -> fixed-size blocks -> size cap / expected-size check -> md5 and the multihash,
+each in its own thread (hashlib releases the GIL) while the store writes the same block -> store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+
+from glimpse.context import RequestContext
+from glimpse.db import Database
+from glimpse.db.repositories.images import ImageRepository
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import Image, Location, Status
+from glimpse.errors import (
+    BadRequest,
+    Forbidden,
+    GlimpseError,
+    InvalidTransition,
+    NotFound,
+    RangeNotSatisfiable,
+    StoreError,
+    TooLarge,
+)
+from glimpse.policy import Policy
+from glimpse.services.images import ImageService, target_of
+from glimpse.settings import Settings
+from glimpse.stores.base import Block, Store, StoredObject
+from glimpse.stores.registry import StoreRegistry
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Digests:
+    size: int
+    checksum: str
+    hash_algo: str
+    hash_value: str
+
+
+class HashingReader:
+    """Re-blocks a byte stream, enforces size limits and hashes each block in parallel threads."""
+
+    def __init__(
+        self, source: AsyncIterator[bytes], *, block_size: int, cap: int, expected: int | None, algorithm: str
+    ) -> None:
+        self.source = source
+        self.block_size = block_size
+        self.cap = cap
+        self.expected = expected
+        self.algorithm = algorithm
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._multi = hashlib.new(algorithm)
+        self.size = 0
+
+    def _check_size(self) -> None:
+        if self.size > self.cap:
+            raise TooLarge(
+                f"Image exceeds the storage quota: the upload is larger than the image size cap of {self.cap} bytes"
+            )
+        if self.expected is not None and self.size > self.expected:
+            raise BadRequest(
+                f"Image data is larger than the declared size of {self.expected} bytes (x-openstack-image-size)"
+            )
+
+    async def _blocks(self) -> AsyncIterator[bytearray]:
+        buffer = bytearray()
+        async for chunk in self.source:
+            self.size += len(chunk)
+            self._check_size()
+            buffer += chunk
+            if len(buffer) >= self.block_size:
+                yield buffer
+                buffer = bytearray()
+        if buffer:
+            yield buffer
+        if self.expected is not None and self.size != self.expected:
+            raise BadRequest(
+                f"Image data is {self.size} bytes but {self.expected} bytes were declared (x-openstack-image-size)"
+            )
+
+    def _hash(self, block: Block) -> Any:
+        def run(update: Callable[[Block], None]) -> Any:
+            return anyio.to_thread.run_sync(update, block)
+
+        return asyncio.gather(run(self._md5.update), run(self._multi.update))
+
+    async def __aiter__(self) -> AsyncIterator[Block]:
+        pending: Any = None
+        try:
+            async for block in self._blocks():
+                if pending is not None:
+                    await pending
+                pending = self._hash(block)  # hashes of this block overlap the store's write of it
+                yield block
+            if pending is not None:
+                await pending
+                pending = None
+        finally:
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
+
+    def digests(self) -> Digests:
+        return Digests(
+            size=self.size, checksum=self._md5.hexdigest(), hash_algo=self.algorithm, hash_value=self._multi.hexdigest()
+        )
+
+
+@dataclass(slots=True)
+class Download:
+    """What the HTTP layer needs to send image data: the byte range and a primed stream."""
+
+    image: Image
+    total: int
+    start: int
+    length: int
+    partial: bool
+    body: AsyncIterator[bytes]
+
+
+def parse_range(header: str | None, total: int) -> tuple[int, int] | None:
+    """``bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` -> (start, length); None for no range."""
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec or "-" not in spec:
+        raise RangeNotSatisfiable(f"Invalid or unsupported range: {header}", total)
+    first, _, last = spec.strip().partition("-")
+    try:
+        if first == "":
+            suffix = int(last)
+            if suffix <= 0:
+                raise ValueError
+            start = max(total - suffix, 0)
+            end = total - 1
+        else:
+            start = int(first)
+            end = int(last) if last else total - 1
+    except ValueError:
+        raise RangeNotSatisfiable(f"Invalid or unsupported range: {header}", total) from None
+    end = min(end, total - 1)
+    if start >= total or start > end or start < 0:
+        raise RangeNotSatisfiable(f"Requested range {header} is not satisfiable for {total} bytes", total)
+    return start, end - start + 1
+
+
+class ImageDataService:
+    def __init__(
+        self, settings: Settings, db: Database, policy: Policy, images: ImageService, stores: StoreRegistry
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.policy = policy
+        self.images = images
+        self.stores = stores
+
+    # -- upload ---------------------------------------------------------------------------------------
+    async def upload(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        source: AsyncIterator[bytes],
+        *,
+        declared_size: int | None,
+        store_id: str | None,
+    ) -> Image:
+        image = await self.images.load(ctx, image_id, "upload_image")
+        store = self.stores.for_upload(store_id)
+        if image.status != Status.QUEUED:
+            raise InvalidTransition(image.status.value, Status.SAVING.value)
+        if not image.disk_format or not image.container_format:
+            raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
+        if declared_size is not None and declared_size > self.settings.image_size_cap:
+            raise TooLarge(
+                f"Image size {declared_size} exceeds the image size cap of {self.settings.image_size_cap} bytes"
+            )
+        moved = await self.db.run(
+            lambda s: ImageRepository(s).set_status(image_id, [Status.QUEUED], Status.SAVING, utcnow())
+        )
+        if not moved:
+            raise InvalidTransition("saving", "saving")
+        reader = HashingReader(
+            source,
+            block_size=self.settings.upload_block_size,
+            cap=self.settings.image_size_cap,
+            expected=declared_size,
+            algorithm=self.settings.hashing_algorithm,
+        )
+        stored: StoredObject | None = None
+        try:
+            stored = await store.put(image_id, aiter(reader), size_hint=declared_size)
+            return await self._activate(image_id, store, stored, reader.digests())
+        except BaseException:
+            if stored is not None:
+                await _quietly(store.delete(stored.url))
+            await self._requeue(image_id)
+            raise
+
+    async def _activate(self, image_id: str, store: Store, stored: StoredObject, digests: Digests) -> Image:
+        def work(session: Any) -> Image:
+            repo = ImageRepository(session)
+            try:
+                image = repo.get(image_id, None, for_update=True)
+            except NotFound:
+                raise NotFound(f"Image {image_id} was deleted while its data was being uploaded") from None
+            if image.status != Status.SAVING:
+                raise InvalidTransition(image.status.value, Status.ACTIVE.value)
+            image.status = Status.ACTIVE
+            image.size = digests.size
+            image.checksum = digests.checksum
+            image.os_hash_algo = digests.hash_algo
+            image.os_hash_value = digests.hash_value
+            image.locations = [Location(url=stored.url, store=store.id)]
+            image.updated_at = utcnow()
+            repo.save(image)
+            return image
+
+        return await self.db.run(work)
+
+    async def _requeue(self, image_id: str) -> None:
+        """Back to queued after a failed upload, as Glance does, so the client can retry."""
+        try:
+            await asyncio.shield(
+                self.db.run(lambda s: ImageRepository(s).set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow()))
+            )
+        except Exception:
+            log.exception("could not put image %s back to queued after a failed upload", image_id)
+
+    # -- download -------------------------------------------------------------------------------------
+    async def download(self, ctx: RequestContext, image_id: str, range_header: str | None) -> Download | None:
+        image = await self.images.load(ctx, image_id, "download_image")
+        if image.status == Status.DEACTIVATED and not self.policy.check(ctx, "context_is_admin", target_of(image)):
+            raise Forbidden("The requested image has been deactivated. Image data download is forbidden.")
+        if not image.locations or image.size is None:
+            return None
+        total = image.size
+        requested = parse_range(range_header, total)
+        start, length = requested if requested is not None else (0, total)
+        body = await self._open_any(image, start, length)
+        return Download(image=image, total=total, start=start, length=length, partial=requested is not None, body=body)
+
+    async def _open_any(self, image: Image, start: int, length: int) -> AsyncIterator[bytes]:
+        """Open the heaviest store's copy; fall back to the next copy when one cannot be read."""
+        last_error: GlimpseError | None = None
+        urls = {loc.store: loc.url for loc in image.locations}
+        for store in self.stores.by_weight(image.stores):
+            stream = aiter(store.open(urls[store.id], start, length))
+            try:
+                first = await anext(stream, b"")
+            except (NotFound, StoreError) as exc:
+                log.warning("image %s: store %s could not serve its copy: %s", image.id, store.id, exc)
+                last_error = exc
+                continue
+            return _prepend(first, stream)
+        raise StoreError(f"No store could serve the data of image {image.id}") from last_error
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _quietly(awaitable: Any) -> None:
+    try:
+        await asyncio.shield(awaitable)
+    except Exception:
+        log.exception("cleanup failed")

@@ -1,0 +1,233 @@
+"""Image records: create, show, list, update (JSON-patch), delete, deactivate and reactivate."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from glimpse.context import RequestContext
+from glimpse.db import Database
+from glimpse.db.repositories.images import ImageRepository
+from glimpse.domain import images as model
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import Image, Status, Visibility
+from glimpse.domain.patch import PatchOp
+from glimpse.domain.queries import parse_image_query
+from glimpse.errors import BadRequest, Conflict, Forbidden, TooLarge
+from glimpse.policy import Policy, Target
+from glimpse.services.schemas import Schemas
+from glimpse.settings import Settings
+from glimpse.stores.registry import StoreRegistry
+
+log = logging.getLogger(__name__)
+
+_COLUMN_ATTRIBUTES = (
+    "name",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "min_disk",
+    "min_ram",
+    "container_format",
+    "disk_format",
+    "owner",
+)
+
+
+def target_of(image: Image) -> Target:
+    return Target(project_id=image.owner, visibility=image.visibility.value)
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePage:
+    images: list[Image]
+    next_marker: str | None
+
+
+class ImageService:
+    def __init__(
+        self, settings: Settings, db: Database, policy: Policy, schemas: Schemas, stores: StoreRegistry
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.policy = policy
+        self.schemas = schemas
+        self.stores = stores
+
+    # -- helpers shared by the other image services ---------------------------------------------------
+    async def load(self, ctx: RequestContext, image_id: str, rule: str | None = "get_image") -> Image:
+        """Load an image the caller can see (404 otherwise) and enforce ``rule`` on it (403)."""
+        image = await self.db.run(lambda s: ImageRepository(s).get(image_id, ctx))
+        if rule is not None:
+            self.policy.enforce(ctx, rule, target_of(image))
+        return image
+
+    def _check_visibility_change(self, ctx: RequestContext, image: Image, visibility: str) -> None:
+        if visibility == Visibility.PUBLIC.value:
+            self.policy.enforce(ctx, "publicize_image", target_of(image))
+        elif visibility == Visibility.COMMUNITY.value:
+            self.policy.enforce(ctx, "communitize_image", target_of(image))
+
+    def _check_limits(self, image: Image) -> None:
+        if len(image.properties) > self.settings.image_property_quota:
+            raise TooLarge(f"Maximum number of properties exceeded: the limit is {self.settings.image_property_quota}")
+        if len(image.tags) > self.settings.image_tag_quota:
+            raise TooLarge(f"Maximum number of tags exceeded: the limit is {self.settings.image_tag_quota}")
+
+    def _validate(self, image: Image) -> None:
+        document: dict[str, Any] = {name: getattr(image, name) for name in _COLUMN_ATTRIBUTES}
+        document["visibility"] = image.visibility.value
+        document["tags"] = sorted(image.tags)
+        document.update(image.properties)
+        self.schemas.validate_image(document)
+        for name, value in image.properties.items():
+            model.check_extra_property(name, value)
+        self._check_limits(image)
+
+    # -- create ---------------------------------------------------------------------------------------
+    async def create(self, ctx: RequestContext, body: Mapping[str, Any]) -> Image:
+        for name in body:
+            model.check_settable(name, creating=True)
+        self.schemas.validate_image(body)
+        owner = body.get("owner") or ctx.project_id
+        now = utcnow()
+        image_id = body.get("id") or model.new_id()
+        image = Image(id=str(image_id), owner=owner, created_at=now, updated_at=now)
+        self.policy.enforce(ctx, "add_image", Target(project_id=owner))
+        for name, value in body.items():
+            if name in ("id", "owner"):
+                continue
+            if name == "tags":
+                image.tags = set(value)
+            elif name == "visibility":
+                image.visibility = Visibility(value)
+            elif name == "locations":
+                if value:
+                    raise Forbidden("Setting locations on create is not allowed; use the locations API.")
+            elif name in _COLUMN_ATTRIBUTES:
+                setattr(image, name, value)
+            else:
+                image.properties[name] = value
+        self._check_visibility_change(ctx, image, image.visibility.value)
+        self._validate(image)
+
+        def insert(session: Any) -> None:
+            repo = ImageRepository(session)
+            if repo.exists_any(image.id):
+                raise Conflict(f"Image with identifier {image.id} already exists!")
+            repo.add(image)
+
+        await self.db.run(insert)
+        return image
+
+    # -- read -----------------------------------------------------------------------------------------
+    async def get(self, ctx: RequestContext, image_id: str) -> Image:
+        return await self.load(ctx, image_id)
+
+    async def list(self, ctx: RequestContext, params: Sequence[tuple[str, str]]) -> ImagePage:
+        self.policy.enforce(ctx, "get_images", Target(project_id=ctx.project_id))
+        query = parse_image_query(
+            params, default_limit=self.settings.limit_param_default, max_limit=self.settings.api_limit_max
+        )
+        images = await self.db.run(lambda s: ImageRepository(s).list(ctx, query))
+        next_marker = images[-1].id if images and len(images) == query.limit else None
+        return ImagePage(images=images, next_marker=next_marker)
+
+    # -- update ---------------------------------------------------------------------------------------
+    async def update(self, ctx: RequestContext, image_id: str, ops: Sequence[PatchOp]) -> Image:
+        def work(session: Any) -> Image:
+            repo = ImageRepository(session)
+            image = repo.get(image_id, ctx, for_update=True)
+            self.policy.enforce(ctx, "modify_image", target_of(image))
+            for op in ops:
+                self._apply(ctx, image, op)
+            self._validate(image)
+            image.updated_at = utcnow()
+            repo.save(image)
+            return image
+
+        return await self.db.run(work)
+
+    def _apply(self, ctx: RequestContext, image: Image, op: PatchOp) -> None:
+        name = op.path[0]
+        if name == "locations":
+            raise Forbidden("It's not allowed to update locations if locations are invisible.")
+        model.check_settable(name)
+        if name == "tags":
+            if op.op == "remove":
+                raise Forbidden("Attribute 'tags' can not be removed; replace it with an empty list.")
+            if not isinstance(op.value, list):
+                raise BadRequest("Provided object does not match schema 'image': tags must be a list")
+            image.tags = {str(tag) for tag in op.value}
+            return
+        if name in _COLUMN_ATTRIBUTES:
+            if op.op == "remove":
+                raise Forbidden(f"Attribute '{name}' is a core attribute and can not be removed.")
+            if name == "owner" and op.value != image.owner:
+                self.policy.enforce(ctx, "context_is_admin")
+            if name == "visibility":
+                if op.value not in [v.value for v in Visibility]:
+                    raise BadRequest(
+                        f"Provided object does not match schema 'image': {op.value!r} is not one of "
+                        f"{[v.value for v in Visibility]}"
+                    )
+                if op.value != image.visibility.value:
+                    self._check_visibility_change(ctx, image, op.value)
+                image.visibility = Visibility(op.value)
+                return
+            setattr(image, name, op.value)
+            return
+        present = name in image.properties
+        if op.op == "add":
+            image.properties[name] = op.value
+        elif op.op == "replace":
+            if not present:
+                raise Conflict(f"Property {name} does not exist.")
+            image.properties[name] = op.value
+        else:
+            if not present:
+                raise Conflict(f"Property {name} does not exist.")
+            del image.properties[name]
+
+    # -- delete and actions ---------------------------------------------------------------------------
+    async def delete(self, ctx: RequestContext, image_id: str) -> None:
+        def work(session: Any) -> Image:
+            repo = ImageRepository(session)
+            image = repo.get(image_id, ctx, for_update=True)
+            self.policy.enforce(ctx, "delete_image", target_of(image))
+            if image.protected:
+                raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
+            repo.mark_deleted(image_id, utcnow())
+            return image
+
+        image = await self.db.run(work)
+        await self.remove_data(image)
+
+    async def remove_data(self, image: Image) -> None:
+        """Delete every copy of an image's data; failures are logged for `glimpse fsck` to find."""
+        for location in image.locations:
+            try:
+                await self.stores.get(location.store).delete(location.url)
+            except Exception:
+                log.exception("could not delete data of image %s from store %s", image.id, location.store)
+
+    async def deactivate(self, ctx: RequestContext, image_id: str) -> None:
+        await self._set_active(ctx, image_id, "deactivate", Status.ACTIVE, Status.DEACTIVATED)
+
+    async def reactivate(self, ctx: RequestContext, image_id: str) -> None:
+        await self._set_active(ctx, image_id, "reactivate", Status.DEACTIVATED, Status.ACTIVE)
+
+    async def _set_active(self, ctx: RequestContext, image_id: str, rule: str, source: Status, target: Status) -> None:
+        def work(session: Any) -> None:
+            repo = ImageRepository(session)
+            image = repo.get(image_id, ctx, for_update=True)
+            self.policy.enforce(ctx, rule, target_of(image))
+            if image.status == target:
+                return
+            if image.status != source:
+                raise Forbidden(f"Not allowed to {rule} image in status '{image.status.value}'")
+            repo.set_status(image_id, [source], target, utcnow())
+
+        await self.db.run(work)

@@ -1,0 +1,240 @@
+"""The only place options are declared: one typed object, loaded once, passed explicitly.
+
+Sources, later ones winning: built-in defaults, an INI file that uses Glance's section and option names
+(so an operator's ``glance-api.conf`` carries over), then ``GLIMPSE_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+import configparser
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow2", "vdi", "iso", "ploop"]
+DEFAULT_CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
+HASH_ALGORITHMS = ("sha1", "sha224", "sha256", "sha384", "sha512", "md5", "sha3_256", "sha3_512", "blake2b")
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "glimpse"
+
+
+class StoreSettings(BaseModel):
+    """One named backend of ``enabled_backends``."""
+
+    id: str
+    type: str
+    description: str = ""
+    weight: int = 0
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class Settings(BaseModel):
+    model_config = {"frozen": True}
+
+    # where the embedded defaults keep everything
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    host: str = "127.0.0.1"
+    port: int = 9292
+    workers: int = 1
+    log_level: str = "INFO"
+
+    database_url: str = ""
+    auth: Literal["tokens", "noauth", "keystone"] = "tokens"
+    token_file: Path | None = None
+
+    stores: dict[str, StoreSettings] = Field(default_factory=dict)
+    default_backend: str = ""
+
+    image_size_cap: int = 1099511627776
+    max_request_body_size: int = 114688
+    hashing_algorithm: str = "sha512"
+    disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS))
+    container_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_CONTAINER_FORMATS))
+    limit_param_default: int = 25
+    api_limit_max: int = 1000
+    image_property_quota: int = 128
+    image_tag_quota: int = 128
+    image_member_quota: int = 128
+    image_location_quota: int = 10
+    show_image_direct_url: bool = False
+    show_multiple_locations: bool = False
+    public_endpoint: str | None = None
+    auto_migrate: bool = True
+    upload_block_size: int = 4 * 1024 * 1024
+    download_chunk_size: int = 1024 * 1024
+
+    @field_validator("hashing_algorithm")
+    @classmethod
+    def _known_hash(cls, value: str) -> str:
+        if value not in HASH_ALGORITHMS:
+            raise ValueError(f"unsupported hashing_algorithm {value!r}; one of {', '.join(HASH_ALGORITHMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        data_dir = self.data_dir.expanduser()
+        object.__setattr__(self, "data_dir", data_dir)
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'glimpse.db'}")
+        if self.token_file is None:
+            object.__setattr__(self, "token_file", data_dir / "tokens.json")
+        stores = dict(self.stores) or {"local": StoreSettings(id="local", type="file")}
+        for name, store in stores.items():
+            if store.type == "file" and "filesystem_store_datadir" not in store.options:
+                options = {**store.options, "filesystem_store_datadir": str(data_dir / "stores" / name)}
+                stores[name] = store.model_copy(update={"options": options})
+        object.__setattr__(self, "stores", stores)
+        if not self.default_backend:
+            object.__setattr__(self, "default_backend", next(iter(stores)))
+        if self.default_backend not in stores:
+            raise ValueError(f"default_backend {self.default_backend!r} is not in enabled_backends")
+        return self
+
+    def masked(self) -> dict[str, Any]:
+        """A printable view: secrets and passwords in URLs are masked."""
+        data = self.model_dump(mode="json")
+        url = data.get("database_url", "")
+        if "@" in url and ":" in url.split("@", 1)[0].split("//", 1)[-1]:
+            scheme, rest = url.split("//", 1)
+            creds, host = rest.split("@", 1)
+            data["database_url"] = f"{scheme}//{creds.split(':', 1)[0]}:***@{host}"
+        for key, value in list(data.items()):
+            if isinstance(self.__dict__.get(key), SecretStr) and value is not None:
+                data[key] = "***"
+        return data
+
+
+# Glance option name -> our field, per INI section (DEFAULT also covers options that Glance keeps elsewhere).
+_INI_OPTIONS: dict[tuple[str, str], str] = {
+    ("DEFAULT", "bind_host"): "host",
+    ("DEFAULT", "bind_port"): "port",
+    ("DEFAULT", "workers"): "workers",
+    ("DEFAULT", "image_size_cap"): "image_size_cap",
+    ("DEFAULT", "max_request_body_size"): "max_request_body_size",
+    ("DEFAULT", "hashing_algorithm"): "hashing_algorithm",
+    ("DEFAULT", "limit_param_default"): "limit_param_default",
+    ("DEFAULT", "api_limit_max"): "api_limit_max",
+    ("DEFAULT", "image_property_quota"): "image_property_quota",
+    ("DEFAULT", "image_tag_quota"): "image_tag_quota",
+    ("DEFAULT", "image_member_quota"): "image_member_quota",
+    ("DEFAULT", "image_location_quota"): "image_location_quota",
+    ("DEFAULT", "show_image_direct_url"): "show_image_direct_url",
+    ("DEFAULT", "show_multiple_locations"): "show_multiple_locations",
+    ("DEFAULT", "public_endpoint"): "public_endpoint",
+    ("image_format", "disk_formats"): "disk_formats",
+    ("image_format", "container_formats"): "container_formats",
+    ("database", "connection"): "database_url",
+    ("glance_store", "default_backend"): "default_backend",
+    ("glimpse", "data_dir"): "data_dir",
+    ("glimpse", "auth"): "auth",
+    ("glimpse", "token_file"): "token_file",
+    ("glimpse", "log_level"): "log_level",
+    ("glimpse", "auto_migrate"): "auto_migrate",
+}
+_LIST_FIELDS = {"disk_formats", "container_formats"}
+# Options Glance has that we accept silently because they describe what we do anyway.
+_KNOWN_ELSEWHERE = {("DEFAULT", "enabled_backends"), ("DEFAULT", "debug"), ("paste_deploy", "flavor")}
+_STORE_OPTIONS = {"store_description", "weight", "filesystem_store_datadir", "filesystem_store_file_perm"}
+_FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", "": "noauth"}
+
+
+def _split_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _read_ini(path: Path) -> dict[str, Any]:
+    parser = configparser.ConfigParser(interpolation=None, default_section="__none__")
+    with path.open(encoding="utf-8") as handle:
+        parser.read_file(handle)
+    values: dict[str, Any] = {}
+    backends: dict[str, str] = {}
+    if parser.has_option("DEFAULT", "enabled_backends"):
+        for item in _split_list(parser.get("DEFAULT", "enabled_backends")):
+            name, _, kind = item.partition(":")
+            backends[name.strip()] = kind.strip() or "file"
+    for section in parser.sections():
+        for option, raw in parser.items(section):
+            key = (section, option)
+            if key in _INI_OPTIONS:
+                field = _INI_OPTIONS[key]
+                values[field] = _split_list(raw) if field in _LIST_FIELDS else raw
+            elif section in backends and option in _STORE_OPTIONS:
+                continue
+            elif key == ("paste_deploy", "flavor"):
+                values["auth"] = _FLAVOR_AUTH.get(raw.strip(), "noauth")
+            elif key not in _KNOWN_ELSEWHERE:
+                log.warning("ignoring unknown option [%s] %s in %s", section, option, path)
+    if not backends and parser.has_option("glance_store", "filesystem_store_datadir"):
+        # single-store glance-api.conf: one filesystem store
+        backends = {"file": "file"}
+        values["default_backend"] = "file"
+        parser.add_section("file")
+        parser.set("file", "filesystem_store_datadir", parser.get("glance_store", "filesystem_store_datadir"))
+    stores: dict[str, Any] = {}
+    for name, kind in backends.items():
+        options = dict(parser.items(name)) if parser.has_section(name) else {}
+        stores[name] = {
+            "id": name,
+            "type": kind,
+            "description": options.pop("store_description", ""),
+            "weight": int(options.pop("weight", "0")),
+            "options": options,
+        }
+    if stores:
+        values["stores"] = stores
+    return values
+
+
+_ENV_FIELDS = {
+    "DATA_DIR": "data_dir",
+    "DATABASE_URL": "database_url",
+    "AUTH": "auth",
+    "TOKEN_FILE": "token_file",
+    "HOST": "host",
+    "PORT": "port",
+    "WORKERS": "workers",
+    "LOG_LEVEL": "log_level",
+    "IMAGE_SIZE_CAP": "image_size_cap",
+    "HASHING_ALGORITHM": "hashing_algorithm",
+    "API_LIMIT_MAX": "api_limit_max",
+    "PUBLIC_ENDPOINT": "public_endpoint",
+    "DEFAULT_BACKEND": "default_backend",
+}
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for suffix, field in _ENV_FIELDS.items():
+        raw = env.get(f"GLIMPSE_{suffix}")
+        if raw is not None and raw != "":
+            values[field] = raw
+    raw_backends = env.get("GLIMPSE_ENABLED_BACKENDS")
+    if raw_backends:
+        stores: dict[str, Any] = {}
+        for item in _split_list(raw_backends):
+            name, _, kind = item.partition(":")
+            stores[name] = {"id": name, "type": kind or "file"}
+        values["stores"] = stores
+    return values
+
+
+def load_settings(config_file: Path | None = None, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings from defaults, the INI file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    if config_file is None and env.get("GLIMPSE_CONFIG"):
+        config_file = Path(env["GLIMPSE_CONFIG"])
+    if config_file is not None:
+        values.update(_read_ini(config_file))
+    values.update(_read_env(env))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings.model_validate(values)

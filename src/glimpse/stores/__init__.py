@@ -1,0 +1,1 @@
+"""Store drivers behind one small async protocol (see base.py)."""

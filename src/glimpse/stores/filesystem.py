@@ -1,0 +1,106 @@
+"""A directory on a local (or mounted) filesystem. Data is written to a temporary name and renamed."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import anyio.to_thread
+
+from glimpse.errors import NotFound, StoreError
+from glimpse.stores.base import Block, StoredObject
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def _write_all(fd: int, block: Block) -> None:
+    view = memoryview(block)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class FilesystemStore:
+    type = "file"
+
+    def __init__(
+        self, store_id: str, datadir: Path, *, description: str = "", weight: int = 0, chunk_size: int = 1 << 20
+    ) -> None:
+        self.id = store_id
+        self.datadir = datadir.resolve()
+        self.description = description
+        self.weight = weight
+        self.chunk_size = chunk_size
+        self.datadir.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, url: str) -> Path:
+        parsed = urlparse(url)
+        path = Path(unquote(parsed.path)).resolve()
+        if parsed.scheme != "file" or path.parent != self.datadir:
+            raise NotFound(f"Location {url} does not belong to store {self.id}")
+        return path
+
+    def url_for(self, key: str) -> str:
+        return (self.datadir / key).as_uri()
+
+    async def put(self, key: str, blocks: AsyncIterator[Block], size_hint: int | None = None) -> StoredObject:
+        final = self.datadir / key
+        partial = self.datadir / f"{key}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+        try:
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+        except OSError as exc:
+            raise StoreError(f"Store {self.id} cannot write: {exc.strerror}") from exc
+        size = 0
+        try:
+            try:
+                async for block in blocks:
+                    await anyio.to_thread.run_sync(_write_all, fd, block)
+                    size += len(block)
+                await anyio.to_thread.run_sync(os.fsync, fd)
+            finally:
+                os.close(fd)
+            os.replace(partial, final)
+        except BaseException as exc:
+            partial.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise StoreError(f"Store {self.id} failed to write: {exc.strerror}") from exc
+            raise
+        return StoredObject(url=final.as_uri(), size=size)
+
+    async def open(self, url: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        path = self._path(url)
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise NotFound(f"Image data for {url} is missing from store {self.id}") from None
+        try:
+            offset = start
+            remaining = length if length is not None else os.fstat(fd).st_size - start
+            while remaining > 0:
+                chunk = await anyio.to_thread.run_sync(os.pread, fd, min(self.chunk_size, remaining), offset)
+                if not chunk:
+                    break
+                offset += len(chunk)
+                remaining -= len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
+
+    async def delete(self, url: str) -> None:
+        self._path(url).unlink(missing_ok=True)
+
+    async def stat(self, url: str) -> int | None:
+        try:
+            return self._path(url).stat().st_size
+        except FileNotFoundError:
+            return None
+
+    def details(self) -> dict[str, object]:
+        return {"datadir": str(self.datadir)}
+
+    def partial_files(self) -> list[Path]:
+        """Leftovers of interrupted writes (a crash between open and rename)."""
+        return sorted(self.datadir.glob(f"*{PARTIAL_SUFFIX}"))

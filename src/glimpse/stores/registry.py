@@ -1,0 +1,68 @@
+"""The named stores of ``enabled_backends`` and the default one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from glimpse.errors import BadRequest, NotFound
+from glimpse.settings import Settings, StoreSettings
+from glimpse.stores.base import Store
+from glimpse.stores.filesystem import FilesystemStore
+
+
+class StoreRegistry:
+    def __init__(self, stores: Mapping[str, Store], default: str) -> None:
+        if default not in stores:
+            raise ValueError(f"default store {default!r} is not configured")
+        self._stores = dict(stores)
+        self.default_id = default
+
+    def __iter__(self) -> Iterator[Store]:
+        return iter(self._stores.values())
+
+    def __contains__(self, store_id: object) -> bool:
+        return store_id in self._stores
+
+    @property
+    def default(self) -> Store:
+        return self._stores[self.default_id]
+
+    def get(self, store_id: str) -> Store:
+        try:
+            return self._stores[store_id]
+        except KeyError:
+            raise NotFound(f"Unknown store {store_id}") from None
+
+    def for_upload(self, store_id: str | None) -> Store:
+        """The store an upload goes to: the one named by ``X-Image-Meta-Store``, or the default."""
+        if store_id is None:
+            return self.default
+        if store_id not in self._stores:
+            raise BadRequest(f"Store for identifier {store_id} not found")
+        return self._stores[store_id]
+
+    def by_weight(self, store_ids: list[str]) -> list[Store]:
+        """Stores holding a copy, heaviest first (ties keep configuration order)."""
+        order = list(self._stores)
+        present = [self._stores[s] for s in store_ids if s in self._stores]
+        return sorted(present, key=lambda store: (-store.weight, order.index(store.id)))
+
+
+def build_store(config: StoreSettings, *, chunk_size: int) -> Store:
+    if config.type == "file":
+        return FilesystemStore(
+            config.id,
+            Path(config.options["filesystem_store_datadir"]),
+            description=config.description,
+            weight=config.weight,
+            chunk_size=chunk_size,
+        )
+    raise ValueError(f"store {config.id!r}: driver type {config.type!r} is not available")
+
+
+def build_registry(settings: Settings) -> StoreRegistry:
+    stores = {
+        name: build_store(config, chunk_size=settings.download_chunk_size) for name, config in settings.stores.items()
+    }
+    return StoreRegistry(stores, settings.default_backend)
