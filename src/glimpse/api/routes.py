@@ -11,7 +11,6 @@ from glimpse.api import versions
 from glimpse.api.http import Handler
 from glimpse.api.v2 import discovery, image_data, images, members, schemas, stores, tags
 
-
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
 

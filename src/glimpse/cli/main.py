@@ -22,7 +22,7 @@ config_option = click.option(
 
 def _settings(config_file: Path | None, **overrides: object) -> Settings:
     try:
-        return load_settings(config_file, **overrides)
+        return load_settings(config_file, None, **overrides)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
 

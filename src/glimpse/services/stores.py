@@ -21,7 +21,7 @@ class StoreService:
         self.policy = policy
         self.stores = stores
 
-    def list(self) -> list[dict[str, Any]]:
+    def summaries(self) -> list[dict[str, Any]]:
         result = []
         for store in self.stores:
             entry: dict[str, Any] = {"id": store.id, "description": store.description}
@@ -33,7 +33,7 @@ class StoreService:
     def detail(self, ctx: RequestContext) -> list[dict[str, Any]]:
         self.policy.enforce(ctx, "stores_info_detail", Target(project_id=ctx.project_id))
         result = []
-        for entry, store in zip(self.list(), self.stores, strict=True):
+        for entry, store in zip(self.summaries(), self.stores, strict=True):
             result.append({**entry, "type": store.type, "weight": store.weight, "properties": store.details()})
         return result
 

@@ -9,7 +9,7 @@ from glimpse.api.http import context, json_response, services
 
 
 async def stores(request: Request) -> Response:
-    return json_response({"stores": services(request).store_info.list()})
+    return json_response({"stores": services(request).store_info.summaries()})
 
 
 async def stores_detail(request: Request) -> Response:

@@ -1,0 +1,35 @@
+# The README's two commands: `make run` and `make test`. Everything installs into .venv from nothing.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run install test lint unit-sqlite unit-postgres bench fuzz clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Install, then run the service on its embedded defaults (SQLite + filesystem store + token auth) on :9292
+run: install
+	$(BIN)/glimpse serve
+
+## Install, then run every check and the whole suite on SQLite and on PostgreSQL
+test: install lint
+	GLIMPSE_TEST_DB=sqlite $(BIN)/pytest -p no:cacheprovider
+	GLIMPSE_TEST_DB=postgresql $(BIN)/pytest -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

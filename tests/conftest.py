@@ -1,0 +1,82 @@
+"""Shared fixtures. The database is chosen by GLIMPSE_TEST_DB: `sqlite` (default) or `postgresql`.
+
+PostgreSQL runs for real on 127.0.0.1:5432 (trust auth): each pytest session creates its own database,
+migrates it with Alembic, and drops it at the end. Tests start from empty tables.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from glimpse.app import create_app
+from glimpse.container import Services, build_services
+from glimpse.db.migrate import upgrade
+from glimpse.db.models import Base
+from glimpse.settings import Settings, load_settings
+
+PG_ADMIN_URL = os.environ.get("GLIMPSE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _backend() -> str:
+    backend = os.environ.get("GLIMPSE_TEST_DB", "sqlite")
+    if backend not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"GLIMPSE_TEST_DB must be sqlite or postgresql, not {backend!r}")
+    return backend
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database for this session, on the backend GLIMPSE_TEST_DB names."""
+    if _backend() == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'glimpse.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"glimpse_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clean_db(database_url: str) -> str:
+    """Empty every table before the test (cheaper than a new database per test)."""
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
+    return database_url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, clean_db: str) -> Settings:
+    return load_settings(env={}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth")
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    svc = build_services(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(settings: Settings, services: Services) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, services)) as test_client:
+        yield test_client
