@@ -7,14 +7,14 @@ each in its own thread (hashlib releases the GIL) while the store writes the sam
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import anyio.to_thread
-
+from glimpse.concurrency import SerialWorker
 from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
@@ -48,18 +48,30 @@ class Digests:
 
 
 class HashingReader:
-    """Re-blocks a byte stream, enforces size limits and hashes each block in parallel threads."""
+    """Re-blocks a byte stream, enforces size limits and hashes every block off the event loop.
+
+    Each hash has its own SerialWorker thread, so its updates run in block order while the two hashes, the
+    store's write and the receipt of the next blocks all proceed at once. At most ``in_flight`` blocks wait
+    for each hash, which bounds memory to a few blocks per upload.
+    """
 
     def __init__(
-        self, source: AsyncIterator[bytes], *, block_size: int, cap: int, expected: int | None, algorithm: str
+        self,
+        source: AsyncIterator[bytes],
+        *,
+        block_size: int,
+        cap: int,
+        expected: int | None,
+        algorithm: str,
+        in_flight: int = 3,
     ) -> None:
         self.source = source
         self.block_size = block_size
         self.cap = cap
         self.expected = expected
         self.algorithm = algorithm
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        self._multi = hashlib.new(algorithm)
+        self.in_flight = in_flight
+        self._hashers = [hashlib.md5(usedforsecurity=False), hashlib.new(algorithm)]
         self.size = 0
 
     def _check_size(self) -> None:
@@ -88,30 +100,18 @@ class HashingReader:
                 f"Image data is {self.size} bytes but {self.expected} bytes were declared (x-openstack-image-size)"
             )
 
-    def _hash(self, block: Block) -> Any:
-        def run(update: Callable[[Block], None]) -> Any:
-            return anyio.to_thread.run_sync(update, block)
-
-        return asyncio.gather(run(self._md5.update), run(self._multi.update))
-
     async def __aiter__(self) -> AsyncIterator[Block]:
-        pending: Any = None
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            workers = [await stack.enter_async_context(SerialWorker(self.in_flight, "hash")) for _ in self._hashers]
             async for block in self._blocks():
-                if pending is not None:
-                    await pending
-                pending = self._hash(block)  # hashes of this block overlap the store's write of it
+                for worker, hasher in zip(workers, self._hashers, strict=True):
+                    await worker.submit(hasher.update, block)
                 yield block
-            if pending is not None:
-                await pending
-                pending = None
-        finally:
-            if pending is not None:
-                await asyncio.gather(pending, return_exceptions=True)
 
     def digests(self) -> Digests:
+        md5, multi = self._hashers
         return Digests(
-            size=self.size, checksum=self._md5.hexdigest(), hash_algo=self.algorithm, hash_value=self._multi.hexdigest()
+            size=self.size, checksum=md5.hexdigest(), hash_algo=self.algorithm, hash_value=multi.hexdigest()
         )
 
 

@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
 
+from glimpse.concurrency import SerialWorker
 from glimpse.errors import NotFound, StoreError
 from glimpse.stores.base import Block, StoredObject
 
@@ -34,6 +35,7 @@ class FilesystemStore:
         self.description = description
         self.weight = weight
         self.chunk_size = chunk_size
+        self.flush_every = 64 << 20
         self.datadir.mkdir(parents=True, exist_ok=True)
 
     def _path(self, url: str) -> Path:
@@ -53,13 +55,20 @@ class FilesystemStore:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         except OSError as exc:
             raise StoreError(f"Store {self.id} cannot write: {exc.strerror}") from exc
-        size = 0
+        size = unsynced = 0
         try:
             try:
-                async for block in blocks:
-                    await anyio.to_thread.run_sync(_write_all, fd, block)
-                    size += len(block)
-                await anyio.to_thread.run_sync(os.fsync, fd)
+                # writes and periodic flushes run in one thread, in order, while the next blocks arrive;
+                # flushing as we go keeps the final fsync short
+                async with SerialWorker(limit=4, name=f"fs-{self.id}") as writer:
+                    async for block in blocks:
+                        await writer.submit(_write_all, fd, block)
+                        size += len(block)
+                        unsynced += len(block)
+                        if unsynced >= self.flush_every:
+                            await writer.submit(os.fdatasync, fd)
+                            unsynced = 0
+                    await writer.submit(os.fsync, fd)
             finally:
                 os.close(fd)
             os.replace(partial, final)
