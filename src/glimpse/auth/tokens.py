@@ -63,6 +63,7 @@ def add_token(path: Path, user_id: str, project_id: str, roles: list[str]) -> st
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"tokens": {}}
     token = secrets.token_urlsafe(32)
     data["tokens"][_digest(token)] = {"user_id": user_id, "project_id": project_id, "roles": roles}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -1,0 +1,105 @@
+"""One contract suite over every store driver (real backends join here as they land).
+
+The in-memory store is the unit-test double; it runs the same contract so the double cannot drift
+from the real drivers' behaviour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from glimpse.errors import NotFound
+from glimpse.stores.base import Store
+from glimpse.stores.filesystem import FilesystemStore
+from glimpse.stores.memory import MemoryStore
+
+StoreFactory = Callable[[Path], Store]
+FACTORIES: dict[str, StoreFactory] = {
+    "filesystem": lambda tmp: FilesystemStore("fs", tmp / "fs", chunk_size=64 * 1024),
+    "memory": lambda tmp: MemoryStore("mem"),
+}
+
+
+@pytest.fixture(params=sorted(FACTORIES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    return FACTORIES[request.param](tmp_path)
+
+
+async def _blocks(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+        await asyncio.sleep(0)
+
+
+async def _read(store: Store, url: str, start: int = 0, length: int | None = None) -> bytes:
+    return b"".join([chunk async for chunk in store.open(url, start, length)])
+
+
+DATA = os.urandom(1_000_003)
+
+
+@pytest.mark.parametrize("size_hint", [None, len(DATA)])
+def test_put_then_read_back(store: Store, size_hint: int | None) -> None:
+    async def scenario() -> None:
+        stored = await store.put("image-1", _blocks(DATA), size_hint=size_hint)
+        assert stored.size == len(DATA)
+        assert await store.stat(stored.url) == len(DATA)
+        assert await _read(store, stored.url) == DATA
+
+    asyncio.run(scenario())
+
+
+def test_ranged_open(store: Store) -> None:
+    async def scenario() -> None:
+        stored = await store.put("image-2", _blocks(DATA))
+        assert await _read(store, stored.url, 10, 100) == DATA[10:110]
+        assert await _read(store, stored.url, len(DATA) - 5) == DATA[-5:]
+
+    asyncio.run(scenario())
+
+
+def test_delete_and_missing_object(store: Store) -> None:
+    async def scenario() -> None:
+        stored = await store.put("image-3", _blocks(b"abc"))
+        await store.delete(stored.url)
+        assert await store.stat(stored.url) is None
+        await store.delete(stored.url)  # deleting a missing object is not an error
+        with pytest.raises(NotFound):
+            await _read(store, stored.url)
+
+    asyncio.run(scenario())
+
+
+def test_interrupted_put_leaves_nothing(store: Store, tmp_path: Path) -> None:
+    class Broken(Exception):
+        pass
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"x" * 300_000
+        raise Broken
+
+    async def scenario() -> None:
+        with pytest.raises(Broken):
+            await store.put("image-4", failing())
+
+    asyncio.run(scenario())
+    if isinstance(store, FilesystemStore):
+        assert list(store.datadir.iterdir()) == []
+    if isinstance(store, MemoryStore):
+        assert store.objects == {}
+
+
+def test_concurrent_puts_are_independent(store: Store) -> None:
+    payloads = {f"image-c{i}": os.urandom(200_000 + i) for i in range(8)}
+
+    async def scenario() -> None:
+        stored = await asyncio.gather(*(store.put(key, _blocks(data, 7_000)) for key, data in payloads.items()))
+        for obj, data in zip(stored, payloads.values(), strict=True):
+            assert await _read(store, obj.url) == data
+
+    asyncio.run(scenario())

@@ -1,0 +1,18 @@
+"""The shipped sample configuration loads and means what it says."""
+
+from pathlib import Path
+
+from glimpse.settings import load_settings
+
+SAMPLE = Path(__file__).resolve().parents[2] / "etc" / "glimpse.conf.sample"
+
+
+def test_sample_config_loads() -> None:
+    settings = load_settings(SAMPLE, env={})
+    assert set(settings.stores) == {"fast", "cheap"}
+    assert settings.default_backend == "fast"
+    assert settings.stores["fast"].weight == 100
+    assert settings.stores["fast"].options["filesystem_store_datadir"] == "/var/lib/glimpse/stores/fast"
+    assert settings.database_url == "sqlite:////var/lib/glimpse/glimpse.db"
+    assert settings.port == 9292
+    assert "qcow2" in settings.disk_formats
