@@ -275,3 +275,27 @@ def test_other_projects_private_image_is_404_not_403(
         response = client.request(method, path, headers={**BOB, **extra}, content=content)
         assert response.status_code == 404, (method, path, response.text)
         assert response.text == plain_error("404 Not Found", f"No image found with ID {image['id']}")
+
+
+# -- 500 ---------------------------------------------------------------------------------------------------
+def test_unexpected_error_is_500_with_request_id(
+    settings: Settings, services: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(services.images, "get", boom)
+    with TestClient(create_app(settings, services), raise_server_exceptions=False) as client:
+        response = client.get("/v2/images/anything")
+        assert response.status_code == 500
+        assert response.text == plain_error(
+            "500 Internal Server Error",
+            "The server has either erred or is incapable of performing the requested operation.",
+        )
+        assert "kaput" not in response.text
+        assert_request_id(response)
+        response = client.get("/v2/images/anything", headers=JSON_ACCEPT)
+        assert response.json()["code"] == "500 Internal Server Error"
+        assert_request_id(response)
+        # the service keeps serving
+        assert client.get("/v2/images").status_code == 200

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from glimpse.container import Services
+from glimpse.db.models import ImageRow
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, PATCH20, PATCH21, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -125,11 +128,17 @@ def test_replace_core_attributes(client: TestClient, image: dict[str, Any]) -> N
     assert body["os_hidden"] is True
 
 
-def test_updated_at_moves(client: TestClient, image: dict[str, Any]) -> None:
-    time.sleep(1.05)
+def test_updated_at_moves(client: TestClient, services: Services, image: dict[str, Any]) -> None:
+    old = datetime(2020, 1, 1)
+    services.db.run_sync(
+        lambda s: s.execute(
+            sa.update(ImageRow).where(ImageRow.id == image["id"]).values(created_at=old, updated_at=old)
+        )
+    )
     body = patch(client, image["id"], [{"op": "replace", "path": "/name", "value": "x"}]).json()
-    assert body["updated_at"] > image["updated_at"]
-    assert body["created_at"] == image["created_at"]
+    assert body["created_at"] == "2020-01-01T00:00:00Z"
+    assert body["updated_at"] > "2020-01-01T00:00:00Z"
+    assert body["updated_at"] >= image["updated_at"]
 
 
 def test_name_may_be_null(client: TestClient, image: dict[str, Any]) -> None:

@@ -19,6 +19,8 @@ from glimpse import errors
 
 log = logging.getLogger(__name__)
 
+INTERNAL_ERROR = "The server has either erred or is incapable of performing the requested operation."
+
 STATUS_TABLE: tuple[tuple[type[errors.GlimpseError], int], ...] = (
     (errors.UnsupportedMediaType, 415),
     (errors.RangeNotSatisfiable, 416),
@@ -116,8 +118,4 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(
-        500,
-        "The server has either erred or is incapable of performing the requested operation.",
-        request.headers.get("accept", ""),
-    )
+    return error_response(500, INTERNAL_ERROR, request.headers.get("accept", ""))

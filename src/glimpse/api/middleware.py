@@ -9,7 +9,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glimpse.api.errors import error_response
+from glimpse.api.errors import INTERNAL_ERROR, error_response
 from glimpse.auth import Authenticator
 from glimpse.errors import Unauthorized
 
@@ -52,6 +52,12 @@ class RequestContextMiddleware:
             scope["glimpse.context"] = dataclasses.replace(ctx, request_id=request_id)
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            if not status_holder[0]:
+                # answer here, with the request id: Starlette's outermost 500 handler is outside this middleware
+                response = error_response(500, INTERNAL_ERROR, headers.get("accept", ""))
+                await response(scope, receive, send_with_id)
+            raise
         finally:
             ctx_obj = scope.get("glimpse.context")
             log.info(

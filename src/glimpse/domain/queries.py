@@ -130,10 +130,12 @@ def _parse_sort(params: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
             )
         if direction not in ("asc", "desc"):
             raise BadRequest(f"Invalid sort direction: {direction}")
-    if not result:
-        result.append(("created_at", "desc"))
-    if all(key != "id" for key, _ in result):
-        result.append(("id", result[-1][1]))
+    # like Glance: ties are broken by created_at then id, in the one direction given (else desc)
+    given = dirs if not sort_param else [direction for _, direction in result]
+    default_dir = given[0] if len(given) == 1 else "desc"
+    for key in ("created_at", "id"):
+        if all(existing != key for existing, _ in result):
+            result.append((key, default_dir))
     return result
 
 

@@ -23,11 +23,11 @@ from glimpse.domain.images import Image, Location, Status
 from glimpse.errors import (
     BadRequest,
     Forbidden,
-    GlimpseError,
     InvalidTransition,
     NotFound,
     RangeNotSatisfiable,
     StoreError,
+    StoreUnavailable,
     TooLarge,
 )
 from glimpse.policy import Policy
@@ -246,22 +246,33 @@ class ImageDataService:
         requested = parse_range(range_header, total)
         start, length = requested if requested is not None else (0, total)
         body = await self._open_any(image, start, length)
+        if body is None:
+            return None
         return Download(image=image, total=total, start=start, length=length, partial=requested is not None, body=body)
 
-    async def _open_any(self, image: Image, start: int, length: int) -> AsyncIterator[bytes]:
-        """Open the heaviest store's copy; fall back to the next copy when one cannot be read."""
-        last_error: GlimpseError | None = None
+    async def _open_any(self, image: Image, start: int, length: int) -> AsyncIterator[bytes] | None:
+        """Open the heaviest store's copy; fall back to the next copy when one cannot be read.
+
+        None when every copy is missing (as Glance, the download is then a 204); StoreUnavailable when a
+        copy may exist but no store could serve it.
+        """
+        unavailable: StoreError | None = None
         urls = {loc.store: loc.url for loc in image.locations}
         for store in self.stores.by_weight(image.stores):
             stream = aiter(store.open(urls[store.id], start, length))
             try:
                 first = await anext(stream, b"")
-            except (NotFound, StoreError) as exc:
+            except NotFound as exc:
+                log.error("image %s: its data is missing from store %s: %s", image.id, store.id, exc)
+                continue
+            except StoreError as exc:
                 log.warning("image %s: store %s could not serve its copy: %s", image.id, store.id, exc)
-                last_error = exc
+                unavailable = exc
                 continue
             return _prepend(first, stream)
-        raise StoreError(f"No store could serve the data of image {image.id}") from last_error
+        if unavailable is not None:
+            raise StoreUnavailable(f"No store could serve the data of image {image.id}") from unavailable
+        return None
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

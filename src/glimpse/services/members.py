@@ -65,7 +65,8 @@ class MemberService:
         image = await self.images.load(ctx, image_id, None)
         if not self.policy.check(ctx, "get_member", _target(image, member_id)):
             raise NotFound(f"Member {member_id} not found for image {image_id}")
-        _require_shared(image)
+        if image.visibility != Visibility.SHARED:
+            raise NotFound("Only shared images have members.")  # as Glance: 404 rather than 403 on show
         return await self.db.run(lambda s: MemberRepository(s).get(image_id, member_id))
 
     async def update(self, ctx: RequestContext, image_id: str, member_id: str, status: Any) -> Member:
@@ -75,6 +76,7 @@ class MemberService:
                 f"Provided object does not match schema 'member': {status!r} is not one of "
                 f"{[s.value for s in MemberStatus]}"
             )
+        _require_shared(image)
         member = await self.db.run(lambda s: MemberRepository(s).find(image_id, member_id))
         if member is None:
             raise NotFound(f"Member {member_id} not found for image {image_id}")
@@ -85,5 +87,6 @@ class MemberService:
 
     async def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         image = await self.images.load(ctx, image_id, None)
+        _require_shared(image)
         self.policy.enforce(ctx, "delete_member", _target(image, member_id))
         await self.db.run(lambda s: MemberRepository(s).delete(image_id, member_id))

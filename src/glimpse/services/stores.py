@@ -26,7 +26,7 @@ class StoreService:
         for store in self.stores:
             entry: dict[str, Any] = {"id": store.id, "description": store.description}
             if store.id == self.stores.default_id:
-                entry["default"] = True
+                entry["default"] = "true"  # a string, as in Glance's api-ref
             result.append(entry)
         return result
 
@@ -38,6 +38,8 @@ class StoreService:
         return result
 
     async def delete_copy(self, ctx: RequestContext, store_id: str, image_id: str) -> None:
+        if store_id not in self.stores:
+            raise Conflict(f"The selected store {store_id} is not available on this node.")
         store = self.stores.get(store_id)
 
         def work(session: Any) -> str:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 import anyio.to_thread
@@ -22,6 +23,18 @@ def _write_all(fd: int, block: Block) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _disk(call: Callable[..., None], store_id: str) -> Callable[..., None]:
+    """Run a disk operation, reporting its OSError as this store's failure (and nothing else as such)."""
+
+    def run(*args: Any) -> None:
+        try:
+            call(*args)
+        except OSError as exc:
+            raise StoreError(f"Store {store_id} failed to write: {exc.strerror or exc}") from exc
+
+    return run
 
 
 class FilesystemStore:
@@ -60,22 +73,21 @@ class FilesystemStore:
             try:
                 # writes and periodic flushes run in one thread, in order, while the next blocks arrive;
                 # flushing as we go keeps the final fsync short
+                write, flush = _disk(_write_all, self.id), _disk(os.fdatasync, self.id)
                 async with SerialWorker(limit=4, name=f"fs-{self.id}") as writer:
                     async for block in blocks:
-                        await writer.submit(_write_all, fd, block)
+                        await writer.submit(write, fd, block)
                         size += len(block)
                         unsynced += len(block)
                         if unsynced >= self.flush_every:
-                            await writer.submit(os.fdatasync, fd)
+                            await writer.submit(flush, fd)
                             unsynced = 0
-                    await writer.submit(os.fsync, fd)
+                    await writer.submit(_disk(os.fsync, self.id), fd)
             finally:
                 os.close(fd)
-            os.replace(partial, final)
-        except BaseException as exc:
+            _disk(os.replace, self.id)(partial, final)
+        except BaseException:
             partial.unlink(missing_ok=True)
-            if isinstance(exc, OSError):
-                raise StoreError(f"Store {self.id} failed to write: {exc.strerror}") from exc
             raise
         return StoredObject(url=final.as_uri(), size=size)
 

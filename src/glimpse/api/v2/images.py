@@ -67,13 +67,13 @@ async def index(request: Request) -> Response:
     svc = services(request)
     params = list(request.query_params.multi_items())
     page = await svc.images.list(context(request), params)
+    kept = [(k, v) for k, v in params if k != "marker"]
     body: dict[str, Any] = {
         "images": [image_view(image, svc.settings) for image in page.images],
-        "first": "/v2/images",
+        "first": "/v2/images" + (f"?{urlencode(kept)}" if kept else ""),  # as Glance: the query without marker
         "schema": "/v2/schemas/images",
     }
     if page.next_marker is not None:
-        kept = [(k, v) for k, v in params if k != "marker"]
         body["next"] = "/v2/images?" + urlencode([*kept, ("marker", page.next_marker)])
     return json_response(body)
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, true, update
@@ -92,23 +93,38 @@ def _listable_by(viewer: RequestContext, query: ImageQuery) -> ColumnElement[boo
 
 def _condition(cond: Condition) -> ColumnElement[bool]:
     column = getattr(ImageRow, cond.attribute)
+    if cond.operator == "in":
+        return column.in_(cond.values)  # type: ignore[no-any-return]
     value = cond.values[0]
-    match cond.operator:
-        case "in":
-            return column.in_(cond.values)  # type: ignore[no-any-return]
+    if isinstance(value, datetime) and value.microsecond == 0:
+        return _within_second(column, cond.operator, value)
+    comparisons = {
+        "eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
+        "lte": operator.le,
+    }  # fmt: skip
+    if cond.operator not in comparisons:
+        raise BadRequest(f"Unknown operator {cond.operator}")
+    compare: Any = comparisons[cond.operator]
+    return compare(column, value)  # type: ignore[no-any-return]
+
+
+def _within_second(column: Any, op: str, value: datetime) -> ColumnElement[bool]:
+    """Timestamps are shown to the second but stored finer: a whole-second value means that whole second."""
+    after = value + timedelta(seconds=1)
+    match op:
         case "eq":
-            return column == value  # type: ignore[no-any-return]
+            return and_(column >= value, column < after)
         case "neq":
-            return column != value  # type: ignore[no-any-return]
+            return or_(column < value, column >= after)
         case "gt":
-            return column > value  # type: ignore[no-any-return]
+            return column >= after  # type: ignore[no-any-return]
         case "gte":
             return column >= value  # type: ignore[no-any-return]
         case "lt":
             return column < value  # type: ignore[no-any-return]
         case "lte":
-            return column <= value  # type: ignore[no-any-return]
-    raise BadRequest(f"Unknown operator {cond.operator}")
+            return column < after  # type: ignore[no-any-return]
+    raise BadRequest(f"Unknown operator {op}")
 
 
 def _sort_expression(key: str) -> Any:
@@ -140,7 +156,11 @@ class ImageRepository:
     def list(self, viewer: RequestContext, query: ImageQuery) -> list[Image]:
         stmt = select(ImageRow).where(ImageRow.deleted == false(), _listable_by(viewer, query))
         if query.visibility is None:
-            stmt = stmt.where(ImageRow.visibility != Visibility.COMMUNITY.value)
+            # community images appear in the default list of their owner only
+            not_community = ImageRow.visibility != Visibility.COMMUNITY.value
+            if viewer.project_id is not None:
+                not_community = or_(not_community, ImageRow.owner == viewer.project_id)
+            stmt = stmt.where(not_community)
         elif query.visibility != "all":
             stmt = stmt.where(ImageRow.visibility == query.visibility)
         if query.os_hidden is not None:

@@ -1,0 +1,243 @@
+"""glimpse.stores.filesystem: temporary name then rename, URLs confined to the store's directory."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from glimpse.errors import BadRequest, NotFound, StoreError
+from glimpse.settings import load_settings
+from glimpse.stores.filesystem import PARTIAL_SUFFIX, FilesystemStore
+from glimpse.stores.registry import StoreRegistry, build_registry
+
+
+async def blocks(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+        await asyncio.sleep(0)
+
+
+def read(store: FilesystemStore, url: str, start: int = 0, length: int | None = None) -> bytes:
+    async def collect() -> bytes:
+        return b"".join([chunk async for chunk in store.open(url, start, length)])
+
+    return asyncio.run(collect())
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> FilesystemStore:
+    return FilesystemStore("local", tmp_path / "images", description="d", weight=3, chunk_size=4)
+
+
+def test_creates_its_directory(tmp_path: Path) -> None:
+    FilesystemStore("s", tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+
+
+def test_attributes(store: FilesystemStore, tmp_path: Path) -> None:
+    assert (store.id, store.type, store.description, store.weight) == ("local", "file", "d", 3)
+    assert store.details() == {"datadir": str((tmp_path / "images").resolve())}
+    assert store.url_for("abc") == (tmp_path / "images" / "abc").resolve().as_uri()
+
+
+def test_put_writes_the_file_under_its_key(store: FilesystemStore) -> None:
+    stored = asyncio.run(store.put("image-1", blocks(b"hello ", bytearray(b"wor"), memoryview(b"ld"))))
+    path = store.datadir / "image-1"
+    assert stored.url == path.as_uri()
+    assert stored.size == 11
+    assert path.read_bytes() == b"hello world"
+    assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0o040
+    assert store.partial_files() == []
+
+
+def test_put_of_nothing_is_an_empty_file(store: FilesystemStore) -> None:
+    stored = asyncio.run(store.put("empty", blocks()))
+    assert stored.size == 0
+    assert asyncio.run(store.stat(stored.url)) == 0
+    assert read(store, stored.url) == b""
+
+
+def test_put_replaces_an_existing_object(store: FilesystemStore) -> None:
+    asyncio.run(store.put("k", blocks(b"old data")))
+    stored = asyncio.run(store.put("k", blocks(b"new")))
+    assert read(store, stored.url) == b"new"
+    assert [p.name for p in store.datadir.iterdir()] == ["k"]
+
+
+def test_open_reads_in_chunks_and_ranges(store: FilesystemStore) -> None:
+    stored = asyncio.run(store.put("r", blocks(b"0123456789")))
+
+    async def chunks() -> list[bytes]:
+        return [chunk async for chunk in store.open(stored.url)]
+
+    assert asyncio.run(chunks()) == [b"0123", b"4567", b"89"]
+    assert read(store, stored.url, 3, 4) == b"3456"
+    assert read(store, stored.url, 8) == b"89"
+    assert read(store, stored.url, 0, 0) == b""
+    # a length past the end stops at the end
+    assert read(store, stored.url, 5, 100) == b"56789"
+
+
+def test_open_missing_object_is_not_found(store: FilesystemStore) -> None:
+    with pytest.raises(NotFound, match="missing from store local"):
+        read(store, store.url_for("absent"))
+
+
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "http://example.com/x", "file:///tmp/../etc/passwd", "s3://bucket/key"]
+)
+def test_urls_outside_the_store_are_refused(store: FilesystemStore, url: str) -> None:
+    with pytest.raises(NotFound, match="does not belong to store local"):
+        read(store, url)
+    with pytest.raises(NotFound):
+        asyncio.run(store.delete(url))
+    with pytest.raises(NotFound):
+        asyncio.run(store.stat(url))
+
+
+def test_traversal_out_of_the_store_is_refused(store: FilesystemStore, tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"secret")
+    url = store.url_for("..") + "/secret"
+    with pytest.raises(NotFound):
+        read(store, url)
+    with pytest.raises(NotFound):
+        asyncio.run(store.delete(url))
+    assert secret.exists()
+
+
+def test_delete_and_stat(store: FilesystemStore) -> None:
+    stored = asyncio.run(store.put("d", blocks(b"abc")))
+    assert asyncio.run(store.stat(stored.url)) == 3
+    asyncio.run(store.delete(stored.url))
+    assert not (store.datadir / "d").exists()
+    assert asyncio.run(store.stat(stored.url)) is None
+    asyncio.run(store.delete(stored.url))
+
+
+def test_failing_source_leaves_no_partial_file(store: FilesystemStore) -> None:
+    seen: list[list[str]] = []
+
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"x" * 1000
+        seen.append([p.name for p in store.datadir.iterdir()])
+        raise RuntimeError("client went away")
+
+    with pytest.raises(RuntimeError, match="client went away"):
+        asyncio.run(store.put("image-2", failing()))
+    # while writing, the data lives under a temporary name, never under the key
+    assert len(seen[0]) == 1
+    assert seen[0][0].startswith("image-2.")
+    assert seen[0][0].endswith(PARTIAL_SUFFIX)
+    assert list(store.datadir.iterdir()) == []
+    assert store.partial_files() == []
+
+
+def test_source_os_errors_pass_through(store: FilesystemStore) -> None:
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"x" * 1000
+        raise ConnectionResetError("client went away")
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(store.put("image-2", failing()))
+    assert list(store.datadir.iterdir()) == []
+
+
+def test_cancelled_put_leaves_nothing(store: FilesystemStore) -> None:
+    started = asyncio.Event()
+
+    async def endless() -> AsyncIterator[bytes]:
+        while True:
+            yield b"y" * 4096
+            started.set()
+            await asyncio.sleep(0.001)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(store.put("image-3", endless()))
+        await started.wait()
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert list(store.datadir.iterdir()) == []
+
+
+def test_periodic_flushes(store: FilesystemStore) -> None:
+    store.flush_every = 10
+    stored = asyncio.run(store.put("f", blocks(*[b"z" * 7] * 10)))
+    assert stored.size == 70
+    assert read(store, stored.url) == b"z" * 70
+
+
+def test_unwritable_directory_is_a_store_error(store: FilesystemStore) -> None:
+    if os.geteuid() == 0:
+        store.datadir.rmdir()  # root ignores permissions; a missing directory fails the same way
+    else:
+        store.datadir.chmod(0o500)
+    try:
+        with pytest.raises(StoreError, match="Store local cannot write"):
+            asyncio.run(store.put("x", blocks(b"data")))
+    finally:
+        if store.datadir.exists():
+            store.datadir.chmod(0o750)
+
+
+def test_partial_files_lists_crash_leftovers(store: FilesystemStore) -> None:
+    leftover = store.datadir / f"abc.1234abcd{PARTIAL_SUFFIX}"
+    leftover.write_bytes(b"half")
+    (store.datadir / "complete").write_bytes(b"whole")
+    assert store.partial_files() == [leftover]
+
+
+# -- the registry of named stores ------------------------------------------------------------------------------
+def test_registry_from_settings(tmp_path: Path) -> None:
+    settings = load_settings(
+        env={"GLIMPSE_ENABLED_BACKENDS": "fast:file,cheap:file", "GLIMPSE_DEFAULT_BACKEND": "cheap"},
+        data_dir=tmp_path,
+    )
+    registry = build_registry(settings)
+    assert [s.id for s in registry] == ["fast", "cheap"]
+    assert registry.default_id == "cheap"
+    assert registry.default.id == "cheap"
+    assert "fast" in registry
+    assert "slow" not in registry
+    assert registry.for_upload(None).id == "cheap"
+    assert registry.for_upload("fast").id == "fast"
+    fast = registry.get("fast")
+    assert isinstance(fast, FilesystemStore)
+    assert fast.datadir == (tmp_path / "stores" / "fast").resolve()
+
+
+def test_registry_unknown_stores(tmp_path: Path) -> None:
+    registry = build_registry(load_settings(env={}, data_dir=tmp_path))
+    with pytest.raises(NotFound, match="Unknown store nowhere"):
+        registry.get("nowhere")
+    with pytest.raises(BadRequest, match="Store for identifier nowhere not found"):
+        registry.for_upload("nowhere")
+
+
+def test_registry_orders_copies_by_weight(tmp_path: Path) -> None:
+    light = FilesystemStore("light", tmp_path / "l", weight=1)
+    heavy = FilesystemStore("heavy", tmp_path / "h", weight=10)
+    tie = FilesystemStore("tie", tmp_path / "t", weight=1)
+    registry = StoreRegistry({"light": light, "heavy": heavy, "tie": tie}, "light")
+    assert [s.id for s in registry.by_weight(["tie", "light", "heavy"])] == ["heavy", "light", "tie"]
+    assert [s.id for s in registry.by_weight(["gone", "tie"])] == ["tie"]
+
+
+def test_registry_needs_its_default(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="default store"):
+        StoreRegistry({"a": FilesystemStore("a", tmp_path / "a")}, "b")
+
+
+def test_unknown_driver_type(tmp_path: Path) -> None:
+    settings = load_settings(env={"GLIMPSE_ENABLED_BACKENDS": "ceph:rbd"}, data_dir=tmp_path)
+    with pytest.raises(ValueError, match="driver type 'rbd' is not available"):
+        build_registry(settings)

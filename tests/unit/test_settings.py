@@ -1,0 +1,305 @@
+"""glimpse.settings: defaults, the INI file with Glance's names, GLIMPSE_* variables, validation."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pydantic
+import pytest
+
+from glimpse.settings import (
+    DEFAULT_CONTAINER_FORMATS,
+    DEFAULT_DISK_FORMATS,
+    Settings,
+    StoreSettings,
+    load_settings,
+)
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "glimpse.conf"
+    path.write_text(text)
+    return path
+
+
+# -- defaults --------------------------------------------------------------------------------------------------
+def test_defaults(tmp_path: Path) -> None:
+    settings = load_settings(env={}, data_dir=tmp_path)
+    assert settings.data_dir == tmp_path
+    assert settings.database_url == f"sqlite:///{tmp_path / 'glimpse.db'}"
+    assert settings.token_file == tmp_path / "tokens.json"
+    assert settings.auth == "tokens"
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 9292, 1)
+    assert list(settings.stores) == ["local"]
+    assert settings.default_backend == "local"
+    assert settings.stores["local"].type == "file"
+    assert settings.stores["local"].options["filesystem_store_datadir"] == str(tmp_path / "stores" / "local")
+    assert settings.image_size_cap == 1099511627776
+    assert settings.max_request_body_size == 114688
+    assert settings.hashing_algorithm == "sha512"
+    assert settings.disk_formats == DEFAULT_DISK_FORMATS
+    assert settings.container_formats == DEFAULT_CONTAINER_FORMATS
+    assert (settings.limit_param_default, settings.api_limit_max) == (25, 1000)
+    assert (settings.image_property_quota, settings.image_tag_quota, settings.image_member_quota) == (128, 128, 128)
+    assert settings.show_image_direct_url is False
+    assert settings.show_multiple_locations is False
+    assert settings.public_endpoint is None
+
+
+def test_default_data_dir_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert Settings().data_dir == tmp_path / "xdg" / "glimpse"
+
+
+def test_data_dir_expands_user(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    settings = load_settings(env={}, data_dir=Path("~/glimpse-data"))
+    assert settings.data_dir == tmp_path / "glimpse-data"
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    settings = load_settings(env={}, data_dir=tmp_path)
+    with pytest.raises(pydantic.ValidationError):
+        settings.port = 1  # type: ignore[misc]
+
+
+# -- the INI file ----------------------------------------------------------------------------------------------
+def test_ini_with_glance_names(tmp_path: Path) -> None:
+    ini = write(
+        tmp_path,
+        """
+[DEFAULT]
+bind_host = 0.0.0.0
+bind_port = 9393
+workers = 4
+image_size_cap = 1000
+max_request_body_size = 2048
+hashing_algorithm = sha256
+limit_param_default = 10
+api_limit_max = 50
+image_property_quota = 5
+image_tag_quota = 6
+image_member_quota = 7
+image_location_quota = 8
+show_image_direct_url = true
+show_multiple_locations = True
+public_endpoint = https://images.example.com
+debug = true
+
+[image_format]
+disk_formats = raw, qcow2 ,  iso
+container_formats = bare
+
+[database]
+connection = postgresql+psycopg://u:secret@db/glance
+
+[paste_deploy]
+flavor = keystone
+
+[glimpse]
+log_level = DEBUG
+auto_migrate = false
+""",
+    )
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    assert (settings.host, settings.port, settings.workers) == ("0.0.0.0", 9393, 4)
+    assert settings.image_size_cap == 1000
+    assert settings.max_request_body_size == 2048
+    assert settings.hashing_algorithm == "sha256"
+    assert (settings.limit_param_default, settings.api_limit_max) == (10, 50)
+    assert (settings.image_property_quota, settings.image_tag_quota) == (5, 6)
+    assert (settings.image_member_quota, settings.image_location_quota) == (7, 8)
+    assert settings.show_image_direct_url is True
+    assert settings.show_multiple_locations is True
+    assert settings.public_endpoint == "https://images.example.com"
+    assert settings.disk_formats == ["raw", "qcow2", "iso"]
+    assert settings.container_formats == ["bare"]
+    assert settings.database_url == "postgresql+psycopg://u:secret@db/glance"
+    assert settings.auth == "keystone"
+    assert settings.log_level == "DEBUG"
+    assert settings.auto_migrate is False
+
+
+def test_ini_paste_deploy_without_keystone_is_noauth(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[paste_deploy]\nflavor =\n")
+    assert load_settings(ini, env={}, data_dir=tmp_path).auth == "noauth"
+
+
+def test_ini_multiple_stores(tmp_path: Path) -> None:
+    ini = write(
+        tmp_path,
+        """
+[DEFAULT]
+enabled_backends = fast:file, cheap:file
+
+[glance_store]
+default_backend = cheap
+
+[fast]
+store_description = Fast
+weight = 100
+filesystem_store_datadir = /srv/fast
+
+[cheap]
+filesystem_store_file_perm = 0640
+""",
+    )
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    assert list(settings.stores) == ["fast", "cheap"]
+    assert settings.default_backend == "cheap"
+    fast = settings.stores["fast"]
+    assert (fast.id, fast.type, fast.description, fast.weight) == ("fast", "file", "Fast", 100)
+    assert fast.options == {"filesystem_store_datadir": "/srv/fast"}
+    cheap = settings.stores["cheap"]
+    assert (cheap.description, cheap.weight) == ("", 0)
+    assert cheap.options == {
+        "filesystem_store_file_perm": "0640",
+        "filesystem_store_datadir": str(tmp_path / "stores" / "cheap"),
+    }
+
+
+def test_ini_first_store_is_the_default_default(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[DEFAULT]\nenabled_backends = one:file, two:file\n")
+    assert load_settings(ini, env={}, data_dir=tmp_path).default_backend == "one"
+
+
+def test_ini_single_store_glance_api_conf(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[glance_store]\nfilesystem_store_datadir = /var/lib/glance/images/\n")
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    assert list(settings.stores) == ["file"]
+    assert settings.default_backend == "file"
+    assert settings.stores["file"].options["filesystem_store_datadir"] == "/var/lib/glance/images/"
+
+
+def test_ini_unknown_options_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ini = write(tmp_path, "[DEFAULT]\nbogus_option = 1\n[keystone_authtoken]\nwww_authenticate_uri = x\n")
+    with caplog.at_level(logging.WARNING, logger="glimpse.settings"):
+        load_settings(ini, env={}, data_dir=tmp_path)
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("[DEFAULT] bogus_option" in message for message in messages)
+    assert any("[keystone_authtoken] www_authenticate_uri" in message for message in messages)
+
+
+def test_ini_default_backend_must_be_enabled(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[DEFAULT]\nenabled_backends = fast:file\n[glance_store]\ndefault_backend = slow\n")
+    with pytest.raises(pydantic.ValidationError, match="default_backend 'slow' is not in enabled_backends"):
+        load_settings(ini, env={}, data_dir=tmp_path)
+
+
+def test_config_file_from_environment(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[DEFAULT]\nbind_port = 9999\n")
+    assert load_settings(env={"GLIMPSE_CONFIG": str(ini)}, data_dir=tmp_path).port == 9999
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_settings(tmp_path / "nope.conf", env={})
+
+
+# -- environment -----------------------------------------------------------------------------------------------
+def test_environment_variables(tmp_path: Path) -> None:
+    env = {
+        "GLIMPSE_DATA_DIR": str(tmp_path / "env-data"),
+        "GLIMPSE_DATABASE_URL": "sqlite:////tmp/x.db",
+        "GLIMPSE_AUTH": "noauth",
+        "GLIMPSE_TOKEN_FILE": str(tmp_path / "t.json"),
+        "GLIMPSE_HOST": "::1",
+        "GLIMPSE_PORT": "1234",
+        "GLIMPSE_WORKERS": "3",
+        "GLIMPSE_LOG_LEVEL": "WARNING",
+        "GLIMPSE_IMAGE_SIZE_CAP": "42",
+        "GLIMPSE_HASHING_ALGORITHM": "sha3_256",
+        "GLIMPSE_API_LIMIT_MAX": "9",
+        "GLIMPSE_PUBLIC_ENDPOINT": "http://public",
+    }
+    settings = load_settings(env=env)
+    assert settings.data_dir == tmp_path / "env-data"
+    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.auth == "noauth"
+    assert settings.token_file == tmp_path / "t.json"
+    assert (settings.host, settings.port, settings.workers) == ("::1", 1234, 3)
+    assert settings.log_level == "WARNING"
+    assert settings.image_size_cap == 42
+    assert settings.hashing_algorithm == "sha3_256"
+    assert settings.api_limit_max == 9
+    assert settings.public_endpoint == "http://public"
+
+
+def test_environment_stores(tmp_path: Path) -> None:
+    env = {"GLIMPSE_ENABLED_BACKENDS": "fast:file, cheap", "GLIMPSE_DEFAULT_BACKEND": "cheap"}
+    settings = load_settings(env=env, data_dir=tmp_path)
+    assert list(settings.stores) == ["fast", "cheap"]
+    assert settings.stores["cheap"].type == "file"
+    assert settings.default_backend == "cheap"
+    assert settings.stores["fast"].options["filesystem_store_datadir"] == str(tmp_path / "stores" / "fast")
+
+
+def test_empty_environment_values_are_ignored(tmp_path: Path) -> None:
+    settings = load_settings(env={"GLIMPSE_PORT": "", "GLIMPSE_AUTH": ""}, data_dir=tmp_path)
+    assert settings.port == 9292
+    assert settings.auth == "tokens"
+
+
+def test_precedence_ini_then_environment_then_overrides(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[DEFAULT]\nbind_port = 1111\nimage_size_cap = 10\napi_limit_max = 5\n")
+    settings = load_settings(ini, env={"GLIMPSE_PORT": "2222", "GLIMPSE_IMAGE_SIZE_CAP": "20"}, image_size_cap=30)
+    assert settings.port == 2222
+    assert settings.image_size_cap == 30
+    assert settings.api_limit_max == 5
+
+
+def test_none_overrides_are_ignored(tmp_path: Path) -> None:
+    assert load_settings(env={"GLIMPSE_PORT": "2222"}, data_dir=tmp_path, port=None).port == 2222
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GLIMPSE_PORT", "4321")
+    monkeypatch.delenv("GLIMPSE_CONFIG", raising=False)
+    assert load_settings(data_dir=tmp_path).port == 4321
+
+
+# -- validation ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("algorithm", ["sha1", "sha224", "sha256", "sha384", "sha512", "md5", "sha3_256", "blake2b"])
+def test_known_hashing_algorithms(tmp_path: Path, algorithm: str) -> None:
+    assert load_settings(env={"GLIMPSE_HASHING_ALGORITHM": algorithm}, data_dir=tmp_path).hashing_algorithm == algorithm
+
+
+def test_unknown_hashing_algorithm(tmp_path: Path) -> None:
+    with pytest.raises(pydantic.ValidationError, match="unsupported hashing_algorithm 'crc32'"):
+        load_settings(env={"GLIMPSE_HASHING_ALGORITHM": "crc32"}, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(("name", "value"), [("GLIMPSE_PORT", "many"), ("GLIMPSE_AUTH", "ldap")])
+def test_invalid_values(tmp_path: Path, name: str, value: str) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(env={name: value}, data_dir=tmp_path)
+
+
+def test_unknown_default_backend(tmp_path: Path) -> None:
+    with pytest.raises(pydantic.ValidationError, match="not in enabled_backends"):
+        load_settings(env={"GLIMPSE_DEFAULT_BACKEND": "elsewhere"}, data_dir=tmp_path)
+
+
+def test_explicit_store_settings(tmp_path: Path) -> None:
+    store = StoreSettings(id="s", type="file", options={"filesystem_store_datadir": "/srv/s"})
+    settings = load_settings(env={}, data_dir=tmp_path, stores={"s": store})
+    assert settings.stores["s"].options["filesystem_store_datadir"] == "/srv/s"
+    assert settings.default_backend == "s"
+
+
+# -- masking ---------------------------------------------------------------------------------------------------
+def test_masked_hides_database_password(tmp_path: Path) -> None:
+    settings = load_settings(
+        env={"GLIMPSE_DATABASE_URL": "postgresql://glance:s3cret@db:5432/glance"}, data_dir=tmp_path
+    )
+    shown = settings.masked()
+    assert shown["database_url"] == "postgresql://glance:***@db:5432/glance"
+    assert "s3cret" not in str(shown)
+    assert shown["port"] == 9292
+
+
+def test_masked_leaves_urls_without_password(tmp_path: Path) -> None:
+    for url in ("postgresql://glance@db/glance", f"sqlite:///{tmp_path}/x.db"):
+        settings = load_settings(env={"GLIMPSE_DATABASE_URL": url}, data_dir=tmp_path)
+        assert settings.masked()["database_url"] == url
