@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -76,7 +77,16 @@ def services(settings: Settings) -> Iterator[Services]:
     svc.close()
 
 
+def make_client(settings: Settings, services: Services, **options: Any) -> TestClient:
+    """An in-process client for an app built from these settings and services.
+
+    It sends ``Accept: text/plain``: webob (and so Glance) answers errors in plain text to a client that
+    accepts neither HTML nor JSON, and the tests compare those bodies. HTML for ``*/*`` is tested on its own.
+    """
+    return TestClient(create_app(settings, services), headers={"accept": "text/plain"}, **options)
+
+
 @pytest.fixture
 def client(settings: Settings, services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, services)) as test_client:
+    with make_client(settings, services) as test_client:
         yield test_client

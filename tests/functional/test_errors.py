@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.app import create_app
 from glimpse.auth.tokens import add_token
 from glimpse.container import build_services
 from glimpse.settings import Settings, load_settings
+from tests.conftest import make_client
 from tests.functional.conftest import ALICE, BOB, JSON_ACCEPT, OCTET, PATCH21, plain_error
 
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -57,11 +57,28 @@ def test_error_body_is_html_when_asked(client: TestClient) -> None:
     assert "No image found with ID nope" in response.text
 
 
-def test_plain_text_wins_over_json_at_equal_quality(client: TestClient) -> None:
-    response = client.get("/v2/images/nope", headers={"accept": "application/json, text/plain"})
-    assert response.headers["content-type"].startswith("text/plain")
-    response = client.get("/v2/images/nope", headers={"accept": "text/plain;q=0.5, application/json"})
-    assert response.headers["content-type"].startswith("application/json")
+def test_error_body_format_follows_webob_negotiation(client: TestClient) -> None:
+    """As Glance (webob): HTML or JSON by q-value, HTML on a tie, plain text when neither is acceptable."""
+    cases = {
+        "*/*": "text/html",
+        "application/json, text/plain": "application/json",
+        "text/plain;q=0.5, application/json": "application/json",
+        "text/html;q=0.2, application/json;q=0.9": "application/json",
+        "text/plain": "text/plain",
+        "": "text/plain",
+    }
+    for accept, expected in cases.items():
+        response = client.get("/v2/images/nope", headers={"accept": accept})
+        assert response.status_code == 404
+        assert response.headers["content-type"].startswith(expected), accept
+
+
+def test_html_error_body_for_any_accept(client: TestClient) -> None:
+    missing = "00000000-0000-0000-0000-000000000000"
+    response = client.get(f"/v2/images/{missing}", headers={"accept": "*/*"})
+    assert response.status_code == 404
+    assert "<title>404 Not Found</title>" in response.text
+    assert f"No image found with ID {missing}<br /><br />" in response.text
 
 
 def test_forbidden_body(client: TestClient, make_image: Callable[..., dict[str, Any]]) -> None:
@@ -138,7 +155,7 @@ def token_client(tmp_path: Path, clean_db: str) -> Iterator[tuple[TestClient, st
     token = add_token(settings.token_file, "alice", "alpha", ["member", "reader"])
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client, token
     finally:
         services.close()
@@ -285,7 +302,7 @@ def test_unexpected_error_is_500_with_request_id(
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(services.images, "get", boom)
-    with TestClient(create_app(settings, services), raise_server_exceptions=False) as client:
+    with make_client(settings, services, raise_server_exceptions=False) as client:
         response = client.get("/v2/images/anything")
         assert response.status_code == 500
         assert response.text == plain_error(

@@ -12,12 +12,12 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from glimpse.app import create_app
 from glimpse.container import Services, build_services
 from glimpse.context import RequestContext
 from glimpse.db.models import ImageRow
 from glimpse.errors import ClientDisconnected
 from glimpse.settings import Settings, load_settings
+from tests.conftest import make_client
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, OCTET, plain_error, store_files
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -97,7 +97,7 @@ def small_blocks_client(tmp_path: Path, clean_db: str) -> Iterator[tuple[TestCli
     )
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client, settings
     finally:
         services.close()
@@ -203,7 +203,7 @@ def capped(tmp_path: Path, clean_db: str) -> Iterator[tuple[TestClient, Settings
     assert settings.image_size_cap == 100
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client, settings
     finally:
         services.close()

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from glimpse.app import create_app
 from glimpse.container import Services, build_services
 from glimpse.db.models import ImageRow
 from glimpse.settings import load_settings
+from tests.conftest import make_client
 from tests.functional.conftest import ALICE, BOB, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -426,7 +426,7 @@ def capped_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]:
     assert settings.api_limit_max == 3
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client
     finally:
         services.close()

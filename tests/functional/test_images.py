@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.app import create_app
 from glimpse.container import build_services
 from glimpse.settings import load_settings
+from tests.conftest import make_client
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, PATCH21, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -208,7 +208,7 @@ def custom_formats_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]
     settings = load_settings(config_file=ini, env={}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth")
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client
     finally:
         services.close()

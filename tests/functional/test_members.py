@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.app import create_app
 from glimpse.container import build_services
 from glimpse.settings import load_settings
+from tests.conftest import make_client
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -95,7 +95,7 @@ def quota_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]:
     )
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client
     finally:
         services.close()

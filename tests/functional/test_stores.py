@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.app import create_app
 from glimpse.container import Services, build_services
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.images import Location
 from glimpse.settings import Settings, load_settings
+from tests.conftest import make_client
 from tests.functional.conftest import ALICE, BOB, OCTET, plain_error, store_files
 
 INI = """\
@@ -45,7 +45,7 @@ class Multi:
 def _multistore(settings: Settings) -> Iterator[Multi]:
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as client:
+        with make_client(settings, services) as client:
             yield Multi(client, settings, services)
     finally:
         services.close()

@@ -9,9 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.api.versions import IMPLEMENTED, advertised
-from glimpse.app import create_app
 from glimpse.container import build_services
 from glimpse.settings import load_settings
+from tests.conftest import make_client
 
 
 def test_versions(client: TestClient) -> None:
@@ -56,7 +56,7 @@ def endpoint_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]:
     )
     services = build_services(settings)
     try:
-        with TestClient(create_app(settings, services)) as test_client:
+        with make_client(settings, services) as test_client:
             yield test_client
     finally:
         services.close()

@@ -44,25 +44,24 @@ def status_for(exc: errors.GlimpseError) -> int:
 
 
 def _preferred(accept: str) -> str:
-    """webob's order: text/plain, text/html, application/json, by the client's q-values."""
-    offers = ("text/plain", "text/html", "application/json")
-    if not accept.strip():
-        return offers[0]
-    best, best_q = offers[0], -1.0
+    """webob's choice: text/html or application/json by the client's q-values (HTML wins a tie, so
+    ``*/*`` gets HTML); text/plain when the header is empty or accepts neither."""
+    offers = ("text/html", "application/json")
+    best, best_q = "text/plain", 0.0
     for part in accept.split(","):
         media, _, params = part.strip().partition(";")
         media = media.strip().lower()
         q = 1.0
         for param in params.split(";"):
             key, _, value = param.strip().partition("=")
-            if key == "q":
+            if key.strip() == "q":
                 try:
                     q = float(value)
                 except ValueError:
                     q = 0.0
-        for index, offer in enumerate(offers):
+        for offer in offers:
             matches = media in (offer, "*/*") or (media.endswith("/*") and offer.startswith(media[:-1]))
-            if matches and q > 0 and (q > best_q or (q == best_q and index < offers.index(best))):
+            if matches and q > best_q:
                 best, best_q = offer, q
     return best
 

@@ -26,6 +26,11 @@ class TokenEntry:
     roles: frozenset[str]
 
 
+def _new_token() -> str:
+    """Hex, so a token never starts with '-' (which command-line parsers would take for an option)."""
+    return "glimpse-" + secrets.token_hex(24)
+
+
 def _digest(token: str) -> str:
     return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
 
@@ -48,7 +53,7 @@ def ensure_admin_token(path: Path) -> str | None:
     if path.exists():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    token = _new_token()
     content = {
         "tokens": {_digest(token): {"user_id": "admin", "project_id": "admin", "roles": ["admin", "member", "reader"]}}
     }
@@ -61,7 +66,7 @@ def ensure_admin_token(path: Path) -> str | None:
 def add_token(path: Path, user_id: str, project_id: str, roles: list[str]) -> str:
     """Add a token for a user to the file and return it (only its digest is stored)."""
     data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {"tokens": {}}
-    token = secrets.token_urlsafe(32)
+    token = _new_token()
     data["tokens"][_digest(token)] = {"user_id": user_id, "project_id": project_id, "roles": roles}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")

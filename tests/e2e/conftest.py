@@ -1,0 +1,403 @@
+"""End-to-end fixtures: one real `glimpse serve` process per session, driven by the real clients.
+
+The server gets its own data directory and its own database (a new SQLite file, or a new PostgreSQL
+database when GLIMPSE_TEST_DB=postgresql), runs the default `tokens` auth mode, and answers on a free
+port of 127.0.0.1. Three tokens are created before it starts: an admin (project `admin`), a member of
+project `alpha` and a member of project `beta`. Tests share the server, so every test names its images
+uniquely and never assumes an empty image list.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+VENV_BIN = Path(sys.executable).parent
+GLIMPSE = str(VENV_BIN / "glimpse")
+GLANCE = str(VENV_BIN / "glance")
+PG_ADMIN_URL = os.environ.get("GLIMPSE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PAYLOAD_SIZE = 64 * 1024 * 1024
+STARTUP_TIMEOUT = 30.0
+USERS = {
+    "admin": ("admin", "admin", ("admin", "member", "reader")),
+    "alpha": ("alice", "alpha", ("member", "reader")),
+    "beta": ("bob", "beta", ("member", "reader")),
+}
+SERVER_KEY = pytest.StashKey["GlimpseServer"]()
+
+
+@dataclass
+class GlimpseServer:
+    url: str
+    tokens: dict[str, str]
+    log_file: Path
+    home: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no server log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class Payload:
+    path: Path
+    size: int
+    md5: str
+    sha512: str
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """(md5, sha512) of a file, read in 4 MiB blocks."""
+    md5, sha512 = hashlib.md5(usedforsecurity=False), hashlib.sha512()
+    with path.open("rb") as handle:
+        while block := handle.read(4 * 1024 * 1024):
+            md5.update(block)
+            sha512.update(block)
+    return md5.hexdigest(), sha512.hexdigest()
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _server_env(data_dir: Path, database_url: str, home: Path) -> dict[str, str]:
+    """The caller's environment without GLIMPSE_* and OS_* settings, plus this server's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLIMPSE_", "OS_"))}
+    env.update(
+        GLIMPSE_DATA_DIR=str(data_dir),
+        GLIMPSE_DATABASE_URL=database_url,
+        HOME=str(home),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _answers_root(port: int) -> int | None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().status
+    except OSError:
+        return None
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A new, empty database for the server process; the server migrates it itself."""
+    backend = os.environ.get("GLIMPSE_TEST_DB", "sqlite")
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'glimpse.db'}"
+        return
+    if backend != "postgresql":
+        raise pytest.UsageError(f"GLIMPSE_TEST_DB must be sqlite or postgresql, not {backend!r}")
+    name = f"glimpse_e2e_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, e2e_database_url: str
+) -> Iterator[GlimpseServer]:
+    """A running `glimpse serve` with tokens for admin, alpha and beta."""
+    root = tmp_path_factory.mktemp("e2e-server")
+    data_dir, home = root / "data", root / "home"
+    home.mkdir()
+    env = _server_env(data_dir, e2e_database_url, home)
+    tokens: dict[str, str] = {}
+    for key, (user, project, roles) in USERS.items():
+        args = [GLIMPSE, "token", "create", "--user", user, "--project", project]
+        for role in roles:
+            args += ["--role", role]
+        created = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert created.returncode == 0, f"glimpse token create failed:\n{created.stderr}"
+        tokens[key] = created.stdout.strip().splitlines()[-1]
+
+    log_file = root / "server.log"
+    state = GlimpseServer(url="", tokens=tokens, log_file=log_file, home=home)
+    process: subprocess.Popen[bytes] | None = None
+    status: int | None = None
+    try:
+        for attempt in range(3):  # something else may take the free port before the server binds it
+            port = _free_port()
+            state.url = f"http://127.0.0.1:{port}"
+            process = state.process = _spawn(port, env, log_file)
+            status = _wait_for_root(process, port)
+            if status is not None or "address already in use" not in state.log_tail().lower() or attempt == 2:
+                break
+            _stop(process)
+        if status is None:
+            assert process is not None
+            pytest.fail(
+                f"glimpse serve did not answer GET / within {STARTUP_TIMEOUT}s (exit code {process.poll()}):\n"
+                f"{state.log_tail()}",
+                pytrace=False,
+            )
+        assert status == 300, f"GET / answered {status}, expected 300:\n{state.log_tail()}"
+        request.config.stash[SERVER_KEY] = state
+        yield state
+    finally:
+        if SERVER_KEY in request.config.stash:
+            del request.config.stash[SERVER_KEY]
+        if process is not None:
+            _stop(process)
+
+
+def _spawn(port: int, env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
+    with log_file.open("wb") as log:
+        return subprocess.Popen(
+            [GLIMPSE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_for_root(process: subprocess.Popen[bytes], port: int) -> int | None:
+    """The status of GET / once the server answers; None when it exits or stays silent too long."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while (status := _answers_root(port)) is None:
+        if process.poll() is not None or time.monotonic() > deadline:
+            return None
+        time.sleep(0.1)
+    return status
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(autouse=True)
+def _server_stays_healthy(server: GlimpseServer) -> Iterator[None]:
+    """After each test the server still runs and has logged no traceback and no ERROR (no 500s)."""
+    start = server.log_file.stat().st_size
+    yield
+    with server.log_file.open("rb") as handle:
+        handle.seek(start)
+        logged = handle.read().decode("utf-8", errors="replace")
+    problems = [
+        line
+        for line in logged.splitlines()
+        if "Traceback" in line or " ERROR " in line or line.startswith(("ERROR:", "CRITICAL:"))
+    ]
+    assert not problems, "the server logged errors during this test:\n" + "\n".join(problems[:20])
+    assert server.process is not None
+    assert server.process.poll() is None, f"glimpse serve exited:\n{server.log_tail()}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the server log's tail to the report of a failing e2e test."""
+    report: Any = yield
+    state = item.config.stash.get(SERVER_KEY, None)
+    if state is not None and report.failed:
+        report.sections.append(("glimpse serve log (tail)", state.log_tail()))
+    return report  # type: ignore[no-any-return]
+
+
+# -- data ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def payload(tmp_path_factory: pytest.TempPathFactory) -> Payload:
+    """64 MiB of random bytes in a file, with their md5 and sha512."""
+    path = tmp_path_factory.mktemp("payload") / "random.img"
+    md5, sha512 = hashlib.md5(usedforsecurity=False), hashlib.sha512()
+    with path.open("wb") as handle:
+        remaining = PAYLOAD_SIZE
+        while remaining:
+            block = os.urandom(min(remaining, 4 * 1024 * 1024))
+            md5.update(block)
+            sha512.update(block)
+            handle.write(block)
+            remaining -= len(block)
+    return Payload(path=path, size=PAYLOAD_SIZE, md5=md5.hexdigest(), sha512=sha512.hexdigest())
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short string that makes this test's names, tags and property values its own."""
+    return uuid.uuid4().hex[:10]
+
+
+# -- python-glanceclient: the command line --------------------------------------------------------------
+@dataclass
+class GlanceCLI:
+    server: GlimpseServer
+    env: dict[str, str]
+
+    def run(self, user: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `glance ARGS` as USER. Its stdin is closed, so image-create uploads only what --file names."""
+        # `--opt=value`: a token may begin with "-", which argparse would take for an option
+        command = [GLANCE, f"--os-image-url={self.server.url}", f"--os-auth-token={self.server.tokens[user]}", *args]
+        result = subprocess.run(
+            ["sh", "-c", 'exec "$@" <&-', "glance", *command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"glance {' '.join(args)} exited with {result.returncode}\n"
+                f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}",
+                pytrace=False,
+            )
+        return result
+
+
+def parse_table(output: str) -> list[list[str]]:
+    """The rows of a prettytable printed by the glance CLI, cells stripped; header row first."""
+    rows = []
+    for line in output.splitlines():
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def parse_show(output: str) -> dict[str, str]:
+    """A `Property | Value` table as a dict; wrapped values (rows with an empty key) are rejoined."""
+    result: dict[str, str] = {}
+    last = None
+    for key, value in parse_table(output)[1:]:
+        if key:
+            result[key] = value
+            last = key
+        elif last is not None:
+            result[last] += value
+    return result
+
+
+@pytest.fixture(scope="session")
+def glance_cli(server: GlimpseServer) -> GlanceCLI:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(HOME=str(server.home), XDG_CACHE_HOME=str(server.home / ".cache"), COLUMNS="200")
+    return GlanceCLI(server=server, env=env)
+
+
+# -- python-glanceclient: the library -------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def glance_lib(server: GlimpseServer) -> Callable[[str], Any]:
+    """``glance_lib(user)`` -> a glanceclient v2 Client acting as that user."""
+    import glanceclient  # type: ignore[import-untyped]
+
+    def make(user: str) -> Any:
+        return glanceclient.Client("2", endpoint=server.url, token=server.tokens[user])
+
+    return make
+
+
+# -- openstacksdk -----------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sdk(server: GlimpseServer) -> Iterator[Callable[[str], Any]]:
+    """``sdk(user)`` -> an openstack Connection for that user: a fixed token, no Keystone, no catalog."""
+    import openstack.connection
+
+    connections: dict[str, Any] = {}
+
+    def get(user: str) -> Any:
+        if user not in connections:
+            connections[user] = openstack.connection.Connection(
+                auth_type="admin_token",
+                auth={"endpoint": server.url, "token": server.tokens[user]},
+                image_endpoint_override=server.url,
+            )
+        return connections[user]
+
+    yield get
+    for conn in connections.values():
+        conn.close()
+
+
+# -- a large listing shared by the paging tests ------------------------------------------------------------
+@dataclass(frozen=True)
+class PagingSet:
+    """250 images of project alpha, all tagged ``tag``; names repeat (10 distinct) to stress sort ties."""
+
+    tag: str
+    batch: str
+    ids: frozenset[str]
+    names: dict[str, str]  # id -> name
+    parity: dict[str, str]  # id -> "even" / "odd" (an extra property)
+    min_ram: dict[str, int]  # id -> min_ram
+
+
+PAGING_COUNT = 250
+
+
+@pytest.fixture(scope="session")
+def paging_set(glance_lib: Callable[[str], Any]) -> PagingSet:
+    """Create 250 images quickly with the glanceclient library (several clients in parallel)."""
+    batch = uuid.uuid4().hex[:8]
+    tag = f"paging-{batch}"
+    workers = 6
+
+    def create_some(worker: int) -> list[tuple[str, str, str, int]]:
+        client = glance_lib("alpha")
+        made = []
+        for index in range(worker, PAGING_COUNT, workers):
+            name = f"pg-{batch}-{index % 10}"
+            parity = "even" if index % 2 == 0 else "odd"
+            min_ram = (index % 5) * 128
+            image = client.images.create(
+                name=name,
+                disk_format="raw",
+                container_format="bare",
+                tags=[tag],
+                min_ram=min_ram,
+                e2e_batch=batch,
+                e2e_parity=parity,
+            )
+            made.append((image["id"], name, parity, min_ram))
+        return made
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = [row for rows in pool.map(create_some, range(workers)) for row in rows]
+    assert len(results) == PAGING_COUNT
+    return PagingSet(
+        tag=tag,
+        batch=batch,
+        ids=frozenset(row[0] for row in results),
+        names={row[0]: row[1] for row in results},
+        parity={row[0]: row[2] for row in results},
+        min_ram={row[0]: row[3] for row in results},
+    )
