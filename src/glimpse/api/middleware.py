@@ -15,7 +15,7 @@ from glimpse.errors import Unauthorized
 
 log = logging.getLogger("glimpse.access")
 
-PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck"})
+PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
 
 
 class RequestContextMiddleware:

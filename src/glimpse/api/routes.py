@@ -7,30 +7,39 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from glimpse.api import versions
+from glimpse.api import openapi, versions
 from glimpse.api.http import Handler
 from glimpse.api.v2 import discovery, image_data, images, members, schemas, stores, tags
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
 
-def resource(path: str, **handlers: Handler) -> Route:
-    allowed = ", ".join(sorted(handlers))
+class Resource(Route):
+    """A path and the handler of each method it answers; any other method gets 405 with ``Allow``."""
 
-    async def dispatch(request: Request) -> Response:
-        handler = handlers.get(request.method)
-        if handler is None and request.method == "HEAD":
-            handler = handlers.get("GET")
-        if handler is None:
-            raise HTTPException(405, headers={"Allow": allowed})
-        return await handler(request)
+    def __init__(self, path: str, handlers: dict[str, Handler]) -> None:
+        self.handlers = handlers
+        allowed = ", ".join(sorted(handlers))
 
-    return Route(path, dispatch, methods=ALL_METHODS, name=path)
+        async def dispatch(request: Request) -> Response:
+            handler = handlers.get(request.method)
+            if handler is None and request.method == "HEAD":
+                handler = handlers.get("GET")
+            if handler is None:
+                raise HTTPException(405, headers={"Allow": allowed})
+            return await handler(request)
+
+        super().__init__(path, dispatch, methods=ALL_METHODS, name=path)
+
+
+def resource(path: str, **handlers: Handler) -> Resource:
+    return Resource(path, handlers)
 
 
 ROUTES = [
     resource("/", GET=versions.root),
     resource("/versions", GET=versions.versions),
+    resource("/openapi.json", GET=openapi.show),
     resource("/v2/images", GET=images.index, POST=images.create),
     resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
     resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),
