@@ -28,6 +28,10 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## A longer fuzzing campaign than CI's (schemathesis against a live server)
+fuzz: install
+	GLIMPSE_FUZZ_EXAMPLES=3000 $(BIN)/pytest -p no:cacheprovider tests/fuzz
+
 bench: install
 	$(BIN)/python bench/run.py
 

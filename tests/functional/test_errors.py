@@ -316,3 +316,23 @@ def test_unexpected_error_is_500_with_request_id(
         assert_request_id(response)
         # the service keeps serving
         assert client.get("/v2/images").status_code == 200
+
+
+def test_text_no_database_can_store_is_a_400(client: TestClient) -> None:
+    """NUL characters and lone surrogates (found by the fuzzer on PostgreSQL) are refused up front."""
+    nul = client.post("/v2/images", json={"name": "a\x00b"})
+    assert nul.status_code == 400
+    assert "NUL characters are not allowed" in nul.text
+    surrogate = client.post(
+        "/v2/images", content=b'{"x_prop": "\\ud91b"}', headers={"content-type": "application/json"}
+    )
+    assert surrogate.status_code == 400
+    assert "not valid UTF-8" in surrogate.text
+    assert client.get("/v2/images", params={"name": "a\x00"}).status_code == 400
+    assert client.get("/v2/images/%00").status_code == 400
+
+
+def test_integer_filters_beyond_bigint_are_a_400(client: TestClient) -> None:
+    response = client.get("/v2/images", params={"size_min": str(2**70)})
+    assert response.status_code == 400
+    assert "size_min param must be at most" in response.text

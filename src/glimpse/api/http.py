@@ -16,6 +16,39 @@ from glimpse.errors import BadRequest, ClientDisconnected, TooLarge, Unsupported
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+def check_text(value: str, what: str) -> str:
+    """Refuse text no database can store: NUL characters and lone surrogates (not valid UTF-8)."""
+    if "\x00" in value:
+        raise BadRequest(f"Invalid {what}: NUL characters are not allowed")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"Invalid {what}: not valid UTF-8 text") from None
+    return value
+
+
+def _check_json_text(value: Any) -> None:
+    if isinstance(value, str):
+        check_text(value, "value in request body")
+    elif isinstance(value, list):
+        for item in value:
+            _check_json_text(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, "key in request body")
+            _check_json_text(item)
+
+
+def check_request_text(request: Request) -> None:
+    """Path and query parameters are text too."""
+    for name, value in request.path_params.items():
+        if isinstance(value, str):
+            check_text(value, f"path parameter {name}")
+    for name, value in request.query_params.multi_items():
+        check_text(name, "query parameter name")
+        check_text(value, f"query parameter {name[:40]}")
+
+
 def services(request: Request) -> Services:
     svc: Services = request.app.state.services
     return svc
@@ -55,9 +88,11 @@ async def json_body(request: Request, *allowed: str) -> Any:
     if not chunks:
         raise BadRequest("Body expected in request.")
     try:
-        return json.loads(chunks)
+        body = json.loads(chunks)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("Malformed JSON in request body.") from None
+    _check_json_text(body)
+    return body
 
 
 async def json_object(request: Request) -> dict[str, Any]:

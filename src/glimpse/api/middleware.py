@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request id on every response, authentication for /v2, an access log line."""
+"""Pure ASGI middleware: request id on every response, authentication for /v2, an access log line and the
+request metrics (count and latency by method, route template and status)."""
 
 from __future__ import annotations
 
@@ -7,21 +8,40 @@ import logging
 import time
 import uuid
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glimpse.api.errors import INTERNAL_ERROR, error_response
 from glimpse.auth import Authenticator
 from glimpse.errors import Unauthorized
+from glimpse.logs import RequestLog, current_request
+from glimpse.metrics import UNMATCHED, Metrics
 
 log = logging.getLogger("glimpse.access")
 
-PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/", "/versions", "/healthcheck", "/metrics", "/openapi.json"})
+
+
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answered (a bounded metrics label, never the raw path).
+
+    The router records it in the scope; a request answered before routing (a 401) is matched here.
+    """
+    route = scope.get("route")
+    if route is None:
+        for candidate in getattr(scope.get("app"), "routes", ()):
+            if candidate.matches(scope)[0] is Match.FULL:
+                route = candidate
+                break
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator) -> None:
+    def __init__(self, app: ASGIApp, authenticator: Authenticator, metrics: Metrics) -> None:
         self.app = app
         self.auth = authenticator
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -40,16 +60,21 @@ class RequestContextMiddleware:
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         path: str = scope["path"]
+        user = project = None
         if path not in PUBLIC_PATHS:
             try:
                 ctx = self.auth.authenticate(headers)
             except Unauthorized as exc:
                 challenge = {"WWW-Authenticate": self.auth.challenge} if self.auth.challenge else {}
                 response = error_response(401, exc.message, headers.get("accept", ""), challenge)
-                await response(scope, receive, send_with_id)
-                log.info("%s %s 401 request_id=%s", scope["method"], path, request_id)
+                try:
+                    await response(scope, receive, send_with_id)
+                finally:
+                    self._finish(scope, status_holder[0], started, request_id, None, None)
                 return
             scope["glimpse.context"] = dataclasses.replace(ctx, request_id=request_id)
+            user, project = ctx.user_id, ctx.project_id
+        log_token = current_request.set(RequestLog(request_id, user, project))
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -59,14 +84,34 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
             raise
         finally:
-            ctx_obj = scope.get("glimpse.context")
-            log.info(
-                "%s %s %s %.1fms request_id=%s user=%s project=%s",
-                scope["method"],
-                path,
-                status_holder[0],
-                (time.perf_counter() - started) * 1000,
-                request_id,
-                getattr(ctx_obj, "user_id", None),
-                getattr(ctx_obj, "project_id", None),
-            )
+            self._finish(scope, status_holder[0], started, request_id, user, project)
+            current_request.reset(log_token)
+
+    def _finish(
+        self, scope: Scope, status: int, started: float, request_id: str, user: str | None, project: str | None
+    ) -> None:
+        """The access line and the request metrics, once the response is over (or failed)."""
+        seconds = time.perf_counter() - started
+        method: str = scope["method"]
+        path: str = scope["path"]
+        self.metrics.observe_request(method, route_template(scope), status, seconds)
+        duration_ms = round(seconds * 1000, 1)
+        log.info(
+            "%s %s %s %.1fms request_id=%s user=%s project=%s",
+            method,
+            path,
+            status,
+            duration_ms,
+            request_id,
+            user,
+            project,
+            extra={
+                "method": method,
+                "path": path,
+                "status": status,
+                "duration_ms": duration_ms,
+                "request_id": request_id,
+                "user": user,
+                "project": project,
+            },
+        )

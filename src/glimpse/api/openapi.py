@@ -18,6 +18,7 @@ ERROR = {
     "description": "Error (webob-style body: text/plain by default, JSON with Accept: application/json)",
     "content": {
         "text/plain": {"schema": {"type": "string"}},
+        "text/html": {"schema": {"type": "string"}},
         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}},
     },
 }
@@ -29,7 +30,8 @@ def _json(ref: str, description: str = "OK") -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    return {str(code): ERROR for code in (401, *codes)}
+    # any request may be malformed (400) or lack a valid token (401)
+    return {str(code): ERROR for code in sorted({400, 401, *codes})}
 
 
 def _path_param(name: str, description: str) -> dict[str, Any]:
@@ -164,6 +166,24 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
             },
         },
         "Schema": {"type": "object"},
+        "Health": {
+            "type": "object",
+            "required": ["status", "database", "stores"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "error"]},
+                "database": {"$ref": "#/components/schemas/ComponentHealth"},
+                "stores": {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/ComponentHealth"}},
+            },
+        },
+        "ComponentHealth": {
+            "type": "object",
+            "required": ["status", "duration_ms"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ok", "error"]},
+                "duration_ms": {"type": "number"},
+                "detail": {"type": "string"},
+            },
+        },
         "Error": {
             "type": "object",
             "properties": {"message": {"type": "string"}, "code": {"type": "string"}, "title": {"type": "string"}},
@@ -205,6 +225,31 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
                 "operationId": "getOpenAPI",
                 "security": [],
                 "responses": {"200": _json("#/components/schemas/Schema")},
+            }
+        },
+        "/healthcheck": {
+            "get": {
+                "operationId": "getHealth",
+                "security": [],
+                "responses": {
+                    "200": _json("#/components/schemas/Health", "The database and every store are healthy"),
+                    "503": _json("#/components/schemas/Health", "The database or a store is unhealthy"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "operationId": "getMetrics",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition (OpenMetrics when the Accept header asks for it)",
+                        "content": {
+                            "text/plain": {"schema": {"type": "string"}},
+                            "application/openmetrics-text": {"schema": {"type": "string"}},
+                        },
+                    }
+                },
             }
         },
         "/v2/images": {
@@ -309,7 +354,10 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
             },
         },
         "/v2/info/stores": {
-            "get": {"operationId": "listStores", "responses": {"200": _json("#/components/schemas/Stores")}}
+            "get": {
+                "operationId": "listStores",
+                "responses": {"200": _json("#/components/schemas/Stores"), **_errors()},
+            }
         },
         "/v2/info/stores/detail": {
             "get": {

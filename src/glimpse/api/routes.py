@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from glimpse.api import openapi, versions
-from glimpse.api.http import Handler
+from glimpse.api import health, metrics, openapi, versions
+from glimpse.api.http import Handler, check_request_text
 from glimpse.api.v2 import discovery, image_data, images, members, schemas, stores, tags
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
@@ -27,6 +27,7 @@ class Resource(Route):
                 handler = handlers.get("GET")
             if handler is None:
                 raise HTTPException(405, headers={"Allow": allowed})
+            check_request_text(request)
             return await handler(request)
 
         super().__init__(path, dispatch, methods=ALL_METHODS, name=path)
@@ -40,6 +41,8 @@ ROUTES = [
     resource("/", GET=versions.root),
     resource("/versions", GET=versions.versions),
     resource("/openapi.json", GET=openapi.show),
+    resource("/healthcheck", GET=health.show),
+    resource("/metrics", GET=metrics.show),
     resource("/v2/images", GET=images.index, POST=images.create),
     resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
     resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from glimpse.errors import BadRequest
 
+MAX_INTEGER = 2**63 - 1  # the largest value a BIGINT column holds
 OPERATORS = ("gt", "gte", "eq", "neq", "lt", "lte")
 IN_ATTRIBUTES = frozenset({"id", "name", "status", "container_format", "disk_format"})
 COLUMN_FILTERS = frozenset(
@@ -101,6 +102,8 @@ def _int_param(name: str, value: str, minimum: int = 0) -> int:
         raise BadRequest(f"{name} param must be an integer") from None
     if number < minimum:
         raise BadRequest(f"{name} param must be positive" if minimum == 0 else f"{name} must be >= {minimum}")
+    if number > MAX_INTEGER:
+        raise BadRequest(f"{name} param must be at most {MAX_INTEGER}")
     return number
 
 
