@@ -7,8 +7,25 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, false, func, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from glimpse.context import RequestContext
 from glimpse.db.models import ImageLocationRow, ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
@@ -55,6 +72,35 @@ def to_domain(row: ImageRow) -> Image:
         tags={tag.value for tag in row.tags},
         properties={prop.name: prop.value for prop in row.properties},
         locations=[Location(url=loc.url, store=loc.store, metadata=dict(loc.meta or {})) for loc in row.locations],
+    )
+
+
+_IMAGE_SELECT = select(*(ImageRow.__table__.c[name] for name in ("id", *_COLUMNS)))
+
+
+# Built once: properties, tags and locations of a set of images in one round trip. Locations come first
+# because a UNION takes its column types (here the JSON of `meta`) from its first select.
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_RELATED = union_all(
+    select(
+        literal("l"), ImageLocationRow.image_id, ImageLocationRow.store, ImageLocationRow.url, ImageLocationRow.id,
+        ImageLocationRow.meta,
+    ).where(ImageLocationRow.image_id.in_(_IDS)),
+    select(
+        literal("p"), ImagePropertyRow.image_id, ImagePropertyRow.name, ImagePropertyRow.value, literal(0), null()
+    ).where(ImagePropertyRow.image_id.in_(_IDS)),
+    select(literal("t"), ImageTagRow.image_id, ImageTagRow.value, null(), literal(0), null()).where(
+        ImageTagRow.image_id.in_(_IDS)
+    ),
+)  # fmt: skip
+
+
+def _image_from_row(row: Any) -> Image:
+    values = row._mapping
+    return Image(
+        **{name: values[name] for name in ("id", *_COLUMNS) if name not in ("status", "visibility")},
+        status=Status(values["status"]),
+        visibility=Visibility(values["visibility"]),
     )
 
 
@@ -151,10 +197,43 @@ class ImageRepository:
         return row
 
     def get(self, image_id: str, viewer: RequestContext | None, *, for_update: bool = False) -> Image:
-        return to_domain(self._row(image_id, viewer, for_update=for_update))
+        stmt = _IMAGE_SELECT.where(ImageRow.id == image_id, ImageRow.deleted == false())
+        if viewer is not None:
+            stmt = stmt.where(readable_by(viewer))
+        if for_update and self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        images = self._hydrate(stmt)
+        if not images:
+            raise NotFound(f"No image found with ID {image_id}")
+        return images[0]
+
+    def _hydrate(self, stmt: Select[Any]) -> list[Image]:
+        """Images from a select of image columns, with properties, tags and locations in one more query.
+
+        Reads use SQLAlchemy Core, not ORM objects: a show is two round trips and no identity-map work.
+        """
+        connection = self.session.connection()
+        images = [_image_from_row(row) for row in connection.execute(stmt)]
+        if not images:
+            return images
+        by_id = {image.id: image for image in images}
+        ids = list(by_id)
+        related = connection.execute(_RELATED, {"ids": ids})
+        locations: list[tuple[int, str, str, str, dict[str, str]]] = []
+        for kind, image_id, first, second, position, meta in related:
+            image = by_id[image_id]
+            if kind == "p":
+                image.properties[first] = second
+            elif kind == "t":
+                image.tags.add(first)
+            else:
+                locations.append((position, image_id, first, second, dict(meta or {})))
+        for _, image_id, store, url, meta in sorted(locations, key=lambda loc: loc[0]):
+            by_id[image_id].locations.append(Location(url=url, store=store, metadata=meta))
+        return images
 
     def list(self, viewer: RequestContext, query: ImageQuery) -> list[Image]:
-        stmt = select(ImageRow).where(ImageRow.deleted == false(), _listable_by(viewer, query))
+        stmt = _IMAGE_SELECT.where(ImageRow.deleted == false(), _listable_by(viewer, query))
         if query.visibility is None:
             # community images appear in the default list of their owner only
             not_community = ImageRow.visibility != Visibility.COMMUNITY.value
@@ -184,12 +263,12 @@ class ImageRepository:
             for key, direction in query.sort
         ]
         stmt = stmt.order_by(*order).limit(query.limit)
-        return [to_domain(row) for row in self.session.scalars(stmt)]
+        return self._hydrate(stmt)
 
     def _after_marker(self, viewer: RequestContext, query: ImageQuery) -> ColumnElement[bool]:
         assert query.marker is not None
         try:
-            marker = self._row(query.marker, viewer)
+            marker = self.get(query.marker, viewer)
         except NotFound:
             raise BadRequest(f"Invalid marker. Image {query.marker} could not be found.") from None
         clauses: list[ColumnElement[bool]] = []
