@@ -67,6 +67,10 @@ def _service(ctx: RequestContext, roles: frozenset[str], target: Target) -> bool
     return "service" in roles or "service" in ctx.service_roles
 
 
+def _everyone(ctx: RequestContext, roles: frozenset[str], target: Target) -> bool:
+    return True
+
+
 def _any_of(*rules: Rule) -> Rule:
     def rule(ctx: RequestContext, roles: frozenset[str], target: Target) -> bool:
         return any(r(ctx, roles, target) for r in rules)
@@ -98,6 +102,10 @@ DEFAULT_RULES: dict[str, Rule] = {
     "get_members": _any_of(_admin, _member_or_owner_reader),
     "modify_member": _any_of(_admin, _the_member),
     "stores_info_detail": _any_of(_admin, _service),
+    "tasks_api_access": _admin,
+    "get_task": _everyone,
+    "get_tasks": _everyone,
+    "add_task": _everyone,
 }
 
 

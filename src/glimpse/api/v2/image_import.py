@@ -1,0 +1,41 @@
+"""/v2/images/{id}/stage, /v2/images/{id}/import and /v2/info/import."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from glimpse.api.http import (
+    context,
+    data_stream,
+    int_header,
+    json_object,
+    json_response,
+    no_content,
+    require_media_type,
+    services,
+)
+
+
+async def stage(request: Request) -> Response:
+    require_media_type(request, "application/octet-stream")
+    await services(request).imports.stage(
+        context(request),
+        request.path_params["image_id"],
+        data_stream(request),
+        declared_size=int_header(request, "x-openstack-image-size"),
+    )
+    return no_content()
+
+
+async def start(request: Request) -> Response:
+    body = await json_object(request)
+    await services(request).imports.start(context(request), request.path_params["image_id"], body)
+    return Response(status_code=202)
+
+
+async def info(request: Request) -> Response:
+    methods = services(request).imports.methods
+    return json_response(
+        {"import-methods": {"description": "Import methods available.", "type": "array", "value": methods}}
+    )

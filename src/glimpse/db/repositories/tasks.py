@@ -1,0 +1,202 @@
+"""Task persistence and claiming: two workers never run the same task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from glimpse.context import RequestContext
+from glimpse.db.models import TaskRow
+from glimpse.domain.tasks import Task, TaskStatus, TaskType
+from glimpse.errors import BadRequest, NotFound
+
+
+def to_domain(row: TaskRow) -> Task:
+    return Task(
+        id=row.id,
+        type=TaskType(row.type),
+        status=TaskStatus(row.status),
+        owner=row.owner,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        input=dict(row.input or {}),
+        result=dict(row.result) if row.result is not None else None,
+        message=row.message or "",
+        image_id=row.image_id,
+        user_id=row.user_id,
+        request_id=row.request_id,
+        expires_at=row.expires_at,
+        attempts=row.attempts,
+        bytes_done=row.bytes_done,
+        bytes_total=row.bytes_total,
+    )
+
+
+def _visible(viewer: RequestContext | None) -> Any:
+    if viewer is None or viewer.is_admin:
+        return True
+    return TaskRow.owner == viewer.project_id
+
+
+class TaskRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, task: Task) -> None:
+        self.session.add(
+            TaskRow(
+                id=task.id, type=task.type.value, status=task.status.value, owner=task.owner,
+                image_id=task.image_id, user_id=task.user_id, request_id=task.request_id, input=task.input,
+                result=task.result, message=task.message, created_at=task.created_at,
+                updated_at=task.updated_at, expires_at=task.expires_at, attempts=task.attempts,
+                bytes_done=task.bytes_done, bytes_total=task.bytes_total,
+            )
+        )  # fmt: skip
+        self.session.flush()
+
+    def get(self, task_id: str, viewer: RequestContext | None) -> Task:
+        row = self.session.scalars(select(TaskRow).where(TaskRow.id == task_id, _visible(viewer))).one_or_none()
+        if row is None:
+            raise NotFound(f"Task with the given ID {task_id} not found")
+        return to_domain(row)
+
+    def search(
+        self,
+        viewer: RequestContext,
+        *,
+        status: str | None,
+        type_: str | None,
+        sort_dir: str,
+        limit: int,
+        marker: str | None,
+    ) -> list[Task]:
+        stmt = select(TaskRow).where(_visible(viewer))
+        if status:
+            stmt = stmt.where(TaskRow.status == status)
+        if type_:
+            stmt = stmt.where(TaskRow.type == type_)
+        if marker:
+            try:
+                start = self.get(marker, viewer)
+            except NotFound:
+                raise BadRequest(f"Invalid marker {marker}: task not found") from None
+            if sort_dir == "asc":
+                stmt = stmt.where(
+                    or_(
+                        TaskRow.created_at > start.created_at,
+                        and_(TaskRow.created_at == start.created_at, TaskRow.id > start.id),
+                    )
+                )
+            else:
+                stmt = stmt.where(
+                    or_(
+                        TaskRow.created_at < start.created_at,
+                        and_(TaskRow.created_at == start.created_at, TaskRow.id < start.id),
+                    )
+                )
+        order = (
+            (TaskRow.created_at.asc(), TaskRow.id.asc())
+            if sort_dir == "asc"
+            else (TaskRow.created_at.desc(), TaskRow.id.desc())
+        )
+        return [to_domain(row) for row in self.session.scalars(stmt.order_by(*order).limit(limit))]
+
+    def for_image(self, image_id: str) -> list[Task]:
+        stmt = select(TaskRow).where(TaskRow.image_id == image_id).order_by(TaskRow.created_at.desc())
+        return [to_domain(row) for row in self.session.scalars(stmt)]
+
+    # -- claiming ---------------------------------------------------------------------------------------
+    def claim(self, worker: str, now: datetime) -> Task | None:
+        """Take the oldest pending task for ``worker``; None when there is none.
+
+        On PostgreSQL the candidate is locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers pick
+        different tasks; everywhere the claim itself is a compare-and-set on the status, so even without
+        row locks two workers can never both own a task.
+        """
+        candidates = (
+            select(TaskRow.id).where(TaskRow.status == TaskStatus.PENDING.value).order_by(TaskRow.created_at).limit(1)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        task_id = self.session.scalar(candidates)
+        if task_id is None:
+            return None
+        claimed = self.session.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING.value)
+            .values(
+                status=TaskStatus.PROCESSING.value,
+                claimed_by=worker,
+                heartbeat_at=now,
+                updated_at=now,
+                attempts=TaskRow.attempts + 1,
+            )
+        )
+        if not getattr(claimed, "rowcount", 0):
+            return None
+        return self.get(task_id, None)
+
+    def heartbeat(self, task_id: str, worker: str, now: datetime, bytes_done: int, bytes_total: int | None) -> bool:
+        """Record progress; False when the worker no longer owns the task (it was reaped)."""
+        result = self.session.execute(
+            update(TaskRow)
+            .where(TaskRow.id == task_id, TaskRow.claimed_by == worker, TaskRow.status == TaskStatus.PROCESSING.value)
+            .values(heartbeat_at=now, bytes_done=bytes_done, bytes_total=bytes_total)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def finish(
+        self,
+        task_id: str,
+        worker: str | None,
+        status: TaskStatus,
+        *,
+        result: dict[str, Any] | None,
+        message: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> bool:
+        conditions = [
+            TaskRow.id == task_id,
+            TaskRow.status.in_([TaskStatus.PENDING.value, TaskStatus.PROCESSING.value]),
+        ]
+        if worker is not None:
+            conditions.append(TaskRow.claimed_by == worker)
+        outcome = self.session.execute(
+            update(TaskRow)
+            .where(*conditions)
+            .values(
+                status=status.value,
+                result=result,
+                message=message,
+                updated_at=now,
+                expires_at=expires_at,
+                heartbeat_at=now,
+            )
+        )
+        return bool(getattr(outcome, "rowcount", 0))
+
+    def stale(self, heartbeat_before: datetime) -> list[Task]:
+        """Processing tasks whose worker stopped beating (killed, or its host went away)."""
+        stmt = select(TaskRow).where(
+            TaskRow.status == TaskStatus.PROCESSING.value, TaskRow.heartbeat_at < heartbeat_before
+        )
+        return [to_domain(row) for row in self.session.scalars(stmt)]
+
+    def release(self, task_id: str, stale_worker: str | None, now: datetime) -> bool:
+        """Put a stale processing task back to pending (for a retry), if it is still the stale one."""
+        result = self.session.execute(
+            update(TaskRow)
+            .where(
+                TaskRow.id == task_id, TaskRow.status == TaskStatus.PROCESSING.value, TaskRow.claimed_by == stale_worker
+            )
+            .values(status=TaskStatus.PENDING.value, claimed_by=None, updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+def claimed_by(session: Session, task_id: str) -> str | None:
+    return session.scalar(select(TaskRow.claimed_by).where(TaskRow.id == task_id))

@@ -1,0 +1,44 @@
+"""Tasks: durable units of background work (imports), run by workers that claim them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+class TaskType(StrEnum):
+    IMPORT = "import"  # the legacy tasks-API import
+    API_IMAGE_IMPORT = "api_image_import"  # POST /v2/images/{id}/import
+    LOCATION_IMPORT = "location_import"
+
+
+FINISHED = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILURE})
+
+
+@dataclass(slots=True)
+class Task:
+    id: str
+    type: TaskType
+    status: TaskStatus
+    owner: str | None
+    created_at: datetime
+    updated_at: datetime
+    input: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] | None = None
+    message: str = ""
+    image_id: str | None = None
+    user_id: str | None = None
+    request_id: str | None = None
+    expires_at: datetime | None = None
+    attempts: int = 0
+    bytes_done: int = 0
+    bytes_total: int | None = None

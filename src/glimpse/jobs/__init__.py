@@ -1,0 +1,1 @@
+"""Background workers: claim durable tasks from the database and run them."""

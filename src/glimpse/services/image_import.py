@@ -1,0 +1,403 @@
+"""Interoperable image import: staging, the import call, and running an import task.
+
+The import call only validates, moves the image to `importing` and records a durable task; a worker
+(in-process by default, `glimpse worker` for scale) claims the task and runs it: it opens the source once
+and writes it to every target store in parallel, hashing and inspecting it on the way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from glimpse.context import RequestContext
+from glimpse.db import Database
+from glimpse.db.repositories.images import ImageRepository
+from glimpse.db.repositories.tasks import TaskRepository
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import Image, Location, Status, new_id
+from glimpse.domain.tasks import Task, TaskStatus, TaskType
+from glimpse.errors import BadRequest, Conflict, GlimpseError, InvalidTransition, NotFound
+from glimpse.policy import Policy
+from glimpse.services.image_data import HashingReader
+from glimpse.services.images import ImageService, target_of
+from glimpse.settings import Settings
+from glimpse.stores.base import Block, Store, StoredObject
+from glimpse.stores.registry import StoreRegistry
+
+log = logging.getLogger(__name__)
+
+METHODS = ("glance-direct", "web-download", "copy-image")
+TASK_TTL = timedelta(hours=48)
+IMPORT_TASK = "os_glance_import_task"
+IMPORTING_TO = "os_glance_importing_to_stores"
+FAILED_IMPORT = "os_glance_failed_import"
+PROGRESS = "os_glance_import_progress"
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRequest:
+    method: str
+    uri: str | None
+    stores: list[str]
+    all_must_succeed: bool
+
+
+def _csv(values: list[str]) -> str:
+    return ",".join(values)
+
+
+def _split(value: str | None) -> list[str]:
+    return [item for item in (value or "").split(",") if item]
+
+
+async def write_to_stores(
+    stores: list[Store], key: str, blocks: AsyncIterator[Block], *, size_hint: int | None, all_must_succeed: bool
+) -> tuple[dict[str, StoredObject], dict[str, BaseException]]:
+    """Write one stream to several stores at once, reading the source once.
+
+    Each store consumes its own bounded queue, so a slow store slows the source instead of buffering the
+    image. A store that fails is dropped (or, with ``all_must_succeed``, everything stops and what was
+    written is deleted). Returns what each store stored and why each failed store failed.
+    """
+    queues: dict[str, asyncio.Queue[Block | None]] = {store.id: asyncio.Queue(maxsize=2) for store in stores}
+
+    async def drain(queue: asyncio.Queue[Block | None]) -> AsyncIterator[Block]:
+        while (block := await queue.get()) is not None:
+            yield block
+
+    writers = {store.id: asyncio.create_task(store.put(key, drain(queues[store.id]), size_hint)) for store in stores}
+    failures: dict[str, BaseException] = {}
+
+    def check_writers() -> None:
+        for store_id, writer in writers.items():
+            if writer.done() and store_id not in failures and writer.exception() is not None:
+                failures[store_id] = writer.exception()  # type: ignore[assignment]
+                queues.pop(store_id, None)
+                log.warning("import to store %s failed: %s", store_id, failures[store_id])
+        if failures and (all_must_succeed or not queues):
+            raise next(iter(failures.values()))
+
+    try:
+        async for block in blocks:
+            check_writers()
+            for store_id, queue in list(queues.items()):
+                while True:
+                    try:
+                        await asyncio.wait_for(queue.put(block), timeout=1.0)
+                        break
+                    except TimeoutError:
+                        check_writers()
+                        if store_id not in queues:
+                            break
+        for queue in queues.values():
+            await queue.put(None)
+        await asyncio.wait(writers.values())
+        check_writers()
+    except BaseException:
+        for writer in writers.values():
+            writer.cancel()
+        results = await asyncio.gather(*writers.values(), return_exceptions=True)
+        for result in results:
+            if isinstance(result, StoredObject):
+                await _delete_quietly(stores, result)
+        raise
+    stored = {store_id: writer.result() for store_id, writer in writers.items() if store_id not in failures}
+    return stored, failures
+
+
+async def _delete_quietly(stores: list[Store], stored: StoredObject) -> None:
+    for store in stores:
+        try:
+            await store.delete(stored.url)
+            return
+        except NotFound:
+            continue
+        except Exception:
+            log.exception("could not remove %s after a failed import", stored.url)
+            return
+
+
+class ImportService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        policy: Policy,
+        images: ImageService,
+        stores: StoreRegistry,
+        staging: Store,
+        open_url: Callable[[str], Awaitable[AsyncIterator[bytes]]],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.policy = policy
+        self.images = images
+        self.stores = stores
+        self.staging = staging
+        self.open_url = open_url
+        self.wakeup = asyncio.Event()
+
+    @property
+    def methods(self) -> list[str]:
+        return list(METHODS)
+
+    # -- staging --------------------------------------------------------------------------------------
+    async def stage(
+        self, ctx: RequestContext, image_id: str, source: AsyncIterator[bytes], *, declared_size: int | None
+    ) -> None:
+        image = await self.images.load(ctx, image_id, "upload_image")
+        if image.status != Status.QUEUED:
+            raise InvalidTransition(image.status.value, Status.UPLOADING.value)
+        moved = await self.db.run(
+            lambda s: ImageRepository(s).set_status(image_id, [Status.QUEUED], Status.UPLOADING, utcnow())
+        )
+        if not moved:
+            raise InvalidTransition("uploading", "uploading")
+        reader = HashingReader(
+            source,
+            block_size=self.settings.upload_block_size,
+            cap=self.settings.image_size_cap,
+            expected=declared_size,
+            algorithm=self.settings.hashing_algorithm,
+        )
+        try:
+            await self.staging.put(image_id, aiter(reader), size_hint=declared_size)
+        except BaseException:
+            await asyncio.shield(
+                self.db.run(
+                    lambda s: ImageRepository(s).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow())
+                )
+            )
+            raise
+
+    def staged_url(self, image_id: str) -> str:
+        url_for: Callable[[str], str] = getattr(self.staging, "url_for")  # noqa: B009
+        return url_for(image_id)
+
+    # -- the import call ------------------------------------------------------------------------------
+    def _parse(self, image: Image, body: Mapping[str, Any]) -> ImportRequest:
+        method = body.get("method")
+        if not isinstance(method, dict) or not isinstance(method.get("name"), str):
+            raise BadRequest("Import request requires a 'method' object with a 'name'.")
+        name = method["name"]
+        if name not in METHODS:
+            raise BadRequest(f"Import method {name} is not supported by this deployment.")
+        uri = method.get("uri")
+        if name == "web-download" and (not isinstance(uri, str) or not uri):
+            raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
+        all_stores = body.get("all_stores", False)
+        stores = body.get("stores")
+        if not isinstance(all_stores, bool):
+            raise BadRequest("'all_stores' must be a boolean")
+        if stores is not None and (not isinstance(stores, list) or not all(isinstance(x, str) for x in stores)):
+            raise BadRequest("'stores' must be a list of store identifiers")
+        if all_stores and stores:
+            raise BadRequest("All_stores parameter can't be used with x-image-meta-store header or stores parameter")
+        must = body.get("all_stores_must_succeed", True)
+        if not isinstance(must, bool):
+            raise BadRequest("'all_stores_must_succeed' must be a boolean")
+        if all_stores:
+            targets = [store.id for store in self.stores]
+        elif stores:
+            targets = list(dict.fromkeys(stores))
+        else:
+            targets = [self.stores.default_id]
+        for store_id in targets:
+            if store_id not in self.stores:
+                raise BadRequest(f"Store for identifier {store_id} not found")
+        if name == "copy-image":
+            targets = [store_id for store_id in targets if store_id not in image.stores]
+            if not targets:
+                raise BadRequest("Image is already present at all requested stores")
+        return ImportRequest(
+            method=name, uri=uri if name == "web-download" else None, stores=targets, all_must_succeed=must
+        )
+
+    async def start(self, ctx: RequestContext, image_id: str, body: Mapping[str, Any]) -> Task:
+        image = await self.images.load(ctx, image_id)
+        request = self._parse(image, body)
+        if request.method == "copy-image":
+            self.policy.enforce(ctx, "copy_image", target_of(image))
+        else:
+            self.policy.enforce(ctx, "modify_image", target_of(image))
+        if not image.disk_format or not image.container_format:
+            raise BadRequest("'disk_format' and 'container_format' must be set prior to import")
+        now = utcnow()
+        task = Task(
+            id=new_id(), type=TaskType.API_IMAGE_IMPORT, status=TaskStatus.PENDING, owner=image.owner,
+            created_at=now, updated_at=now, image_id=image_id, user_id=ctx.user_id, request_id=ctx.request_id,
+            input={"image_id": image_id, "method": {"name": request.method, "uri": request.uri},
+                   "stores": request.stores, "all_stores_must_succeed": request.all_must_succeed,
+                   "backend": request.stores},
+            expires_at=now + TASK_TTL,
+        )  # fmt: skip
+
+        def work(session: Any) -> None:
+            repo = ImageRepository(session)
+            current = repo.get(image_id, ctx, for_update=True)
+            if IMPORT_TASK in current.properties and current.properties.get(IMPORTING_TO):
+                raise Conflict(f"Image {image_id} is already being imported")
+            expected = {"glance-direct": Status.UPLOADING, "web-download": Status.QUEUED, "copy-image": Status.ACTIVE}[
+                request.method
+            ]
+            if current.status != expected:
+                if request.method == "glance-direct" and current.status == Status.QUEUED:
+                    raise Conflict(f"Image {image_id} has no staged data: use PUT /v2/images/{image_id}/stage first")
+                raise Conflict(
+                    f"Image status transition from {current.status.value} to importing is not allowed "
+                    f"for {request.method}"
+                )
+            if request.method != "copy-image":
+                current.status = Status.IMPORTING
+            current.properties[IMPORT_TASK] = task.id
+            current.properties[IMPORTING_TO] = _csv(request.stores)
+            current.properties.pop(FAILED_IMPORT, None)
+            current.updated_at = now
+            repo.save(current)
+            TaskRepository(session).add(task)
+
+        await self.db.run(work)
+        self.wakeup.set()
+        return task
+
+    # -- running a task (called by a worker) ----------------------------------------------------------
+    async def run(self, task: Task, progress: Progress) -> dict[str, Any]:
+        image_id = task.image_id
+        assert image_id is not None
+        method = task.input["method"]["name"]
+        targets = [self.stores.get(store_id) for store_id in task.input["stores"]]
+        must = bool(task.input.get("all_stores_must_succeed", True))
+        image = await self.db.run(lambda s: ImageRepository(s).get(image_id, None))
+        total: int | None = image.size if method == "copy-image" else None
+        source = await self._open_source(image, method, task)
+        done = 0
+
+        async def counted(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+            nonlocal done
+            async for chunk in stream:
+                done += len(chunk)
+                progress(done, total)
+                yield chunk
+
+        expected = image.size if method == "copy-image" else None
+        reader = HashingReader(
+            counted(source),
+            block_size=self.settings.upload_block_size,
+            cap=self.settings.image_size_cap,
+            expected=expected,
+            algorithm=image.os_hash_algo or self.settings.hashing_algorithm,
+        )
+        stored, failures = await write_to_stores(
+            targets, image_id, aiter(reader), size_hint=expected, all_must_succeed=must
+        )
+        digests = reader.digests()
+        if method == "copy-image" and digests.hash_value != image.os_hash_value:
+            for obj in stored.values():
+                await _delete_quietly(targets, obj)
+            raise BadRequest(f"The copy of image {image_id} does not match its recorded hash")
+        await self._finish(task, stored, failures, digests)
+        return {"image_id": image_id, "stores": sorted(stored), "failed_stores": sorted(failures)}
+
+    async def _open_source(self, image: Image, method: str, task: Task) -> AsyncIterator[bytes]:
+        if method == "glance-direct":
+            return aiter(self.staging.open(self.staged_url(image.id)))
+        if method == "web-download":
+            return await self.open_url(str(task.input["method"]["uri"]))
+        copies = {loc.store: loc.url for loc in image.locations}
+        for store in self.stores.by_weight(image.stores):
+            return aiter(store.open(copies[store.id]))
+        raise Conflict(f"Image {image.id} has no data to copy")
+
+    async def _finish(
+        self, task: Task, stored: dict[str, StoredObject], failures: dict[str, BaseException], digests: Any
+    ) -> None:
+        image_id = task.image_id
+        assert image_id is not None
+        method = task.input["method"]["name"]
+
+        def work(session: Any) -> bool:
+            repo = ImageRepository(session)
+            try:
+                image = repo.get(image_id, None, for_update=True)
+            except NotFound:
+                return False
+            if method != "copy-image":
+                if image.status != Status.IMPORTING:
+                    return False
+                image.status = Status.ACTIVE
+                image.size = digests.size
+                image.checksum = digests.checksum
+                image.os_hash_algo = digests.hash_algo
+                image.os_hash_value = digests.hash_value
+            image.locations = [
+                *image.locations,
+                *(Location(url=obj.url, store=store_id) for store_id, obj in stored.items()),
+            ]
+            image.properties[IMPORTING_TO] = ""
+            image.properties.pop(PROGRESS, None)
+            if failures:
+                image.properties[FAILED_IMPORT] = _csv(sorted(failures))
+            image.updated_at = utcnow()
+            repo.save(image)
+            return True
+
+        if not await self.db.run(work):
+            for obj in stored.values():
+                await _delete_quietly(list(self.stores), obj)
+            raise Conflict(f"Image {image_id} was deleted or changed while it was being imported")
+        if method == "glance-direct":
+            await self.staging.delete(self.staged_url(image_id))
+
+    async def fail(self, task: Task, reason: str) -> None:
+        """Undo an import that will not complete: the image goes back to where the import found it."""
+        image_id = task.image_id
+        assert image_id is not None
+        method = task.input["method"]["name"]
+        staged = method == "glance-direct" and await self.staging.stat(self.staged_url(image_id)) is not None
+
+        def work(session: Any) -> None:
+            repo = ImageRepository(session)
+            try:
+                image = repo.get(image_id, None, for_update=True)
+            except NotFound:
+                return
+            if image.status == Status.IMPORTING:
+                image.status = Status.UPLOADING if staged else Status.QUEUED
+            image.properties[IMPORTING_TO] = ""
+            image.properties.pop(PROGRESS, None)
+            image.properties[FAILED_IMPORT] = _csv(task.input["stores"])
+            image.updated_at = utcnow()
+            repo.save(image)
+
+        await self.db.run(work)
+        log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
+
+    async def record_progress(self, task: Task, done: int, total: int | None) -> None:
+        """Progress is visible on the image too, as `os_glance_import_progress` = "done/total"."""
+        image_id = task.image_id
+        assert image_id is not None
+        text = f"{done}/{total if total is not None else '?'}"
+
+        def work(session: Any) -> None:
+            repo = ImageRepository(session)
+            try:
+                image = repo.get(image_id, None)
+            except NotFound:
+                return
+            if image.properties.get(IMPORT_TASK) == task.id and image.properties.get(IMPORTING_TO):
+                image.properties[PROGRESS] = text
+                repo.save(image)
+
+        await self.db.run(work)
+
+
+def describe_failure(exc: BaseException) -> str:
+    if isinstance(exc, GlimpseError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
