@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,6 +15,7 @@ from glimpse.api.middleware import RequestContextMiddleware
 from glimpse.api.routes import ROUTES
 from glimpse.container import Services, build_services
 from glimpse.errors import GlimpseError
+from glimpse.jobs.worker import Worker
 from glimpse.settings import Settings
 
 
@@ -22,13 +24,22 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        if services is None:
-            svc.close()
+        stop = asyncio.Event()
+        worker = None
+        if settings.worker_in_process:
+            worker = asyncio.create_task(Worker.from_services(svc).run_forever(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            if worker is not None:
+                await worker
+            if services is None:
+                svc.close()
 
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestContextMiddleware, authenticator=svc.auth)],
+        middleware=[Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics)],
         exception_handlers={
             GlimpseError: handle_domain_error,
             HTTPException: handle_http_error,

@@ -6,14 +6,20 @@ from dataclasses import dataclass
 
 from glimpse.auth import Authenticator, build_authenticator
 from glimpse.db import Database
+from glimpse.metrics import Metrics
 from glimpse.policy import Policy
+from glimpse.services import fetch
+from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
+from glimpse.services.image_import import ImportService
 from glimpse.services.images import ImageService
 from glimpse.services.members import MemberService
 from glimpse.services.schemas import Schemas
 from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
+from glimpse.services.tasks import TaskService
 from glimpse.settings import Settings
+from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.registry import StoreRegistry, build_registry
 
 
@@ -30,6 +36,10 @@ class Services:
     members: MemberService
     tags: TagService
     store_info: StoreService
+    metrics: Metrics
+    health: HealthService
+    imports: ImportService
+    tasks: TaskService
 
     def close(self) -> None:
         self.db.dispose()
@@ -42,12 +52,21 @@ def build_services(
     stores: StoreRegistry | None = None,
     auth: Authenticator | None = None,
     policy: Policy | None = None,
+    metrics: Metrics | None = None,
 ) -> Services:
-    db = db or Database(settings.database_url)
+    db = db or Database(settings.database_url, busy_timeout=settings.database_busy_timeout)
     stores = stores or build_registry(settings)
+    metrics = metrics or Metrics(store.id for store in stores)
     policy = policy or Policy()
     schemas = Schemas(settings)
     images = ImageService(settings, db, policy, schemas, stores)
+    assert settings.staging_dir is not None
+    staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)
+    web = fetch_policy(settings)
+
+    async def open_url(url: str) -> fetch.RemoteStream:
+        return await fetch.open_stream(url, web)
+
     return Services(
         settings=settings,
         db=db,
@@ -56,8 +75,27 @@ def build_services(
         schemas=schemas,
         auth=auth or build_authenticator(settings),
         images=images,
-        image_data=ImageDataService(settings, db, policy, images, stores),
+        image_data=ImageDataService(settings, db, policy, images, stores, metrics),
         members=MemberService(settings, db, policy, images),
         tags=TagService(settings, db, policy),
         store_info=StoreService(db, policy, stores),
+        metrics=metrics,
+        health=HealthService(db, stores),
+        imports=ImportService(
+            settings, db, policy, images, stores, staging, open_url, lambda url: fetch.check_url(url, web)
+        ),
+        tasks=TaskService(settings, db, policy, images),
+    )
+
+
+def fetch_policy(settings: Settings) -> fetch.FetchPolicy:
+    """web-download's filtering, from Glance's [import_filtering_opts] names."""
+    return fetch.FetchPolicy(
+        allowed_schemes=tuple(settings.import_allowed_schemes),
+        disallowed_schemes=tuple(settings.import_disallowed_schemes),
+        allowed_hosts=tuple(settings.import_allowed_hosts),
+        disallowed_hosts=tuple(settings.import_disallowed_hosts),
+        allowed_ports=tuple(settings.import_allowed_ports),
+        disallowed_ports=tuple(settings.import_disallowed_ports),
+        max_bytes=settings.image_size_cap,
     )

@@ -74,5 +74,17 @@ class StoreUnavailable(StoreError):
     pass
 
 
+class StorageFull(StoreError):
+    """The store has no space (or no quota) left for the data."""
+
+
+class StorageWriteDenied(StoreError):
+    """The store refuses writes: permission denied, or a read-only filesystem."""
+
+
+class DatabaseUnavailable(GlimpseError):
+    """The database cannot be reached or stays locked; the same request may succeed when retried."""
+
+
 class ClientDisconnected(GlimpseError):
     """The client went away while sending data."""

@@ -46,8 +46,27 @@ class Settings(BaseModel):
     port: int = 9292
     workers: int = 1
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    # import: methods and web-download filtering ([import_filtering_opts] in Glance)
+    enabled_import_methods: list[str] = Field(
+        default_factory=lambda: ["glance-direct", "web-download", "copy-image"]
+    )
+    import_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
+    import_disallowed_schemes: list[str] = Field(default_factory=list)
+    import_allowed_hosts: list[str] = Field(default_factory=list)
+    import_disallowed_hosts: list[str] = Field(default_factory=list)
+    import_allowed_ports: list[int] = Field(default_factory=lambda: [80, 443])
+    import_disallowed_ports: list[int] = Field(default_factory=list)
+    # tasks: run by an in-process worker unless `glimpse worker` processes do it
+    worker_in_process: bool = True
+    staging_dir: Path | None = None  # default <data_dir>/staging
+    task_heartbeat_interval: float = Field(default=2.0, gt=0)
+    task_stale_after: float = Field(default=30.0, gt=0)
+    task_max_attempts: int = Field(default=2, ge=1)
 
     database_url: str = ""
+    database_busy_timeout: float = Field(default=30.0, ge=0)  # seconds SQLite waits for a lock held elsewhere
     auth: Literal["tokens", "noauth", "keystone"] = "tokens"
     token_file: Path | None = None
 
@@ -69,6 +88,7 @@ class Settings(BaseModel):
     show_multiple_locations: bool = False
     public_endpoint: str | None = None
     auto_migrate: bool = True
+    recover_on_start: bool = True  # `glimpse serve` puts uploads interrupted by a crash back to queued
     upload_block_size: int = 4 * 1024 * 1024
     download_chunk_size: int = 1024 * 1024
 
@@ -85,6 +105,8 @@ class Settings(BaseModel):
         object.__setattr__(self, "data_dir", data_dir)
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{data_dir / 'glimpse.db'}")
+        if self.staging_dir is None:
+            object.__setattr__(self, "staging_dir", data_dir / "staging")
         if self.token_file is None:
             object.__setattr__(self, "token_file", data_dir / "tokens.json")
         stores = dict(self.stores) or {"local": StoreSettings(id="local", type="file")}
@@ -131,16 +153,32 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("DEFAULT", "show_multiple_locations"): "show_multiple_locations",
     ("DEFAULT", "public_endpoint"): "public_endpoint",
     ("image_format", "disk_formats"): "disk_formats",
+    ("DEFAULT", "enabled_import_methods"): "enabled_import_methods",
+    ("import_filtering_opts", "allowed_schemes"): "import_allowed_schemes",
+    ("import_filtering_opts", "disallowed_schemes"): "import_disallowed_schemes",
+    ("import_filtering_opts", "allowed_hosts"): "import_allowed_hosts",
+    ("import_filtering_opts", "disallowed_hosts"): "import_disallowed_hosts",
+    ("import_filtering_opts", "allowed_ports"): "import_allowed_ports",
+    ("import_filtering_opts", "disallowed_ports"): "import_disallowed_ports",
+    ("glimpse", "worker_in_process"): "worker_in_process",
+    ("os_glance_staging_store", "filesystem_store_datadir"): "staging_dir",
     ("image_format", "container_formats"): "container_formats",
     ("database", "connection"): "database_url",
+    ("database", "busy_timeout"): "database_busy_timeout",
     ("glance_store", "default_backend"): "default_backend",
     ("glimpse", "data_dir"): "data_dir",
     ("glimpse", "auth"): "auth",
     ("glimpse", "token_file"): "token_file",
     ("glimpse", "log_level"): "log_level",
+    ("glimpse", "log_format"): "log_format",
     ("glimpse", "auto_migrate"): "auto_migrate",
+    ("glimpse", "recover_on_start"): "recover_on_start",
 }
-_LIST_FIELDS = {"disk_formats", "container_formats"}
+_LIST_FIELDS = {
+    "disk_formats", "container_formats", "enabled_import_methods", "import_allowed_schemes",
+    "import_disallowed_schemes", "import_allowed_hosts", "import_disallowed_hosts", "import_allowed_ports",
+    "import_disallowed_ports",
+}  # fmt: skip
 # Options Glance has that we accept silently because they describe what we do anyway.
 _KNOWN_ELSEWHERE = {("DEFAULT", "enabled_backends"), ("DEFAULT", "debug"), ("paste_deploy", "flavor")}
 _STORE_OPTIONS = {"store_description", "weight", "filesystem_store_datadir", "filesystem_store_file_perm"}
@@ -148,7 +186,9 @@ _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", 
 
 
 def _split_list(value: str) -> list[str]:
-    return [item.strip() for item in value.split(",") if item.strip()]
+    """``a, b`` or Glance's ``[a, b]`` / ``['a', 'b']``."""
+    value = value.strip().removeprefix("[").removesuffix("]")
+    return [item.strip().strip("'\"") for item in value.split(",") if item.strip().strip("'\"")]
 
 
 def _read_ini(path: Path) -> dict[str, Any]:
@@ -171,6 +211,8 @@ def _read_ini(path: Path) -> dict[str, Any]:
                 continue
             elif key == ("paste_deploy", "flavor"):
                 values["auth"] = _FLAVOR_AUTH.get(raw.strip(), "noauth")
+            elif key == ("DEFAULT", "use_json"):  # oslo.log's switch; [glimpse] log_format wins when both are set
+                values.setdefault("log_format", "json" if parser.getboolean(section, option) else "text")
             elif key not in _KNOWN_ELSEWHERE:
                 log.warning("ignoring unknown option [%s] %s in %s", section, option, path)
     if not backends and parser.has_option("glance_store", "filesystem_store_datadir"):
@@ -197,12 +239,14 @@ def _read_ini(path: Path) -> dict[str, Any]:
 _ENV_FIELDS = {
     "DATA_DIR": "data_dir",
     "DATABASE_URL": "database_url",
+    "DATABASE_BUSY_TIMEOUT": "database_busy_timeout",
     "AUTH": "auth",
     "TOKEN_FILE": "token_file",
     "HOST": "host",
     "PORT": "port",
     "WORKERS": "workers",
     "LOG_LEVEL": "log_level",
+    "LOG_FORMAT": "log_format",
     "IMAGE_SIZE_CAP": "image_size_cap",
     "HASHING_ALGORITHM": "hashing_algorithm",
     "API_LIMIT_MAX": "api_limit_max",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from glimpse.errors import NotFound
-from glimpse.stores.base import Store
+from glimpse.stores.base import ListedObject, Store
 from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.memory import MemoryStore
 
@@ -101,5 +101,48 @@ def test_concurrent_puts_are_independent(store: Store) -> None:
         stored = await asyncio.gather(*(store.put(key, _blocks(data, 7_000)) for key, data in payloads.items()))
         for obj, data in zip(stored, payloads.values(), strict=True):
             assert await _read(store, obj.url) == data
+
+    asyncio.run(scenario())
+
+
+def test_healthy_store_passes_its_check(store: Store) -> None:
+    asyncio.run(store.check())
+
+
+def test_list_objects_shows_what_was_put(store: Store) -> None:
+    async def listed() -> list[ListedObject]:
+        return [obj async for obj in store.list_objects()]
+
+    async def scenario() -> None:
+        assert await listed() == []
+        small = await store.put("image-l1", _blocks(b"abc"))
+        large = await store.put("image-l2", _blocks(DATA))
+        assert sorted(await listed(), key=lambda obj: obj.key) == [
+            ListedObject(url=small.url, size=3, key="image-l1", partial=False),
+            ListedObject(url=large.url, size=len(DATA), key="image-l2", partial=False),
+        ]
+        await store.delete(small.url)
+        assert [obj.url for obj in await listed()] == [large.url]
+
+    asyncio.run(scenario())
+
+
+def test_a_write_in_progress_is_never_listed_as_complete(store: Store) -> None:
+    async def scenario() -> None:
+        release = asyncio.Event()
+
+        async def slow() -> AsyncIterator[bytes]:
+            yield b"x" * 300_000
+            await release.wait()
+            yield b"y"
+
+        task = asyncio.create_task(store.put("image-w", slow()))
+        await asyncio.sleep(0.05)
+        during = [obj async for obj in store.list_objects()]
+        assert all(obj.partial and obj.key == "image-w" for obj in during), during
+        release.set()
+        stored = await task
+        after = [obj async for obj in store.list_objects()]
+        assert after == [ListedObject(url=stored.url, size=300_001, key="image-w", partial=False)]
 
     asyncio.run(scenario())

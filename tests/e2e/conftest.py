@@ -10,13 +10,8 @@ uniquely and never assumes an empty image list.
 from __future__ import annotations
 
 import hashlib
-import http.client
 import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -25,14 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 
-VENV_BIN = Path(sys.executable).parent
-GLIMPSE = str(VENV_BIN / "glimpse")
+from tests.serverproc import GLIMPSE, STARTUP_TIMEOUT, VENV_BIN, new_database
+from tests.serverproc import free_port as _free_port
+from tests.serverproc import server_env as _server_env
+from tests.serverproc import spawn as _spawn
+from tests.serverproc import stop as _stop
+from tests.serverproc import wait_for_root as _wait_for_root
+
 GLANCE = str(VENV_BIN / "glance")
-PG_ADMIN_URL = os.environ.get("GLIMPSE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 PAYLOAD_SIZE = 64 * 1024 * 1024
-STARTUP_TIMEOUT = 30.0
 USERS = {
     "admin": ("admin", "admin", ("admin", "member", "reader")),
     "alpha": ("alice", "alpha", ("member", "reader")),
@@ -75,56 +72,11 @@ def file_digests(path: Path) -> tuple[str, str]:
     return md5.hexdigest(), sha512.hexdigest()
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _server_env(data_dir: Path, database_url: str, home: Path) -> dict[str, str]:
-    """The caller's environment without GLIMPSE_* and OS_* settings, plus this server's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GLIMPSE_", "OS_"))}
-    env.update(
-        GLIMPSE_DATA_DIR=str(data_dir),
-        GLIMPSE_DATABASE_URL=database_url,
-        HOME=str(home),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-def _answers_root(port: int) -> int | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/")
-        return conn.getresponse().status
-    except OSError:
-        return None
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="session")
 def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A new, empty database for the server process; the server migrates it itself."""
-    backend = os.environ.get("GLIMPSE_TEST_DB", "sqlite")
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('e2e-db') / 'glimpse.db'}"
-        return
-    if backend != "postgresql":
-        raise pytest.UsageError(f"GLIMPSE_TEST_DB must be sqlite or postgresql, not {backend!r}")
-    name = f"glimpse_e2e_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_database(tmp_path_factory.mktemp("e2e-db"), prefix="glimpse_e2e") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -173,38 +125,6 @@ def server(
             del request.config.stash[SERVER_KEY]
         if process is not None:
             _stop(process)
-
-
-def _spawn(port: int, env: dict[str, str], log_file: Path) -> subprocess.Popen[bytes]:
-    with log_file.open("wb") as log:
-        return subprocess.Popen(
-            [GLIMPSE, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def _wait_for_root(process: subprocess.Popen[bytes], port: int) -> int | None:
-    """The status of GET / once the server answers; None when it exits or stays silent too long."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while (status := _answers_root(port)) is None:
-        if process.poll() is not None or time.monotonic() > deadline:
-            return None
-        time.sleep(0.1)
-    return status
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -303,3 +303,52 @@ def test_masked_leaves_urls_without_password(tmp_path: Path) -> None:
     for url in ("postgresql://glance@db/glance", f"sqlite:///{tmp_path}/x.db"):
         settings = load_settings(env={"GLIMPSE_DATABASE_URL": url}, data_dir=tmp_path)
         assert settings.masked()["database_url"] == url
+
+
+# -- log format ------------------------------------------------------------------------------------------------
+def test_log_format_defaults_to_text(tmp_path: Path) -> None:
+    assert load_settings(env={}, data_dir=tmp_path).log_format == "text"
+
+
+def test_log_format_from_environment_and_ini(tmp_path: Path) -> None:
+    assert load_settings(env={"GLIMPSE_LOG_FORMAT": "json"}, data_dir=tmp_path).log_format == "json"
+    ini = write(tmp_path, "[glimpse]\nlog_format = json\n")
+    assert load_settings(ini, env={}, data_dir=tmp_path).log_format == "json"
+    assert load_settings(ini, env={"GLIMPSE_LOG_FORMAT": "text"}, data_dir=tmp_path).log_format == "text"
+
+
+@pytest.mark.parametrize(("use_json", "expected"), [("true", "json"), ("True", "json"), ("false", "text")])
+def test_log_format_from_oslo_use_json(tmp_path: Path, use_json: str, expected: str) -> None:
+    ini = write(tmp_path, f"[DEFAULT]\nuse_json = {use_json}\n")
+    assert load_settings(ini, env={}, data_dir=tmp_path).log_format == expected
+
+
+@pytest.mark.parametrize("order", ["glimpse-first", "default-first"])
+def test_log_format_wins_over_use_json(tmp_path: Path, order: str) -> None:
+    sections = ["[glimpse]\nlog_format = text\n", "[DEFAULT]\nuse_json = true\n"]
+    ini = write(tmp_path, "".join(sections if order == "glimpse-first" else reversed(sections)))
+    assert load_settings(ini, env={}, data_dir=tmp_path).log_format == "text"
+
+
+def test_unknown_log_format(tmp_path: Path) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(env={"GLIMPSE_LOG_FORMAT": "xml"}, data_dir=tmp_path)
+
+
+# -- recovery and the database's patience ------------------------------------------------------------------------
+def test_busy_timeout_and_recovery_defaults(tmp_path: Path) -> None:
+    settings = load_settings(env={}, data_dir=tmp_path)
+    assert settings.database_busy_timeout == 30.0
+    assert settings.recover_on_start is True
+
+
+def test_busy_timeout_and_recovery_from_ini_and_environment(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[database]\nbusy_timeout = 2.5\n\n[glimpse]\nrecover_on_start = false\n")
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    assert (settings.database_busy_timeout, settings.recover_on_start) == (2.5, False)
+    assert load_settings(ini, env={"GLIMPSE_DATABASE_BUSY_TIMEOUT": "1"}, data_dir=tmp_path).database_busy_timeout == 1
+
+
+def test_negative_busy_timeout(tmp_path: Path) -> None:
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(env={"GLIMPSE_DATABASE_BUSY_TIMEOUT": "-1"}, data_dir=tmp_path)

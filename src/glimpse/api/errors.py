@@ -31,6 +31,9 @@ STATUS_TABLE: tuple[tuple[type[errors.GlimpseError], int], ...] = (
     (errors.TooLarge, 413),
     (errors.BadRequest, 400),
     (errors.ClientDisconnected, 400),
+    (errors.StorageFull, 413),
+    (errors.StorageWriteDenied, 503),
+    (errors.DatabaseUnavailable, 503),
     (errors.StoreUnavailable, 503),
     (errors.StoreError, 502),
 )

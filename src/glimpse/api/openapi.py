@@ -166,6 +166,36 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
             },
         },
         "Schema": {"type": "object"},
+        "ImportRequest": {
+            "type": "object",
+            "required": ["method"],
+            "properties": {
+                "method": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "uri": {"type": "string"}},
+                },
+                "stores": {"type": "array", "items": {"type": "string"}},
+                "all_stores": {"type": "boolean"},
+                "all_stores_must_succeed": {"type": "boolean"},
+            },
+        },
+        "Task": {
+            "type": "object",
+            "required": ["id", "type", "status"],
+            "properties": {
+                "id": {"type": "string"},
+                "type": {"type": "string", "enum": ["import", "api_image_import", "location_import"]},
+                "status": {"type": "string", "enum": ["pending", "processing", "success", "failure"]},
+                "input": {"type": "object"},
+                "result": {"type": ["object", "null"]},
+                "message": {"type": "string"},
+            },
+        },
+        "Tasks": {
+            "type": "object",
+            "properties": {"tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}},
+        },
         "Health": {
             "type": "object",
             "required": ["status", "database", "stores"],
@@ -307,6 +337,58 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
                 ],
                 "responses": {"204": NO_CONTENT, **_errors(400, 403, 404, 409, 413, 415)},
             },
+        },
+        "/v2/images/{image_id}/stage": {
+            "parameters": [IMAGE_ID],
+            "put": {
+                "operationId": "stageImage",
+                "requestBody": octets,
+                "parameters": [
+                    {"name": "x-openstack-image-size", "in": "header", "schema": {"type": "integer", "minimum": 0}}
+                ],
+                "responses": {"204": NO_CONTENT, **_errors(403, 404, 409, 413, 415)},
+            },
+        },
+        "/v2/images/{image_id}/import": {
+            "parameters": [IMAGE_ID],
+            "post": {
+                "operationId": "importImage",
+                "requestBody": body("#/components/schemas/ImportRequest"),
+                "responses": {"202": {"description": "Accepted"}, **_errors(403, 404, 409, 413, 415)},
+            },
+        },
+        "/v2/images/{image_id}/tasks": {
+            "parameters": [IMAGE_ID],
+            "get": {
+                "operationId": "listImageTasks",
+                "responses": {"200": _json("#/components/schemas/Tasks"), **_errors(403, 404)},
+            },
+        },
+        "/v2/tasks": {
+            "get": {
+                "operationId": "listTasks",
+                "parameters": [
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "marker", "in": "query", "schema": {"type": "string"}},
+                    {"name": "sort_dir", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"]}},
+                    {"name": "status", "in": "query", "schema": {"type": "string"}},
+                    {"name": "type", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {"200": _json("#/components/schemas/Tasks"), **_errors(403)},
+            }
+        },
+        "/v2/tasks/{task_id}": {
+            "parameters": [_path_param("task_id", "Task id")],
+            "get": {
+                "operationId": "showTask",
+                "responses": {"200": _json("#/components/schemas/Task"), **_errors(403, 404)},
+            },
+        },
+        "/v2/info/import": {
+            "get": {
+                "operationId": "getImportInfo",
+                "responses": {"200": _json("#/components/schemas/Schema"), **_errors()},
+            }
         },
         "/v2/images/{image_id}/actions/deactivate": {
             "parameters": [IMAGE_ID],

@@ -9,7 +9,7 @@ from starlette.routing import Route
 
 from glimpse.api import health, metrics, openapi, versions
 from glimpse.api.http import Handler, check_request_text
-from glimpse.api.v2 import discovery, image_data, images, members, schemas, stores, tags
+from glimpse.api.v2 import discovery, image_data, image_import, images, members, schemas, stores, tags, tasks
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
@@ -46,6 +46,12 @@ ROUTES = [
     resource("/v2/images", GET=images.index, POST=images.create),
     resource("/v2/images/{image_id}", GET=images.show, PATCH=images.update, DELETE=images.delete),
     resource("/v2/images/{image_id}/file", GET=image_data.download, PUT=image_data.upload),
+    resource("/v2/images/{image_id}/stage", PUT=image_import.stage),
+    resource("/v2/images/{image_id}/import", POST=image_import.start),
+    resource("/v2/images/{image_id}/tasks", GET=tasks.for_image),
+    resource("/v2/tasks", GET=tasks.index),
+    resource("/v2/tasks/{task_id}", GET=tasks.show),
+    resource("/v2/info/import", GET=image_import.info),
     resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),
     resource("/v2/images/{image_id}/actions/reactivate", POST=images.reactivate),
     resource("/v2/images/{image_id}/tags/{tag}", PUT=tags.add, DELETE=tags.delete),

@@ -1,4 +1,4 @@
-"""The `glimpse` command: serve, db upgrade/check, settings show, token create."""
+"""The `glimpse` command: serve, fsck, db upgrade/check, settings show, token create."""
 
 from __future__ import annotations
 
@@ -6,10 +6,17 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from glimpse.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from glimpse.db import Database
+    from glimpse.services.fsck import Fsck
+
+log = logging.getLogger(__name__)
 
 config_option = click.option(
     "--config",
@@ -39,14 +46,19 @@ def main() -> None:
 @config_option
 def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
     """Run the API server."""
+    from glimpse.logs import configure_logging
+
+    settings = _settings(config_file, host=host, port=port)
+    configure_logging(settings.log_format, settings.log_level)  # before the imports below log anything
+
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from glimpse.app import create_app
     from glimpse.auth.tokens import ensure_admin_token
     from glimpse.db.migrate import upgrade
+    from glimpse.services.fsck import DataDirLock, claim_data_dir
 
-    settings = _settings(config_file, host=host, port=port)
-    logging.getLogger().setLevel(settings.log_level.upper())
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
         upgrade(settings.database_url)
@@ -57,17 +69,80 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
             click.echo(f"Created an admin token (shown once; only its digest is kept in {settings.token_file}):")
             click.echo(f"  export OS_AUTH_TOKEN={token}")
             click.echo(f"  export OS_IMAGE_URL=http://{settings.host}:{settings.port}")
+    # held shared while this process serves; a crash leaves no lock behind
+    data_dir_lock = DataDirLock(settings.data_dir)
+    claim_data_dir(data_dir_lock, lambda: _recover(settings))
     app = create_app(settings)
+    # JSON logs: uvicorn's own loggers get no handlers of their own and reach ours through the root logger
+    log_config = None if settings.log_format == "json" else LOGGING_CONFIG
     uvicorn.run(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=log_config,
         access_log=False,
         loop="uvloop",
         http="httptools",
         timeout_keep_alive=30,
     )
+
+
+def _fsck(settings: Settings) -> tuple[Fsck, Database]:
+    from glimpse.db import Database
+    from glimpse.services.fsck import Fsck
+    from glimpse.stores.registry import build_registry
+
+    db = Database(settings.database_url, busy_timeout=settings.database_busy_timeout)
+    return Fsck(db, build_registry(settings)), db
+
+
+def _recover(settings: Settings) -> None:
+    """The start-up recovery; a failure is logged and the server starts all the same."""
+    import asyncio
+
+    if not settings.recover_on_start:
+        log.info("start-up recovery is off (recover_on_start = false)")
+        return
+    checker, db = _fsck(settings)
+    try:
+        asyncio.run(checker.recover())
+    except Exception:
+        log.exception("start-up recovery failed; run `glimpse fsck` to see what needs repair")
+    finally:
+        db.dispose()
+
+
+class FsckFailed(click.ClickException):
+    exit_code = 2
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Delete orphan data; put uploads interrupted by a crash back to queued.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@config_option
+def fsck(repair: bool, as_json: bool, config_file: Path | None) -> None:
+    """Check that the stores and the database agree. Exits 1 when problems remain, 2 when it cannot check."""
+    import asyncio
+
+    from glimpse.services.fsck import DataDirLock
+
+    settings = _settings(config_file)
+    lock = DataDirLock(settings.data_dir)
+    try:
+        alone = lock.try_exclusive()  # False: a glimpse serve uses this data directory right now
+        checker, db = _fsck(settings)
+        try:
+            report = asyncio.run(checker.check(repair=repair, uploads_may_run=not alone))
+        except Exception as exc:
+            cause = f" ({str(exc.__cause__).strip().splitlines()[0]})" if str(exc.__cause__ or "").strip() else ""
+            raise FsckFailed(f"fsck could not run: {getattr(exc, 'message', None) or exc}{cause}") from exc
+        finally:
+            db.dispose()
+    finally:
+        lock.release()
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else report.render())
+    sys.exit(0 if report.clean else 1)
 
 
 @main.group()

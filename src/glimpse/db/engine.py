@@ -3,46 +3,72 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from glimpse.errors import DatabaseUnavailable
+
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+DEFAULT_BUSY_TIMEOUT = 30.0
+PG_CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails the request instead of hanging it
 
 
-def make_engine(url: str) -> Engine:
+def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return apply
+
+
+def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
+    """``busy_timeout`` (seconds): how long SQLite waits for another connection's lock before failing."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _is_unavailable(exc: sa_exc.DBAPIError) -> bool:
+    """The database could not be reached, dropped the connection, or stayed locked (SQLite busy)."""
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 class Database:
     """Owns the engine; runs a function in one transaction on a worker thread."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, busy_timeout=busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -50,12 +76,26 @@ class Database:
         return self.engine.dialect.name
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
-        with self._sessions.begin() as session:
-            return work(session)
+        """Run ``work(session)`` in one transaction; DatabaseUnavailable when the database cannot be used now."""
+        try:
+            with self._sessions.begin() as session:
+                return work(session)
+        except (sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
+            log.warning("database unavailable: %s", exc)
+            raise DatabaseUnavailable("The database is unavailable; retry the request later.") from exc
+        except sa_exc.DBAPIError as exc:
+            if not _is_unavailable(exc):
+                raise
+            log.warning("database unavailable: %s", _first_line(exc.orig or exc))
+            raise DatabaseUnavailable("The database is unavailable; retry the request later.") from exc
 
     async def run(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` inside one transaction, off the event loop."""
         return await anyio.to_thread.run_sync(functools.partial(self.run_sync, work))
+
+    async def check(self) -> None:
+        """Health probe for /healthcheck: a trivial query; raises when the database cannot answer it."""
+        await self.run(lambda session: session.execute(text("SELECT 1")).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()

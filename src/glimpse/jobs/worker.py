@@ -18,6 +18,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from glimpse.container import Services
 from glimpse.db import Database
 from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
@@ -45,6 +46,18 @@ class Worker:
         self.stale_after = stale_after
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
+
+    @classmethod
+    def from_services(cls, services: Services) -> Worker:
+        s = services.settings
+        return cls(
+            services.db,
+            services.imports,
+            heartbeat_interval=s.task_heartbeat_interval,
+            stale_after=s.task_stale_after,
+            poll_interval=s.task_heartbeat_interval,
+            max_attempts=s.task_max_attempts,
+        )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("task worker %s started", self.id)

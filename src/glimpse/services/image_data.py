@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,7 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Location, Status
 from glimpse.errors import (
     BadRequest,
+    DatabaseUnavailable,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -30,6 +32,7 @@ from glimpse.errors import (
     StoreUnavailable,
     TooLarge,
 )
+from glimpse.metrics import Metrics
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, target_of
 from glimpse.settings import Settings
@@ -37,6 +40,11 @@ from glimpse.stores.base import Block, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
+
+# after a failed upload, while the database is unavailable: retry putting the image back to queued
+SETTLE_FIRST_RETRY = 0.5
+SETTLE_MAX_RETRY = 5.0
+SETTLE_PATIENCE = 600.0
 
 
 @dataclass(slots=True)
@@ -155,16 +163,39 @@ def parse_range(header: str | None, total: int) -> tuple[int, int] | None:
 
 class ImageDataService:
     def __init__(
-        self, settings: Settings, db: Database, policy: Policy, images: ImageService, stores: StoreRegistry
+        self,
+        settings: Settings,
+        db: Database,
+        policy: Policy,
+        images: ImageService,
+        stores: StoreRegistry,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.policy = policy
         self.images = images
         self.stores = stores
+        self.metrics = metrics or Metrics(store.id for store in stores)
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- upload ---------------------------------------------------------------------------------------
     async def upload(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        source: AsyncIterator[bytes],
+        *,
+        declared_size: int | None,
+        store_id: str | None,
+    ) -> Image:
+        try:
+            return await self._upload(ctx, image_id, source, declared_size=declared_size, store_id=store_id)
+        except BaseException as exc:
+            self.metrics.upload_failed(exc)
+            raise
+
+    async def _upload(
         self,
         ctx: RequestContext,
         image_id: str,
@@ -199,11 +230,11 @@ class ImageDataService:
         try:
             stored = await store.put(image_id, aiter(reader), size_hint=declared_size)
             return await self._activate(image_id, store, stored, reader.digests())
-        except BaseException:
-            if stored is not None:
-                await _quietly(store.delete(stored.url))
-            await self._requeue(image_id)
+        except BaseException as exc:
+            await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
             raise
+        finally:
+            self.metrics.bytes_in(store.id, reader.size)
 
     async def _activate(self, image_id: str, store: Store, stored: StoredObject, digests: Digests) -> Image:
         def work(session: Any) -> Image:
@@ -226,14 +257,67 @@ class ImageDataService:
 
         return await self.db.run(work)
 
-    async def _requeue(self, image_id: str) -> None:
-        """Back to queued after a failed upload, as Glance does, so the client can retry."""
+    async def _undo(self, image_id: str, store: Store, stored: StoredObject | None, *, outcome_unknown: bool) -> None:
+        """After a failed upload: remove what was written, then put the image back to queued, as Glance does.
+
+        The data goes first, while the image is still 'saving' so that no other upload of it can start. When
+        the database failed during the activation, that activation may have committed all the same: then the
+        database decides before anything is removed. While the database stays unavailable this is retried
+        in the background (after a crash, the start-up recovery does it).
+        """
+        if stored is not None and not outcome_unknown:
+            await _quietly(store.delete(stored.url))
+            stored = None
         try:
-            await asyncio.shield(
-                self.db.run(lambda s: ImageRepository(s).set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow()))
-            )
+            await asyncio.shield(self._settle(image_id, store, stored))
+        except DatabaseUnavailable:
+            log.warning("image %s: the database is unavailable; back to queued once it answers", image_id)
+            task = asyncio.get_running_loop().create_task(self._settle_patiently(image_id, store, stored))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         except Exception:
             log.exception("could not put image %s back to queued after a failed upload", image_id)
+
+    async def _settle(self, image_id: str, store: Store, stored: StoredObject | None) -> None:
+        """Remove ``stored`` unless a committed activation references it, then put the image back to queued."""
+        if stored is not None:
+            url = stored.url
+
+            def committed(session: Any) -> bool:
+                try:  # the row lock waits for a commit still in flight, so its outcome is known here
+                    image = ImageRepository(session).get(image_id, None, for_update=True)
+                except NotFound:
+                    return False
+                return any(location.url == url for location in image.locations)
+
+            if await self.db.run(committed):
+                log.warning("image %s: its activation committed despite the database error; it is active", image_id)
+                return
+            await _quietly(store.delete(url))
+        await self.db.run(lambda s: ImageRepository(s).set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow()))
+
+    async def _settle_patiently(self, image_id: str, store: Store, stored: StoredObject | None) -> None:
+        delay = waited = 0.0
+        while True:
+            delay = min(max(delay * 2, SETTLE_FIRST_RETRY), SETTLE_MAX_RETRY)
+            await asyncio.sleep(delay)
+            waited += delay
+            try:
+                await self._settle(image_id, store, stored)
+            except DatabaseUnavailable:
+                if waited < SETTLE_PATIENCE:
+                    continue
+                log.error(
+                    "image %s stays in 'saving': the database did not answer for %.0fs; the start-up recovery or "
+                    "`glimpse fsck --repair` puts it back to queued",
+                    image_id,
+                    waited,
+                )
+            except Exception:
+                log.exception("could not put image %s back to queued after a failed upload", image_id)
+            else:
+                log.info("image %s: back to queued after its failed upload", image_id)
+            return
 
     # -- download -------------------------------------------------------------------------------------
     async def download(self, ctx: RequestContext, image_id: str, range_header: str | None) -> Download | None:
@@ -269,16 +353,18 @@ class ImageDataService:
                 log.warning("image %s: store %s could not serve its copy: %s", image.id, store.id, exc)
                 unavailable = exc
                 continue
-            return _prepend(first, stream)
+            return _prepend(first, stream, functools.partial(self.metrics.bytes_out, store.id))
         if unavailable is not None:
             raise StoreUnavailable(f"No store could serve the data of image {image.id}") from unavailable
         return None
 
 
-async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _prepend(first: bytes, rest: AsyncIterator[bytes], sent: Callable[[int], None]) -> AsyncIterator[bytes]:
     if first:
+        sent(len(first))
         yield first
     async for chunk in rest:
+        sent(len(chunk))
         yield chunk
 
 

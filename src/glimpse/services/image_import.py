@@ -133,6 +133,7 @@ class ImportService:
         stores: StoreRegistry,
         staging: Store,
         open_url: Callable[[str], Awaitable[AsyncIterator[bytes]]],
+        check_url: Callable[[str], None],
     ) -> None:
         self.settings = settings
         self.db = db
@@ -141,11 +142,12 @@ class ImportService:
         self.stores = stores
         self.staging = staging
         self.open_url = open_url
+        self.check_url = check_url
         self.wakeup = asyncio.Event()
 
     @property
     def methods(self) -> list[str]:
-        return list(METHODS)
+        return [method for method in self.settings.enabled_import_methods if method in METHODS]
 
     # -- staging --------------------------------------------------------------------------------------
     async def stage(
@@ -186,11 +188,13 @@ class ImportService:
         if not isinstance(method, dict) or not isinstance(method.get("name"), str):
             raise BadRequest("Import request requires a 'method' object with a 'name'.")
         name = method["name"]
-        if name not in METHODS:
+        if name not in self.methods:
             raise BadRequest(f"Import method {name} is not supported by this deployment.")
         uri = method.get("uri")
-        if name == "web-download" and (not isinstance(uri, str) or not uri):
-            raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
+        if name == "web-download":
+            if not isinstance(uri, str) or not uri:
+                raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
+            self.check_url(uri)
         all_stores = body.get("all_stores", False)
         stores = body.get("stores")
         if not isinstance(all_stores, bool):
@@ -276,6 +280,25 @@ class ImportService:
         image = await self.db.run(lambda s: ImageRepository(s).get(image_id, None))
         total: int | None = image.size if method == "copy-image" else None
         source = await self._open_source(image, method, task)
+        try:
+            return await self._copy(task, image, method, source, targets, must, total, progress)
+        finally:
+            close = getattr(source, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _copy(
+        self,
+        task: Task,
+        image: Image,
+        method: str,
+        source: AsyncIterator[bytes],
+        targets: list[Store],
+        must: bool,
+        total: int | None,
+        progress: Progress,
+    ) -> dict[str, Any]:
+        image_id = image.id
         done = 0
 
         async def counted(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -15,7 +15,7 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Status, Visibility
 from glimpse.domain.patch import PatchOp
 from glimpse.domain.queries import parse_image_query
-from glimpse.errors import BadRequest, Conflict, Forbidden, TooLarge
+from glimpse.errors import BadRequest, Conflict, Forbidden, StoreError, TooLarge
 from glimpse.policy import Policy, Target
 from glimpse.services.schemas import Schemas
 from glimpse.settings import Settings
@@ -210,6 +210,8 @@ class ImageService:
         for location in image.locations:
             try:
                 await self.stores.get(location.store).delete(location.url)
+            except StoreError as exc:
+                log.warning("could not delete data of image %s from store %s: %s", image.id, location.store, exc)
             except Exception:
                 log.exception("could not delete data of image %s from store %s", image.id, location.store)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from glimpse.context import RequestContext
@@ -9,10 +10,12 @@ from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Status
-from glimpse.errors import Conflict, NotFound
+from glimpse.errors import Conflict, NotFound, StoreError
 from glimpse.policy import Policy, Target
 from glimpse.services.images import target_of
 from glimpse.stores.registry import StoreRegistry
+
+log = logging.getLogger(__name__)
 
 
 class StoreService:
@@ -62,4 +65,7 @@ class StoreService:
             return mine[0].url
 
         url = await self.db.run(work)
-        await store.delete(url)
+        try:  # the copy is already gone from the image: a leftover is an orphan for `glimpse fsck`
+            await store.delete(url)
+        except StoreError as exc:
+            log.warning("image %s: could not remove its data from store %s: %s", image_id, store_id, exc.message)

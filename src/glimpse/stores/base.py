@@ -20,6 +20,16 @@ class StoredObject:
     size: int
 
 
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    """An object found in a store by ``list_objects``."""
+
+    url: str
+    size: int
+    key: str  # the key it was (or is being) put under
+    partial: bool = False  # the leftover (or the work in progress) of a write that has not completed
+
+
 class Store(Protocol):
     id: str
     type: str
@@ -42,6 +52,14 @@ class Store(Protocol):
         """The object's size, or None when it does not exist."""
         ...
 
+    def list_objects(self) -> AsyncIterator[ListedObject]:
+        """Every object in the store, unfinished writes included (for `glimpse fsck`)."""
+        ...
+
     def details(self) -> dict[str, object]:
         """Driver properties shown to service users in /v2/info/stores/detail."""
+        ...
+
+    async def check(self) -> None:
+        """Health probe for /healthcheck: return when the store can take writes, raise StoreError when not."""
         ...

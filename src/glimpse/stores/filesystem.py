@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -12,10 +13,12 @@ from urllib.parse import unquote, urlparse
 import anyio.to_thread
 
 from glimpse.concurrency import SerialWorker
-from glimpse.errors import NotFound, StoreError
-from glimpse.stores.base import Block, StoredObject
+from glimpse.errors import NotFound, StorageFull, StorageWriteDenied, StoreError
+from glimpse.stores.base import Block, ListedObject, StoredObject
 
 PARTIAL_SUFFIX = ".partial"
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
 
 
 def _write_all(fd: int, block: Block) -> None:
@@ -25,6 +28,16 @@ def _write_all(fd: int, block: Block) -> None:
         view = view[written:]
 
 
+def _failure(store_id: str, exc: OSError, what: str) -> StoreError:
+    """This store's error for a failed disk operation: a full disk and a refused write have their own."""
+    reason = exc.strerror or str(exc)
+    if exc.errno in _NO_SPACE:
+        return StorageFull(f"Image storage media is full: store {store_id} has no space left ({reason})")
+    if exc.errno in _NOT_WRITABLE:
+        return StorageWriteDenied(f"Store {store_id} cannot write: {reason}")
+    return StoreError(f"Store {store_id} {what}: {reason}")
+
+
 def _disk(call: Callable[..., None], store_id: str) -> Callable[..., None]:
     """Run a disk operation, reporting its OSError as this store's failure (and nothing else as such)."""
 
@@ -32,9 +45,18 @@ def _disk(call: Callable[..., None], store_id: str) -> Callable[..., None]:
         try:
             call(*args)
         except OSError as exc:
-            raise StoreError(f"Store {store_id} failed to write: {exc.strerror or exc}") from exc
+            raise _failure(store_id, exc, "failed to write") from exc
 
     return run
+
+
+def _key_of(name: str) -> tuple[str, bool]:
+    """The key a file holds, and whether it is an unfinished write (``<key>.<token>.partial``)."""
+    if not name.endswith(PARTIAL_SUFFIX):
+        return name, False
+    stem = name[: -len(PARTIAL_SUFFIX)]
+    key, _, _token = stem.rpartition(".")
+    return key or stem, True
 
 
 class FilesystemStore:
@@ -67,7 +89,7 @@ class FilesystemStore:
         try:
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         except OSError as exc:
-            raise StoreError(f"Store {self.id} cannot write: {exc.strerror}") from exc
+            raise _failure(self.id, exc, "cannot write") from exc
         size = unsynced = 0
         try:
             try:
@@ -97,6 +119,8 @@ class FilesystemStore:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             raise NotFound(f"Image data for {url} is missing from store {self.id}") from None
+        except OSError as exc:
+            raise StoreError(f"Store {self.id} cannot read: {exc.strerror or exc}") from exc
         try:
             offset = start
             remaining = length if length is not None else os.fstat(fd).st_size - start
@@ -111,16 +135,62 @@ class FilesystemStore:
             os.close(fd)
 
     async def delete(self, url: str) -> None:
-        self._path(url).unlink(missing_ok=True)
+        path = self._path(url)
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _failure(self.id, exc, "cannot delete") from exc
 
     async def stat(self, url: str) -> int | None:
+        path = self._path(url)
         try:
-            return self._path(url).stat().st_size
+            return path.stat().st_size
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreError(f"Store {self.id} cannot read: {exc.strerror or exc}") from exc
+
+    async def list_objects(self) -> AsyncIterator[ListedObject]:
+        for listed in await anyio.to_thread.run_sync(self._scan):
+            yield listed
+
+    def _scan(self) -> list[ListedObject]:
+        """The regular files of the datadir, ``*.partial`` ones (writes in progress or interrupted) included."""
+        found = []
+        try:
+            with os.scandir(self.datadir) as entries:
+                for entry in entries:
+                    try:
+                        if not entry.is_file(follow_symlinks=False):
+                            continue
+                        size = entry.stat(follow_symlinks=False).st_size
+                    except FileNotFoundError:  # removed while we looked
+                        continue
+                    key, partial = _key_of(entry.name)
+                    url = (self.datadir / entry.name).as_uri()
+                    found.append(ListedObject(url=url, size=size, key=key, partial=partial))
+        except OSError as exc:
+            raise StoreError(f"Store {self.id} cannot list its directory: {exc.strerror or exc}") from exc
+        return sorted(found, key=lambda listed: listed.url)
 
     def details(self) -> dict[str, object]:
         return {"datadir": str(self.datadir)}
+
+    async def check(self) -> None:
+        await anyio.to_thread.run_sync(self._probe)
+
+    def _probe(self) -> None:
+        """The datadir exists and takes a new file (created, written and removed again)."""
+        probe = self.datadir / f".healthcheck.{secrets.token_hex(4)}{PARTIAL_SUFFIX}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+            try:
+                _write_all(fd, b"ok")
+            finally:
+                os.close(fd)
+                probe.unlink(missing_ok=True)
+        except OSError as exc:
+            raise StoreError(f"Store {self.id} cannot write to its directory: {exc.strerror or exc}") from exc
 
     def partial_files(self) -> list[Path]:
         """Leftovers of interrupted writes (a crash between open and rename)."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from glimpse.errors import NotFound
-from glimpse.stores.base import Block, StoredObject
+from glimpse.errors import NotFound, StoreError
+from glimpse.stores.base import Block, ListedObject, StoredObject
 
 
 class MemoryStore:
@@ -16,6 +16,7 @@ class MemoryStore:
         self.description = description
         self.weight = weight
         self.objects: dict[str, bytes] = {}
+        self.failure: str | None = None  # tests set this to make check() fail
 
     async def put(self, key: str, blocks: AsyncIterator[Block], size_hint: int | None = None) -> StoredObject:
         parts = [bytes(block) async for block in blocks]
@@ -36,5 +37,13 @@ class MemoryStore:
     async def stat(self, url: str) -> int | None:
         return len(self.objects[url]) if url in self.objects else None
 
+    async def list_objects(self) -> AsyncIterator[ListedObject]:
+        for url, data in sorted(self.objects.items()):
+            yield ListedObject(url=url, size=len(data), key=url.rsplit("/", 1)[-1])
+
     def details(self) -> dict[str, object]:
         return {}
+
+    async def check(self) -> None:
+        if self.failure is not None:
+            raise StoreError(f"Store {self.id} is unavailable: {self.failure}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import stat
 from collections.abc import AsyncIterator
@@ -10,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from glimpse.errors import BadRequest, NotFound, StoreError
+from glimpse.errors import BadRequest, NotFound, StorageFull, StorageWriteDenied, StoreError
 from glimpse.settings import load_settings
+from glimpse.stores import filesystem
+from glimpse.stores.base import ListedObject
 from glimpse.stores.filesystem import PARTIAL_SUFFIX, FilesystemStore
 from glimpse.stores.registry import StoreRegistry, build_registry
 
@@ -241,3 +244,110 @@ def test_unknown_driver_type(tmp_path: Path) -> None:
     settings = load_settings(env={"GLIMPSE_ENABLED_BACKENDS": "ceph:rbd"}, data_dir=tmp_path)
     with pytest.raises(ValueError, match="driver type 'rbd' is not available"):
         build_registry(settings)
+
+
+def test_check_passes_and_leaves_nothing(tmp_path: Path) -> None:
+    store = FilesystemStore("fs", tmp_path / "fs")
+    asyncio.run(store.check())
+    assert list(store.datadir.iterdir()) == []
+
+
+def test_check_fails_when_the_directory_is_gone(tmp_path: Path) -> None:
+    store = FilesystemStore("fs", tmp_path / "fs")
+    store.datadir.rmdir()
+    with pytest.raises(StoreError, match="Store fs cannot write to its directory") as caught:
+        asyncio.run(store.check())
+    assert str(store.datadir) not in caught.value.message  # the message may reach unauthenticated callers
+
+
+def test_check_fails_when_the_directory_is_a_file(tmp_path: Path) -> None:
+    store = FilesystemStore("fs", tmp_path / "fs")
+    store.datadir.rmdir()
+    store.datadir.write_bytes(b"not a directory")
+    with pytest.raises(StoreError):
+        asyncio.run(store.check())
+
+
+# -- listing, and the disk's errors as the store's own ----------------------------------------------------------
+def listed(store: FilesystemStore) -> list[ListedObject]:
+    async def collect() -> list[ListedObject]:
+        return [obj async for obj in store.list_objects()]
+
+    return asyncio.run(collect())
+
+
+def test_list_objects_includes_crash_leftovers(store: FilesystemStore) -> None:
+    stored = asyncio.run(store.put("image-1", blocks(b"whole")))
+    leftover = store.datadir / f"image-2.1234abcd{PARTIAL_SUFFIX}"
+    leftover.write_bytes(b"half")
+    (store.datadir / "subdir").mkdir()
+    (store.datadir / "link").symlink_to(store.datadir / "image-1")
+    assert listed(store) == [
+        ListedObject(url=stored.url, size=5, key="image-1", partial=False),
+        ListedObject(url=leftover.as_uri(), size=4, key="image-2", partial=True),
+    ]
+
+
+def test_listing_a_missing_directory_is_a_store_error(store: FilesystemStore) -> None:
+    store.datadir.rmdir()
+    with pytest.raises(StoreError, match="Store local cannot list its directory"):
+        listed(store)
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_is_storage_full(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    def full(fd: int, block: object) -> None:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(filesystem, "_write_all", full)
+    with pytest.raises(StorageFull, match="Image storage media is full: store local has no space left"):
+        asyncio.run(store.put("big", blocks(b"a" * 100, b"b" * 100)))
+    assert list(store.datadir.iterdir()) == []
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES, errno.EPERM])
+def test_a_refused_write_is_storage_write_denied(
+    store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, code: int
+) -> None:
+    real_open = os.open
+
+    def refusing(path: object, flags: int, *args: int) -> int:
+        if str(path).endswith(PARTIAL_SUFFIX):
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(filesystem.os, "open", refusing)
+    with pytest.raises(StorageWriteDenied, match=f"Store local cannot write: {os.strerror(code)}"):
+        asyncio.run(store.put("x", blocks(b"data")))
+
+
+def test_other_write_errors_stay_store_errors(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(fd: int, block: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(filesystem, "_write_all", broken)
+    with pytest.raises(StoreError, match="Store local failed to write: Input/output error") as caught:
+        asyncio.run(store.put("x", blocks(b"data")))
+    assert type(caught.value) is StoreError
+
+
+def test_a_refused_delete_is_a_store_error(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = asyncio.run(store.put("d", blocks(b"abc")))
+
+    def refusing(self: Path, missing_ok: bool = False) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(Path, "unlink", refusing)
+    with pytest.raises(StorageWriteDenied, match="Read-only file system"):
+        asyncio.run(store.delete(stored.url))
+
+
+def test_an_unreadable_object_is_a_store_error(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    stored = asyncio.run(store.put("r", blocks(b"abc")))
+
+    def refusing(self: Path, *args: object, **kwargs: object) -> os.stat_result:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(Path, "stat", refusing)
+    with pytest.raises(StoreError, match="Store local cannot read: Input/output error"):
+        asyncio.run(store.stat(stored.url))

@@ -54,6 +54,7 @@ def _create_headers(request: Request, image: Image) -> dict[str, str]:
     return {
         "Location": f"/v2/images/{image.id}",
         "OpenStack-image-store-ids": ",".join(store.id for store in services(request).stores),
+        "OpenStack-image-import-methods": ",".join(services(request).imports.methods),
     }
 
 

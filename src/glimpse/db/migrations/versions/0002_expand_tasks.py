@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0002_expand_tasks"
 down_revision = "0001_expand_initial"
 branch_labels = None

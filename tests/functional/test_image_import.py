@@ -1,0 +1,229 @@
+"""Interoperable import in-process: stage + glance-direct, web-download from a local HTTP server, copy-image,
+a half-failed import into two stores, the bookkeeping properties, tasks and /v2/info/import."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from glimpse.container import Services, build_services
+from glimpse.settings import Settings, load_settings
+from tests.conftest import make_client
+from tests.functional.conftest import ALICE, BOB, OCTET
+
+DATA = os.urandom(3 * 1024 * 1024 + 17)
+
+
+@pytest.fixture
+def multi_settings(tmp_path: Path, clean_db: str) -> Settings:
+    return load_settings(
+        env={"GLIMPSE_ENABLED_BACKENDS": "fast:file,cheap:file"},
+        data_dir=tmp_path / "data",
+        database_url=clean_db,
+        auth="noauth",
+        import_allowed_hosts=["127.0.0.1"],
+        import_allowed_ports=[],
+        task_heartbeat_interval=0.2,
+    )
+
+
+@pytest.fixture
+def multi(multi_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
+    services = build_services(multi_settings)
+    with make_client(multi_settings, services) as client:
+        yield client, services
+    services.close()
+
+
+@pytest.fixture
+def web_server() -> Iterator[str]:
+    """A local HTTP server serving DATA at /image.raw and failing half-way at /broken.raw."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/image.raw":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(DATA)))
+                self.end_headers()
+                self.wfile.write(DATA)
+            elif self.path == "/broken.raw":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(DATA)))
+                self.end_headers()
+                self.wfile.write(DATA[: len(DATA) // 2])  # then the connection closes early
+            else:
+                self.send_error(404)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _create(client: TestClient, **extra: Any) -> str:
+    body = {"name": "imported", "disk_format": "raw", "container_format": "bare", **extra}
+    response = client.post("/v2/images", json=body)
+    assert response.status_code == 201, response.text
+    assert "glance-direct" in response.headers["openstack-image-import-methods"]
+    image_id: str = response.json()["id"]
+    return image_id
+
+
+def _wait(client: TestClient, image_id: str, done: Any, timeout: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        image: dict[str, Any] = client.get(f"/v2/images/{image_id}").json()
+        if done(image):
+            return image
+        if time.monotonic() > deadline:
+            raise AssertionError(f"import did not settle: {image}")
+        time.sleep(0.05)
+
+
+def _settled(image: dict[str, Any]) -> bool:
+    return image["status"] not in ("importing",) and not image.get("os_glance_importing_to_stores")
+
+
+def test_info_import_lists_the_methods(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    body = client.get("/v2/info/import").json()
+    assert body["import-methods"]["value"] == ["glance-direct", "web-download", "copy-image"]
+
+
+def test_stage_then_glance_direct_into_two_stores(multi: tuple[TestClient, Services], multi_settings: Settings) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    staged = client.put(f"/v2/images/{image_id}/stage", content=DATA, headers=OCTET)
+    assert staged.status_code == 204
+    assert client.get(f"/v2/images/{image_id}").json()["status"] == "uploading"
+    started = client.post(f"/v2/images/{image_id}/import",
+                          json={"method": {"name": "glance-direct"}, "stores": ["fast", "cheap"]})
+    assert started.status_code == 202, started.text
+    image = _wait(client, image_id, _settled)
+    assert image["status"] == "active"
+    assert sorted(image["stores"].split(",")) == ["cheap", "fast"]
+    assert image["checksum"] == hashlib.md5(DATA, usedforsecurity=False).hexdigest()
+    assert image["os_hash_value"] == hashlib.sha512(DATA).hexdigest()
+    assert image["size"] == len(DATA)
+    assert client.get(f"/v2/images/{image_id}/file").content == DATA
+    staging = multi_settings.data_dir / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []
+    tasks = client.get(f"/v2/images/{image_id}/tasks").json()["tasks"]
+    assert [t["status"] for t in tasks] == ["success"]
+    assert tasks[0]["id"] == image["os_glance_import_task"]
+
+
+def test_glance_direct_without_staged_data_is_409(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    response = client.post(f"/v2/images/{image_id}/import", json={"method": {"name": "glance-direct"}})
+    assert response.status_code == 409
+    assert "stage" in response.text
+
+
+def test_web_download(multi: tuple[TestClient, Services], web_server: str) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    started = client.post(f"/v2/images/{image_id}/import",
+                          json={"method": {"name": "web-download", "uri": f"{web_server}/image.raw"}})
+    assert started.status_code == 202, started.text
+    image = _wait(client, image_id, _settled)
+    assert image["status"] == "active", image
+    assert image["stores"] == "fast"
+    assert client.get(f"/v2/images/{image_id}/file").content == DATA
+
+
+def test_web_download_refuses_a_private_address_by_default(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    response = client.post(f"/v2/images/{image_id}/import",
+                           json={"method": {"name": "web-download", "uri": "http://10.1.2.3/x.raw"}})
+    assert response.status_code == 400
+    assert client.get(f"/v2/images/{image_id}").json()["status"] == "queued"
+
+
+def test_web_download_failing_half_way_leaves_a_consistent_image(
+    multi: tuple[TestClient, Services], multi_settings: Settings, web_server: str
+) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    started = client.post(f"/v2/images/{image_id}/import",
+                          json={"method": {"name": "web-download", "uri": f"{web_server}/broken.raw"},
+                                "stores": ["fast", "cheap"]})
+    assert started.status_code == 202
+    image = _wait(client, image_id, _settled)
+    assert image["status"] == "queued"
+    assert image["os_glance_failed_import"] == "fast,cheap"
+    task = client.get(f"/v2/images/{image_id}/tasks").json()["tasks"][0]
+    assert task["status"] == "failure"
+    assert task["message"]
+    for store in ("fast", "cheap"):
+        datadir = Path(multi_settings.stores[store].options["filesystem_store_datadir"])
+        assert [p.name for p in datadir.iterdir()] == []
+
+
+def test_copy_image_to_a_second_store(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    assert client.put(f"/v2/images/{image_id}/file", content=DATA, headers=OCTET).status_code == 204
+    started = client.post(f"/v2/images/{image_id}/import",
+                          json={"method": {"name": "copy-image"}, "stores": ["cheap"]})
+    assert started.status_code == 202, started.text
+    image = _wait(client, image_id, lambda i: _settled(i) and "cheap" in i.get("stores", ""))
+    assert sorted(image["stores"].split(",")) == ["cheap", "fast"]
+    # each copy downloads identically: drop the first and read the second
+    assert client.delete(f"/v2/stores/fast/{image_id}").status_code == 204
+    assert client.get(f"/v2/images/{image_id}/file").content == DATA
+
+
+def test_copy_image_is_admin_only(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    created = client.post("/v2/images", json={"name": "a", "disk_format": "raw", "container_format": "bare"},
+                          headers=ALICE).json()
+    client.put(f"/v2/images/{created['id']}/file", content=b"abc", headers={**OCTET, **ALICE})
+    response = client.post(f"/v2/images/{created['id']}/import",
+                           json={"method": {"name": "copy-image"}, "stores": ["cheap"]}, headers=ALICE)
+    assert response.status_code == 403
+
+
+def test_import_errors(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    url = f"/v2/images/{image_id}/import"
+    assert client.post(url, json={"method": {"name": "teleport"}}).status_code == 400
+    assert client.post(url, json={"method": {"name": "web-download"}}).status_code == 400
+    response = client.post(url, json={"method": {"name": "web-download", "uri": "http://x/"}, "stores": ["nope"]})
+    assert response.status_code == 400
+    assert client.post(url, json={"method": {"name": "glance-direct"}}, headers=BOB).status_code == 404
+
+
+def test_tasks_api_is_admin_only_and_lists_import_tasks(multi: tuple[TestClient, Services]) -> None:
+    client, _ = multi
+    image_id = _create(client)
+    client.put(f"/v2/images/{image_id}/stage", content=b"abc", headers=OCTET)
+    client.post(f"/v2/images/{image_id}/import", json={"method": {"name": "glance-direct"}})
+    _wait(client, image_id, _settled)
+    listed = client.get("/v2/tasks").json()["tasks"]
+    assert [t["image_id"] for t in listed] == [image_id]
+    shown = client.get(f"/v2/tasks/{listed[0]['id']}").json()
+    assert shown["type"] == "api_image_import"
+    assert shown["status"] == "success"
+    assert shown["progress"]["bytes_done"] in (0, 3)
+    assert client.get("/v2/tasks", headers=ALICE).status_code == 403
+    assert client.delete(f"/v2/tasks/{listed[0]['id']}").status_code == 405

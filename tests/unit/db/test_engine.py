@@ -1,0 +1,57 @@
+"""glimpse.db.engine: a database that cannot be used right now is DatabaseUnavailable (503), not a crash."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from glimpse.db import Database
+from glimpse.errors import DatabaseUnavailable
+
+
+def test_a_locked_sqlite_database_is_unavailable_after_the_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    db = Database(f"sqlite:///{path}", busy_timeout=0.2)
+    db.run_sync(lambda s: s.execute(text("CREATE TABLE t (x INTEGER)")))
+    holder = sqlite3.connect(path, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # in WAL mode this holds the write lock; readers go on
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable, match="The database is unavailable; retry the request later"):
+            db.run_sync(lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+        assert 0.15 < time.monotonic() - started < 5
+        assert db.run_sync(lambda s: s.execute(text("SELECT count(*) FROM t")).scalar_one()) == 0
+    finally:
+        holder.close()
+    # once the lock is gone, the same engine writes again
+    db.run_sync(lambda s: s.execute(text("INSERT INTO t VALUES (1)")))
+    assert db.run_sync(lambda s: s.execute(text("SELECT count(*) FROM t")).scalar_one()) == 1
+    db.dispose()
+
+
+def test_an_unreachable_postgresql_server_is_unavailable() -> None:
+    db = Database("postgresql://nobody@127.0.0.1:9/none")  # nothing listens on the discard port
+    with pytest.raises(DatabaseUnavailable):
+        db.run_sync(lambda s: s.execute(text("SELECT 1")).scalar_one())
+    db.dispose()
+
+
+def test_errors_in_the_work_itself_pass_through(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+
+    def broken(_session: object) -> None:
+        raise KeyError("not a database problem")
+
+    with pytest.raises(KeyError):
+        db.run_sync(broken)
+    db.dispose()
+
+
+def test_the_busy_timeout_is_applied(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout=1.5)
+    assert db.run_sync(lambda s: s.execute(text("PRAGMA busy_timeout")).scalar_one()) == 1500
+    db.dispose()

@@ -1,0 +1,385 @@
+"""glimpse.services.fsck: what `glimpse fsck` finds and repairs, and what the start-up recovery touches.
+
+The images live in the real test database (GLIMPSE_TEST_DB) and a real filesystem store; the faults a
+crash or a failing disk would leave are made by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from glimpse.container import Services, build_services
+from glimpse.db.repositories.images import ImageRepository
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import Location, Status
+from glimpse.errors import StoreError
+from glimpse.services.fsck import DataDirLock, Finding, Fsck, FsckReport, Kind, claim_data_dir, classify
+from glimpse.settings import load_settings
+from glimpse.stores.base import ListedObject
+from glimpse.stores.filesystem import PARTIAL_SUFFIX, FilesystemStore
+from tests.conftest import make_client
+
+OCTET = {"content-type": "application/octet-stream"}
+
+
+def create(client: TestClient) -> str:
+    response = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
+    assert response.status_code == 201, response.text
+    image_id: str = response.json()["id"]
+    return image_id
+
+
+def active(client: TestClient, data: bytes = b"0123456789", store: str | None = None) -> str:
+    image_id = create(client)
+    headers = {**OCTET, **({"x-image-meta-store": store} if store else {})}
+    response = client.put(f"/v2/images/{image_id}/file", content=data, headers=headers)
+    assert response.status_code == 204, response.text
+    return image_id
+
+
+def status_of(client: TestClient, image_id: str) -> str:
+    status: str = client.get(f"/v2/images/{image_id}").json()["status"]
+    return status
+
+
+def datadir(services: Services, store: str | None = None) -> Path:
+    found = services.stores.get(store) if store else services.stores.default
+    assert isinstance(found, FilesystemStore)
+    return found.datadir
+
+
+def check(services: Services, *, repair: bool = False, uploads_may_run: bool = False) -> FsckReport:
+    return asyncio.run(Fsck(services.db, services.stores).check(repair=repair, uploads_may_run=uploads_may_run))
+
+
+def kinds(report: FsckReport) -> list[tuple[Kind, str | None]]:
+    return sorted((f.kind, f.image_id) for f in report.findings)
+
+
+def set_saving(services: Services, image_id: str) -> None:
+    moved = services.db.run_sync(
+        lambda s: ImageRepository(s).set_status(image_id, [Status.QUEUED], Status.SAVING, utcnow())
+    )
+    assert moved
+
+
+def add_location(services: Services, image_id: str, location: Location) -> None:
+    def work(session: Any) -> None:
+        repo = ImageRepository(session)
+        image = repo.get(image_id, None)
+        image.locations.append(location)
+        repo.save(image)
+
+    services.db.run_sync(work)
+
+
+def test_a_consistent_installation_is_clean(client: TestClient, services: Services) -> None:
+    active(client, b"a" * 1000)
+    active(client, b"b" * 10)
+    create(client)  # queued, no data
+    report = check(services)
+    assert report.clean
+    assert report.findings == []
+    assert report.images_checked == 2
+    tally = report.stores["local"]
+    assert (tally.objects, tally.bytes, tally.referenced, tally.partial) == (2, 1010, 2, 0)
+    assert "clean: no problems found" in report.render()
+    assert report.as_dict()["clean"] is True
+
+
+def test_data_left_by_a_failed_delete_is_an_orphan(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keep = active(client, b"keep")
+    gone = active(client, b"gone")
+    store = services.stores.default
+
+    async def refuse(url: str) -> None:
+        raise StoreError("Store local cannot write: Read-only file system")
+
+    monkeypatch.setattr(store, "delete", refuse)
+    assert client.delete(f"/v2/images/{gone}").status_code == 204  # the database decides; the data lingers
+    monkeypatch.undo()
+    assert (datadir(services) / gone).exists()
+
+    report = check(services)
+    assert kinds(report) == [(Kind.ORPHAN, gone)]
+    assert "which is deleted" in report.findings[0].detail
+    assert not report.clean
+    assert (datadir(services) / gone).exists()  # a check alone changes nothing
+
+    repaired = check(services, repair=True)
+    assert repaired.clean
+    assert repaired.findings[0].repaired
+    assert not (datadir(services) / gone).exists()
+    assert client.get(f"/v2/images/{keep}/file").content == b"keep"
+    assert check(services).findings == []
+
+
+def test_a_crashed_upload_is_stuck_offline_and_in_progress_online(client: TestClient, services: Services) -> None:
+    image_id = create(client)
+    set_saving(services, image_id)
+    partial = datadir(services) / f"{image_id}.0badc0de{PARTIAL_SUFFIX}"
+    partial.write_bytes(b"half an image")
+    renamed = datadir(services) / image_id  # a crash between the rename and the activation
+    renamed.write_bytes(b"a whole image")
+
+    online = check(services, uploads_may_run=True, repair=True)
+    assert online.clean
+    assert {f.kind for f in online.findings} == {Kind.IN_PROGRESS}
+    assert len(online.findings) == 3
+    assert partial.exists()
+    assert renamed.exists()
+    assert status_of(client, image_id) == "saving"
+
+    offline = check(services)
+    assert kinds(offline) == [(Kind.ORPHAN, image_id), (Kind.ORPHAN, image_id), (Kind.STUCK, image_id)]
+    assert not offline.clean
+
+    repaired = check(services, repair=True)
+    assert repaired.clean
+    assert all(f.repaired for f in repaired.findings)
+    assert status_of(client, image_id) == "queued"
+    assert list(datadir(services).iterdir()) == []
+    # and the image takes an upload again
+    assert client.put(f"/v2/images/{image_id}/file", content=b"again", headers=OCTET).status_code == 204
+    assert check(services).findings == []
+
+
+def test_missing_data_is_reported_loudly_and_never_papered_over(
+    client: TestClient, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    image_id = active(client, b"precious")
+    (datadir(services) / image_id).unlink()
+    report = check(services, repair=True)
+    assert kinds(report) == [(Kind.DATA_LOST, image_id), (Kind.MISSING, image_id)]
+    assert not report.clean
+    assert not any(f.repaired for f in report.findings)
+    assert "DATA LOST" in report.render()
+    assert any("DATA LOST" in record.getMessage() for record in caplog.records)
+    body = client.get(f"/v2/images/{image_id}").json()
+    assert (body["status"], body["size"]) == ("active", 8)  # reported, not changed
+
+
+def test_a_size_mismatch_is_reported(client: TestClient, services: Services) -> None:
+    image_id = active(client, b"0123456789")
+    (datadir(services) / image_id).write_bytes(b"01234")
+    report = check(services, repair=True)
+    assert kinds(report) == [(Kind.SIZE_MISMATCH, image_id)]
+    assert report.findings[0].size == 5
+    assert "holds 5 bytes but the image has 10 bytes" in report.findings[0].detail
+    assert not report.clean
+
+
+def test_objects_of_no_image_are_left_alone(client: TestClient, services: Services) -> None:
+    active(client)
+    stranger = datadir(services) / "not-an-image.iso"
+    stranger.write_bytes(b"someone else's")
+    leftover = datadir(services) / f"not-an-image.12345678{PARTIAL_SUFFIX}"
+    leftover.write_bytes(b"an unfinished write is ours whatever its key")
+    report = check(services, repair=True)
+    assert sorted(f.kind for f in report.findings) == [Kind.ORPHAN, Kind.UNKNOWN_OBJECT]
+    assert stranger.exists()
+    assert not leftover.exists()
+    assert not report.clean  # the stranger stays a problem for the operator to decide
+
+
+def test_a_location_in_an_unconfigured_store(client: TestClient, services: Services) -> None:
+    image_id = active(client)
+    add_location(services, image_id, Location(url="file:///elsewhere/x", store="retired"))
+    report = check(services)
+    assert kinds(report) == [(Kind.UNKNOWN_STORE, image_id)]
+
+
+def test_an_unlistable_store_is_reported_and_its_images_not_called_lost(client: TestClient, services: Services) -> None:
+    image_id = active(client)
+    directory = datadir(services)
+    (directory / image_id).unlink()
+    directory.rmdir()
+    report = check(services)
+    assert [(f.kind, f.store) for f in report.findings] == [(Kind.UNREADABLE, "local")]
+    assert not report.stores["local"].available
+    assert "store local: could not be listed" in report.render()
+
+
+@pytest.fixture
+def two_stores(tmp_path: Path, clean_db: str) -> Iterator[tuple[TestClient, Services]]:
+    settings = load_settings(
+        env={"GLIMPSE_ENABLED_BACKENDS": "a:file,b:file"},
+        data_dir=tmp_path / "data",
+        database_url=clean_db,
+        auth="noauth",
+    )
+    services = build_services(settings)
+    try:
+        with make_client(settings, services) as client:
+            yield client, services
+    finally:
+        services.close()
+
+
+def test_one_lost_copy_of_two_is_missing_but_not_lost(two_stores: tuple[TestClient, Services]) -> None:
+    client, services = two_stores
+    image_id = active(client, b"twice", store="a")
+    copy = datadir(services, "b") / image_id
+    copy.write_bytes(b"twice")
+    add_location(services, image_id, Location(url=copy.as_uri(), store="b"))
+    assert check(services).findings == []
+    (datadir(services, "a") / image_id).unlink()
+    report = check(services)
+    assert [(f.kind, f.store) for f in report.findings] == [(Kind.MISSING, "a")]
+    assert client.get(f"/v2/images/{image_id}/file").content == b"twice"  # served from the other copy
+
+
+def test_recovery_touches_only_what_a_crash_leaves(
+    client: TestClient, services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    crashed = create(client)
+    set_saving(services, crashed)
+    partial = datadir(services) / f"{crashed}.0badc0de{PARTIAL_SUFFIX}"
+    partial.write_bytes(b"half")
+    deleted = active(client, b"orphan")
+
+    async def refuse(url: str) -> None:
+        raise StoreError("refused")
+
+    monkeypatch.setattr(services.stores.default, "delete", refuse)
+    client.delete(f"/v2/images/{deleted}")
+    monkeypatch.undo()
+    lost = active(client, b"lost")
+    (datadir(services) / lost).unlink()
+
+    caplog.set_level("INFO")
+    report = asyncio.run(Fsck(services.db, services.stores).recover())
+    assert kinds(report) == [(Kind.ORPHAN, crashed), (Kind.STUCK, crashed)]
+    assert report.clean
+    assert status_of(client, crashed) == "queued"
+    assert not partial.exists()
+    assert (datadir(services) / deleted).exists()  # fsck's business, not the start's
+    messages = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"image {crashed} was left in 'saving' by an interrupted upload: back to queued" in messages
+    assert "1 interrupted upload(s) put back to queued, 1 leftover object(s) (4 bytes) removed" in messages
+
+    caplog.clear()
+    assert asyncio.run(Fsck(services.db, services.stores).recover()).findings == []
+    assert "no interrupted upload to recover" in caplog.text
+
+
+def test_a_repair_rechecks_under_the_lock(client: TestClient, services: Services) -> None:
+    """An object that stopped being an orphan after the check (an upload started) is not deleted."""
+    image_id = create(client)
+    leftover = datadir(services) / image_id
+    leftover.write_bytes(b"old")
+    obj = ListedObject(url=leftover.as_uri(), size=3, key=image_id)
+    set_saving(services, image_id)  # an upload of the image began after the listing
+    finding = Finding(Kind.ORPHAN, "x", "local", image_id, obj.url, 3)
+    checker = Fsck(services.db, services.stores)
+    asyncio.run(checker._remove(services.stores.default, obj, finding, uploads_may_run=True))
+    assert not finding.repaired
+    assert finding.repair_error == "it is no longer an orphan"
+    assert leftover.exists()
+
+
+@pytest.mark.parametrize(
+    ("partial", "state", "referenced", "uploads_may_run", "expected"),
+    [
+        (False, None, True, False, None),
+        (False, ("active", False, ("URL",)), False, False, None),
+        (True, ("saving", False, ()), False, True, Kind.IN_PROGRESS),
+        (False, ("saving", False, ()), False, True, Kind.IN_PROGRESS),
+        (True, ("saving", False, ()), False, False, Kind.ORPHAN),
+        (True, None, False, True, Kind.ORPHAN),
+        (False, None, False, False, Kind.UNKNOWN_OBJECT),
+        (False, ("active", False, ("file:///other",)), False, False, Kind.UNKNOWN_OBJECT),
+        (False, ("active", False, ()), False, True, Kind.ORPHAN),
+        (False, ("queued", False, ()), False, True, Kind.ORPHAN),
+        (False, ("deleted", True, ()), False, True, Kind.ORPHAN),
+        (True, ("uploading", False, ()), False, False, Kind.IN_PROGRESS),
+        (True, ("active", False, ("URL2",)), False, True, Kind.IN_PROGRESS),
+        (True, ("active", False, ("URL2",)), False, False, Kind.ORPHAN),
+        (True, ("deleted", True, ()), False, True, Kind.ORPHAN),
+        (False, ("importing", False, ()), False, False, Kind.IN_PROGRESS),
+    ],
+)
+def test_classify(
+    partial: bool,
+    state: tuple[str, bool, tuple[str, ...]] | None,
+    referenced: bool,
+    uploads_may_run: bool,
+    expected: Kind | None,
+) -> None:
+    from glimpse.db.repositories.integrity import ImageState
+
+    obj = ListedObject(url="URL", size=1, key="k", partial=partial)
+    image = None if state is None else ImageState(Status(state[0]), state[1], state[2])
+    verdict = classify(obj, image, referenced=referenced, uploads_may_run=uploads_may_run)
+    assert (verdict[0] if verdict else None) == expected
+
+
+# -- the data directory lock ----------------------------------------------------------------------------
+def test_servers_share_the_lock_and_fsck_needs_it_alone(tmp_path: Path) -> None:
+    server, other_server, fsck = DataDirLock(tmp_path), DataDirLock(tmp_path), DataDirLock(tmp_path)
+    try:
+        assert server.try_shared()
+        assert other_server.try_shared()
+        assert not fsck.try_exclusive()
+        server.release()
+        other_server.release()
+        assert fsck.try_exclusive()
+        assert not server.try_shared()
+    finally:
+        for lock in (server, other_server, fsck):
+            lock.release()
+
+
+def test_the_first_server_recovers_the_next_ones_do_not(tmp_path: Path) -> None:
+    ran: list[str] = []
+    first, second = DataDirLock(tmp_path), DataDirLock(tmp_path)
+    try:
+        assert claim_data_dir(first, lambda: ran.append("first"))
+        assert not claim_data_dir(second, lambda: ran.append("second"))
+        assert ran == ["first"]
+        assert not DataDirLock(tmp_path).try_exclusive()  # both hold it shared
+    finally:
+        first.release()
+        second.release()
+
+
+def test_a_server_waits_for_fsck(tmp_path: Path) -> None:
+    fsck, server = DataDirLock(tmp_path), DataDirLock(tmp_path)
+    assert fsck.try_exclusive()
+    ran: list[str] = []
+    waits: list[float] = []
+
+    def fsck_finishes(seconds: float) -> None:
+        waits.append(seconds)
+        fsck.release()
+
+    try:
+        assert claim_data_dir(server, lambda: ran.append("recovered"), sleep=fsck_finishes)
+        assert waits == [0.5]
+        assert ran == ["recovered"]
+    finally:
+        server.release()
+        fsck.release()
+
+
+def test_report_as_json_and_text(client: TestClient, services: Services) -> None:
+    image_id = create(client)
+    set_saving(services, image_id)
+    report = check(services)
+    data = report.as_dict()
+    assert data["clean"] is False
+    assert data["problems"] == data["remaining"] == 1
+    assert data["findings"][0]["kind"] == "stuck"
+    assert data["findings"][0]["image_id"] == image_id
+    text = report.render()
+    assert "images:" in text
+    assert f"stuck           image {image_id}: in 'saving' since" in text
+    assert "1 problem(s) found; `glimpse fsck --repair` repairs orphans and stuck uploads" in text
