@@ -74,6 +74,8 @@ class Settings(BaseModel):
     default_backend: str = ""
 
     image_size_cap: int = 1099511627776
+    # a header claiming a larger virtual size than this is refused as absurd (1 PiB)
+    max_virtual_size: int = 2**50
     max_request_body_size: int = 114688
     hashing_algorithm: str = "sha512"
     disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS))

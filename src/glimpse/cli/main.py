@@ -145,6 +145,35 @@ def fsck(repair: bool, as_json: bool, config_file: Path | None) -> None:
     sys.exit(0 if report.clean else 1)
 
 
+@main.command()
+@config_option
+def worker(config_file: Path | None) -> None:
+    """Run a task worker (imports) without the API; run as many as you like against one database."""
+    from glimpse.logs import configure_logging
+
+    settings = _settings(config_file)
+    configure_logging(settings.log_format, settings.log_level)
+
+    import asyncio
+    import signal
+
+    from glimpse.container import build_services
+    from glimpse.jobs.worker import Worker
+
+    async def run() -> None:
+        services = build_services(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Worker.from_services(services).run_forever(stop)
+        finally:
+            services.close()
+
+    asyncio.run(run())
+
+
 @main.group()
 def db() -> None:
     """Database schema management."""

@@ -774,7 +774,6 @@ def inspect_bytes(data: bytes | bytearray | memoryview) -> Inspection:
 
 
 # -- the decision ---------------------------------------------------------------------------------------------
-RAW_LABELS = frozenset({"raw", "ami", "aki", "ari"})
 _EXACT_LABELS = {f.value: f for f in (Format.QCOW2, Format.VMDK, Format.VHDX, Format.VDI, Format.PLOOP, Format.ISO)}
 
 
@@ -784,9 +783,8 @@ def _label_accepts(inspection: Inspection, label: str) -> bool:
     if label == Format.VHD:
         # without the tail a fixed VHD looks raw; raw data under a vhd label is harmless
         return inspection.format is Format.VHD or (inspection.format is Format.RAW and not inspection.tail_inspected)
-    if label in RAW_LABELS:
-        return inspection.raw_compatible
-    return inspection.raw_compatible  # a label this module does not know: vouch only for raw-like data
+    # raw, ami, aki, ari, and any label this module does not know: only data that reads as a plain disk
+    return inspection.raw_compatible
 
 
 def check(

@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import socket
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -38,6 +39,7 @@ class Worker:
         stale_after: float = 30.0,
         poll_interval: float = 2.0,
         max_attempts: int = 2,
+        sweep_interval: float = 300.0,
     ) -> None:
         self.db = db
         self.imports = imports
@@ -46,6 +48,7 @@ class Worker:
         self.stale_after = stale_after
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
+        self.sweep_interval = sweep_interval
 
     @classmethod
     def from_services(cls, services: Services) -> Worker:
@@ -61,8 +64,12 @@ class Worker:
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("task worker %s started", self.id)
+        next_sweep = 0.0
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_sweep:
+                    await self.imports.sweep_staging()
+                    next_sweep = time.monotonic() + self.sweep_interval
                 await self.reap()
                 while not stop.is_set() and await self.run_one():
                     pass

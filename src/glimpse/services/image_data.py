@@ -20,6 +20,7 @@ from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
+from glimpse.domain.formats import FormatInspector, check
 from glimpse.domain.images import Image, Location, Status
 from glimpse.errors import (
     BadRequest,
@@ -41,6 +42,8 @@ from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
 
+TAIL_BYTES = 512  # a fixed VHD's footer: the only format recognised by its end
+
 # after a failed upload, while the database is unavailable: retry putting the image back to queued
 SETTLE_FIRST_RETRY = 0.5
 SETTLE_MAX_RETRY = 5.0
@@ -53,6 +56,7 @@ class Digests:
     checksum: str
     hash_algo: str
     hash_value: str
+    virtual_size: int | None = None
 
 
 class HashingReader:
@@ -72,6 +76,7 @@ class HashingReader:
         expected: int | None,
         algorithm: str,
         in_flight: int = 3,
+        inspect: bool = True,
     ) -> None:
         self.source = source
         self.block_size = block_size
@@ -81,6 +86,10 @@ class HashingReader:
         self.in_flight = in_flight
         self._hashers = [hashlib.md5(usedforsecurity=False), hashlib.new(algorithm)]
         self.size = 0
+        # image safety: the inspector keeps a bounded prefix (and the last bytes) of the stream
+        self.inspector = FormatInspector() if inspect else None
+        self._tail = b""
+        self.virtual_size: int | None = None
 
     def _check_size(self) -> None:
         if self.size > self.cap:
@@ -99,14 +108,33 @@ class HashingReader:
             self._check_size()
             buffer += chunk
             if len(buffer) >= self.block_size:
+                self._inspect(buffer)
                 yield buffer
                 buffer = bytearray()
         if buffer:
+            self._inspect(buffer)
             yield buffer
         if self.expected is not None and self.size != self.expected:
             raise BadRequest(
                 f"Image data is {self.size} bytes but {self.expected} bytes were declared (x-openstack-image-size)"
             )
+
+    def _inspect(self, block: bytearray) -> None:
+        if self.inspector is None:
+            return
+        if not self.inspector.done:
+            self.inspector.feed(block)
+        self._tail = (self._tail + bytes(block[-TAIL_BYTES:]))[-TAIL_BYTES:]
+
+    def verify_format(self, disk_format: str | None, *, max_virtual_size: int) -> None:
+        """Refuse data that does not match ``disk_format`` or is unsafe (ImageFormatError, a 400); remember
+        the virtual size the header gives (for raw data, its size)."""
+        if self.inspector is None:
+            return
+        self.inspector.feed_tail(self._tail)
+        inspection = self.inspector.result()
+        check(inspection, disk_format or "raw", max_virtual_size=max_virtual_size)
+        self.virtual_size = inspection.virtual_size if inspection.virtual_size is not None else self.size
 
     async def __aiter__(self) -> AsyncIterator[Block]:
         async with contextlib.AsyncExitStack() as stack:
@@ -119,7 +147,11 @@ class HashingReader:
     def digests(self) -> Digests:
         md5, multi = self._hashers
         return Digests(
-            size=self.size, checksum=md5.hexdigest(), hash_algo=self.algorithm, hash_value=multi.hexdigest()
+            size=self.size,
+            checksum=md5.hexdigest(),
+            hash_algo=self.algorithm,
+            hash_value=multi.hexdigest(),
+            virtual_size=self.virtual_size,
         )
 
 
@@ -229,6 +261,7 @@ class ImageDataService:
         stored: StoredObject | None = None
         try:
             stored = await store.put(image_id, aiter(reader), size_hint=declared_size)
+            reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
             return await self._activate(image_id, store, stored, reader.digests())
         except BaseException as exc:
             await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
@@ -248,6 +281,8 @@ class ImageDataService:
             image.status = Status.ACTIVE
             image.size = digests.size
             image.checksum = digests.checksum
+            image.virtual_size = digests.virtual_size
+            image.virtual_size = digests.virtual_size
             image.os_hash_algo = digests.hash_algo
             image.os_hash_value = digests.hash_value
             image.locations = [Location(url=stored.url, store=store.id)]

@@ -8,7 +8,10 @@ and writes it to every target store in parallel, hashing and inspecting it on th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,6 +49,17 @@ class ImportRequest:
     uri: str | None
     stores: list[str]
     all_must_succeed: bool
+
+
+def _requeue_stalled(image_id: str, session: Any) -> bool:
+    return ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow())
+
+
+def _mtime(url: str) -> float:
+    try:
+        return os.stat(url.removeprefix("file://")).st_mtime
+    except OSError:
+        return time.time()
 
 
 def _csv(values: list[str]) -> str:
@@ -167,6 +181,7 @@ class ImportService:
             cap=self.settings.image_size_cap,
             expected=declared_size,
             algorithm=self.settings.hashing_algorithm,
+            inspect=False,  # staged data is inspected when it is imported
         )
         try:
             await self.staging.put(image_id, aiter(reader), size_hint=declared_size)
@@ -181,6 +196,43 @@ class ImportService:
     def staged_url(self, image_id: str) -> str:
         url_for: Callable[[str], str] = getattr(self.staging, "url_for")  # noqa: B009
         return url_for(image_id)
+
+    async def sweep_staging(self, *, stalled_after: float = 3600.0) -> SweepReport:
+        """Remove staged data nobody can use any more, and report what was freed.
+
+        Staged data stays while its image is `uploading` (staged, waiting for the import call; also after a
+        failed glance-direct import, so the client can retry) or `importing`. Data of deleted images, of
+        images in any other status, and leftovers of interrupted stage writes older than ``stalled_after``
+        seconds go; an image left `uploading` by an interrupted stage with no complete staged data goes back
+        to `queued`. Nothing that belongs to a live import or stage is removed.
+        """
+        objects = [obj async for obj in self.staging.list_objects()]
+        keys = sorted({obj.key for obj in objects})
+        statuses = await self.db.run(lambda s: ImageRepository(s).statuses(keys))
+        complete = {obj.key for obj in objects if not obj.partial}
+        removed: list[str] = []
+        requeued: list[str] = []
+        freed = 0
+        now = time.time()
+        for obj in objects:
+            status = statuses.get(obj.key)
+            live = status in (Status.UPLOADING, Status.IMPORTING)
+            if obj.partial:
+                stalled = now - _mtime(obj.url) > stalled_after
+                if live and not (stalled and status == Status.UPLOADING):
+                    continue
+                if live and obj.key not in complete:
+                    moved = await self.db.run(functools.partial(_requeue_stalled, obj.key))
+                    if moved:
+                        requeued.append(obj.key)
+            elif live:
+                continue
+            await self.staging.delete(obj.url)
+            removed.append(obj.url)
+            freed += obj.size
+        if removed:
+            log.info("staging sweep removed %d objects, %d bytes freed", len(removed), freed)
+        return SweepReport(removed=removed, freed_bytes=freed, requeued=requeued)
 
     # -- the import call ------------------------------------------------------------------------------
     def _parse(self, image: Image, body: Mapping[str, Any]) -> ImportRequest:
@@ -319,6 +371,13 @@ class ImportService:
         stored, failures = await write_to_stores(
             targets, image_id, aiter(reader), size_hint=expected, all_must_succeed=must
         )
+        if method != "copy-image":
+            try:
+                reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
+            except BadRequest:
+                for obj in stored.values():
+                    await _delete_quietly(targets, obj)
+                raise
         digests = reader.digests()
         if method == "copy-image" and digests.hash_value != image.os_hash_value:
             for obj in stored.values():
@@ -356,6 +415,7 @@ class ImportService:
                 image.status = Status.ACTIVE
                 image.size = digests.size
                 image.checksum = digests.checksum
+                image.virtual_size = digests.virtual_size
                 image.os_hash_algo = digests.hash_algo
                 image.os_hash_value = digests.hash_value
             image.locations = [
@@ -418,6 +478,13 @@ class ImportService:
                 repo.save(image)
 
         await self.db.run(work)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    removed: list[str]
+    freed_bytes: int
+    requeued: list[str]
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -283,6 +283,13 @@ class ImageRepository:
             equal_so_far.append(expression == value)
         return or_(*clauses)
 
+    def statuses(self, image_ids: Sequence[str]) -> dict[str, Status]:
+        """The status of each existing, not deleted image among ``image_ids``."""
+        if not image_ids:
+            return {}
+        stmt = select(ImageRow.id, ImageRow.status).where(ImageRow.id.in_(list(image_ids)), ImageRow.deleted == false())
+        return {image_id: Status(status) for image_id, status in self.session.execute(stmt)}
+
     def count_owned(self, owner: str) -> int:
         stmt = select(func.count()).select_from(ImageRow).where(ImageRow.owner == owner, ImageRow.deleted == false())
         return int(self.session.scalar(stmt) or 0)
