@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run install test lint unit-sqlite unit-postgres bench fuzz clean
+.PHONY: run install system-deps test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/glimpse serve
 
+## Debian tools the tests drive for real: qemu-img (image-format safety) and xorriso (ISO images)
+system-deps:
+	@command -v qemu-img >/dev/null && command -v xorriso >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils xorriso >/dev/null; }
+
 ## Install, then run every check and the whole suite on SQLite and on PostgreSQL
-test: install lint
+test: install system-deps lint
 	GLIMPSE_TEST_DB=sqlite $(BIN)/pytest -p no:cacheprovider
 	GLIMPSE_TEST_DB=postgresql $(BIN)/pytest -p no:cacheprovider
 
