@@ -50,8 +50,11 @@ class Settings(BaseModel):
 
     # import: methods and web-download filtering ([import_filtering_opts] in Glance)
     enabled_import_methods: list[str] = Field(
-        default_factory=lambda: ["glance-direct", "web-download", "copy-image"]
+        default_factory=lambda: ["glance-direct", "web-download", "copy-image", "glance-download"]
     )
+    # glance-download: region name -> that region's image endpoint, and the token to read it with
+    glance_download_endpoints: dict[str, str] = Field(default_factory=dict)
+    glance_download_token: SecretStr | None = None
     import_allowed_schemes: list[str] = Field(default_factory=lambda: ["http", "https"])
     import_disallowed_schemes: list[str] = Field(default_factory=list)
     import_allowed_hosts: list[str] = Field(default_factory=list)
@@ -163,6 +166,8 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("import_filtering_opts", "allowed_ports"): "import_allowed_ports",
     ("import_filtering_opts", "disallowed_ports"): "import_disallowed_ports",
     ("glimpse", "worker_in_process"): "worker_in_process",
+    ("glimpse", "glance_download_endpoints"): "glance_download_endpoints",
+    ("glimpse", "glance_download_token"): "glance_download_token",
     ("os_glance_staging_store", "filesystem_store_datadir"): "staging_dir",
     ("image_format", "container_formats"): "container_formats",
     ("database", "connection"): "database_url",
@@ -187,6 +192,15 @@ _STORE_OPTIONS = {"store_description", "weight", "filesystem_store_datadir", "fi
 _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", "": "noauth"}
 
 
+_DICT_FIELDS = {"glance_download_endpoints"}
+
+
+def _split_dict(value: str) -> dict[str, str]:
+    """``name=value, name=value`` (the value may contain ':' and '=')."""
+    pairs = (item.split("=", 1) for item in _split_list(value))
+    return {name.strip(): rest.strip() for name, rest in pairs}
+
+
 def _split_list(value: str) -> list[str]:
     """``a, b`` or Glance's ``[a, b]`` / ``['a', 'b']``."""
     value = value.strip().removeprefix("[").removesuffix("]")
@@ -208,7 +222,10 @@ def _read_ini(path: Path) -> dict[str, Any]:
             key = (section, option)
             if key in _INI_OPTIONS:
                 field = _INI_OPTIONS[key]
-                values[field] = _split_list(raw) if field in _LIST_FIELDS else raw
+                if field in _DICT_FIELDS:
+                    values[field] = _split_dict(raw)
+                else:
+                    values[field] = _split_list(raw) if field in _LIST_FIELDS else raw
             elif section in backends and option in _STORE_OPTIONS:
                 continue
             elif key == ("paste_deploy", "flavor"):

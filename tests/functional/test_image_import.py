@@ -227,3 +227,65 @@ def test_tasks_api_is_admin_only_and_lists_import_tasks(multi: tuple[TestClient,
     assert shown["progress"]["bytes_done"] in (0, 3)
     assert client.get("/v2/tasks", headers=ALICE).status_code == 403
     assert client.delete(f"/v2/tasks/{listed[0]['id']}").status_code == 405
+
+
+@pytest.fixture
+def remote_region(tmp_path: Path) -> Iterator[str]:
+    """Another region: a second, real Glimpse server on loopback with its own database and stores."""
+    import socket
+
+    import uvicorn
+
+    from glimpse.app import create_app
+    from glimpse.db.migrate import upgrade
+
+    remote_db = f"sqlite:///{tmp_path / 'remote.db'}"
+    upgrade(remote_db)
+    remote_settings = load_settings(env={}, data_dir=tmp_path / "remote", database_url=remote_db, auth="noauth",
+                                    worker_in_process=False)
+    remote_services = build_services(remote_settings)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(remote_settings, remote_services), host="127.0.0.1",
+                                           port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        remote_services.close()
+
+
+def test_glance_download_from_another_region(tmp_path: Path, clean_db: str, remote_region: str) -> None:
+    import httpx
+
+    remote = httpx.Client(base_url=remote_region)
+    created = remote.post("/v2/images", json={"name": "far", "disk_format": "raw", "container_format": "bare",
+                                              "os_distro": "cirros", "min_ram": 64}).json()
+    assert remote.put(f"/v2/images/{created['id']}/file", content=DATA, headers=OCTET).status_code == 204
+
+    settings = load_settings(env={}, data_dir=tmp_path / "local", database_url=clean_db, auth="noauth",
+                             glance_download_endpoints={"RegionTwo": remote_region}, task_heartbeat_interval=0.2)
+    services = build_services(settings)
+    with make_client(settings, services) as client:
+        assert "glance-download" in client.get("/v2/info/import").json()["import-methods"]["value"]
+        image_id = _create(client)
+        response = client.post(f"/v2/images/{image_id}/import", json={"method": {
+            "name": "glance-download", "glance_image_id": created["id"], "glance_region": "RegionTwo"}})
+        assert response.status_code == 202, response.text
+        image = _wait(client, image_id, _settled)
+        assert image["status"] == "active", image
+        assert image["os_hash_value"] == hashlib.sha512(DATA).hexdigest()
+        assert image["os_distro"] == "cirros"
+        assert image["min_ram"] == 64
+        assert client.get(f"/v2/images/{image_id}/file").content == DATA
+        bad = client.post(f"/v2/images/{_create(client)}/import", json={"method": {
+            "name": "glance-download", "glance_image_id": created["id"], "glance_region": "Nowhere"}})
+        assert bad.status_code == 400
+    services.close()
+    remote.close()

@@ -22,31 +22,48 @@ from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.db.repositories.tasks import TaskRepository
 from glimpse.domain.clock import utcnow
-from glimpse.domain.images import Image, Location, Status, new_id
+from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, new_id
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, GlimpseError, InvalidTransition, NotFound
 from glimpse.policy import Policy
 from glimpse.services.image_data import HashingReader
 from glimpse.services.images import ImageService, target_of
-from glimpse.settings import Settings
+from glimpse.services.remote_glance import RemoteImages
+from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import Block, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
 
-METHODS = ("glance-direct", "web-download", "copy-image")
+METHODS = ("glance-direct", "web-download", "copy-image", "glance-download")
+# what glance-download does not copy from the remote image: the server's own and the import bookkeeping
+_NOT_COPIED = frozenset(
+    {
+        "os_glance_import_task",
+        "os_glance_importing_to_stores",
+        "os_glance_failed_import",
+        "os_glance_import_progress",
+        "stores",
+    }
+)
 TASK_TTL = timedelta(hours=48)
 IMPORT_TASK = "os_glance_import_task"
 IMPORTING_TO = "os_glance_importing_to_stores"
 FAILED_IMPORT = "os_glance_failed_import"
 PROGRESS = "os_glance_import_progress"
 Progress = Callable[[int, int | None], None]
+# attributes of a remote image's representation that are not extra properties
+REMOTE_CORE = READ_ONLY | frozenset(
+    {"name", "visibility", "protected", "os_hidden", "min_disk", "min_ram", "container_format", "disk_format",
+     "owner", "tags", "locations"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class ImportRequest:
     method: str
     uri: str | None
+    remote: dict[str, str] | None
     stores: list[str]
     all_must_succeed: bool
 
@@ -161,7 +178,11 @@ class ImportService:
 
     @property
     def methods(self) -> list[str]:
-        return [method for method in self.settings.enabled_import_methods if method in METHODS]
+        return [
+            method
+            for method in self.settings.enabled_import_methods
+            if method in METHODS and (method != "glance-download" or self.settings.glance_download_endpoints)
+        ]
 
     # -- staging --------------------------------------------------------------------------------------
     async def stage(
@@ -247,6 +268,18 @@ class ImportService:
             if not isinstance(uri, str) or not uri:
                 raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
             self.check_url(uri)
+        remote = None
+        if name == "glance-download":
+            remote_id, region = method.get("glance_image_id"), method.get("glance_region")
+            if not isinstance(remote_id, str) or not is_uuid(remote_id):
+                raise BadRequest("glance-download needs 'glance_image_id', the id of the image in the other region")
+            if region not in self.settings.glance_download_endpoints:
+                raise BadRequest(f"Unknown glance_region {region!r} for glance-download")
+            remote = {
+                "glance_image_id": remote_id,
+                "glance_region": str(region),
+                "glance_service_interface": str(method.get("glance_service_interface", "public")),
+            }
         all_stores = body.get("all_stores", False)
         stores = body.get("stores")
         if not isinstance(all_stores, bool):
@@ -272,7 +305,11 @@ class ImportService:
             if not targets:
                 raise BadRequest("Image is already present at all requested stores")
         return ImportRequest(
-            method=name, uri=uri if name == "web-download" else None, stores=targets, all_must_succeed=must
+            method=name,
+            uri=uri if name == "web-download" else None,
+            remote=remote,
+            stores=targets,
+            all_must_succeed=must,
         )
 
     async def start(self, ctx: RequestContext, image_id: str, body: Mapping[str, Any]) -> Task:
@@ -288,7 +325,8 @@ class ImportService:
         task = Task(
             id=new_id(), type=TaskType.API_IMAGE_IMPORT, status=TaskStatus.PENDING, owner=image.owner,
             created_at=now, updated_at=now, image_id=image_id, user_id=ctx.user_id, request_id=ctx.request_id,
-            input={"image_id": image_id, "method": {"name": request.method, "uri": request.uri},
+            input={"image_id": image_id,
+                   "method": {"name": request.method, "uri": request.uri, **(request.remote or {})},
                    "stores": request.stores, "all_stores_must_succeed": request.all_must_succeed,
                    "backend": request.stores},
             expires_at=now + TASK_TTL,
@@ -299,9 +337,12 @@ class ImportService:
             current = repo.get(image_id, ctx, for_update=True)
             if IMPORT_TASK in current.properties and current.properties.get(IMPORTING_TO):
                 raise Conflict(f"Image {image_id} is already being imported")
-            expected = {"glance-direct": Status.UPLOADING, "web-download": Status.QUEUED, "copy-image": Status.ACTIVE}[
-                request.method
-            ]
+            expected = {
+                "glance-direct": Status.UPLOADING,
+                "web-download": Status.QUEUED,
+                "copy-image": Status.ACTIVE,
+                "glance-download": Status.QUEUED,
+            }[request.method]
             if current.status != expected:
                 if request.method == "glance-direct" and current.status == Status.QUEUED:
                     raise Conflict(f"Image {image_id} has no staged data: use PUT /v2/images/{image_id}/stage first")
@@ -331,9 +372,22 @@ class ImportService:
         must = bool(task.input.get("all_stores_must_succeed", True))
         image = await self.db.run(lambda s: ImageRepository(s).get(image_id, None))
         total: int | None = image.size if method == "copy-image" else None
+        remote: dict[str, Any] | None = None
+        if method == "glance-download":
+            remote = await self._remote(task).show(task.input["method"]["glance_image_id"])
+            if remote.get("status") != "active":
+                raise BadRequest(f"The remote image is {remote.get('status')}, not active")
+            total = remote.get("size")
+            await self._copy_remote_properties(image.id, remote)
         source = await self._open_source(image, method, task)
         try:
-            return await self._copy(task, image, method, source, targets, must, total, progress)
+            if method == "copy-image":
+                known = (image.os_hash_algo, image.os_hash_value)
+            elif remote is not None:
+                known = (remote.get("os_hash_algo"), remote.get("os_hash_value"))
+            else:
+                known = (None, None)
+            return await self._copy(task, image, method, source, targets, must, total, progress, known)
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:
@@ -349,8 +403,11 @@ class ImportService:
         must: bool,
         total: int | None,
         progress: Progress,
+        known: tuple[str | None, str | None],
     ) -> dict[str, Any]:
+        """Stream ``source`` into the targets; ``known`` is the (algorithm, digest) the data must match."""
         image_id = image.id
+        known_algo, known_hash = known
         done = 0
 
         async def counted(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -360,13 +417,13 @@ class ImportService:
                 progress(done, total)
                 yield chunk
 
-        expected = image.size if method == "copy-image" else None
+        expected = image.size if method == "copy-image" else total if method == "glance-download" else None
         reader = HashingReader(
             counted(source),
             block_size=self.settings.upload_block_size,
             cap=self.settings.image_size_cap,
             expected=expected,
-            algorithm=image.os_hash_algo or self.settings.hashing_algorithm,
+            algorithm=known_algo if known_algo in HASH_ALGORITHMS and known_hash else self.settings.hashing_algorithm,
         )
         stored, failures = await write_to_stores(
             targets, image_id, aiter(reader), size_hint=expected, all_must_succeed=must
@@ -379,14 +436,46 @@ class ImportService:
                     await _delete_quietly(targets, obj)
                 raise
         digests = reader.digests()
-        if method == "copy-image" and digests.hash_value != image.os_hash_value:
+        if known_hash and digests.hash_algo == known_algo and digests.hash_value != known_hash:
             for obj in stored.values():
                 await _delete_quietly(targets, obj)
-            raise BadRequest(f"The copy of image {image_id} does not match its recorded hash")
+            raise BadRequest(f"The data read for image {image_id} does not match its recorded {known_algo} hash")
         await self._finish(task, stored, failures, digests)
         return {"image_id": image_id, "stores": sorted(stored), "failed_stores": sorted(failures)}
 
+    def _remote(self, task: Task) -> RemoteImages:
+        region = task.input["method"]["glance_region"]
+        token = self.settings.glance_download_token
+        return RemoteImages(
+            self.settings.glance_download_endpoints[region], token.get_secret_value() if token is not None else None
+        )
+
+    async def _copy_remote_properties(self, image_id: str, remote: Mapping[str, Any]) -> None:
+        """The remote image's extra properties (and boot requirements) come along, as Glance does."""
+        core = ("min_disk", "min_ram")
+
+        def work(session: Any) -> None:
+            repo = ImageRepository(session)
+            image = repo.get(image_id, None, for_update=True)
+            for name in core:
+                if isinstance(remote.get(name), int):
+                    setattr(image, name, remote[name])
+            for name, value in remote.items():
+                if (
+                    isinstance(value, str)
+                    and name not in _NOT_COPIED
+                    and name not in image.properties
+                    and not name.startswith("os_glance")
+                    and name not in REMOTE_CORE
+                ):
+                    image.properties[name] = value
+            repo.save(image)
+
+        await self.db.run(work)
+
     async def _open_source(self, image: Image, method: str, task: Task) -> AsyncIterator[bytes]:
+        if method == "glance-download":
+            return self._remote(task).data(task.input["method"]["glance_image_id"])
         if method == "glance-direct":
             return aiter(self.staging.open(self.staged_url(image.id)))
         if method == "web-download":
