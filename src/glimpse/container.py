@@ -67,6 +67,9 @@ def build_services(
     async def open_url(url: str) -> fetch.RemoteStream:
         return await fetch.open_stream(url, web)
 
+    imports = ImportService(
+        settings, db, policy, images, stores, staging, open_url, lambda url: fetch.check_url(url, web)
+    )
     return Services(
         settings=settings,
         db=db,
@@ -81,10 +84,8 @@ def build_services(
         store_info=StoreService(db, policy, stores),
         metrics=metrics,
         health=HealthService(db, stores),
-        imports=ImportService(
-            settings, db, policy, images, stores, staging, open_url, lambda url: fetch.check_url(url, web)
-        ),
-        tasks=TaskService(settings, db, policy, images),
+        imports=imports,
+        tasks=TaskService(settings, db, policy, images, imports),
     )
 
 

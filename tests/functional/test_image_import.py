@@ -289,3 +289,20 @@ def test_glance_download_from_another_region(tmp_path: Path, clean_db: str, remo
         assert bad.status_code == 400
     services.close()
     remote.close()
+
+
+def test_legacy_task_import_creates_and_imports_an_image(multi: tuple[TestClient, Services], web_server: str) -> None:
+    client, _ = multi
+    response = client.post("/v2/tasks", json={"type": "import", "input": {
+        "import_from": f"{web_server}/image.raw", "import_from_format": "raw",
+        "image_properties": {"name": "from-task", "container_format": "bare"}}})
+    assert response.status_code == 201, response.text
+    task = response.json()
+    assert task["type"] == "import"
+    image_id = task["image_id"]
+    image = _wait(client, image_id, _settled)
+    assert image["status"] == "active"
+    assert image["name"] == "from-task"
+    assert client.get(f"/v2/tasks/{task['id']}").json()["status"] == "success"
+    assert client.post("/v2/tasks", json={"type": "import", "input": {}}).status_code == 400
+    assert client.post("/v2/tasks", json={"type": "clone", "input": {}}).status_code == 400

@@ -192,6 +192,11 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
                 "message": {"type": "string"},
             },
         },
+        "TaskCreate": {
+            "type": "object",
+            "required": ["type", "input"],
+            "properties": {"type": {"type": "string"}, "input": {"type": "object"}},
+        },
         "Tasks": {
             "type": "object",
             "properties": {"tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}},
@@ -375,7 +380,12 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
                     {"name": "type", "in": "query", "schema": {"type": "string"}},
                 ],
                 "responses": {"200": _json("#/components/schemas/Tasks"), **_errors(403)},
-            }
+            },
+            "post": {
+                "operationId": "createTask",
+                "requestBody": body("#/components/schemas/TaskCreate"),
+                "responses": {"201": _json("#/components/schemas/Task", "Created"), **_errors(403, 409, 413, 415)},
+            },
         },
         "/v2/tasks/{task_id}": {
             "parameters": [_path_param("task_id", "Task id")],

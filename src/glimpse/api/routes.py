@@ -49,7 +49,7 @@ ROUTES = [
     resource("/v2/images/{image_id}/stage", PUT=image_import.stage),
     resource("/v2/images/{image_id}/import", POST=image_import.start),
     resource("/v2/images/{image_id}/tasks", GET=tasks.for_image),
-    resource("/v2/tasks", GET=tasks.index),
+    resource("/v2/tasks", GET=tasks.index, POST=tasks.create),
     resource("/v2/tasks/{task_id}", GET=tasks.show),
     resource("/v2/info/import", GET=image_import.info),
     resource("/v2/images/{image_id}/actions/deactivate", POST=images.deactivate),

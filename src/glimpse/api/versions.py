@@ -35,7 +35,8 @@ VERSION_FEATURES: tuple[tuple[str, frozenset[str]], ...] = (
 
 IMPLEMENTED = frozenset(
     {"images", "image_data", "tags", "schemas", "members", "deactivate", "community", "os_hidden", "hash",
-     "multistore", "store_delete", "stores_detail"}
+     "multistore", "store_delete", "stores_detail", "tasks", "import_plugins", "import", "copy_image",
+     "import_to_stores", "image_tasks"}
 )  # fmt: skip
 
 

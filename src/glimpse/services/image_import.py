@@ -312,7 +312,15 @@ class ImportService:
             all_must_succeed=must,
         )
 
-    async def start(self, ctx: RequestContext, image_id: str, body: Mapping[str, Any]) -> Task:
+    async def start(
+        self,
+        ctx: RequestContext,
+        image_id: str,
+        body: Mapping[str, Any],
+        *,
+        task_type: TaskType = TaskType.API_IMAGE_IMPORT,
+        task_input: Mapping[str, Any] | None = None,
+    ) -> Task:
         image = await self.images.load(ctx, image_id)
         request = self._parse(image, body)
         if request.method == "copy-image":
@@ -323,12 +331,12 @@ class ImportService:
             raise BadRequest("'disk_format' and 'container_format' must be set prior to import")
         now = utcnow()
         task = Task(
-            id=new_id(), type=TaskType.API_IMAGE_IMPORT, status=TaskStatus.PENDING, owner=image.owner,
+            id=new_id(), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
             created_at=now, updated_at=now, image_id=image_id, user_id=ctx.user_id, request_id=ctx.request_id,
             input={"image_id": image_id,
                    "method": {"name": request.method, "uri": request.uri, **(request.remote or {})},
                    "stores": request.stores, "all_stores_must_succeed": request.all_must_succeed,
-                   "backend": request.stores},
+                   "backend": request.stores, **(task_input or {})},
             expires_at=now + TASK_TTL,
         )  # fmt: skip
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
@@ -10,12 +11,16 @@ from glimpse.db.repositories.tasks import TaskRepository
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest
 from glimpse.policy import Policy, Target
+from glimpse.services.image_import import ImportService
 from glimpse.services.images import ImageService
 from glimpse.settings import Settings
 
 
 class TaskService:
-    def __init__(self, settings: Settings, db: Database, policy: Policy, images: ImageService) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, policy: Policy, images: ImageService, imports: ImportService
+    ) -> None:
+        self.imports = imports
         self.settings = settings
         self.db = db
         self.policy = policy
@@ -25,6 +30,35 @@ class TaskService:
         target = Target(project_id=ctx.project_id)
         self.policy.enforce(ctx, "tasks_api_access", target)
         self.policy.enforce(ctx, rule, target)
+
+    async def create(self, ctx: RequestContext, body: Mapping[str, Any]) -> Task:
+        """POST /v2/tasks with type `import`: create an image from `image_properties` and import it from
+        `import_from` (a URL, fetched like web-download, with the same filtering)."""
+        self._allowed(ctx, "add_task")
+        if body.get("type") != TaskType.IMPORT.value:
+            raise BadRequest(f"Task type {body.get('type')!r} is not supported: only 'import' can be created")
+        task_input = body.get("input")
+        if not isinstance(task_input, dict):
+            raise BadRequest("Task input must be an object with import_from, import_from_format, image_properties")
+        source, properties = task_input.get("import_from"), task_input.get("image_properties", {})
+        if not isinstance(source, str) or not source:
+            raise BadRequest("Task input needs 'import_from', the URL of the image data")
+        if not isinstance(properties, dict):
+            raise BadRequest("'image_properties' must be an object")
+        fmt = task_input.get("import_from_format")
+        properties = {"disk_format": fmt, **properties} if isinstance(fmt, str) and fmt else dict(properties)
+        image = await self.images.create(ctx, properties)
+        return await self.imports.start(
+            ctx,
+            image.id,
+            {"method": {"name": "web-download", "uri": source}},
+            task_type=TaskType.IMPORT,
+            task_input={
+                "import_from": source,
+                "import_from_format": fmt,
+                "image_properties": task_input.get("image_properties", {}),
+            },
+        )
 
     async def get(self, ctx: RequestContext, task_id: str) -> Task:
         self._allowed(ctx, "get_task")

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.http import context, json_response, services
+from glimpse.api.http import context, json_object, json_response, services
 from glimpse.domain.clock import isoformat
 from glimpse.domain.tasks import Task
 
@@ -42,6 +42,11 @@ async def index(request: Request) -> Response:
         kept = [(k, v) for k, v in params if k != "marker"]
         body["next"] = "/v2/tasks?" + urlencode([*kept, ("marker", next_marker)])
     return json_response(body)
+
+
+async def create(request: Request) -> Response:
+    task = await services(request).tasks.create(context(request), await json_object(request))
+    return json_response(task_view(task), 201)
 
 
 async def show(request: Request) -> Response:
