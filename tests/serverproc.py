@@ -84,11 +84,30 @@ def answers_root(port: int) -> int | None:
         conn.close()
 
 
-def spawn(port: int, env: dict[str, str], log_file: Path, *, append: bool = False) -> subprocess.Popen[bytes]:
-    """Start `glimpse serve` on 127.0.0.1:port, its output going to ``log_file``."""
+def spawn(
+    port: int, env: dict[str, str], log_file: Path, *, append: bool = False, config: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `glimpse serve` on 127.0.0.1:port (with ``--config config``), its output going to ``log_file``."""
+    extra = ["--config", str(config)] if config is not None else []
     with log_file.open("ab" if append else "wb") as log:
         return subprocess.Popen(
-            [GLIMPSE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [GLIMPSE, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def spawn_worker(
+    env: dict[str, str], log_file: Path, *, append: bool = False, config: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a `glimpse worker` (task worker, no API), its output going to ``log_file``."""
+    extra = ["--config", str(config)] if config is not None else []
+    with log_file.open("ab" if append else "wb") as log:
+        return subprocess.Popen(
+            [GLIMPSE, "worker", *extra],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,

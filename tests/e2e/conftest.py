@@ -15,6 +15,7 @@ import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ USERS = {
     "beta": ("bob", "beta", ("member", "reader")),
 }
 SERVER_KEY = pytest.StashKey["GlimpseServer"]()
+IMPORT_SERVER_KEY = pytest.StashKey["GlimpseServer"]()  # tests/e2e/test_import.py
 
 
 @dataclass
@@ -79,6 +81,41 @@ def e2e_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
+def create_tokens(env: dict[str, str], users: tuple[str, ...] = tuple(USERS)) -> dict[str, str]:
+    """`glimpse token create` for each of ``users`` (keys of USERS), before the server starts."""
+    tokens: dict[str, str] = {}
+    for key in users:
+        user, project, roles = USERS[key]
+        args = [GLIMPSE, "token", "create", "--user", user, "--project", project]
+        for role in roles:
+            args += ["--role", role]
+        created = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
+        assert created.returncode == 0, f"glimpse token create failed:\n{created.stderr}"
+        tokens[key] = created.stdout.strip().splitlines()[-1]
+    return tokens
+
+
+def launch(state: GlimpseServer, env: dict[str, str], config: Path | None = None) -> None:
+    """Start `glimpse serve` for ``state`` on a free port and wait until GET / answers 300."""
+    status: int | None = None
+    for attempt in range(3):  # something else may take the free port before the server binds it
+        port = _free_port()
+        state.url = f"http://127.0.0.1:{port}"
+        process = state.process = _spawn(port, env, state.log_file, config=config)
+        status = _wait_for_root(process, port)
+        if status is not None or "address already in use" not in state.log_tail().lower() or attempt == 2:
+            break
+        _stop(process)
+    if status is None:
+        assert state.process is not None
+        pytest.fail(
+            f"glimpse serve did not answer GET / within {STARTUP_TIMEOUT}s (exit code {state.process.poll()}):\n"
+            f"{state.log_tail()}",
+            pytrace=False,
+        )
+    assert status == 300, f"GET / answered {status}, expected 300:\n{state.log_tail()}"
+
+
 @pytest.fixture(scope="session")
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, e2e_database_url: str
@@ -88,48 +125,92 @@ def server(
     data_dir, home = root / "data", root / "home"
     home.mkdir()
     env = _server_env(data_dir, e2e_database_url, home)
-    tokens: dict[str, str] = {}
-    for key, (user, project, roles) in USERS.items():
-        args = [GLIMPSE, "token", "create", "--user", user, "--project", project]
-        for role in roles:
-            args += ["--role", role]
-        created = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
-        assert created.returncode == 0, f"glimpse token create failed:\n{created.stderr}"
-        tokens[key] = created.stdout.strip().splitlines()[-1]
-
-    log_file = root / "server.log"
-    state = GlimpseServer(url="", tokens=tokens, log_file=log_file, home=home)
-    process: subprocess.Popen[bytes] | None = None
-    status: int | None = None
+    state = GlimpseServer(url="", tokens=create_tokens(env), log_file=root / "server.log", home=home)
     try:
-        for attempt in range(3):  # something else may take the free port before the server binds it
-            port = _free_port()
-            state.url = f"http://127.0.0.1:{port}"
-            process = state.process = _spawn(port, env, log_file)
-            status = _wait_for_root(process, port)
-            if status is not None or "address already in use" not in state.log_tail().lower() or attempt == 2:
-                break
-            _stop(process)
-        if status is None:
-            assert process is not None
-            pytest.fail(
-                f"glimpse serve did not answer GET / within {STARTUP_TIMEOUT}s (exit code {process.poll()}):\n"
-                f"{state.log_tail()}",
-                pytrace=False,
-            )
-        assert status == 300, f"GET / answered {status}, expected 300:\n{state.log_tail()}"
+        launch(state, env)
         request.config.stash[SERVER_KEY] = state
         yield state
     finally:
         if SERVER_KEY in request.config.stash:
             del request.config.stash[SERVER_KEY]
-        if process is not None:
-            _stop(process)
+        if state.process is not None:
+            _stop(state.process)
 
 
-@pytest.fixture(autouse=True)
-def _server_stays_healthy(server: GlimpseServer) -> Iterator[None]:
-    """After each test the server still runs and has logged no traceback and no ERROR (no 500s)."""
+IMPORT_STORES = ("fast", "cheap")
+
+
+@dataclass
+class ImportServer(GlimpseServer):
+    """A server with two filesystem stores (`fast`, the default, and `cheap`) and web-download allowed to
+    127.0.0.1 on any port, configured by the INI file ``config``."""
+
+    config: Path = Path()
+    stores: dict[str, Path] = field(default_factory=dict)
+    staging: Path = Path()
+
+
+IMPORT_CONFIG = """\
+[DEFAULT]
+enabled_backends = fast:file, cheap:file
+
+[glance_store]
+default_backend = fast
+
+[fast]
+filesystem_store_datadir = {fast}
+
+[cheap]
+filesystem_store_datadir = {cheap}
+
+[os_glance_staging_store]
+filesystem_store_datadir = {staging}
+
+[import_filtering_opts]
+allowed_hosts = 127.0.0.1
+# empty: no allow list, so the (empty) deny list applies: any port
+allowed_ports =
+"""
+
+
+@pytest.fixture(scope="session")
+def import_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ImportServer]:
+    """A running `glimpse serve --config FILE` for the import tests, with its own database and tokens for
+    admin and alpha."""
+    root = tmp_path_factory.mktemp("e2e-import-server")
+    data_dir, home = root / "data", root / "home"
+    home.mkdir()
+    stores = {name: root / "stores" / name for name in IMPORT_STORES}
+    for directory in stores.values():
+        directory.mkdir(parents=True)
+    staging = root / "staging"
+    config = root / "glimpse.conf"
+    config.write_text(IMPORT_CONFIG.format(staging=staging, **{name: str(path) for name, path in stores.items()}))
+    with new_database(root, prefix="glimpse_e2e_import") as database_url:
+        env = _server_env(data_dir, database_url, home)
+        state = ImportServer(
+            url="",
+            tokens=create_tokens(env, ("admin", "alpha")),
+            log_file=root / "server.log",
+            home=home,
+            config=config,
+            stores=stores,
+            staging=staging,
+        )
+        try:
+            launch(state, env, config)
+            request.config.stash[IMPORT_SERVER_KEY] = state
+            yield state
+        finally:
+            if IMPORT_SERVER_KEY in request.config.stash:
+                del request.config.stash[IMPORT_SERVER_KEY]
+            if state.process is not None:
+                _stop(state.process)
+
+
+@contextmanager
+def stays_healthy(server: GlimpseServer) -> Iterator[None]:
+    """The server logs no traceback and no ERROR (no 500s) inside the block, and still runs after it."""
     start = server.log_file.stat().st_size
     yield
     with server.log_file.open("rb") as handle:
@@ -145,13 +226,22 @@ def _server_stays_healthy(server: GlimpseServer) -> Iterator[None]:
     assert server.process.poll() is None, f"glimpse serve exited:\n{server.log_tail()}"
 
 
+@pytest.fixture(autouse=True)
+def _server_stays_healthy(server: GlimpseServer) -> Iterator[None]:
+    """After each test the server still runs and has logged no traceback and no ERROR (no 500s)."""
+    with stays_healthy(server):
+        yield
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     """Attach the server log's tail to the report of a failing e2e test."""
     report: Any = yield
-    state = item.config.stash.get(SERVER_KEY, None)
-    if state is not None and report.failed:
-        report.sections.append(("glimpse serve log (tail)", state.log_tail()))
+    if report.failed:
+        for key, title in ((SERVER_KEY, "glimpse serve"), (IMPORT_SERVER_KEY, "glimpse serve (import)")):
+            state = item.config.stash.get(key, None)
+            if state is not None:
+                report.sections.append((f"{title} log (tail)", state.log_tail()))
     return report  # type: ignore[no-any-return]
 
 

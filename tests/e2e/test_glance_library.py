@@ -32,7 +32,7 @@ def _small_image(client: Any, name: str, data: bytes, **extra: Any) -> str:
 def test_create_upload_download_list(glance_lib: Lib, payload: Payload, unique: str) -> None:
     client = glance_lib("alpha")
     name = f"lib-{unique}"
-    image = client.images.create(name=name, disk_format="qcow2", container_format="bare", visibility="private")
+    image = client.images.create(name=name, disk_format="raw", container_format="bare", visibility="private")
     assert image["status"] == "queued"
     assert image["size"] is None
     with payload.path.open("rb") as data:
@@ -46,7 +46,7 @@ def test_create_upload_download_list(glance_lib: Lib, payload: Payload, unique: 
     assert shown["os_hash_algo"] == "sha512"
     assert shown["os_hash_value"] == payload.sha512
     assert shown["visibility"] == "private"
-    assert shown["disk_format"] == "qcow2"
+    assert shown["disk_format"] == "raw"
 
     md5, sha512, size = hashlib.md5(usedforsecurity=False), hashlib.sha512(), 0
     for chunk in client.images.data(image["id"]):  # the client checks os_hash_value itself at the end

@@ -164,6 +164,19 @@ def test_ini_first_store_is_the_default_default(tmp_path: Path) -> None:
     assert load_settings(ini, env={}, data_dir=tmp_path).default_backend == "one"
 
 
+def test_ini_import_filtering_and_task_options(tmp_path: Path) -> None:
+    ini = write(
+        tmp_path,
+        "[import_filtering_opts]\nallowed_hosts = 127.0.0.1\nallowed_ports =\n"
+        "[glimpse]\nworker_in_process = false\ntask_heartbeat_interval = 0.25\ntask_stale_after = 3\n"
+        "task_max_attempts = 1\n",
+    )
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    assert (settings.import_allowed_hosts, settings.import_allowed_ports) == (["127.0.0.1"], [])
+    assert settings.worker_in_process is False
+    assert (settings.task_heartbeat_interval, settings.task_stale_after, settings.task_max_attempts) == (0.25, 3.0, 1)
+
+
 def test_ini_single_store_glance_api_conf(tmp_path: Path) -> None:
     ini = write(tmp_path, "[glance_store]\nfilesystem_store_datadir = /var/lib/glance/images/\n")
     settings = load_settings(ini, env={}, data_dir=tmp_path)
