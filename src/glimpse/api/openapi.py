@@ -30,8 +30,8 @@ def _json(ref: str, description: str = "OK") -> dict[str, Any]:
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    # any request may be malformed (400) or lack a valid token (401)
-    return {str(code): ERROR for code in sorted({400, 401, *codes})}
+    # any request may be malformed (400), lack a valid token (401) or meet an unavailable database (503)
+    return {str(code): ERROR for code in sorted({400, 401, 503, *codes})}
 
 
 def _path_param(name: str, description: str) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from glimpse.db import Database
 from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
 from glimpse.domain.tasks import Task, TaskStatus
+from glimpse.errors import DatabaseUnavailable
 from glimpse.services.image_import import TASK_TTL, ImportService, describe_failure
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class Worker:
                 await self.reap()
                 while not stop.is_set() and await self.run_one():
                     pass
+            except DatabaseUnavailable as exc:
+                log.warning("task worker %s: %s; retrying in %.0f s", self.id, exc.message, self.poll_interval)
             except Exception:
                 log.exception("task worker %s: unexpected error; continuing", self.id)
             self.imports.wakeup.clear()

@@ -298,9 +298,13 @@ class ImportService:
         else:
             targets = [self.stores.default_id]
         for store_id in targets:
-            if store_id not in self.stores:
-                raise BadRequest(f"Store for identifier {store_id} not found")
+            if store_id not in self.stores:  # Glance: 409 for an import (an upload says 400)
+                raise Conflict(f"Store for identifier {store_id} not found")
         if name == "copy-image":
+            if not all_stores:  # stores named one by one must all be new (Glance)
+                for store_id in targets:
+                    if store_id in image.stores:
+                        raise BadRequest(f"Image is already present at store '{store_id}'")
             targets = [store_id for store_id in targets if store_id not in image.stores]
             if not targets:
                 raise BadRequest("Image is already present at all requested stores")
@@ -328,7 +332,7 @@ class ImportService:
         else:
             self.policy.enforce(ctx, "modify_image", target_of(image))
         if not image.disk_format or not image.container_format:
-            raise BadRequest("'disk_format' and 'container_format' must be set prior to import")
+            raise Conflict("'disk_format' and 'container_format' must be set prior to import")
         now = utcnow()
         task = Task(
             id=new_id(), type=task_type, status=TaskStatus.PENDING, owner=image.owner,

@@ -15,6 +15,7 @@ from glimpse.api.http import (
     require_media_type,
     services,
 )
+from glimpse.errors import BadRequest
 
 
 async def stage(request: Request) -> Response:
@@ -30,6 +31,15 @@ async def stage(request: Request) -> Response:
 
 async def start(request: Request) -> Response:
     body = await json_object(request)
+    header = request.headers.get("x-image-meta-store")
+    if header is not None:
+        # Glance: the header names the one target store when the body has no `stores` (all_stores with it is
+        # a 400 from the service). openstacksdk sends both for `store=`, so an agreeing pair is accepted.
+        stores = body.get("stores")
+        if stores is None:
+            body = {**body, "stores": [header]}
+        elif not isinstance(stores, list) or header not in stores:
+            raise BadRequest("Stores parameter and x-image-meta-store header can't be both specified")
     await services(request).imports.start(context(request), request.path_params["image_id"], body)
     return Response(status_code=202)
 
