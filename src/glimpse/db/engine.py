@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Units of work run on anyio's worker threads (40 at most), so the pool keeps as many connections as can be
+# busy at once: a smaller pool makes overflow connections that are opened and closed on every request.
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
+
 DEFAULT_BUSY_TIMEOUT = 30.0
 PG_CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails the request instead of hanging it
 
@@ -42,7 +47,9 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engi
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False}, pool_size=8, max_overflow=8)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
+        )
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
@@ -50,7 +57,9 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engi
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, connect_args=connect_args)
+    return create_engine(
+        url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, connect_args=connect_args
+    )
 
 
 def _is_unavailable(exc: sa_exc.DBAPIError) -> bool:
