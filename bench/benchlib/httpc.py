@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 USER_AGENT = "glimpse-bench/1"
@@ -90,7 +92,7 @@ class Conn:
         self.host_header = f"{endpoint.host}:{endpoint.port}"
         self.sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.reader = self.sock.makefile("rb", buffering=1 << 16)
+        self.reader = cast(io.BufferedReader, self.sock.makefile("rb", buffering=1 << 16))
 
     def close(self) -> None:
         self.reader.close()
@@ -182,10 +184,8 @@ class AsyncConn:
 
     async def close(self) -> None:
         self.writer.close()
-        try:
+        with contextlib.suppress(OSError):
             await self.writer.wait_closed()
-        except OSError:
-            pass
 
 
 def install_uvloop() -> str:
@@ -209,7 +209,9 @@ class Transfer:
 def upload_file(endpoint: Endpoint, path: str, source: Path, headers: dict[str, str]) -> Transfer:
     """PUT a file with Content-Length, the body sent by the kernel (``sendfile``)."""
     size = source.stat().st_size
-    head = build_request("PUT", path, f"{endpoint.host}:{endpoint.port}", None, {**headers, "Content-Length": str(size)})
+    head = build_request(
+        "PUT", path, f"{endpoint.host}:{endpoint.port}", None, {**headers, "Content-Length": str(size)}
+    )
     with Conn(endpoint, timeout=600) as conn, source.open("rb") as handle:
         started = time.perf_counter()
         conn.sock.sendall(head)

@@ -145,3 +145,45 @@ class SendfileServer:
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self.listener.close()
+
+
+def cpu_jiffies() -> tuple[int, int] | None:
+    """(busy, total) jiffies of all CPUs from /proc/stat."""
+    try:
+        with open("/proc/stat") as handle:
+            fields = [int(x) for x in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])
+    return total - idle, total
+
+
+def busy_cores(before: tuple[int, int] | None, after: tuple[int, int] | None, cpus: int) -> float | None:
+    """How many cores were busy (any process) between two cpu_jiffies() readings."""
+    if before is None or after is None or after[1] == before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1]) * cpus
+
+
+def idle_probe(seconds: float = 1.0) -> float | None:
+    """Busy cores on the machine over ``seconds`` before we start (other sessions, builds...)."""
+    before = cpu_jiffies()
+    time.sleep(seconds)
+    return busy_cores(before, cpu_jiffies(), os.cpu_count() or 1)
+
+
+def filesystem_of(path: Path) -> str:
+    """``type device`` of the mount holding ``path`` (from /proc/mounts), e.g. ``ext4 /dev/vda``."""
+    best = ("", "unknown", "?")
+    target = str(path.resolve())
+    try:
+        with open("/proc/mounts") as handle:
+            for line in handle:
+                device, mount, kind = line.split()[:3]
+                inside = target == mount or target.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best[0]):
+                    best = (mount, kind, device)
+    except OSError:
+        pass
+    return f"{best[1]} {best[2]}"

@@ -154,15 +154,35 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process, in seconds."""
+def _stat_cpu(path: str) -> float | None:
+    """utime + stime, in seconds, from a /proc stat file (process or thread)."""
     try:
-        with open(f"/proc/{pid}/stat") as handle:
+        with open(path) as handle:
             fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
+    except (OSError, IndexError):
         return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds used by a process (all its threads, live and finished)."""
+    return _stat_cpu(f"/proc/{pid}/stat")
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSnapshot:
+    """CPU seconds of a process tree: everything, and the main threads (where the event loops run)."""
+
+    total: float
+    main_threads: float
+
+    @classmethod
+    def take(cls, pid: int) -> CpuSnapshot:
+        total = main = 0.0
+        for member in process_tree(pid):
+            total += cpu_seconds(member) or 0.0
+            main += _stat_cpu(f"/proc/{member}/task/{member}/stat") or 0.0
+        return cls(total, main)
 
 
 @dataclass(slots=True)

@@ -21,8 +21,8 @@ def version(executable: str) -> str:
         out = subprocess.run([executable, "--version"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return executable
-    text = (out.stdout or out.stderr).strip().splitlines()
-    return text[0] if text else executable
+    words = (out.stdout or out.stderr).split()
+    return " ".join(words[:2]) if words else executable
 
 
 _CURL_WRITE_OUT = "%{http_code} %{size_upload} %{size_download} %{time_total}"
@@ -84,9 +84,7 @@ end
 """
 
 
-def wrk_get(
-    wrk: str, base_url: str, paths: list[str], *, threads: int, connections: int, seconds: int
-) -> WrkResult:
+def wrk_get(wrk: str, base_url: str, paths: list[str], *, threads: int, connections: int, seconds: int) -> WrkResult:
     """``wrk -tT -cC -dDs --latency`` cycling through ``paths`` with a small Lua script."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="glimpse-bench-") as script:
         script.write(_LUA % ", ".join(f'"{p}"' for p in paths))
@@ -109,7 +107,8 @@ def wrk_get(
     errors = int(non2xx.group(1)) if non2xx else 0
     if socket_errors:
         errors += sum(int(g) for g in socket_errors.groups())
-    assert total is not None and rps is not None
+    assert total is not None
+    assert rps is not None
     duration_ms = _ms(total.group(2) + total.group(3))
     return WrkResult(
         requests=int(total.group(1)),
