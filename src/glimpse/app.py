@@ -16,7 +16,7 @@ from glimpse.api.routes import ROUTES
 from glimpse.container import Services, build_services
 from glimpse.errors import GlimpseError
 from glimpse.jobs.worker import Worker
-from glimpse.settings import Settings
+from glimpse.settings import Settings, load_settings
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -49,3 +49,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     )
     app.state.services = svc
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one of several `glimpse serve` worker processes: settings from GLIMPSE_CONFIG and GLIMPSE_*."""
+    return create_app(load_settings())

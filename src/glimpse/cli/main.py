@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -72,11 +73,16 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
     # held shared while this process serves; a crash leaves no lock behind
     data_dir_lock = DataDirLock(settings.data_dir)
     claim_data_dir(data_dir_lock, lambda: _recover(settings))
-    app = create_app(settings)
+    # several worker processes: each builds its own app from the same file and environment
+    app: Any = create_app(settings) if settings.workers <= 1 else "glimpse.app:app_from_environment"
+    if settings.workers > 1 and config_file is not None:
+        os.environ["GLIMPSE_CONFIG"] = str(config_file)
     # JSON logs: uvicorn's own loggers get no handlers of their own and reach ours through the root logger
     log_config = None if settings.log_format == "json" else LOGGING_CONFIG
     uvicorn.run(
         app,
+        factory=settings.workers > 1,
+        workers=settings.workers,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
