@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run install system-deps test lint bench fuzz clean
+.PHONY: run install system-deps keystone test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,12 @@ system-deps:
 	@command -v qemu-img >/dev/null && command -v xorriso >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils xorriso >/dev/null; }
 
+## A real Keystone on 127.0.0.1:5000 for the e2e tests (its own venv in ~/.cache; reused while healthy)
+keystone:
+	scripts/keystone-up
+
 ## Install, then run every check and the whole suite on SQLite and on PostgreSQL
-test: install system-deps lint
+test: install system-deps lint keystone
 	GLIMPSE_TEST_DB=sqlite $(BIN)/pytest -p no:cacheprovider
 	GLIMPSE_TEST_DB=postgresql $(BIN)/pytest -p no:cacheprovider
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from glimpse.auth import Authenticator, build_authenticator
 from glimpse.db import Database
 from glimpse.metrics import Metrics
-from glimpse.policy import Policy
+from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
@@ -57,9 +57,10 @@ def build_services(
     db = db or Database(settings.database_url, busy_timeout=settings.database_busy_timeout)
     stores = stores or build_registry(settings)
     metrics = metrics or Metrics(store.id for store in stores)
-    policy = policy or Policy()
+    policy = policy or Policy.from_settings(settings)
     schemas = Schemas(settings)
-    images = ImageService(settings, db, policy, schemas, stores)
+    protections = PropertyProtections.from_settings(settings, policy)
+    images = ImageService(settings, db, policy, schemas, stores, protections)
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)
     web = fetch_policy(settings)
@@ -76,7 +77,7 @@ def build_services(
         stores=stores,
         policy=policy,
         schemas=schemas,
-        auth=auth or build_authenticator(settings),
+        auth=auth or build_authenticator(settings, metrics),
         images=images,
         image_data=ImageDataService(settings, db, policy, images, stores, metrics),
         members=MemberService(settings, db, policy, images),

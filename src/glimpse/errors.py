@@ -86,5 +86,10 @@ class DatabaseUnavailable(GlimpseError):
     """The database cannot be reached or stays locked; the same request may succeed when retried."""
 
 
+class IdentityUnavailable(GlimpseError):
+    """The identity service (Keystone) cannot validate tokens now: down, timing out or refusing our service
+    credentials. Nothing is wrong with the caller's token as far as anyone knows."""
+
+
 class ClientDisconnected(GlimpseError):
     """The client went away while sending data."""

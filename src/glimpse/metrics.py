@@ -83,6 +83,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.token_validations = Counter(
+            "glimpse_auth_token_validations",
+            "Tokens checked by Keystone authentication, by where the answer came from (source=cache or keystone) "
+            "and result (valid, invalid, unavailable).",
+            ["source", "result"],
+            registry=self.registry,
+        )
         for reason in UPLOAD_FAILURE_REASONS:
             self.upload_failures.labels(reason)
         for store_id in store_ids:
@@ -110,6 +117,10 @@ class Metrics:
 
     def upload_failed(self, exc: BaseException) -> None:
         self.upload_failures.labels(upload_failure_reason(exc)).inc()
+
+    def token_validated(self, source: str, result: str) -> None:
+        """Count one token check: ``source`` is ``cache`` or ``keystone``; ``result`` valid, invalid or unavailable."""
+        self.token_validations.labels(source, result).inc()
 
     def render(self, accept: str = "") -> tuple[bytes, str]:
         """The exposition (Prometheus text, or OpenMetrics when ``accept`` asks for it) and its content type."""

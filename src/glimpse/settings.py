@@ -37,6 +37,62 @@ class StoreSettings(BaseModel):
     options: dict[str, str] = Field(default_factory=dict)
 
 
+class KeystoneAuthSettings(BaseModel):
+    """``[keystone_authtoken]``, with keystonemiddleware's option names (``auth = keystone``)."""
+
+    model_config = {"frozen": True}
+
+    # sent in ``WWW-Authenticate: Keystone uri="..."`` with a 401; auth_url when not set
+    www_authenticate_uri: str = ""
+    # the service user that validates tokens (keystoneauth1's password plugin)
+    auth_url: str = ""
+    auth_type: Literal["password", "v3password"] = "password"
+    username: str = ""
+    password: SecretStr | None = None
+    project_name: str = ""
+    user_domain_name: str | None = None
+    user_domain_id: str | None = None
+    project_domain_name: str | None = None
+    project_domain_id: str | None = None
+    # which identity endpoint of the service user's catalog validates tokens
+    interface: str = "internal"
+    region_name: str | None = None
+    cafile: str | None = None
+    insecure: bool = False
+    http_connect_timeout: float = Field(default=10.0, gt=0)
+    http_request_max_retries: int = Field(default=3, ge=0)
+    # an X-Service-Token must carry one of these roles; keystonemiddleware defaults to not requiring it,
+    # Glimpse to requiring it (a token without them is refused with 401 rather than trusted as a service)
+    service_token_roles: list[str] = Field(default_factory=lambda: ["service"])
+    service_token_roles_required: bool = True
+    # validated tokens are cached this many seconds (never beyond their expiry); 0 turns caching off
+    token_cache_time: int = Field(default=300, ge=0)
+    token_cache_size: int = Field(default=10000, ge=1)  # entries of the in-process cache
+    # a shared cache instead of the in-process one: redis:// (or rediss://, unix://) URLs
+    memcached_servers: list[str] = Field(default_factory=list)
+    memcache_security_strategy: Literal["none", "mac", "encrypt"] = "none"
+    memcache_secret_key: SecretStr | None = None
+
+    @field_validator("memcache_security_strategy", mode="before")
+    @classmethod
+    def _lower_strategy(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> KeystoneAuthSettings:
+        if self.memcache_security_strategy != "none" and self.memcache_secret_key is None:
+            raise ValueError("[keystone_authtoken] memcache_security_strategy needs memcache_secret_key")
+        if not self.www_authenticate_uri:
+            object.__setattr__(self, "www_authenticate_uri", self.auth_url)
+        return self
+
+    def missing(self) -> list[str]:
+        """The options keystone auth cannot work without that are not set."""
+        needed = {"auth_url": self.auth_url, "username": self.username, "project_name": self.project_name}
+        missing = [name for name, value in needed.items() if not value]
+        return missing if self.password is not None else [*missing, "password"]
+
+
 class Settings(BaseModel):
     model_config = {"frozen": True}
 
@@ -72,6 +128,7 @@ class Settings(BaseModel):
     database_busy_timeout: float = Field(default=30.0, ge=0)  # seconds SQLite waits for a lock held elsewhere
     auth: Literal["tokens", "noauth", "keystone"] = "tokens"
     token_file: Path | None = None
+    keystone_authtoken: KeystoneAuthSettings = Field(default_factory=KeystoneAuthSettings)
 
     stores: dict[str, StoreSettings] = Field(default_factory=dict)
     default_backend: str = ""
@@ -94,6 +151,12 @@ class Settings(BaseModel):
     public_endpoint: str | None = None
     auto_migrate: bool = True
     recover_on_start: bool = True  # `glimpse serve` puts uploads interrupted by a crash back to queued
+    # policy: an oslo.policy file over the defaults in code; the opt-in manager persona (docs/policy.md)
+    policy_file: Path | None = None
+    enable_manager_role: bool = False
+    # property protections (Glance's format; no file: no protections)
+    property_protection_file: Path | None = None
+    property_protection_rule_format: Literal["roles", "policies"] = "roles"
     upload_block_size: int = 4 * 1024 * 1024
     download_chunk_size: int = 1024 * 1024
 
@@ -124,6 +187,8 @@ class Settings(BaseModel):
             object.__setattr__(self, "default_backend", next(iter(stores)))
         if self.default_backend not in stores:
             raise ValueError(f"default_backend {self.default_backend!r} is not in enabled_backends")
+        if self.auth == "keystone" and (missing := self.keystone_authtoken.missing()):
+            raise ValueError(f"auth = keystone needs [keystone_authtoken] {', '.join(missing)}")
         return self
 
     def masked(self) -> dict[str, Any]:
@@ -137,7 +202,21 @@ class Settings(BaseModel):
         for key, value in list(data.items()):
             if isinstance(self.__dict__.get(key), SecretStr) and value is not None:
                 data[key] = "***"
+        keystone = data["keystone_authtoken"]
+        for key in ("password", "memcache_secret_key"):
+            if keystone[key] is not None:
+                keystone[key] = "***"
+        keystone["memcached_servers"] = [_mask_url(url) for url in keystone["memcached_servers"]]
         return data
+
+
+def _mask_url(url: str) -> str:
+    """``scheme://user:secret@host`` -> ``scheme://user:***@host``; anything else unchanged."""
+    scheme, sep, rest = url.partition("//")
+    creds, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in creds:
+        return url
+    return f"{scheme}//{creds.split(':', 1)[0]}:***@{host}"
 
 
 # Glance option name -> our field, per INI section (DEFAULT also covers options that Glance keeps elsewhere).
@@ -183,6 +262,10 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("glimpse", "log_format"): "log_format",
     ("glimpse", "auto_migrate"): "auto_migrate",
     ("glimpse", "recover_on_start"): "recover_on_start",
+    ("oslo_policy", "policy_file"): "policy_file",
+    ("glimpse", "enable_manager_role"): "enable_manager_role",
+    ("DEFAULT", "property_protection_file"): "property_protection_file",
+    ("DEFAULT", "property_protection_rule_format"): "property_protection_rule_format",
 }
 _LIST_FIELDS = {
     "disk_formats", "container_formats", "enabled_import_methods", "import_allowed_schemes",
@@ -196,6 +279,8 @@ _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", 
 
 
 _DICT_FIELDS = {"glance_download_endpoints"}
+_KEYSTONE_OPTIONS = frozenset(KeystoneAuthSettings.model_fields)
+_KEYSTONE_LIST_OPTIONS = {"service_token_roles", "memcached_servers"}
 
 
 def _split_dict(value: str) -> dict[str, str]:
@@ -231,6 +316,9 @@ def _read_ini(path: Path) -> dict[str, Any]:
                     values[field] = _split_list(raw) if field in _LIST_FIELDS else raw
             elif section in backends and option in _STORE_OPTIONS:
                 continue
+            elif section == "keystone_authtoken" and option in _KEYSTONE_OPTIONS:
+                keystone = values.setdefault("keystone_authtoken", {})
+                keystone[option] = _split_list(raw) if option in _KEYSTONE_LIST_OPTIONS else raw
             elif key == ("paste_deploy", "flavor"):
                 values["auth"] = _FLAVOR_AUTH.get(raw.strip(), "noauth")
             elif key == ("DEFAULT", "use_json"):  # oslo.log's switch; [glimpse] log_format wins when both are set
@@ -255,6 +343,13 @@ def _read_ini(path: Path) -> dict[str, Any]:
         }
     if stores:
         values["stores"] = stores
+    # relative paths are looked up beside the INI file, as oslo.config finds them; like Glance, a
+    # policy.yaml beside it is used when [oslo_policy] policy_file is not set
+    for name in ("policy_file", "property_protection_file"):
+        if name in values:  # an empty value switches the file off
+            values[name] = path.parent / Path(values[name]).expanduser() if values[name].strip() else None
+    if "policy_file" not in values and (path.parent / "policy.yaml").is_file():
+        values["policy_file"] = path.parent / "policy.yaml"
     return values
 
 
@@ -274,6 +369,8 @@ _ENV_FIELDS = {
     "API_LIMIT_MAX": "api_limit_max",
     "PUBLIC_ENDPOINT": "public_endpoint",
     "DEFAULT_BACKEND": "default_backend",
+    "POLICY_FILE": "policy_file",
+    "ENABLE_MANAGER_ROLE": "enable_manager_role",
 }
 
 
@@ -290,6 +387,13 @@ def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
             name, _, kind = item.partition(":")
             stores[name] = {"id": name, "type": kind or "file"}
         values["stores"] = stores
+    keystone: dict[str, Any] = {}
+    for option in _KEYSTONE_OPTIONS:  # GLIMPSE_KEYSTONE_AUTH_URL, GLIMPSE_KEYSTONE_PASSWORD, ...
+        raw = env.get(f"GLIMPSE_KEYSTONE_{option.upper()}")
+        if raw is not None and raw != "":
+            keystone[option] = _split_list(raw) if option in _KEYSTONE_LIST_OPTIONS else raw
+    if keystone:
+        values["keystone_authtoken"] = keystone
     return values
 
 
@@ -301,6 +405,9 @@ def load_settings(config_file: Path | None = None, env: Mapping[str, str] | None
         config_file = Path(env["GLIMPSE_CONFIG"])
     if config_file is not None:
         values.update(_read_ini(config_file))
-    values.update(_read_env(env))
+    from_env = _read_env(env)
+    if "keystone_authtoken" in from_env:  # option by option over the file's section
+        from_env["keystone_authtoken"] = {**values.get("keystone_authtoken", {}), **from_env["keystone_authtoken"]}
+    values.update(from_env)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings.model_validate(values)

@@ -38,6 +38,7 @@ USERS = {
 }
 SERVER_KEY = pytest.StashKey["GlimpseServer"]()
 IMPORT_SERVER_KEY = pytest.StashKey["GlimpseServer"]()  # tests/e2e/test_import.py
+KEYSTONE_SERVER_KEY = pytest.StashKey["GlimpseServer"]()  # tests/e2e/test_keystone.py
 
 
 @dataclass
@@ -238,7 +239,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Attach the server log's tail to the report of a failing e2e test."""
     report: Any = yield
     if report.failed:
-        for key, title in ((SERVER_KEY, "glimpse serve"), (IMPORT_SERVER_KEY, "glimpse serve (import)")):
+        for key, title in (
+            (SERVER_KEY, "glimpse serve"),
+            (IMPORT_SERVER_KEY, "glimpse serve (import)"),
+            (KEYSTONE_SERVER_KEY, "glimpse serve (keystone)"),
+        ):
             state = item.config.stash.get(key, None)
             if state is not None:
                 report.sections.append((f"{title} log (tail)", state.log_tail()))

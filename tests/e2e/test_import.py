@@ -153,10 +153,15 @@ def sdk(import_server: ImportServer) -> Iterator[Any]:
 
 
 def request(
-    server: ImportServer, method: str, path: str, body: Any = None, user: str = "alpha"
+    server: ImportServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    user: str = "alpha",
+    extra: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", int(server.url.rsplit(":", 1)[1]), timeout=30)
-    headers = {"X-Auth-Token": server.tokens[user]}
+    headers = {"X-Auth-Token": server.tokens[user], **(extra or {})}
     if body is not None:
         headers["Content-Type"] = "application/json"
         body = json.dumps(body)
@@ -273,6 +278,12 @@ def test_discovery_and_the_import_call(import_server: ImportServer, cli: GlanceC
     assert b"Store for identifier nope not found" in body
     status, _, body = request(import_server, "POST", path, {"method": {"name": "glance-direct"}})
     assert status == 409, body  # nothing staged
+    header = {"X-Image-Meta-Store": "cheap"}  # names the target store when the body has no `stores`
+    web_download = {"name": "web-download", "uri": "http://127.0.0.1:9/x.img"}
+    for conflicting in ({"stores": ["fast"]}, {"all_stores": True}):
+        status, _, body = request(import_server, "POST", path, {"method": web_download, **conflicting}, extra=header)
+        assert status == 400, body
+        assert b"x-image-meta-store header" in body
     status, _, body = request(
         import_server, "POST", path, {"method": {"name": "web-download", "uri": "http://10.0.0.1/x.img"}}
     )

@@ -97,6 +97,12 @@ connection = postgresql+psycopg://u:secret@db/glance
 [paste_deploy]
 flavor = keystone
 
+[keystone_authtoken]
+auth_url = http://keystone.example.com:5000
+username = glance
+password = secret
+project_name = service
+
 [glimpse]
 log_level = DEBUG
 auto_migrate = false
@@ -186,12 +192,12 @@ def test_ini_single_store_glance_api_conf(tmp_path: Path) -> None:
 
 
 def test_ini_unknown_options_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    ini = write(tmp_path, "[DEFAULT]\nbogus_option = 1\n[keystone_authtoken]\nwww_authenticate_uri = x\n")
+    ini = write(tmp_path, "[DEFAULT]\nbogus_option = 1\n[keystone_authtoken]\ndelay_auth_decision = true\n")
     with caplog.at_level(logging.WARNING, logger="glimpse.settings"):
         load_settings(ini, env={}, data_dir=tmp_path)
     messages = [record.getMessage() for record in caplog.records]
     assert any("[DEFAULT] bogus_option" in message for message in messages)
-    assert any("[keystone_authtoken] www_authenticate_uri" in message for message in messages)
+    assert any("[keystone_authtoken] delay_auth_decision" in message for message in messages)
 
 
 def test_ini_default_backend_must_be_enabled(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ STATUS_TABLE: tuple[tuple[type[errors.GlimpseError], int], ...] = (
     (errors.StorageFull, 413),
     (errors.StorageWriteDenied, 503),
     (errors.DatabaseUnavailable, 503),
+    (errors.IdentityUnavailable, 503),
     (errors.StoreUnavailable, 503),
     (errors.StoreError, 502),
 )

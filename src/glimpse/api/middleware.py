@@ -11,9 +11,9 @@ import uuid
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from glimpse.api.errors import INTERNAL_ERROR, error_response
+from glimpse.api.errors import INTERNAL_ERROR, error_response, status_for
 from glimpse.auth import Authenticator
-from glimpse.errors import Unauthorized
+from glimpse.errors import GlimpseError
 from glimpse.logs import RequestLog, current_request
 from glimpse.metrics import UNMATCHED, Metrics
 
@@ -63,10 +63,11 @@ class RequestContextMiddleware:
         user = project = None
         if path not in PUBLIC_PATHS:
             try:
-                ctx = self.auth.authenticate(headers)
-            except Unauthorized as exc:
-                challenge = {"WWW-Authenticate": self.auth.challenge} if self.auth.challenge else {}
-                response = error_response(401, exc.message, headers.get("accept", ""), challenge)
+                ctx = await self.auth.authenticate(headers)
+            except GlimpseError as exc:  # Unauthorized (401), or the identity service is unavailable (503)
+                status = status_for(exc)
+                challenge = {"WWW-Authenticate": self.auth.challenge} if self.auth.challenge and status == 401 else {}
+                response = error_response(status, exc.message, headers.get("accept", ""), challenge)
                 try:
                     await response(scope, receive, send_with_id)
                 finally:

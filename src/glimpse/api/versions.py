@@ -36,7 +36,7 @@ VERSION_FEATURES: tuple[tuple[str, frozenset[str]], ...] = (
 IMPLEMENTED = frozenset(
     {"images", "image_data", "tags", "schemas", "members", "deactivate", "community", "os_hidden", "hash",
      "multistore", "store_delete", "stores_detail", "tasks", "import_plugins", "import", "copy_image",
-     "import_to_stores", "image_tasks"}
+     "import_to_stores", "image_tasks", "property_protections"}
 )  # fmt: skip
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from glimpse.context import RequestContext
+from glimpse.metrics import Metrics
 from glimpse.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -15,8 +16,9 @@ log = logging.getLogger(__name__)
 class Authenticator(Protocol):
     name: str
 
-    def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
-        """Return the caller's context; raise glimpse.errors.Unauthorized when there is none."""
+    async def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
+        """Return the caller's context; raise glimpse.errors.Unauthorized when there is none (or
+        glimpse.errors.IdentityUnavailable when the identity service cannot tell)."""
         ...
 
     @property
@@ -29,7 +31,7 @@ def split_roles(value: str | None) -> frozenset[str]:
     return frozenset(role.strip().lower() for role in (value or "").split(",") if role.strip())
 
 
-def build_authenticator(settings: Settings) -> Authenticator:
+def build_authenticator(settings: Settings, metrics: Metrics | None = None) -> Authenticator:
     if settings.auth == "noauth":
         from glimpse.auth.noauth import NoAuth
 
@@ -39,4 +41,8 @@ def build_authenticator(settings: Settings) -> Authenticator:
 
         assert settings.token_file is not None
         return TokenFileAuth(settings.token_file)
+    if settings.auth == "keystone":
+        from glimpse.auth.keystone import KeystoneAuth
+
+        return KeystoneAuth(settings.keystone_authtoken, metrics)
     raise ValueError(f"auth mode {settings.auth!r} is not available yet")

@@ -21,7 +21,7 @@ class NoAuth:
             "X-Project-Id and X-Roles. Use this for tests and development only."
         )
 
-    def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
+    async def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
         project = headers.get("x-project-id") or headers.get("x-tenant-id")
         user = headers.get("x-user-id")
         roles = split_roles(headers.get("x-roles"))

@@ -96,7 +96,7 @@ class TokenFileAuth:
             self._mtime = mtime
         return self._entries
 
-    def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
+    async def authenticate(self, headers: Mapping[str, str]) -> RequestContext:
         token = headers.get("x-auth-token")
         if not token:
             raise Unauthorized(

@@ -1,4 +1,4 @@
-"""The `glimpse` command: serve, fsck, db upgrade/check, settings show, token create."""
+"""The `glimpse` command: serve, fsck, db upgrade/check, settings show, token create, policy sample."""
 
 from __future__ import annotations
 
@@ -165,6 +165,12 @@ def worker(config_file: Path | None) -> None:
 
     from glimpse.container import build_services
     from glimpse.jobs.worker import Worker
+    from glimpse.services.fsck import DataDirLock, claim_data_dir
+
+    # a worker writes into the stores like a server: held shared, the lock keeps `glimpse fsck --repair` and
+    # a starting server's recovery away from the unfinished writes of imports it is running
+    data_dir_lock = DataDirLock(settings.data_dir)
+    claim_data_dir(data_dir_lock, lambda: _recover(settings))
 
     async def run() -> None:
         services = build_services(settings)
@@ -242,6 +248,30 @@ def token_create(user: str, project: str, roles: tuple[str, ...], config_file: P
     settings = _settings(config_file)
     assert settings.token_file is not None
     click.echo(add_token(settings.token_file, user, project, list(roles)))
+
+
+@main.group("policy")
+def policy_group() -> None:
+    """Authorization policy (oslo.policy, Glance's rule names)."""
+
+
+@policy_group.command("sample")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@config_option
+def policy_sample(output: Path | None, config_file: Path | None) -> None:
+    """Print every policy rule with its default, commented, as YAML: a starting point for policy.yaml."""
+    from glimpse.policy.sample import sample_yaml
+
+    text = sample_yaml(_settings(config_file).enable_manager_role)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

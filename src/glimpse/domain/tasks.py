@@ -42,3 +42,4 @@ class Task:
     attempts: int = 0
     bytes_done: int = 0
     bytes_total: int | None = None
+    claimed_by: str | None = None  # the worker running it (its fencing token while processing)

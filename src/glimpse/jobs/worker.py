@@ -98,9 +98,15 @@ class Worker:
         def report(done: int, total: int | None) -> None:
             progress["done"], progress["total"] = done, total
 
-        beating = asyncio.create_task(self._beat(task, progress))
+        running = asyncio.ensure_future(self.imports.run(task, report))
+        beating = asyncio.create_task(self._beat(task, progress, running))
         try:
-            result = await self.imports.run(task, report)
+            result = await running
+        except asyncio.CancelledError:
+            if not beating.done():  # not stopped by _beat: this worker itself is being cancelled
+                raise
+            log.warning("task %s: abandoned; the worker that took it over finishes it", task.id)
+            return
         except Exception as exc:
             beating.cancel()
             message = describe_failure(exc)
@@ -113,24 +119,35 @@ class Worker:
                 await beating
         await self._finish(task, TaskStatus.SUCCESS, result, "")
 
-    async def _beat(self, task: Task, progress: dict[str, int | None]) -> None:
+    async def _beat(self, task: Task, progress: dict[str, int | None], running: asyncio.Future[Any]) -> None:
+        """Beat until cancelled; when the task turns out to have been reaped, stop ``running`` and return."""
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             done, total = int(progress["done"] or 0), progress["total"]
-            owned = await self.db.run(functools.partial(_heartbeat, task.id, self.id, done, total))
+            try:
+                owned = await self.db.run(functools.partial(_heartbeat, task.id, self.id, done, total))
+                if owned:
+                    await self.imports.record_progress(task, done, total)
+            except Exception as exc:  # a missed beat is harmless; the next one may get through
+                log.warning("task %s: heartbeat failed: %s", task.id, describe_failure(exc))
+                continue
             if not owned:
-                log.warning("task %s: lost ownership (reaped); it will be retried elsewhere", task.id)
+                # paused or cut off for longer than task_stale_after: another worker runs it now
+                log.warning("task %s: lost ownership (reaped); stopping this run of it", task.id)
+                running.cancel()
                 return
-            await self.imports.record_progress(task, done, total)
 
     async def _finish(self, task: Task, status: TaskStatus, result: dict[str, object] | None, message: str) -> None:
         now = utcnow()
-        await self.db.run(
+        recorded = await self.db.run(
             lambda s: TaskRepository(s).finish(
                 task.id, self.id, status, result=result, message=message, now=now, expires_at=now + TASK_TTL
             )
         )
-        log.info("task %s finished: %s %s", task.id, status.value, message)
+        if recorded:
+            log.info("task %s finished: %s %s", task.id, status.value, message)
+        else:
+            log.warning("task %s: another worker took it over; this run's %s is not recorded", task.id, status.value)
 
     async def reap(self) -> None:
         """Retry or fail tasks whose worker stopped beating."""

@@ -1,5 +1,6 @@
-"""Policy at the API layer: rules as code, with Glance's names and secure-RBAC defaults."""
+"""Policy at the API layer: oslo.policy with Glance's rule names and secure-RBAC defaults."""
 
-from glimpse.policy.rules import Policy, Target
+from glimpse.policy.engine import Policy, Target, credentials, effective_roles
+from glimpse.policy.protections import PropertyProtections
 
-__all__ = ["Policy", "Target"]
+__all__ = ["Policy", "PropertyProtections", "Target", "credentials", "effective_roles"]

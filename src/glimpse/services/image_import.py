@@ -20,7 +20,7 @@ from typing import Any
 from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
-from glimpse.db.repositories.tasks import TaskRepository
+from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, new_id
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
@@ -130,13 +130,16 @@ async def write_to_stores(
             await queue.put(None)
         await asyncio.wait(writers.values())
         check_writers()
-    except BaseException:
+    except BaseException as exc:
         for writer in writers.values():
             writer.cancel()
         results = await asyncio.gather(*writers.values(), return_exceptions=True)
-        for result in results:
-            if isinstance(result, StoredObject):
-                await _delete_quietly(stores, result)
+        # a cancelled import was abandoned by a worker that lost its task: what it finished writing has the
+        # name the run now owning the task writes to, so it is left alone (at worst an orphan for fsck)
+        if not isinstance(exc, asyncio.CancelledError):
+            for result in results:
+                if isinstance(result, StoredObject):
+                    await _delete_quietly(stores, result)
         raise
     stored = {store_id: writer.result() for store_id, writer in writers.items() if store_id not in failures}
     return stored, failures
@@ -504,11 +507,19 @@ class ImportService:
         assert image_id is not None
         method = task.input["method"]["name"]
 
+        referenced: set[str] = set()
+        lost = False
+
         def work(session: Any) -> bool:
+            nonlocal lost
             repo = ImageRepository(session)
             try:
                 image = repo.get(image_id, None, for_update=True)
             except NotFound:
+                return False
+            referenced.update(location.url for location in image.locations)
+            if claimed_by(session, task.id) != task.claimed_by:  # reaped: another worker runs this task now
+                lost = True
                 return False
             if method != "copy-image":
                 if image.status != Status.IMPORTING:
@@ -532,8 +543,11 @@ class ImportService:
             return True
 
         if not await self.db.run(work):
+            if lost:  # what was written has the name the other worker's copy has: leave it
+                raise Conflict(f"Import task {task.id} was taken over by another worker")
             for obj in stored.values():
-                await _delete_quietly(list(self.stores), obj)
+                if obj.url not in referenced:
+                    await _delete_quietly(list(self.stores), obj)
             raise Conflict(f"Image {image_id} was deleted or changed while it was being imported")
         if method == "glance-direct":
             await self.staging.delete(self.staged_url(image_id))
@@ -545,12 +559,14 @@ class ImportService:
         method = task.input["method"]["name"]
         staged = method == "glance-direct" and await self.staging.stat(self.staged_url(image_id)) is not None
 
-        def work(session: Any) -> None:
+        def work(session: Any) -> bool:
+            if claimed_by(session, task.id) != task.claimed_by:  # reaped: not this run's image to undo
+                return False
             repo = ImageRepository(session)
             try:
                 image = repo.get(image_id, None, for_update=True)
             except NotFound:
-                return
+                return True
             if image.status == Status.IMPORTING:
                 image.status = Status.UPLOADING if staged else Status.QUEUED
             image.properties[IMPORTING_TO] = ""
@@ -558,9 +574,12 @@ class ImportService:
             image.properties[FAILED_IMPORT] = _csv(task.input["stores"])
             image.updated_at = utcnow()
             repo.save(image)
+            return True
 
-        await self.db.run(work)
-        log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
+        if await self.db.run(work):
+            log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
+        else:
+            log.warning("import task %s failed after another worker took it over: %s", task.id, reason)
 
     async def record_progress(self, task: Task, done: int, total: int | None) -> None:
         """Progress is visible on the image too, as `os_glance_import_progress` = "done/total"."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from glimpse.domain.images import Image, Status, Visibility
 from glimpse.domain.patch import PatchOp
 from glimpse.domain.queries import parse_image_query
 from glimpse.errors import BadRequest, Conflict, Forbidden, StoreError, TooLarge
-from glimpse.policy import Policy, Target
+from glimpse.policy import Policy, PropertyProtections, Target
+from glimpse.policy.protections import Operation
 from glimpse.services.schemas import Schemas
 from glimpse.settings import Settings
 from glimpse.stores.registry import StoreRegistry
@@ -36,8 +38,21 @@ _COLUMN_ATTRIBUTES = (
 )
 
 
-def target_of(image: Image) -> Target:
-    return Target(project_id=image.owner, visibility=image.visibility.value)
+def target_of(image: Image, member_id: str | None = None) -> Target:
+    """The policy target of an image: its owner and visibility, and its attributes for operators' rules."""
+    attributes: dict[str, Any] = {
+        **image.properties,
+        "id": image.id,
+        "name": image.name,
+        "status": image.status.value,
+        "protected": image.protected,
+        "os_hidden": image.os_hidden,
+        "disk_format": image.disk_format,
+        "container_format": image.container_format,
+        "min_disk": image.min_disk,
+        "min_ram": image.min_ram,
+    }
+    return Target(project_id=image.owner, member_id=member_id, visibility=image.visibility.value, attributes=attributes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +63,41 @@ class ImagePage:
 
 class ImageService:
     def __init__(
-        self, settings: Settings, db: Database, policy: Policy, schemas: Schemas, stores: StoreRegistry
+        self,
+        settings: Settings,
+        db: Database,
+        policy: Policy,
+        schemas: Schemas,
+        stores: StoreRegistry,
+        protections: PropertyProtections | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.policy = policy
         self.schemas = schemas
         self.stores = stores
+        self.protections = protections
+
+    # -- what a caller may see of an image (property protections) -----------------------------------
+    def visible_properties(self, ctx: RequestContext, image: Image) -> dict[str, str]:
+        """The extra properties of ``image`` the caller may read: every image shown to a caller (API
+        responses, event payloads) goes through here or :meth:`visible`."""
+        if self.protections is None:
+            return dict(image.properties)
+        return self.protections.readable(ctx, image.properties)
+
+    def visible(self, ctx: RequestContext, image: Image, memo: dict[str, bool] | None = None) -> Image:
+        """``image`` as the caller may see it: without the properties it may not read."""
+        if self.protections is None:
+            return image
+        readable = self.protections.readable(ctx, image.properties, memo)
+        if len(readable) == len(image.properties):
+            return image
+        return dataclasses.replace(image, properties=readable)
+
+    def _protect(self, ctx: RequestContext, name: str, operation: Operation) -> None:
+        if self.protections is not None:
+            self.protections.enforce(ctx, name, operation)
 
     # -- helpers shared by the other image services ---------------------------------------------------
     async def load(self, ctx: RequestContext, image_id: str, rule: str | None = "get_image") -> Image:
@@ -109,6 +152,7 @@ class ImageService:
             elif name in _COLUMN_ATTRIBUTES:
                 setattr(image, name, value)
             else:
+                self._protect(ctx, name, "create")
                 image.properties[name] = value
         self._check_visibility_change(ctx, image, image.visibility.value)
         self._validate(image)
@@ -120,20 +164,25 @@ class ImageService:
             repo.add(image)
 
         await self.db.run(insert)
-        return image
+        return self.visible(ctx, image)
 
     # -- read -----------------------------------------------------------------------------------------
     async def get(self, ctx: RequestContext, image_id: str) -> Image:
-        return await self.load(ctx, image_id)
+        return self.visible(ctx, await self.load(ctx, image_id))
 
     async def list(self, ctx: RequestContext, params: Sequence[tuple[str, str]]) -> ImagePage:
         self.policy.enforce(ctx, "get_images", Target(project_id=ctx.project_id))
         query = parse_image_query(
             params, default_limit=self.settings.limit_param_default, max_limit=self.settings.api_limit_max
         )
+        if self.protections is not None and not all(
+            self.protections.allows(ctx, name, "read") for name in query.properties
+        ):
+            return ImagePage(images=[], next_marker=None)  # no image has a property the caller cannot read
         images = await self.db.run(lambda s: ImageRepository(s).list(ctx, query))
         next_marker = images[-1].id if images and len(images) == query.limit else None
-        return ImagePage(images=images, next_marker=next_marker)
+        memo: dict[str, bool] = {}
+        return ImagePage(images=[self.visible(ctx, image, memo) for image in images], next_marker=next_marker)
 
     # -- update ---------------------------------------------------------------------------------------
     async def update(self, ctx: RequestContext, image_id: str, ops: Sequence[PatchOp]) -> Image:
@@ -148,7 +197,7 @@ class ImageService:
             repo.save(image)
             return image
 
-        return await self.db.run(work)
+        return self.visible(ctx, await self.db.run(work))
 
     def _apply(self, ctx: RequestContext, image: Image, op: PatchOp) -> None:
         name = op.path[0]
@@ -180,15 +229,22 @@ class ImageService:
             setattr(image, name, op.value)
             return
         present = name in image.properties
+        hidden = self.protections is not None and not self.protections.allows(ctx, name, "read")
+        if hidden and (op.op != "add" or present):
+            # a property the caller cannot read: it may only create one where none exists
+            self._protect(ctx, name, "delete" if op.op == "remove" else "update")
         if op.op == "add":
+            self._protect(ctx, name, "update" if present else "create")
             image.properties[name] = op.value
         elif op.op == "replace":
             if not present:
                 raise Conflict(f"Property {name} does not exist.")
+            self._protect(ctx, name, "update")
             image.properties[name] = op.value
         else:
             if not present:
                 raise Conflict(f"Property {name} does not exist.")
+            self._protect(ctx, name, "delete")
             del image.properties[name]
 
     # -- delete and actions ---------------------------------------------------------------------------

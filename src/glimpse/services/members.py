@@ -11,12 +11,12 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Member, MemberStatus, Visibility
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from glimpse.policy import Policy, Target
-from glimpse.services.images import ImageService
+from glimpse.services.images import ImageService, target_of
 from glimpse.settings import Settings
 
 
 def _target(image: Image, member_id: str | None) -> Target:
-    return Target(project_id=image.owner, member_id=member_id, visibility=image.visibility.value)
+    return target_of(image, member_id)
 
 
 def _require_shared(image: Image) -> None:

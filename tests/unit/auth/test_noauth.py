@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
 import pytest
 
-from glimpse.auth import build_authenticator
+from glimpse.auth import Authenticator, build_authenticator
 from glimpse.auth.base import split_roles
 from glimpse.auth.noauth import NoAuth
+from glimpse.context import RequestContext
 from glimpse.settings import load_settings
+
+
+def authenticate(auth: Authenticator, headers: dict[str, str]) -> RequestContext:
+    return asyncio.run(auth.authenticate(headers))
 
 
 @pytest.fixture
@@ -19,7 +25,7 @@ def auth() -> NoAuth:
 
 
 def test_bare_request_is_the_admin(auth: NoAuth) -> None:
-    ctx = auth.authenticate({})
+    ctx = authenticate(auth, {})
     assert (ctx.user_id, ctx.project_id) == ("admin", "admin")
     assert ctx.roles == frozenset({"admin", "member", "reader"})
     assert ctx.is_admin
@@ -27,14 +33,15 @@ def test_bare_request_is_the_admin(auth: NoAuth) -> None:
 
 
 def test_identity_from_headers(auth: NoAuth) -> None:
-    ctx = auth.authenticate(
+    ctx = authenticate(
+        auth,
         {
             "x-user-id": "alice",
             "x-project-id": "alpha",
             "x-roles": "Member, reader,,",
             "x-service-roles": "service",
             "x-domain-id": "default",
-        }
+        },
     )
     assert (ctx.user_id, ctx.project_id, ctx.domain_id) == ("alice", "alpha", "default")
     assert ctx.roles == frozenset({"member", "reader"})
@@ -45,22 +52,22 @@ def test_identity_from_headers(auth: NoAuth) -> None:
 
 
 def test_tenant_header_is_a_project(auth: NoAuth) -> None:
-    assert auth.authenticate({"x-tenant-id": "legacy"}).project_id == "legacy"
-    assert auth.authenticate({"x-tenant-id": "legacy", "x-project-id": "new"}).project_id == "new"
+    assert authenticate(auth, {"x-tenant-id": "legacy"}).project_id == "legacy"
+    assert authenticate(auth, {"x-tenant-id": "legacy", "x-project-id": "new"}).project_id == "new"
 
 
 def test_any_identity_header_means_not_the_default_admin(auth: NoAuth) -> None:
-    ctx = auth.authenticate({"x-roles": "reader"})
+    ctx = authenticate(auth, {"x-roles": "reader"})
     assert ctx.project_id is None
     assert ctx.user_id is None
     assert ctx.roles == frozenset({"reader"})
-    ctx = auth.authenticate({"x-project-id": "alpha"})
+    ctx = authenticate(auth, {"x-project-id": "alpha"})
     assert ctx.roles == frozenset()
     assert not ctx.is_admin
 
 
 def test_admin_role_from_headers(auth: NoAuth) -> None:
-    assert auth.authenticate({"x-project-id": "ops", "x-roles": "ADMIN"}).is_admin
+    assert authenticate(auth, {"x-project-id": "ops", "x-roles": "ADMIN"}).is_admin
 
 
 def test_no_challenge(auth: NoAuth) -> None:

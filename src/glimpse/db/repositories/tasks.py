@@ -32,6 +32,7 @@ def to_domain(row: TaskRow) -> Task:
         attempts=row.attempts,
         bytes_done=row.bytes_done,
         bytes_total=row.bytes_total,
+        claimed_by=row.claimed_by,
     )
 
 

@@ -1,0 +1,71 @@
+"""The test accounts on the Keystone that scripts/keystone-up runs: created when missing, never changed.
+
+Run with the Keystone venv's Python (it has keystoneauth1 and python-keystoneclient):
+``keystone_accounts.py AUTH_URL ADMIN_PASSWORD``. tests/e2e/keystone.py names the same accounts.
+
+- projects ``alpha`` and ``beta``, each with users ``<project>-reader``, ``-member`` and ``-manager``
+  holding that role (Keystone's implied roles give manager > member > reader);
+- project ``service`` with the service user ``glimpse`` holding the ``service`` role;
+- an ``image`` service with endpoints at http://127.0.0.1:9292 (where `make run` serves) in RegionOne.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+from keystoneclient.v3 import client
+
+DOMAIN = "default"
+USER_PASSWORD = "glimpse-test-password"
+SERVICE_USER, SERVICE_PASSWORD, SERVICE_PROJECT = "glimpse", "glimpse-service-password", "service"
+PROJECTS = ("alpha", "beta")
+ROLES = ("reader", "member", "manager")
+IMAGE_URL = "http://127.0.0.1:9292"
+REGION = "RegionOne"
+
+
+def ensure_project(ks: Any, name: str) -> Any:
+    found = ks.projects.list(name=name, domain=DOMAIN)
+    return found[0] if found else ks.projects.create(name=name, domain=DOMAIN, description="Glimpse tests")
+
+
+def ensure_user(ks: Any, name: str, password: str, project: Any) -> Any:
+    found = ks.users.list(name=name, domain=DOMAIN)
+    if found:
+        return found[0]
+    return ks.users.create(name=name, domain=DOMAIN, password=password, default_project=project)
+
+
+def main(auth_url: str, admin_password: str) -> None:
+    auth = v3.Password(
+        auth_url=auth_url,
+        username="admin",
+        password=admin_password,
+        project_name="admin",
+        user_domain_id=DOMAIN,
+        project_domain_id=DOMAIN,
+    )
+    ks = client.Client(session=session.Session(auth=auth, timeout=30))
+    roles = {role.name: role for role in ks.roles.list()}
+    for project_name in PROJECTS:
+        project = ensure_project(ks, project_name)
+        for role_name in ROLES:
+            user = ensure_user(ks, f"{project_name}-{role_name}", USER_PASSWORD, project)
+            ks.roles.grant(roles[role_name], user=user, project=project)
+    service_project = ensure_project(ks, SERVICE_PROJECT)
+    service_user = ensure_user(ks, SERVICE_USER, SERVICE_PASSWORD, service_project)
+    ks.roles.grant(roles["service"], user=service_user, project=service_project)
+
+    services = ks.services.list(type="image")
+    image = services[0] if services else ks.services.create(name="glance", type="image", description="Glimpse")
+    have = {endpoint.interface for endpoint in ks.endpoints.list(service=image, region=REGION)}
+    for interface in ("public", "internal", "admin"):
+        if interface not in have:
+            ks.endpoints.create(service=image, url=IMAGE_URL, interface=interface, region=REGION)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,141 @@
+"""An import run whose task was reaped and taken over by another worker (its worker paused for longer than
+task_stale_after) must not touch the image nor the data when it carries on: both runs write the image's data
+under the same name, so a late run that cleaned up "its" copy would delete the new owner's.
+
+The runs are driven directly through the import service, one after the other, so the interleavings a real
+pause produces only by chance happen here every time."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from glimpse.container import Services, build_services
+from glimpse.context import RequestContext
+from glimpse.db.repositories.tasks import TaskRepository
+from glimpse.domain.clock import utcnow
+from glimpse.domain.tasks import Task
+from glimpse.errors import Conflict
+from glimpse.settings import load_settings
+
+DATA = os.urandom(5 * 1024 * 1024 + 3)
+ADMIN = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"admin", "member", "reader"}))
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(DATA)))
+            self.end_headers()
+            self.wfile.write(DATA)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/image.raw"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def services(tmp_path: Path, clean_db: str) -> Iterator[Services]:
+    settings = load_settings(
+        env={},
+        data_dir=tmp_path / "data",
+        database_url=clean_db,
+        auth="noauth",
+        import_allowed_hosts=["127.0.0.1"],
+        import_allowed_ports=[],
+    )
+    built = build_services(settings)
+    yield built
+    built.close()
+
+
+def _progress(done: int, total: int | None) -> None:
+    pass
+
+
+async def _claim(services: Services, worker: str) -> Task:
+    task = await services.db.run(lambda s: TaskRepository(s).claim(worker, utcnow()))
+    assert task is not None
+    assert task.claimed_by == worker
+    return task
+
+
+async def _reaped_and_retried(services: Services, url: str) -> tuple[str, Task, Task]:
+    """An import whose first run (worker-a) stopped beating: the reaper released it, worker-b claimed it."""
+    image = await services.images.create(ADMIN, {"name": "takeover", "disk_format": "raw", "container_format": "bare"})
+    await services.imports.start(ADMIN, image.id, {"method": {"name": "web-download", "uri": url}})
+    first = await _claim(services, "worker-a")
+    assert await services.db.run(lambda s: TaskRepository(s).release(first.id, "worker-a", utcnow()))
+    second = await _claim(services, "worker-b")
+    return image.id, first, second
+
+
+async def _assert_intact(services: Services, image_id: str) -> None:
+    image = await services.images.load(ADMIN, image_id)
+    assert image.status.value == "active"
+    assert "os_glance_failed_import" not in image.properties
+    [location] = image.locations
+    data = b"".join([chunk async for chunk in services.stores.get("local").open(location.url)])
+    assert hashlib.sha512(data).hexdigest() == image.os_hash_value == hashlib.sha512(DATA).hexdigest()
+
+
+def _store_files(services: Services) -> list[str]:
+    datadir = Path(services.settings.stores["local"].options["filesystem_store_datadir"])
+    return sorted(p.name for p in datadir.iterdir())
+
+
+def test_a_late_run_after_the_new_owner_finished_changes_nothing(services: Services, url: str) -> None:
+    async def scenario() -> None:
+        image_id, first, second = await _reaped_and_retried(services, url)
+        assert (await services.imports.run(second, _progress))["stores"] == ["local"]
+        await _assert_intact(services, image_id)
+        before = await services.images.load(ADMIN, image_id)
+
+        with pytest.raises(Conflict, match="taken over by another worker"):
+            await services.imports.run(first, _progress)
+        await services.imports.fail(first, "the late run failed")  # what its worker does next: no undo either
+        after = await services.images.load(ADMIN, image_id)
+        assert (after.locations, after.properties, after.updated_at) == (
+            before.locations,
+            before.properties,
+            before.updated_at,
+        )
+        await _assert_intact(services, image_id)
+        assert _store_files(services) == [image_id]
+
+    asyncio.run(scenario())
+
+
+def test_a_late_run_before_the_new_owner_finishes_changes_nothing(services: Services, url: str) -> None:
+    async def scenario() -> None:
+        image_id, first, second = await _reaped_and_retried(services, url)
+        with pytest.raises(Conflict, match="taken over by another worker"):
+            await services.imports.run(first, _progress)
+        await services.imports.fail(first, "the late run failed")
+        image = await services.images.load(ADMIN, image_id)
+        assert image.status.value == "importing"  # still the new owner's import
+        assert image.properties["os_glance_importing_to_stores"] == "local"
+        assert "os_glance_failed_import" not in image.properties
+
+        assert (await services.imports.run(second, _progress))["stores"] == ["local"]
+        await _assert_intact(services, image_id)
+        assert _store_files(services) == [image_id]
+
+    asyncio.run(scenario())
