@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -35,7 +36,10 @@ def test_two_worker_processes_share_one_service(tmp_path: Path) -> None:
                     shown = client.get(f"/v2/images/{created['id']}").json()
                     assert shown["os_hash_value"] == hashlib.sha512(data).hexdigest()
                 assert client.get(f"/v2/images/{created['id']}/file").content == data
-            log = (tmp_path / "server.log").read_text()
-            assert log.count("Started server process") == 2, log
+            # both processes come up (the second may still be starting when the first answers)
+            deadline = time.monotonic() + 20
+            while (log := (tmp_path / "server.log").read_text()).count("Application startup complete") < 2:
+                assert time.monotonic() < deadline, log
+                time.sleep(0.1)
         finally:
             serverproc.stop(process)

@@ -363,7 +363,10 @@ def test_a_paused_worker_that_lost_its_task_does_not_undo_the_retry(
     while "lost ownership" not in first.log_text() and "took it over" not in first.log_text():
         assert time.monotonic() < deadline, f"the paused worker never noticed:\n{first.log_text()}"
         time.sleep(0.05)
-    time.sleep(1)  # whatever the first worker still does, it does now
+    # whatever the first worker still does, it does now: its abandoned write goes away
+    deadline = time.monotonic() + 20
+    while server.store_files() != [image_id] and time.monotonic() < deadline:
+        time.sleep(0.1)
 
     assert_imported(server, server.image(image_id), DATA)
     [row] = task_rows(server)

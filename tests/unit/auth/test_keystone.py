@@ -201,6 +201,15 @@ def test_unknown_token_is_401(h: Harness) -> None:
     assert h.count("keystone", "invalid") == 1
 
 
+@pytest.mark.parametrize("token", ["x" * 8193, "tok\x00en", "caf\xe9", "tab\there"])
+def test_malformed_tokens_are_401_without_asking_keystone(h: Harness, token: str) -> None:
+    with pytest.raises(Unauthorized):
+        h.authenticate(token)
+    with pytest.raises(Unauthorized, match="service token"):
+        h.authenticate("fine", service=token)
+    assert h.keystone.calls == []
+
+
 def test_expired_token_body_is_401(h: Harness) -> None:
     h.keystone.tokens["old"] = token_body(expires=NOW - 1)
     with pytest.raises(Unauthorized):
@@ -399,6 +408,12 @@ def test_keystone_failures_are_unavailable(h: Harness, failure: Exception) -> No
     with pytest.raises(IdentityUnavailable):
         h.authenticate("tok")
     assert h.count("keystone", "unavailable") == 1
+
+
+def test_keystone_400_is_an_invalid_token(h: Harness) -> None:
+    h.keystone.status = 400
+    with pytest.raises(Unauthorized):
+        h.authenticate("tok")
 
 
 @pytest.mark.parametrize("status", [401, 403, 500, 503])
