@@ -57,6 +57,7 @@ BAD_SERVICE_TOKEN = "The request you have made requires authentication: the serv
 UNAVAILABLE = "The Keystone service is temporarily unavailable."
 REDIS_PREFIX = "glimpse:keystone:token:"
 MAX_KEYSTONE_THREADS = 16  # concurrent token checks; more callers wait for a thread
+MAX_TOKEN_LENGTH = 8192  # Keystone's tokens are short printable ASCII; anything else is refused unasked
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,6 +366,8 @@ class KeystoneAuth:
 
     async def _identity(self, token: str, allow_expired: bool = False) -> TokenInfo:
         """The token's identity: from the cache, from a check already under way, or from Keystone."""
+        if len(token) > MAX_TOKEN_LENGTH or not (token.isascii() and token.isprintable()):
+            raise Unauthorized(BAD_TOKEN)
         key = self._codec.key(token)
         if self.conf.token_cache_time > 0:
             cached = await self.cache.get(key)
@@ -418,7 +421,7 @@ class KeystoneAuth:
         except exceptions.ClientException as exc:
             log.warning("cannot validate a token with Keystone at %s: %s", self.conf.auth_url, exc)
             raise IdentityUnavailable(UNAVAILABLE) from None
-        if response.status_code == 404:
+        if response.status_code in (400, 404):  # a token Keystone does not recognize, or not a token at all
             raise Unauthorized(BAD_TOKEN)
         if response.status_code != 200:
             log.error(
