@@ -96,7 +96,7 @@ class FilesystemStore:
                 # writes and periodic flushes run in one thread, in order, while the next blocks arrive;
                 # flushing as we go keeps the final fsync short
                 write, flush = _disk(_write_all, self.id), _disk(os.fdatasync, self.id)
-                async with SerialWorker(limit=8, name=f"fs-{self.id}") as writer:
+                async with SerialWorker(limit=4, name=f"fs-{self.id}") as writer:
                     async for block in blocks:
                         await writer.submit(write, fd, block)
                         size += len(block)

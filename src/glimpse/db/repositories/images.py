@@ -95,6 +95,11 @@ _RELATED = union_all(
 )  # fmt: skip
 
 
+_GET_ANY = _IMAGE_SELECT.where(ImageRow.id == bindparam("image_id"), ImageRow.deleted == false())
+_GET_PUBLIC = _GET_ANY.where(ImageRow.visibility.in_([Visibility.PUBLIC.value, Visibility.COMMUNITY.value]))
+
+
+# _GET_FOR_PROJECT follows readable_by below
 def _image_from_row(row: Any) -> Image:
     values = row._mapping
     return Image(
@@ -104,7 +109,7 @@ def _image_from_row(row: Any) -> Image:
     )
 
 
-def _member_of(project_id: str, status: str | None) -> ColumnElement[bool]:
+def _member_of(project_id: Any, status: str | None) -> ColumnElement[bool]:
     conditions = [ImageMemberRow.image_id == ImageRow.id, ImageMemberRow.member == project_id]
     if status is not None:
         conditions.append(ImageMemberRow.status == status)
@@ -116,12 +121,22 @@ def readable_by(viewer: RequestContext) -> ColumnElement[bool]:
     if viewer.is_admin:
         return true()
     if viewer.project_id is None:
-        return ImageRow.visibility.in_([Visibility.PUBLIC.value, Visibility.COMMUNITY.value])
+        return _PUBLIC_OR_COMMUNITY
+    return _readable_by_project(literal(viewer.project_id))
+
+
+_PUBLIC_OR_COMMUNITY = ImageRow.visibility.in_([Visibility.PUBLIC.value, Visibility.COMMUNITY.value])
+
+
+def _readable_by_project(project: Any) -> ColumnElement[bool]:
     return or_(
-        ImageRow.visibility.in_([Visibility.PUBLIC.value, Visibility.COMMUNITY.value]),
-        ImageRow.owner == viewer.project_id,
-        and_(ImageRow.visibility == Visibility.SHARED.value, _member_of(viewer.project_id, None)),
+        _PUBLIC_OR_COMMUNITY,
+        ImageRow.owner == project,
+        and_(ImageRow.visibility == Visibility.SHARED.value, _member_of(project, None)),
     )
+
+
+_GET_FOR_PROJECT = _GET_ANY.where(_readable_by_project(bindparam("project")))
 
 
 def _listable_by(viewer: RequestContext, query: ImageQuery) -> ColumnElement[bool]:
@@ -197,23 +212,28 @@ class ImageRepository:
         return row
 
     def get(self, image_id: str, viewer: RequestContext | None, *, for_update: bool = False) -> Image:
-        stmt = _IMAGE_SELECT.where(ImageRow.id == image_id, ImageRow.deleted == false())
-        if viewer is not None:
-            stmt = stmt.where(readable_by(viewer))
+        # statements are built once per kind of viewer; the ids travel as bound parameters
+        params: dict[str, Any] = {"image_id": image_id}
+        if viewer is None or viewer.is_admin:
+            stmt = _GET_ANY
+        elif viewer.project_id is None:
+            stmt = _GET_PUBLIC
+        else:
+            stmt, params["project"] = _GET_FOR_PROJECT, viewer.project_id
         if for_update and self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
-        images = self._hydrate(stmt)
+        images = self._hydrate(stmt, params)
         if not images:
             raise NotFound(f"No image found with ID {image_id}")
         return images[0]
 
-    def _hydrate(self, stmt: Select[Any]) -> list[Image]:
+    def _hydrate(self, stmt: Select[Any], params: dict[str, Any] | None = None) -> list[Image]:
         """Images from a select of image columns, with properties, tags and locations in one more query.
 
         Reads use SQLAlchemy Core, not ORM objects: a show is two round trips and no identity-map work.
         """
         connection = self.session.connection()
-        images = [_image_from_row(row) for row in connection.execute(stmt)]
+        images = [_image_from_row(row) for row in connection.execute(stmt, params or {})]
         if not images:
             return images
         by_id = {image.id: image for image in images}
