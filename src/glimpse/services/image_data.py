@@ -155,6 +155,35 @@ class HashingReader:
         )
 
 
+async def start_receiving(
+    db: Database,
+    settings: Settings,
+    image: Image,
+    target: Status,
+    source: AsyncIterator[bytes],
+    declared_size: int | None,
+    *,
+    inspect: bool = True,
+) -> HashingReader:
+    """The start of every client data stream (upload: saving; stage: uploading): the image must be queued
+    and is moved to ``target`` by compare-and-set, so two streams can never race for one image."""
+    if image.status != Status.QUEUED:
+        raise InvalidTransition(image.status.value, target.value)
+    if declared_size is not None and declared_size > settings.image_size_cap:
+        raise TooLarge(f"Image size {declared_size} exceeds the image size cap of {settings.image_size_cap} bytes")
+    moved = await db.run(lambda s: ImageRepository(s).set_status(image.id, [Status.QUEUED], target, utcnow()))
+    if not moved:
+        raise InvalidTransition(target.value, target.value)
+    return HashingReader(
+        source,
+        block_size=settings.upload_block_size,
+        cap=settings.image_size_cap,
+        expected=declared_size,
+        algorithm=settings.hashing_algorithm,
+        inspect=inspect,
+    )
+
+
 @dataclass(slots=True)
 class Download:
     """What the HTTP layer needs to send image data: the byte range and a primed stream."""
@@ -238,26 +267,9 @@ class ImageDataService:
     ) -> Image:
         image = await self.images.load(ctx, image_id, "upload_image")
         store = self.stores.for_upload(store_id)
-        if image.status != Status.QUEUED:
-            raise InvalidTransition(image.status.value, Status.SAVING.value)
-        if not image.disk_format or not image.container_format:
+        if image.status == Status.QUEUED and (not image.disk_format or not image.container_format):
             raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
-        if declared_size is not None and declared_size > self.settings.image_size_cap:
-            raise TooLarge(
-                f"Image size {declared_size} exceeds the image size cap of {self.settings.image_size_cap} bytes"
-            )
-        moved = await self.db.run(
-            lambda s: ImageRepository(s).set_status(image_id, [Status.QUEUED], Status.SAVING, utcnow())
-        )
-        if not moved:
-            raise InvalidTransition("saving", "saving")
-        reader = HashingReader(
-            source,
-            block_size=self.settings.upload_block_size,
-            cap=self.settings.image_size_cap,
-            expected=declared_size,
-            algorithm=self.settings.hashing_algorithm,
-        )
+        reader = await start_receiving(self.db, self.settings, image, Status.SAVING, source, declared_size)
         stored: StoredObject | None = None
         try:
             stored = await store.put(image_id, aiter(reader), size_hint=declared_size)

@@ -24,9 +24,9 @@ from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, new_id
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
-from glimpse.errors import BadRequest, Conflict, GlimpseError, InvalidTransition, NotFound
+from glimpse.errors import BadRequest, Conflict, GlimpseError, NotFound
 from glimpse.policy import Policy
-from glimpse.services.image_data import HashingReader
+from glimpse.services.image_data import HashingReader, start_receiving
 from glimpse.services.images import ImageService, target_of
 from glimpse.services.remote_glance import RemoteImages
 from glimpse.settings import HASH_ALGORITHMS, Settings
@@ -192,20 +192,9 @@ class ImportService:
         self, ctx: RequestContext, image_id: str, source: AsyncIterator[bytes], *, declared_size: int | None
     ) -> None:
         image = await self.images.load(ctx, image_id, "upload_image")
-        if image.status != Status.QUEUED:
-            raise InvalidTransition(image.status.value, Status.UPLOADING.value)
-        moved = await self.db.run(
-            lambda s: ImageRepository(s).set_status(image_id, [Status.QUEUED], Status.UPLOADING, utcnow())
-        )
-        if not moved:
-            raise InvalidTransition("uploading", "uploading")
-        reader = HashingReader(
-            source,
-            block_size=self.settings.upload_block_size,
-            cap=self.settings.image_size_cap,
-            expected=declared_size,
-            algorithm=self.settings.hashing_algorithm,
-            inspect=False,  # staged data is inspected when it is imported
+        # staged data is inspected when it is imported
+        reader = await start_receiving(
+            self.db, self.settings, image, Status.UPLOADING, source, declared_size, inspect=False
         )
         try:
             await self.staging.put(image_id, aiter(reader), size_hint=declared_size)
