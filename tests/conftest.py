@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,17 @@ def make_client(settings: Settings, services: Services, **options: Any) -> TestC
     accepts neither HTML nor JSON, and the tests compare those bodies. HTML for ``*/*`` is tested on its own.
     """
     return TestClient(create_app(settings, services), headers={"accept": "text/plain"}, **options)
+
+
+@contextmanager
+def running_app(settings: Settings, **options: Any) -> Iterator[TestClient]:
+    """A client for an app with its own services, built from ``settings`` and closed afterwards."""
+    services = build_services(settings)
+    try:
+        with make_client(settings, services, **options) as test_client:
+            yield test_client
+    finally:
+        services.close()
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
-from glimpse.container import Services, build_services
+from glimpse.container import Services
 from glimpse.db.models import ImageRow
 from glimpse.settings import load_settings
-from tests.conftest import make_client
+from tests.conftest import running_app
 from tests.functional.conftest import ALICE, BOB, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -424,12 +424,8 @@ def capped_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]:
         env={"GLIMPSE_API_LIMIT_MAX": "3"}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth"
     )
     assert settings.api_limit_max == 3
-    services = build_services(settings)
-    try:
-        with make_client(settings, services) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    with running_app(settings) as test_client:
+        yield test_client
 
 
 def test_limit_is_capped_by_api_limit_max(capped_client: TestClient) -> None:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.container import build_services
 from glimpse.settings import load_settings
-from tests.conftest import make_client
+from tests.conftest import running_app
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, PATCH21, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -206,12 +205,8 @@ def custom_formats_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]
     ini = tmp_path / "glimpse.conf"
     ini.write_text("[image_format]\ndisk_formats = raw, gpt\ncontainer_formats = bare, box\n")
     settings = load_settings(config_file=ini, env={}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth")
-    services = build_services(settings)
-    try:
-        with make_client(settings, services) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    with running_app(settings) as test_client:
+        yield test_client
 
 
 def test_formats_are_configurable(custom_formats_client: TestClient) -> None:

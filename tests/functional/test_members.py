@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.container import build_services
 from glimpse.settings import load_settings
-from tests.conftest import make_client
+from tests.conftest import running_app
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, plain_error
 
 MakeImage = Callable[..., dict[str, Any]]
@@ -93,12 +92,8 @@ def quota_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]:
     settings = load_settings(
         env={}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth", image_member_quota=1
     )
-    services = build_services(settings)
-    try:
-        with make_client(settings, services) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    with running_app(settings) as test_client:
+        yield test_client
 
 
 def test_member_quota_is_413(quota_client: TestClient) -> None:

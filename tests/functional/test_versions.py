@@ -9,9 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.api.versions import IMPLEMENTED, advertised
-from glimpse.container import build_services
 from glimpse.settings import load_settings
-from tests.conftest import make_client
+from tests.conftest import running_app
 
 
 def test_versions(client: TestClient) -> None:
@@ -55,12 +54,8 @@ def endpoint_client(tmp_path: Path, clean_db: str) -> Iterator[TestClient]:
         database_url=clean_db,
         auth="noauth",
     )
-    services = build_services(settings)
-    try:
-        with make_client(settings, services) as test_client:
-            yield test_client
-    finally:
-        services.close()
+    with running_app(settings) as test_client:
+        yield test_client
 
 
 def test_public_endpoint_is_used_in_links(endpoint_client: TestClient) -> None:
