@@ -2,6 +2,7 @@
 
 Upload: request stream -> fixed-size blocks -> size cap / expected-size check -> md5 and the multihash,
 each in its own thread (hashlib releases the GIL) while the store writes the same block -> store.
+Import: the same reader, then `write_to_stores` fans the blocks out to several stores at once.
 """
 
 from __future__ import annotations
@@ -420,3 +421,73 @@ async def _quietly(awaitable: Any) -> None:
         await asyncio.shield(awaitable)
     except Exception:
         log.exception("cleanup failed")
+
+
+async def write_to_stores(
+    stores: list[Store], key: str, blocks: AsyncIterator[Block], *, size_hint: int | None, all_must_succeed: bool
+) -> tuple[dict[str, StoredObject], dict[str, BaseException]]:
+    """Write one stream to several stores at once, reading the source once.
+
+    Each store consumes its own bounded queue, so a slow store slows the source instead of buffering the
+    image. A store that fails is dropped (or, with ``all_must_succeed``, everything stops and what was
+    written is deleted). Returns what each store stored and why each failed store failed.
+    """
+    queues: dict[str, asyncio.Queue[Block | None]] = {store.id: asyncio.Queue(maxsize=2) for store in stores}
+
+    async def drain(queue: asyncio.Queue[Block | None]) -> AsyncIterator[Block]:
+        while (block := await queue.get()) is not None:
+            yield block
+
+    writers = {store.id: asyncio.create_task(store.put(key, drain(queues[store.id]), size_hint)) for store in stores}
+    failures: dict[str, BaseException] = {}
+
+    def check_writers() -> None:
+        for store_id, writer in writers.items():
+            if writer.done() and store_id not in failures and writer.exception() is not None:
+                failures[store_id] = writer.exception()  # type: ignore[assignment]
+                queues.pop(store_id, None)
+                log.warning("write to store %s failed: %s", store_id, failures[store_id])
+        if failures and (all_must_succeed or not queues):
+            raise next(iter(failures.values()))
+
+    try:
+        async for block in blocks:
+            check_writers()
+            for store_id, queue in list(queues.items()):
+                while True:
+                    try:
+                        await asyncio.wait_for(queue.put(block), timeout=1.0)
+                        break
+                    except TimeoutError:
+                        check_writers()
+                        if store_id not in queues:
+                            break
+        for queue in queues.values():
+            await queue.put(None)
+        await asyncio.wait(writers.values())
+        check_writers()
+    except BaseException as exc:
+        for writer in writers.values():
+            writer.cancel()
+        results = await asyncio.gather(*writers.values(), return_exceptions=True)
+        # a cancelled import was abandoned by a worker that lost its task: what it finished writing has the
+        # name the run now owning the task writes to, so it is left alone (at worst an orphan for fsck)
+        if not isinstance(exc, asyncio.CancelledError):
+            for result in results:
+                if isinstance(result, StoredObject):
+                    await delete_quietly(stores, result)
+        raise
+    stored = {store_id: writer.result() for store_id, writer in writers.items() if store_id not in failures}
+    return stored, failures
+
+
+async def delete_quietly(stores: list[Store], stored: StoredObject) -> None:
+    for store in stores:
+        try:
+            await store.delete(stored.url)
+            return
+        except NotFound:
+            continue
+        except Exception:
+            log.exception("could not remove %s after a failed write", stored.url)
+            return

@@ -26,11 +26,11 @@ from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, n
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, GlimpseError, NotFound
 from glimpse.policy import Policy
-from glimpse.services.image_data import HashingReader, start_receiving
+from glimpse.services.image_data import HashingReader, delete_quietly, start_receiving, write_to_stores
 from glimpse.services.images import ImageService, target_of
 from glimpse.services.remote_glance import RemoteImages
 from glimpse.settings import HASH_ALGORITHMS, Settings
-from glimpse.stores.base import Block, Store, StoredObject
+from glimpse.stores.base import Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
@@ -81,80 +81,6 @@ def _mtime(url: str) -> float:
 
 def _csv(values: list[str]) -> str:
     return ",".join(values)
-
-
-def _split(value: str | None) -> list[str]:
-    return [item for item in (value or "").split(",") if item]
-
-
-async def write_to_stores(
-    stores: list[Store], key: str, blocks: AsyncIterator[Block], *, size_hint: int | None, all_must_succeed: bool
-) -> tuple[dict[str, StoredObject], dict[str, BaseException]]:
-    """Write one stream to several stores at once, reading the source once.
-
-    Each store consumes its own bounded queue, so a slow store slows the source instead of buffering the
-    image. A store that fails is dropped (or, with ``all_must_succeed``, everything stops and what was
-    written is deleted). Returns what each store stored and why each failed store failed.
-    """
-    queues: dict[str, asyncio.Queue[Block | None]] = {store.id: asyncio.Queue(maxsize=2) for store in stores}
-
-    async def drain(queue: asyncio.Queue[Block | None]) -> AsyncIterator[Block]:
-        while (block := await queue.get()) is not None:
-            yield block
-
-    writers = {store.id: asyncio.create_task(store.put(key, drain(queues[store.id]), size_hint)) for store in stores}
-    failures: dict[str, BaseException] = {}
-
-    def check_writers() -> None:
-        for store_id, writer in writers.items():
-            if writer.done() and store_id not in failures and writer.exception() is not None:
-                failures[store_id] = writer.exception()  # type: ignore[assignment]
-                queues.pop(store_id, None)
-                log.warning("import to store %s failed: %s", store_id, failures[store_id])
-        if failures and (all_must_succeed or not queues):
-            raise next(iter(failures.values()))
-
-    try:
-        async for block in blocks:
-            check_writers()
-            for store_id, queue in list(queues.items()):
-                while True:
-                    try:
-                        await asyncio.wait_for(queue.put(block), timeout=1.0)
-                        break
-                    except TimeoutError:
-                        check_writers()
-                        if store_id not in queues:
-                            break
-        for queue in queues.values():
-            await queue.put(None)
-        await asyncio.wait(writers.values())
-        check_writers()
-    except BaseException as exc:
-        for writer in writers.values():
-            writer.cancel()
-        results = await asyncio.gather(*writers.values(), return_exceptions=True)
-        # a cancelled import was abandoned by a worker that lost its task: what it finished writing has the
-        # name the run now owning the task writes to, so it is left alone (at worst an orphan for fsck)
-        if not isinstance(exc, asyncio.CancelledError):
-            for result in results:
-                if isinstance(result, StoredObject):
-                    await _delete_quietly(stores, result)
-        raise
-    stored = {store_id: writer.result() for store_id, writer in writers.items() if store_id not in failures}
-    return stored, failures
-
-
-async def _delete_quietly(stores: list[Store], stored: StoredObject) -> None:
-    for store in stores:
-        try:
-            await store.delete(stored.url)
-            return
-        except NotFound:
-            continue
-        except Exception:
-            log.exception("could not remove %s after a failed import", stored.url)
-            return
 
 
 class ImportService:
@@ -437,12 +363,12 @@ class ImportService:
                 reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
             except BadRequest:
                 for obj in stored.values():
-                    await _delete_quietly(targets, obj)
+                    await delete_quietly(targets, obj)
                 raise
         digests = reader.digests()
         if known_hash and digests.hash_algo == known_algo and digests.hash_value != known_hash:
             for obj in stored.values():
-                await _delete_quietly(targets, obj)
+                await delete_quietly(targets, obj)
             raise BadRequest(f"The data read for image {image_id} does not match its recorded {known_algo} hash")
         await self._finish(task, stored, failures, digests)
         return {"image_id": image_id, "stores": sorted(stored), "failed_stores": sorted(failures)}
@@ -536,7 +462,7 @@ class ImportService:
                 raise Conflict(f"Import task {task.id} was taken over by another worker")
             for obj in stored.values():
                 if obj.url not in referenced:
-                    await _delete_quietly(list(self.stores), obj)
+                    await delete_quietly(list(self.stores), obj)
             raise Conflict(f"Image {image_id} was deleted or changed while it was being imported")
         if method == "glance-direct":
             await self.staging.delete(self.staged_url(image_id))
