@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from glimpse.auth import Authenticator, build_authenticator
+from glimpse.auth.limits import KeystoneLimits, build_limit_session
 from glimpse.db import Database
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
@@ -14,6 +15,7 @@ from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
 from glimpse.services.images import ImageService
 from glimpse.services.members import MemberService
+from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
@@ -40,6 +42,7 @@ class Services:
     health: HealthService
     imports: ImportService
     tasks: TaskService
+    quotas: QuotaService
 
     def close(self) -> None:
         self.db.dispose()
@@ -60,7 +63,8 @@ def build_services(
     policy = policy or Policy.from_settings(settings)
     schemas = Schemas(settings)
     protections = PropertyProtections.from_settings(settings, policy)
-    images = ImageService(settings, db, policy, schemas, stores, protections)
+    quotas = QuotaService(db, build_limit_source(settings, db))
+    images = ImageService(settings, db, policy, schemas, stores, protections, quotas)
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)
     web = fetch_policy(settings)
@@ -87,7 +91,16 @@ def build_services(
         health=HealthService(db, stores),
         imports=imports,
         tasks=TaskService(settings, db, policy, images, imports),
+        quotas=quotas,
     )
+
+
+def build_limit_source(settings: Settings, db: Database) -> LimitSource:
+    """Keystone's unified limits with ``use_keystone_limits``, else Glimpse's own table."""
+    if not settings.use_keystone_limits:
+        return DatabaseLimits(db)
+    keystone, identity_url = build_limit_session(settings.oslo_limit, settings.keystone_authtoken)
+    return KeystoneLimits(settings.oslo_limit, keystone, identity_url)
 
 
 def fetch_policy(settings: Settings) -> fetch.FetchPolicy:

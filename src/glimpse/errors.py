@@ -56,6 +56,17 @@ class TooLarge(GlimpseError):
     """The request or the data exceeds a configured cap or quota."""
 
 
+class OverLimit(TooLarge):
+    """A project quota (unified limit) would be exceeded."""
+
+    def __init__(self, message: str, *, resource: str, limit: int, usage: int, requested: int) -> None:
+        super().__init__(message)
+        self.resource = resource
+        self.limit = limit
+        self.usage = usage
+        self.requested = requested
+
+
 class UnsupportedMediaType(GlimpseError):
     """The request body has a content type this endpoint does not take."""
 

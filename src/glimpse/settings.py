@@ -93,6 +93,35 @@ class KeystoneAuthSettings(BaseModel):
         return missing if self.password is not None else [*missing, "password"]
 
 
+class OsloLimitSettings(BaseModel):
+    """``[oslo_limit]``, with oslo.limit's option names: how Glimpse reads Keystone's unified limits.
+
+    The credentials default to ``[keystone_authtoken]``'s service user; reading other projects' limits needs
+    a reader role on the system scope (``system_scope = all``), as oslo.limit documents.
+    """
+
+    model_config = {"frozen": True}
+
+    endpoint_id: str = ""
+    # without endpoint_id, the service is found by type (and name) and the region by name
+    endpoint_service_type: str = "image"
+    endpoint_service_name: str = ""
+    endpoint_region_name: str = ""
+    auth_url: str = ""
+    username: str = ""
+    password: SecretStr | None = None
+    user_domain_name: str | None = None
+    user_domain_id: str | None = None
+    system_scope: str | None = None
+    project_name: str | None = None
+    project_domain_name: str | None = None
+    project_domain_id: str | None = None
+    cafile: str | None = None
+    insecure: bool = False
+    # Glimpse: seconds a project's limits are reused before Keystone is asked again (0: ask every time)
+    cache_time: float = Field(default=0.0, ge=0)
+
+
 class Settings(BaseModel):
     model_config = {"frozen": True}
 
@@ -132,6 +161,10 @@ class Settings(BaseModel):
 
     stores: dict[str, StoreSettings] = Field(default_factory=dict)
     default_backend: str = ""
+
+    # quotas: Keystone unified limits when true, else Glimpse's own (`glimpse quota set`; none: unlimited)
+    use_keystone_limits: bool = False
+    oslo_limit: OsloLimitSettings = Field(default_factory=OsloLimitSettings)
 
     image_size_cap: int = 1099511627776
     # a header claiming a larger virtual size than this is refused as absurd (1 PiB)
@@ -202,6 +235,8 @@ class Settings(BaseModel):
         for key, value in list(data.items()):
             if isinstance(self.__dict__.get(key), SecretStr) and value is not None:
                 data[key] = "***"
+        if data["oslo_limit"]["password"] is not None:
+            data["oslo_limit"]["password"] = "***"
         keystone = data["keystone_authtoken"]
         for key in ("password", "memcache_secret_key"):
             if keystone[key] is not None:
@@ -266,6 +301,7 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("glimpse", "enable_manager_role"): "enable_manager_role",
     ("DEFAULT", "property_protection_file"): "property_protection_file",
     ("DEFAULT", "property_protection_rule_format"): "property_protection_rule_format",
+    ("DEFAULT", "use_keystone_limits"): "use_keystone_limits",
 }
 _LIST_FIELDS = {
     "disk_formats", "container_formats", "enabled_import_methods", "import_allowed_schemes",
@@ -274,13 +310,13 @@ _LIST_FIELDS = {
 }  # fmt: skip
 # Options Glance has that we accept silently because they describe what we do anyway.
 _KNOWN_ELSEWHERE = {("DEFAULT", "enabled_backends"), ("DEFAULT", "debug"), ("paste_deploy", "flavor")}
-_STORE_OPTIONS = {"store_description", "weight", "filesystem_store_datadir", "filesystem_store_file_perm"}
 _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", "": "noauth"}
 
 
 _DICT_FIELDS = {"glance_download_endpoints"}
 _KEYSTONE_OPTIONS = frozenset(KeystoneAuthSettings.model_fields)
 _KEYSTONE_LIST_OPTIONS = {"service_token_roles", "memcached_servers"}
+_LIMIT_OPTIONS = frozenset(OsloLimitSettings.model_fields)
 
 
 def _split_dict(value: str) -> dict[str, str]:
@@ -314,8 +350,10 @@ def _read_ini(path: Path) -> dict[str, Any]:
                     values[field] = _split_dict(raw)
                 else:
                     values[field] = _split_list(raw) if field in _LIST_FIELDS else raw
-            elif section in backends and option in _STORE_OPTIONS:
+            elif section in backends:  # the store driver's own options
                 continue
+            elif section == "oslo_limit" and option in _LIMIT_OPTIONS:
+                values.setdefault("oslo_limit", {})[option] = raw
             elif section == "keystone_authtoken" and option in _KEYSTONE_OPTIONS:
                 keystone = values.setdefault("keystone_authtoken", {})
                 keystone[option] = _split_list(raw) if option in _KEYSTONE_LIST_OPTIONS else raw

@@ -149,6 +149,20 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
             "properties": {"status": {"type": "string", "enum": ["pending", "accepted", "rejected"]}},
         },
         "Stores": {"type": "object", "properties": {"stores": {"type": "array", "items": {"type": "object"}}}},
+        "Usage": {
+            "type": "object",
+            "required": ["usage"],
+            "properties": {
+                "usage": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["limit", "usage"],
+                        "properties": {"limit": {"type": "integer"}, "usage": {"type": "integer"}},
+                    },
+                }
+            },
+        },
         "Versions": {
             "type": "object",
             "properties": {
@@ -455,6 +469,12 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
             "get": {
                 "operationId": "listStoresDetail",
                 "responses": {"200": _json("#/components/schemas/Stores"), **_errors(403)},
+            }
+        },
+        "/v2/info/usage": {
+            "get": {
+                "operationId": "getUsage",
+                "responses": {"200": _json("#/components/schemas/Usage"), **_errors(403)},
             }
         },
         "/v2/stores/{store_id}/{image_id}": {

@@ -60,5 +60,6 @@ ROUTES = [
     resource("/v2/schemas/{name}", GET=schemas.show),
     resource("/v2/info/stores", GET=discovery.stores),
     resource("/v2/info/stores/detail", GET=discovery.stores_detail),
+    resource("/v2/info/usage", GET=discovery.usage),
     resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete),
 ]

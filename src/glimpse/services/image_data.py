@@ -12,7 +12,7 @@ import contextlib
 import functools
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.formats import FormatInspector, check
 from glimpse.domain.images import Image, Location, Status
+from glimpse.domain.quotas import Resource
 from glimpse.errors import (
     BadRequest,
     DatabaseUnavailable,
@@ -78,8 +79,10 @@ class HashingReader:
         algorithm: str,
         in_flight: int = 3,
         inspect: bool = True,
+        quota: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
         self.source = source
+        self.quota = quota  # awaited with the size so far before each block goes on (raises OverLimit)
         self.block_size = block_size
         self.cap = cap
         self.expected = expected
@@ -109,16 +112,21 @@ class HashingReader:
             self._check_size()
             buffer += chunk
             if len(buffer) >= self.block_size:
-                self._inspect(buffer)
+                await self._pass(buffer)
                 yield buffer
                 buffer = bytearray()
         if buffer:
-            self._inspect(buffer)
+            await self._pass(buffer)
             yield buffer
         if self.expected is not None and self.size != self.expected:
             raise BadRequest(
                 f"Image data is {self.size} bytes but {self.expected} bytes were declared (x-openstack-image-size)"
             )
+
+    async def _pass(self, block: bytearray) -> None:
+        if self.quota is not None:
+            await self.quota(self.size)
+        self._inspect(block)
 
     def _inspect(self, block: bytearray) -> None:
         if self.inspector is None:
@@ -165,6 +173,7 @@ async def start_receiving(
     declared_size: int | None,
     *,
     inspect: bool = True,
+    quota: Callable[[int], Awaitable[None]] | None = None,
 ) -> HashingReader:
     """The start of every client data stream (upload: saving; stage: uploading): the image must be queued
     and is moved to ``target`` by compare-and-set, so two streams can never race for one image."""
@@ -182,6 +191,7 @@ async def start_receiving(
         expected=declared_size,
         algorithm=settings.hashing_algorithm,
         inspect=inspect,
+        quota=quota,
     )
 
 
@@ -270,17 +280,29 @@ class ImageDataService:
         store = self.stores.for_upload(store_id)
         if image.status == Status.QUEUED and (not image.disk_format or not image.container_format):
             raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
-        reader = await start_receiving(self.db, self.settings, image, Status.SAVING, source, declared_size)
-        stored: StoredObject | None = None
+        claim = await self.images.quotas.claim(
+            image.owner,
+            {Resource.IMAGE_COUNT_UPLOADING: 1, Resource.IMAGE_SIZE_TOTAL: declared_size or 0},
+            holder=f"upload:{image_id}",
+        )
         try:
-            stored = await store.put(image_id, aiter(reader), size_hint=declared_size)
-            reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
-            return await self._activate(image_id, store, stored, reader.digests())
-        except BaseException as exc:
-            await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
-            raise
+            reader = await start_receiving(
+                self.db, self.settings, image, Status.SAVING, source, declared_size,
+                quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
+            )  # fmt: skip
+            await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'saving'
+            stored: StoredObject | None = None
+            try:
+                stored = await store.put(image_id, aiter(reader), size_hint=declared_size)
+                reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
+                return await self._activate(image_id, store, stored, reader.digests())
+            except BaseException as exc:
+                await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
+                raise
+            finally:
+                self.metrics.bytes_in(store.id, reader.size)
         finally:
-            self.metrics.bytes_in(store.id, reader.size)
+            await asyncio.shield(claim.release())
 
     async def _activate(self, image_id: str, store: Store, stored: StoredObject, digests: Digests) -> Image:
         def work(session: Any) -> Image:

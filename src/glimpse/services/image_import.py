@@ -23,6 +23,7 @@ from glimpse.db.repositories.images import ImageRepository
 from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, new_id
+from glimpse.domain.quotas import Resource
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, GlimpseError, NotFound
 from glimpse.policy import Policy
@@ -69,7 +70,21 @@ class ImportRequest:
 
 
 def _requeue_stalled(image_id: str, session: Any) -> bool:
-    return ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow())
+    return ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow(), size=None)
+
+
+def _record_staged_size(image_id: str, size: int, session: Any) -> None:
+    ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.UPLOADING, utcnow(), size=size)
+
+
+def _import_claim(image: Image, request: ImportRequest) -> dict[Resource, int]:
+    """What an import reserves when it is asked for: a place among the uploading images (a staged image
+    already has one), and the size of the copies when it is known (else reserved as the data arrives)."""
+    known = image.size if request.method in ("glance-direct", "copy-image") and image.size is not None else 0
+    return {
+        Resource.IMAGE_COUNT_UPLOADING: 0 if request.method == "glance-direct" else 1,
+        Resource.IMAGE_SIZE_TOTAL: known * len(request.stores),
+    }
 
 
 def _mtime(url: str) -> float:
@@ -118,19 +133,31 @@ class ImportService:
         self, ctx: RequestContext, image_id: str, source: AsyncIterator[bytes], *, declared_size: int | None
     ) -> None:
         image = await self.images.load(ctx, image_id, "upload_image")
-        # staged data is inspected when it is imported
-        reader = await start_receiving(
-            self.db, self.settings, image, Status.UPLOADING, source, declared_size, inspect=False
+        claim = await self.images.quotas.claim(
+            image.owner,
+            {Resource.IMAGE_COUNT_UPLOADING: 1, Resource.IMAGE_STAGE_TOTAL: declared_size or 0},
+            holder=f"stage:{image_id}",
         )
         try:
-            await self.staging.put(image_id, aiter(reader), size_hint=declared_size)
-        except BaseException:
-            await asyncio.shield(
-                self.db.run(
-                    lambda s: ImageRepository(s).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow())
+            # staged data is inspected when it is imported
+            reader = await start_receiving(
+                self.db, self.settings, image, Status.UPLOADING, source, declared_size, inspect=False,
+                quota=functools.partial(claim.cover, Resource.IMAGE_STAGE_TOTAL),
+            )  # fmt: skip
+            await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'uploading'
+            try:
+                await self.staging.put(image_id, aiter(reader), size_hint=declared_size)
+                # the staged size is what image_stage_total counts from now on (and Glance shows it)
+                await self.db.run(functools.partial(_record_staged_size, image_id, reader.size))
+            except BaseException:
+                await asyncio.shield(
+                    self.db.run(
+                        lambda s: ImageRepository(s).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow())
+                    )
                 )
-            )
-            raise
+                raise
+        finally:
+            await asyncio.shield(claim.release())
 
     def staged_url(self, image_id: str) -> str:
         url_for: Callable[[str], str] = getattr(self.staging, "url_for")  # noqa: B009
@@ -289,7 +316,15 @@ class ImportService:
             repo.save(current)
             TaskRepository(session).add(task)
 
-        await self.db.run(work)
+        claim = await self.images.quotas.claim(
+            image.owner, _import_claim(image, request), holder=f"import:{task.id}", hold=TASK_TTL
+        )
+        try:
+            await self.db.run(work)
+        except BaseException:
+            await asyncio.shield(claim.release())
+            raise
+        await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while importing
         self.wakeup.set()
         return task
 
@@ -309,6 +344,7 @@ class ImportService:
                 raise BadRequest(f"The remote image is {remote.get('status')}, not active")
             total = remote.get("size")
             await self._copy_remote_properties(image.id, remote)
+        claim = await self.images.quotas.resume(image.owner, f"import:{task.id}", hold=TASK_TTL)
         source = await self._open_source(image, method, task)
         try:
             if method == "copy-image":
@@ -317,11 +353,17 @@ class ImportService:
                 known = (remote.get("os_hash_algo"), remote.get("os_hash_value"))
             else:
                 known = (None, None)
-            return await self._copy(task, image, method, source, targets, must, total, progress, known)
+            copies = len(targets)
+
+            async def quota(size: int) -> None:  # every target store keeps a copy
+                await claim.cover(Resource.IMAGE_SIZE_TOTAL, size * copies)
+
+            return await self._copy(task, image, method, source, targets, must, total, progress, known, quota)
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:
                 await close()
+            await asyncio.shield(claim.release())
 
     async def _copy(
         self,
@@ -334,6 +376,7 @@ class ImportService:
         total: int | None,
         progress: Progress,
         known: tuple[str | None, str | None],
+        quota: Callable[[int], Awaitable[None]],
     ) -> dict[str, Any]:
         """Stream ``source`` into the targets; ``known`` is the (algorithm, digest) the data must match."""
         image_id = image.id
@@ -354,6 +397,7 @@ class ImportService:
             cap=self.settings.image_size_cap,
             expected=expected,
             algorithm=known_algo if known_algo in HASH_ALGORITHMS and known_hash else self.settings.hashing_algorithm,
+            quota=quota,
         )
         stored, failures = await write_to_stores(
             targets, image_id, aiter(reader), size_hint=expected, all_must_succeed=must
@@ -491,6 +535,7 @@ class ImportService:
             repo.save(image)
             return True
 
+        await asyncio.shield(self.images.quotas.release(f"import:{task.id}", None))
         if await self.db.run(work):
             log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
         else:

@@ -16,9 +16,11 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Status, Visibility
 from glimpse.domain.patch import PatchOp
 from glimpse.domain.queries import parse_image_query
+from glimpse.domain.quotas import Resource
 from glimpse.errors import BadRequest, Conflict, Forbidden, StoreError, TooLarge
 from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
+from glimpse.services.quotas import DatabaseLimits, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.settings import Settings
 from glimpse.stores.registry import StoreRegistry
@@ -70,6 +72,7 @@ class ImageService:
         schemas: Schemas,
         stores: StoreRegistry,
         protections: PropertyProtections | None = None,
+        quotas: QuotaService | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -77,6 +80,7 @@ class ImageService:
         self.schemas = schemas
         self.stores = stores
         self.protections = protections
+        self.quotas = quotas or QuotaService(db, DatabaseLimits(db))
 
     # -- what a caller may see of an image (property protections) -----------------------------------
     def visible_properties(self, ctx: RequestContext, image: Image) -> dict[str, str]:
@@ -163,7 +167,11 @@ class ImageService:
                 raise Conflict(f"Image with identifier {image.id} already exists!")
             repo.add(image)
 
-        await self.db.run(insert)
+        claim = await self.quotas.claim(owner, {Resource.IMAGE_COUNT_TOTAL: 1}, holder=f"create:{image.id}")
+        try:
+            await self.db.run(insert)
+        finally:
+            await claim.release()
         return self.visible(ctx, image)
 
     # -- read -----------------------------------------------------------------------------------------

@@ -14,3 +14,7 @@ async def stores(request: Request) -> Response:
 
 async def stores_detail(request: Request) -> Response:
     return json_response({"stores": services(request).store_info.detail(context(request))})
+
+
+async def usage(request: Request) -> Response:
+    return json_response({"usage": await services(request).quotas.usage_of(context(request))})
