@@ -21,7 +21,7 @@ from glimpse.db import Database
 from glimpse.db.repositories.quotas import QuotaRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.quotas import MIB, RESOURCES, SIZE_RESOURCES, UNLIMITED, Resource, check
-from glimpse.errors import Forbidden, OverLimit
+from glimpse.errors import Conflict, Forbidden, OverLimit
 
 HOLD = timedelta(hours=1)  # a reservation lives this long without renewal
 # streaming data of unknown size reserves ahead in steps this large (then exactly what it needs)
@@ -151,6 +151,18 @@ class QuotaService:
 
     async def release(self, holder: str, resources: list[Resource] | None) -> None:
         await self.db.run(lambda s: QuotaRepository(s).release(holder, resources))
+
+    async def set_limits(self, project_id: str, changes: Mapping[Resource, int | None]) -> None:
+        """Glimpse's own limits (``*``: every project's default); None removes one."""
+        if not isinstance(self.source, DatabaseLimits):
+            raise Conflict("Limits are read from Keystone here; change them there.")
+
+        def work(session: Any) -> None:
+            repo = QuotaRepository(session)
+            for resource, value in changes.items():
+                repo.set_limit(project_id, resource, value)
+
+        await self.db.run(work)
 
     async def usage_of(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
         """``/v2/info/usage`` for the caller's project."""
