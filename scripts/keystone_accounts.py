@@ -5,7 +5,8 @@ Run with the Keystone venv's Python (it has keystoneauth1 and python-keystonecli
 
 - projects ``alpha`` and ``beta``, each with users ``<project>-reader``, ``-member`` and ``-manager``
   holding that role (Keystone's implied roles give manager > member > reader);
-- project ``service`` with the service user ``glimpse`` holding the ``service`` role;
+- project ``service`` with the service user ``glimpse`` holding the ``service`` role, and ``reader`` on the
+  system scope (to read the unified limits of every project);
 - an ``image`` service with endpoints at http://127.0.0.1:9292 (where `make run` serves) in RegionOne.
 """
 
@@ -58,6 +59,8 @@ def main(auth_url: str, admin_password: str) -> None:
     service_project = ensure_project(ks, SERVICE_PROJECT)
     service_user = ensure_user(ks, SERVICE_USER, SERVICE_PASSWORD, service_project)
     ks.roles.grant(roles["service"], user=service_user, project=service_project)
+    # reading every project's unified limits (use_keystone_limits) takes a reader on the system scope
+    ks.roles.grant(roles["reader"], user=service_user, system="all")
 
     services = ks.services.list(type="image")
     image = services[0] if services else ks.services.create(name="glance", type="image", description="Glimpse")
