@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run install system-deps keystone test lint bench fuzz clean
+.PHONY: run install system-deps keystone backends test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,14 @@ system-deps:
 keystone:
 	scripts/keystone-up
 
+## Real storage servers for the store drivers' tests: a Swift all-in-one with S3 (s3api) on 127.0.0.1:8080 and a
+## single-node Ceph (its own state in ~/.cache; reused while healthy); librados/librbd bindings linked into .venv
+backends: install
+	scripts/swift-up
+	scripts/ceph-up $(VENV)
+
 ## Install, then run every check and the whole suite on SQLite and on PostgreSQL
-test: install system-deps lint keystone
+test: install system-deps lint keystone backends
 	GLIMPSE_TEST_DB=sqlite $(BIN)/pytest -p no:cacheprovider
 	GLIMPSE_TEST_DB=postgresql $(BIN)/pytest -p no:cacheprovider
 

@@ -14,6 +14,7 @@ from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
 from glimpse.services.images import ImageService
+from glimpse.services.locations import LocationService
 from glimpse.services.members import MemberService
 from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
@@ -22,6 +23,7 @@ from glimpse.services.tags import TagService
 from glimpse.services.tasks import TaskService
 from glimpse.settings import Settings
 from glimpse.stores.filesystem import FilesystemStore
+from glimpse.stores.http import HttpStore
 from glimpse.stores.registry import StoreRegistry, build_registry
 
 
@@ -43,6 +45,7 @@ class Services:
     imports: ImportService
     tasks: TaskService
     quotas: QuotaService
+    locations: LocationService
 
     def close(self) -> None:
         self.db.dispose()
@@ -72,6 +75,13 @@ def build_services(
     async def open_url(url: str) -> fetch.RemoteStream:
         return await fetch.open_stream(url, web)
 
+    async def open_location(url: str) -> fetch.RemoteStream:
+        return await fetch.open_location(url, web)
+
+    for store in stores:  # http stores read their locations with web-download's filtering
+        if isinstance(store, HttpStore):
+            store.use_opener(open_location)
+
     imports = ImportService(
         settings, db, policy, images, stores, staging, open_url, lambda url: fetch.check_url(url, web)
     )
@@ -92,6 +102,9 @@ def build_services(
         imports=imports,
         tasks=TaskService(settings, db, policy, images, imports),
         quotas=quotas,
+        locations=LocationService(
+            settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), imports.wakeup
+        ),
     )
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,23 +18,47 @@ from glimpse.errors import NotFound
 from glimpse.stores.base import ListedObject, Store
 from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.memory import MemoryStore
+from tests.contract.backends.rbd import rbd_store
+from tests.contract.backends.s3 import s3_store
+from tests.contract.backends.swift import swift_store
 
-StoreFactory = Callable[[Path], Store]
+# Each factory yields a store over an empty namespace of its backend and cleans the namespace up after.
+StoreFactory = Callable[[Path], AbstractContextManager[Store]]
+
+
+@contextmanager
+def _filesystem(tmp: Path) -> Iterator[Store]:
+    yield FilesystemStore("fs", tmp / "fs", chunk_size=64 * 1024)
+
+
+@contextmanager
+def _memory(tmp: Path) -> Iterator[Store]:
+    yield MemoryStore("mem")
+
+
 FACTORIES: dict[str, StoreFactory] = {
-    "filesystem": lambda tmp: FilesystemStore("fs", tmp / "fs", chunk_size=64 * 1024),
-    "memory": lambda tmp: MemoryStore("mem"),
+    "filesystem": _filesystem,
+    "memory": _memory,
+    "rbd": rbd_store,
+    "s3": s3_store,
+    "swift": swift_store,
 }
 
 
 @pytest.fixture(params=sorted(FACTORIES))
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    return FACTORIES[request.param](tmp_path)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    with FACTORIES[request.param](tmp_path) as made:
+        yield made
 
 
 async def _blocks(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
         await asyncio.sleep(0)
+
+
+async def _listed(store: Store) -> list[ListedObject]:
+    return [obj async for obj in store.list_objects()]
 
 
 async def _read(store: Store, url: str, start: int = 0, length: int | None = None) -> bytes:
@@ -88,6 +113,7 @@ def test_interrupted_put_leaves_nothing(store: Store, tmp_path: Path) -> None:
             await store.put("image-4", failing())
 
     asyncio.run(scenario())
+    assert asyncio.run(_listed(store)) == []
     if isinstance(store, FilesystemStore):
         assert list(store.datadir.iterdir()) == []
     if isinstance(store, MemoryStore):
@@ -110,19 +136,16 @@ def test_healthy_store_passes_its_check(store: Store) -> None:
 
 
 def test_list_objects_shows_what_was_put(store: Store) -> None:
-    async def listed() -> list[ListedObject]:
-        return [obj async for obj in store.list_objects()]
-
     async def scenario() -> None:
-        assert await listed() == []
+        assert await _listed(store) == []
         small = await store.put("image-l1", _blocks(b"abc"))
         large = await store.put("image-l2", _blocks(DATA))
-        assert sorted(await listed(), key=lambda obj: obj.key) == [
+        assert sorted(await _listed(store), key=lambda obj: obj.key) == [
             ListedObject(url=small.url, size=3, key="image-l1", partial=False),
             ListedObject(url=large.url, size=len(DATA), key="image-l2", partial=False),
         ]
         await store.delete(small.url)
-        assert [obj.url for obj in await listed()] == [large.url]
+        assert [obj.url for obj in await _listed(store)] == [large.url]
 
     asyncio.run(scenario())
 

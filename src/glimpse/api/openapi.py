@@ -194,6 +194,28 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
                 "all_stores_must_succeed": {"type": "boolean"},
             },
         },
+        "LocationAdd": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {
+                "url": {"type": "string", "minLength": 1, "maxLength": 255},
+                "validation_data": {
+                    "type": "object",
+                    "properties": {"os_hash_algo": {"type": "string"}, "os_hash_value": {"type": "string"}},
+                },
+            },
+        },
+        "Locations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["url", "metadata"],
+                "properties": {
+                    "url": {"type": "string"},
+                    "metadata": {"type": "object", "properties": {"store": {"type": "string"}}},
+                },
+            },
+        },
         "Task": {
             "type": "object",
             "required": ["id", "type", "status"],
@@ -381,6 +403,18 @@ def build_openapi(schemas: Schemas) -> dict[str, Any]:
             "get": {
                 "operationId": "listImageTasks",
                 "responses": {"200": _json("#/components/schemas/Tasks"), **_errors(403, 404)},
+            },
+        },
+        "/v2/images/{image_id}/locations": {
+            "parameters": [IMAGE_ID],
+            "get": {
+                "operationId": "listImageLocations",
+                "responses": {"200": _json("#/components/schemas/Locations"), **_errors(403, 404)},
+            },
+            "post": {
+                "operationId": "addImageLocation",
+                "requestBody": body("#/components/schemas/LocationAdd"),
+                "responses": {"202": {"description": "Accepted"}, **_errors(403, 404, 409, 413, 415)},
             },
         },
         "/v2/tasks": {

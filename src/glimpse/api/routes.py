@@ -9,7 +9,18 @@ from starlette.routing import Route
 
 from glimpse.api import health, metrics, openapi, versions
 from glimpse.api.http import Handler, check_request_text
-from glimpse.api.v2 import discovery, image_data, image_import, images, members, schemas, stores, tags, tasks
+from glimpse.api.v2 import (
+    discovery,
+    image_data,
+    image_import,
+    images,
+    locations,
+    members,
+    schemas,
+    stores,
+    tags,
+    tasks,
+)
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
 
@@ -49,6 +60,7 @@ ROUTES = [
     resource("/v2/images/{image_id}/stage", PUT=image_import.stage),
     resource("/v2/images/{image_id}/import", POST=image_import.start),
     resource("/v2/images/{image_id}/tasks", GET=tasks.for_image),
+    resource("/v2/images/{image_id}/locations", GET=locations.index, POST=locations.add),
     resource("/v2/tasks", GET=tasks.index, POST=tasks.create),
     resource("/v2/tasks/{task_id}", GET=tasks.show),
     resource("/v2/info/import", GET=image_import.info),

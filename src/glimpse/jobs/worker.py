@@ -16,18 +16,45 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from glimpse.container import Services
 from glimpse.db import Database
 from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
-from glimpse.domain.tasks import Task, TaskStatus
+from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import DatabaseUnavailable
 from glimpse.services.image_import import TASK_TTL, ImportService, describe_failure
 
 log = logging.getLogger(__name__)
+
+
+class TaskRunner(Protocol):
+    """What runs one type of task: the run itself, its undo after a failure, and the progress it shows."""
+
+    async def run(self, task: Task, progress: Callable[[int, int | None], None]) -> dict[str, Any]: ...
+
+    async def fail(self, task: Task, reason: str) -> None: ...
+
+    async def record_progress(self, task: Task, done: int, total: int | None) -> None: ...
+
+
+class _Unsupported:
+    """The runner of a task type this worker was not given: the task fails, saying so."""
+
+    def __init__(self, task_type: TaskType) -> None:
+        self.task_type = task_type
+
+    async def run(self, task: Task, progress: Callable[[int, int | None], None]) -> dict[str, Any]:
+        raise RuntimeError(f"this worker cannot run {self.task_type.value} tasks")
+
+    async def fail(self, task: Task, reason: str) -> None:
+        pass
+
+    async def record_progress(self, task: Task, done: int, total: int | None) -> None:
+        pass
 
 
 class Worker:
@@ -36,6 +63,7 @@ class Worker:
         db: Database,
         imports: ImportService,
         *,
+        locations: TaskRunner | None = None,
         heartbeat_interval: float = 2.0,
         stale_after: float = 30.0,
         poll_interval: float = 2.0,
@@ -44,6 +72,7 @@ class Worker:
     ) -> None:
         self.db = db
         self.imports = imports
+        self.locations = locations
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
@@ -57,6 +86,7 @@ class Worker:
         return cls(
             services.db,
             services.imports,
+            locations=services.locations,
             heartbeat_interval=s.task_heartbeat_interval,
             stale_after=s.task_stale_after,
             poll_interval=s.task_heartbeat_interval,
@@ -91,6 +121,12 @@ class Worker:
         await self._process(task)
         return True
 
+    def runner(self, task: Task) -> TaskRunner:
+        """Location imports run in the locations service; every other type is an image import."""
+        if task.type == TaskType.LOCATION_IMPORT:
+            return self.locations if self.locations is not None else _Unsupported(task.type)
+        return self.imports
+
     async def _process(self, task: Task) -> None:
         log.info("task %s (%s, image %s) claimed by %s", task.id, task.type.value, task.image_id, self.id)
         progress = {"done": 0, "total": None}
@@ -98,7 +134,8 @@ class Worker:
         def report(done: int, total: int | None) -> None:
             progress["done"], progress["total"] = done, total
 
-        running = asyncio.ensure_future(self.imports.run(task, report))
+        runner = self.runner(task)
+        running = asyncio.ensure_future(runner.run(task, report))
         beating = asyncio.create_task(self._beat(task, progress, running))
         try:
             result = await running
@@ -110,7 +147,7 @@ class Worker:
         except Exception as exc:
             beating.cancel()
             message = describe_failure(exc)
-            await self.imports.fail(task, message)
+            await runner.fail(task, message)
             await self._finish(task, TaskStatus.FAILURE, None, message)
             return
         finally:
@@ -127,7 +164,7 @@ class Worker:
             try:
                 owned = await self.db.run(functools.partial(_heartbeat, task.id, self.id, done, total))
                 if owned:
-                    await self.imports.record_progress(task, done, total)
+                    await self.runner(task).record_progress(task, done, total)
             except Exception as exc:  # a missed beat is harmless; the next one may get through
                 log.warning("task %s: heartbeat failed: %s", task.id, describe_failure(exc))
                 continue
@@ -181,7 +218,7 @@ class Worker:
             )
         )
         if finished:
-            await self.imports.fail(task, message)
+            await self.runner(task).fail(task, message)
 
 
 def _heartbeat(task_id: str, worker: str, done: int, total: int | None, session: Any) -> bool:

@@ -71,7 +71,7 @@ from types import TracebackType
 
 import httpx
 
-from glimpse.errors import BadRequest, StoreError, TooLarge
+from glimpse.errors import BadRequest, NotFound, StoreError, TooLarge
 
 log = logging.getLogger(__name__)
 
@@ -652,3 +652,18 @@ async def open_stream(url: str, policy: FetchPolicy, *, resolver: Resolver | Non
             return await _open(url, policy, resolver or resolve_host, deadline)
     except TimeoutError:
         raise FetchTimeout(f"Fetching {redact(url)} took longer than the deadline") from None
+
+
+GONE_STATUSES = frozenset({404, 410})
+
+
+async def open_location(url: str, policy: FetchPolicy, *, resolver: Resolver | None = None) -> RemoteStream:
+    """:func:`open_stream` for the HTTP store: a location the web server no longer has (404, 410) is
+    ``NotFound``, the error every store raises for missing data, so a download falls back to another copy
+    and ``stat`` reports the data missing."""
+    try:
+        return await open_stream(url, policy, resolver=resolver)
+    except RemoteFetchError as exc:
+        if exc.status in GONE_STATUSES:
+            raise NotFound(f"The data at {redact(url)} is gone: the server answered {exc.status}") from exc
+        raise

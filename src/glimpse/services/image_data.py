@@ -39,7 +39,7 @@ from glimpse.metrics import Metrics
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, target_of
 from glimpse.settings import Settings
-from glimpse.stores.base import Block, Store, StoredObject
+from glimpse.stores.base import READ_ONLY_TYPES, Block, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
@@ -278,6 +278,8 @@ class ImageDataService:
     ) -> Image:
         image = await self.images.load(ctx, image_id, "upload_image")
         store = self.stores.for_upload(store_id)
+        if store.type in READ_ONLY_TYPES:
+            raise BadRequest(f"Store {store.id} is read-only: image data cannot be uploaded to it")
         if image.status == Status.QUEUED and (not image.disk_format or not image.container_format):
             raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
         claim = await self.images.quotas.claim(

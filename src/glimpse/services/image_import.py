@@ -31,7 +31,7 @@ from glimpse.services.image_data import HashingReader, delete_quietly, start_rec
 from glimpse.services.images import ImageService, target_of
 from glimpse.services.remote_glance import RemoteImages
 from glimpse.settings import HASH_ALGORITHMS, Settings
-from glimpse.stores.base import Store, StoredObject
+from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
@@ -236,8 +236,8 @@ class ImportService:
         must = body.get("all_stores_must_succeed", True)
         if not isinstance(must, bool):
             raise BadRequest("'all_stores_must_succeed' must be a boolean")
-        if all_stores:
-            targets = [store.id for store in self.stores]
+        if all_stores:  # read-only stores (http) only serve locations: never an import's target
+            targets = [store.id for store in self.stores if store.type not in READ_ONLY_TYPES]
         elif stores:
             targets = list(dict.fromkeys(stores))
         else:
@@ -245,6 +245,8 @@ class ImportService:
         for store_id in targets:
             if store_id not in self.stores:  # Glance: 409 for an import (an upload says 400)
                 raise Conflict(f"Store for identifier {store_id} not found")
+            if self.stores.get(store_id).type in READ_ONLY_TYPES:
+                raise Conflict(f"Store {store_id} is read-only: data cannot be imported into it")
         if name == "copy-image":
             if not all_stores:  # stores named one by one must all be new (Glance)
                 for store_id in targets:

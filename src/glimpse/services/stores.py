@@ -13,6 +13,7 @@ from glimpse.domain.images import Status
 from glimpse.errors import Conflict, NotFound, StoreError
 from glimpse.policy import Policy, Target
 from glimpse.services.images import target_of
+from glimpse.stores.base import READ_ONLY_TYPES
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ class StoreService:
             entry: dict[str, Any] = {"id": store.id, "description": store.description}
             if store.id == self.stores.default_id:
                 entry["default"] = "true"  # a string, as in Glance's api-ref
+            if store.type in READ_ONLY_TYPES:
+                entry["read-only"] = "true"  # as Glance marks its http stores
             result.append(entry)
         return result
 

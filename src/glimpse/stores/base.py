@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 Block = bytes | bytearray | memoryview
+# driver types that serve data they never wrote and never take writes (Glance's http store)
+READ_ONLY_TYPES = frozenset({"http"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,13 @@ class Store(Protocol):
 
     def list_objects(self) -> AsyncIterator[ListedObject]:
         """Every object in the store, unfinished writes included (for `glimpse fsck`)."""
+        ...
+
+    def owns(self, url: str) -> bool:
+        """Whether ``url`` names data this store can serve (the locations API finds a location's store this way).
+
+        Decided from the URL alone, with no I/O: its scheme and where it points must be this store's.
+        """
         ...
 
     def details(self) -> dict[str, object]:

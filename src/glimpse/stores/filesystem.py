@@ -80,6 +80,17 @@ class FilesystemStore:
             raise NotFound(f"Location {url} does not belong to store {self.id}")
         return path
 
+    def owns(self, url: str) -> bool:
+        """A ``file://`` URL of a file directly in this store's directory, once ``..`` and symlinks are resolved:
+        nothing a location names can lead out of the directory."""
+        try:
+            parsed = urlparse(url)
+            if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+                return False
+            return Path(unquote(parsed.path)).resolve().parent == self.datadir
+        except (OSError, RuntimeError, ValueError):  # a NUL byte, a symlink loop
+            return False
+
     def url_for(self, key: str) -> str:
         return (self.datadir / key).as_uri()
 

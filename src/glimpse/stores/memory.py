@@ -41,6 +41,9 @@ class MemoryStore:
         for url, data in sorted(self.objects.items()):
             yield ListedObject(url=url, size=len(data), key=url.rsplit("/", 1)[-1])
 
+    def owns(self, url: str) -> bool:
+        return url.startswith(f"memory://{self.id}/")
+
     def details(self) -> dict[str, object]:
         return {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from glimpse.errors import BadRequest, NotFound
 from glimpse.settings import Settings, StoreSettings
@@ -42,6 +43,13 @@ class StoreRegistry:
             raise BadRequest(f"Store for identifier {store_id} not found")
         return self._stores[store_id]
 
+    def store_for_url(self, url: str) -> Store:
+        """The configured store a location URL belongs to (the first that ``owns`` it); BadRequest when none."""
+        for store in self._stores.values():
+            if store.owns(url):
+                return store
+        raise BadRequest("The location does not belong to any configured store")
+
     def by_weight(self, store_ids: list[str]) -> list[Store]:
         """Stores holding a copy, heaviest first (ties keep configuration order)."""
         order = list(self._stores)
@@ -50,6 +58,7 @@ class StoreRegistry:
 
 
 def build_store(config: StoreSettings, *, chunk_size: int) -> Store:
+    """The driver of ``config.type`` (Glance's names). SDK-backed drivers are imported only when configured."""
     if config.type == "file":
         return FilesystemStore(
             config.id,
@@ -58,7 +67,24 @@ def build_store(config: StoreSettings, *, chunk_size: int) -> Store:
             weight=config.weight,
             chunk_size=chunk_size,
         )
-    raise ValueError(f"store {config.id!r}: driver type {config.type!r} is not available")
+    common: dict[str, Any] = {"description": config.description, "weight": config.weight, "chunk_size": chunk_size}
+    if config.type == "http":  # read-only; the container gives it web-download's fetching
+        from glimpse.stores.http import HttpStore
+
+        return HttpStore(config.id, **common)
+    if config.type == "s3":
+        from glimpse.stores import s3
+
+        return s3.from_options(config.id, config.options, **common)
+    if config.type == "swift":
+        from glimpse.stores import swift
+
+        return swift.from_options(config.id, config.options, **common)
+    if config.type == "rbd":
+        from glimpse.stores import rbd
+
+        return rbd.from_options(config.id, config.options, **common)
+    raise ValueError(f"store {config.id!r}: driver type {config.type!r} is not available (file, s3, swift, rbd, http)")
 
 
 def build_registry(settings: Settings) -> StoreRegistry:

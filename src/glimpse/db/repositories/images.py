@@ -310,6 +310,16 @@ class ImageRepository:
         stmt = select(ImageRow.id, ImageRow.status).where(ImageRow.id.in_(list(image_ids)), ImageRow.deleted == false())
         return {image_id: Status(status) for image_id, status in self.session.execute(stmt)}
 
+    def using_location(self, url: str) -> set[str]:
+        """The ids of the live images one of whose locations is ``url``."""
+        stmt = (
+            select(ImageRow.id)
+            .join(ImageLocationRow, ImageLocationRow.image_id == ImageRow.id)
+            .where(ImageLocationRow.url == url, ImageRow.deleted == false())
+            .distinct()
+        )
+        return set(self.session.scalars(stmt))
+
     def count_owned(self, owner: str) -> int:
         stmt = select(func.count()).select_from(ImageRow).where(ImageRow.owner == owner, ImageRow.deleted == false())
         return int(self.session.scalar(stmt) or 0)
