@@ -23,6 +23,7 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.quotas import MIB, RESOURCES, SIZE_RESOURCES, UNLIMITED, Resource, check
 from glimpse.errors import Conflict, Forbidden, OverLimit
 
+LIMITS_CACHE_TIME = 1.0  # seconds Glimpse's own limits are reused (DatabaseLimits)
 HOLD = timedelta(hours=1)  # a reservation lives this long without renewal
 # streaming data of unknown size reserves ahead in steps this large (then exactly what it needs)
 STEP = 64 * 1024 * 1024
@@ -39,13 +40,27 @@ class LimitSource(Protocol):
 
 
 class DatabaseLimits:
-    """Glimpse's own limits (`glimpse quota set`): a project's rows, else the ``*`` default; else unlimited."""
+    """Glimpse's own limits (`glimpse quota set`): a project's rows, else the ``*`` default; else unlimited.
 
-    def __init__(self, db: Database) -> None:
+    A project's limits are reused for ``cache_time`` seconds (a create or an upload then costs no extra
+    query); a change made in this process applies at once, one made by `glimpse quota set` within that time.
+    """
+
+    def __init__(self, db: Database, cache_time: float = LIMITS_CACHE_TIME) -> None:
         self.db = db
+        self.cache_time = cache_time
+        self._cache: dict[str, tuple[float, dict[Resource, int]]] = {}
 
     async def limits(self, project_id: str) -> dict[Resource, int]:
-        return await self.db.run(lambda s: QuotaRepository(s).limits(project_id))
+        cached = self._cache.get(project_id)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_time:
+            return cached[1]
+        found = await self.db.run(lambda s: QuotaRepository(s).limits(project_id))
+        self._cache[project_id] = (time.monotonic(), found)
+        return found
+
+    def forget(self) -> None:
+        self._cache.clear()
 
 
 class Claim:
@@ -163,6 +178,7 @@ class QuotaService:
                 repo.set_limit(project_id, resource, value)
 
         await self.db.run(work)
+        self.source.forget()
 
     async def usage_of(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
         """``/v2/info/usage`` for the caller's project."""
