@@ -77,6 +77,23 @@ def _record_staged_size(image_id: str, size: int, session: Any) -> None:
     ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.UPLOADING, utcnow(), size=size)
 
 
+def undo_while_claimed(task: Task, image_id: str, undo: Callable[[Image], bool], session: Any) -> bool:
+    """The undo step of a failed task run, in the caller's transaction: ``undo`` changes the image (saved
+    when it returns True) only while this run still holds the task. False when another worker took the
+    task over (not this run's image to undo); True when done or when the image is gone."""
+    if claimed_by(session, task.id) != task.claimed_by:
+        return False
+    repo = ImageRepository(session)
+    try:
+        image = repo.get(image_id, None, for_update=True)
+    except NotFound:
+        return True
+    if undo(image):
+        image.updated_at = utcnow()
+        repo.save(image)
+    return True
+
+
 def _import_claim(image: Image, request: ImportRequest) -> dict[Resource, int]:
     """What an import reserves when it is asked for: a place among the uploading images (a staged image
     already has one), and the size of the copies when it is known (else reserved as the data arrives)."""
@@ -520,25 +537,16 @@ class ImportService:
         method = task.input["method"]["name"]
         staged = method == "glance-direct" and await self.staging.stat(self.staged_url(image_id)) is not None
 
-        def work(session: Any) -> bool:
-            if claimed_by(session, task.id) != task.claimed_by:  # reaped: not this run's image to undo
-                return False
-            repo = ImageRepository(session)
-            try:
-                image = repo.get(image_id, None, for_update=True)
-            except NotFound:
-                return True
+        def undo(image: Image) -> bool:
             if image.status == Status.IMPORTING:
                 image.status = Status.UPLOADING if staged else Status.QUEUED
             image.properties[IMPORTING_TO] = ""
             image.properties.pop(PROGRESS, None)
             image.properties[FAILED_IMPORT] = _csv(task.input["stores"])
-            image.updated_at = utcnow()
-            repo.save(image)
             return True
 
         await asyncio.shield(self.images.quotas.release(f"import:{task.id}", None))
-        if await self.db.run(work):
+        if await self.db.run(functools.partial(undo_while_claimed, task, image_id, undo)):
             log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
         else:
             log.warning("import task %s failed after another worker took it over: %s", task.id, reason)

@@ -41,7 +41,7 @@ from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, NotFound
 from glimpse.policy import Policy
 from glimpse.services.image_data import Digests, HashingReader
-from glimpse.services.image_import import IMPORT_TASK, TASK_TTL, Progress
+from glimpse.services.image_import import IMPORT_TASK, TASK_TTL, Progress, undo_while_claimed
 from glimpse.services.images import ImageService, target_of
 from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store
@@ -302,22 +302,14 @@ class LocationService:
         image_id = task.image_id
         assert image_id is not None
 
-        def work(session: Any) -> bool:
-            if claimed_by(session, task.id) != task.claimed_by:  # reaped: not this run's image to undo
+        def undo(image: Image) -> bool:
+            if image.status != Status.IMPORTING or image.properties.get(IMPORT_TASK) != task.id:
                 return False
-            repo = ImageRepository(session)
-            try:
-                image = repo.get(image_id, None, for_update=True)
-            except NotFound:
-                return True
-            if image.status == Status.IMPORTING and image.properties.get(IMPORT_TASK) == task.id:
-                image.status = Status.QUEUED
-                image.updated_at = utcnow()
-                repo.save(image)
+            image.status = Status.QUEUED
             return True
 
         await asyncio.shield(self.images.quotas.release(_holder(task), None))
-        if await self.db.run(work):
+        if await self.db.run(functools.partial(undo_while_claimed, task, image_id, undo)):
             log.warning("location import task %s for image %s failed: %s", task.id, image_id, reason)
         else:
             log.warning("location import task %s failed after another worker took it over: %s", task.id, reason)
