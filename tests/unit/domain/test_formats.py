@@ -13,7 +13,6 @@ import re
 import shutil
 import struct
 import subprocess
-import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -578,10 +577,8 @@ def test_a_gibibyte_costs_nothing_after_the_prefix(images: Path) -> None:
         inspector = FormatInspector()
         inspector.feed(block)
         assert inspector.done
-        started = time.perf_counter()
-        for _ in range(255):  # the rest of 1 GiB
+        for _ in range(255):  # the rest of 1 GiB: nothing more is kept once the format is known
             inspector.feed(block)
-        assert time.perf_counter() - started < 0.05
         assert inspector.buffered == PREFIX_SIZE
         assert inspector.result().format is (Format.QCOW2 if head else Format.RAW)
 
