@@ -1,6 +1,10 @@
 """The OpenAPI description covers exactly the live routes and methods, so it cannot drift."""
 
-from glimpse.api.openapi import build_openapi
+import pkgutil
+from types import ModuleType
+
+from glimpse.api import openapi
+from glimpse.api.openapi import RESOURCES, build_openapi
 from glimpse.api.routes import ROUTES
 from glimpse.services.schemas import Schemas
 from glimpse.settings import load_settings
@@ -24,3 +28,10 @@ def test_operation_ids_are_unique() -> None:
     document = build_openapi(Schemas(load_settings(env={})))
     ids = [op["operationId"] for item in document["paths"].values() for k, op in item.items() if k in HTTP_METHODS]
     assert len(ids) == len(set(ids))
+
+
+def test_every_resource_module_is_registered() -> None:
+    """A module added under api/openapi/ describes nothing until it is listed in RESOURCES."""
+    modules = {info.name for info in pkgutil.iter_modules(openapi.__path__)} - {"common"}
+    registered = {resource.__name__.rsplit(".", 1)[1] for resource in RESOURCES if isinstance(resource, ModuleType)}
+    assert modules == registered
