@@ -15,7 +15,7 @@ from glimpse.auth.tokens import add_token
 from glimpse.container import build_services
 from glimpse.settings import Settings, load_settings
 from tests.conftest import make_client
-from tests.functional.conftest import ALICE, BOB, JSON_ACCEPT, OCTET, PATCH21, plain_error
+from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, OCTET, PATCH21, plain_error
 
 REQUEST_ID = re.compile(r"^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -231,6 +231,48 @@ def test_malformed_json_is_400(client: TestClient) -> None:
     assert response.status_code == 400
     assert response.text == plain_error("400 Bad Request", "Malformed JSON in request body.")
     assert_request_id(response)
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object holding arrays nested ``depth`` levels deep in all."""
+    return b'{"member": ' + b"[" * (depth - 1) + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize("depth", [1_000, 50_000])
+@pytest.mark.parametrize("caller", [ALICE, CAROL_READER], ids=["owner", "reader"])
+def test_deeply_nested_json_is_400_on_every_json_endpoint(
+    client: TestClient, make_image: Callable[..., dict[str, Any]], depth: int, caller: dict[str, str]
+) -> None:
+    """A body nested far deeper than any request needs is refused before anything else reads it, whoever
+    sends it (the body is parsed before the policy check), and the server keeps answering."""
+    image = make_image(ALICE)
+    json_type = {"content-type": "application/json"}
+    requests = [
+        ("POST", "/v2/images", json_type),
+        ("PATCH", f"/v2/images/{image['id']}", PATCH21),
+        ("POST", f"/v2/images/{image['id']}/members", json_type),
+        ("POST", f"/v2/images/{image['id']}/import", json_type),
+    ]
+    for method, path, headers in requests:
+        response = client.request(method, path, content=nested(depth), headers={**caller, **headers})
+        assert response.status_code == 400, (method, path, response.text)
+        assert response.text == plain_error(
+            "400 Bad Request", "Malformed JSON in request body: nested deeper than 64 levels."
+        )
+        assert_request_id(response)
+    assert client.get(f"/v2/images/{image['id']}", headers=ALICE).json()["status"] == "queued"
+
+
+def test_json_nested_to_the_limit_is_parsed(client: TestClient, make_image: Callable[..., dict[str, Any]]) -> None:
+    """64 levels are still JSON the handlers see: here the members schema refuses the value itself."""
+    image = make_image(ALICE, visibility="shared")
+    response = client.post(
+        f"/v2/images/{image['id']}/members",
+        content=nested(64),
+        headers={**ALICE, "content-type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert "nested deeper" not in response.text
 
 
 def test_empty_body_is_400(client: TestClient) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -14,6 +15,13 @@ from glimpse.context import RequestContext
 from glimpse.errors import BadRequest, ClientDisconnected, TooLarge, UnsupportedMediaType
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+MAX_JSON_DEPTH = 64
+"""No request of the Images API nests JSON more than a few levels; deeper bodies are refused before
+``json.loads`` (whose C scanner recurses once per level) ever sees them."""
+
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 def check_text(value: str, what: str) -> str:
@@ -87,12 +95,41 @@ async def json_body(request: Request, *allowed: str) -> Any:
         raise ClientDisconnected("The client disconnected while sending the request body") from None
     if not chunks:
         raise BadRequest("Body expected in request.")
+    return parse_json(bytes(chunks))
+
+
+def parse_json(raw: bytes) -> Any:
+    """THE parser of request bodies: JSON (UTF-8, -16 or -32, as ``json.loads`` detects it) nested at most
+    :data:`MAX_JSON_DEPTH` levels, holding only text a database can store; anything else is a 400."""
     try:
-        body = json.loads(chunks)
-    except (ValueError, UnicodeDecodeError):
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+    except UnicodeDecodeError:
+        raise BadRequest("Malformed JSON in request body.") from None
+    if _nesting(text) > MAX_JSON_DEPTH:
+        raise BadRequest(f"Malformed JSON in request body: nested deeper than {MAX_JSON_DEPTH} levels.")
+    try:
+        body = json.loads(text)
+    except ValueError:
         raise BadRequest("Malformed JSON in request body.") from None
     _check_json_text(body)
     return body
+
+
+def _nesting(text: str) -> int:
+    """How deep arrays and objects nest in ``text``, counting the brackets outside string literals;
+    stops counting once past the limit. For text that is not JSON the figure is only an estimate, and
+    ``json.loads`` refuses it anyway."""
+    depth = deepest = 0
+    for bracket in _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
 
 
 async def json_object(request: Request) -> dict[str, Any]:
