@@ -47,6 +47,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         },
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # as Glance: /v2/images/ is 404, not a redirect
     app.state.services = svc
     return app
 

@@ -50,7 +50,7 @@ def test_create_member_on_non_shared_image_is_403(client: TestClient, make_image
     image = make_image(visibility=visibility)
     response = add_member(client, image["id"], "beta", {})
     assert response.status_code == 403
-    assert response.text == plain_error("403 Forbidden", "Only shared images have members.")
+    assert response.text == plain_error("403 Forbidden", f"Not allowed to create members for image {image['id']}.")
 
 
 def test_duplicate_member_is_409(client: TestClient, shared: dict[str, Any]) -> None:
@@ -129,7 +129,8 @@ def test_list_members_of_non_shared_image_is_403(client: TestClient, make_image:
     image = make_image(ALICE, visibility="private")
     response = client.get(f"/v2/images/{image['id']}/members", headers=ALICE)
     assert response.status_code == 403
-    assert response.text == plain_error("403 Forbidden", "Only shared images have members.")
+    message = f"Not allowed to list members for image {image['id']}: Only shared images have members."
+    assert response.text == plain_error("403 Forbidden", message)
 
 
 def test_show_member(client: TestClient, shared: dict[str, Any]) -> None:
@@ -183,7 +184,12 @@ def test_owner_cannot_set_member_status(client: TestClient, shared: dict[str, An
 def test_other_member_cannot_set_status(client: TestClient, shared: dict[str, Any]) -> None:
     assert add_member(client, shared["id"], "beta").status_code == 200
     assert add_member(client, shared["id"], "gamma").status_code == 200
-    assert set_status(client, shared["id"], "beta", "accepted", GAMMA).status_code == 403
+    # as Glance: a member project finds only its own membership, so another's is 404
+    response = set_status(client, shared["id"], "beta", "accepted", GAMMA)
+    assert response.status_code == 404
+    assert response.text == plain_error(
+        "404 Not Found", f"beta not found in the member list of the image {shared['id']}."
+    )
 
 
 def test_admin_may_set_member_status(client: TestClient, shared: dict[str, Any]) -> None:
@@ -214,7 +220,7 @@ def test_status_change_on_non_shared_image_is_403(client: TestClient, shared: di
     assert client.patch(f"/v2/images/{shared['id']}", json=to_community, headers={**ALICE, **patch}).status_code == 200
     response = set_status(client, shared["id"], "beta", "accepted", BOB)
     assert response.status_code == 403
-    assert response.text == plain_error("403 Forbidden", "Only shared images have members.")
+    assert response.text == plain_error("403 Forbidden", f"Not allowed to update members for image {shared['id']}.")
 
 
 # -- delete ----------------------------------------------------------------------------------------------------
@@ -245,7 +251,7 @@ def test_delete_member_on_non_shared_image_is_403(client: TestClient, shared: di
     assert client.patch(f"/v2/images/{shared['id']}", json=to_private, headers={**ALICE, **patch}).status_code == 200
     response = client.delete(f"/v2/images/{shared['id']}/members/beta", headers=ALICE)
     assert response.status_code == 403
-    assert response.text == plain_error("403 Forbidden", "Only shared images have members.")
+    assert response.text == plain_error("403 Forbidden", f"Not allowed to delete members for image {shared['id']}.")
 
 
 def test_deleting_the_image_removes_memberships(client: TestClient, shared: dict[str, Any]) -> None:

@@ -53,7 +53,7 @@ def test_requests_are_labelled_by_route_template(
     for _ in range(3):
         assert client.get(f"/v2/images/{image['id']}").status_code == 200
     assert client.get("/v2/images/00000000-0000-0000-0000-000000000000").status_code == 404
-    assert client.get("/no/such/path/abc123").status_code == 404
+    assert client.get("/v2/no/such/path/abc123").status_code == 404
     response = client.get("/metrics")
     samples = scrape(client)
     assert requests(samples, "GET", "/v2/images/{image_id}", 200) == 3

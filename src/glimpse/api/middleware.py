@@ -12,6 +12,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glimpse.api.errors import INTERNAL_ERROR, error_response, status_for
+from glimpse.api.versions import negotiate
 from glimpse.auth import Authenticator
 from glimpse.errors import GlimpseError
 from glimpse.logs import RequestLog, current_request
@@ -59,6 +60,8 @@ class RequestContextMiddleware:
             await send(message)
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        scope["glimpse.requested_path"] = scope["path"]
+        negotiate(scope, headers.get("accept", ""))  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
         if path not in PUBLIC_PATHS:
@@ -94,7 +97,7 @@ class RequestContextMiddleware:
         """The access line and the request metrics, once the response is over (or failed)."""
         seconds = time.perf_counter() - started
         method: str = scope["method"]
-        path: str = scope["path"]
+        path: str = scope.get("glimpse.requested_path", scope["path"])
         self.metrics.observe_request(method, route_template(scope), status, seconds)
         duration_ms = round(seconds * 1000, 1)
         log.info(

@@ -49,7 +49,7 @@ def resource(path: str, **handlers: Handler) -> Resource:
 
 
 ROUTES = [
-    resource("/", GET=versions.root),
+    resource("/", GET=versions.root),  # every method lands here (api.versions.negotiate)
     resource("/versions", GET=versions.versions),
     resource("/openapi.json", GET=openapi.show),
     resource("/healthcheck", GET=health.show),

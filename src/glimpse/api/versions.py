@@ -1,67 +1,69 @@
-"""GET / and /versions: the Images API versions this service really implements.
+"""GET / and /versions, and version negotiation: which Images API versions this service offers.
 
-Glance's versions are cumulative: 2.N includes everything of 2.(N-1). We advertise the longest prefix of
-versions whose features are all implemented, so a client never sees a version we only partly serve.
+The list is Glance 33's for the same configuration, in Glance's own order: Glimpse always runs with named
+stores (Glance's ``enabled_backends``), so 2.8 and 2.10-2.13 are listed; without the image cache Glance lists
+2.15 and 2.17 (CURRENT) but not 2.14, 2.16 and 2.18, which come with the cache API.
+
+Negotiation follows Glance's ``versionnegotiation`` filter, which runs before authentication: the first path
+segment (or an ``Accept: application/vnd.openstack.images-vN`` header) names the version. A version on offer
+(``v2``, ``v2.0`` ... ``v2.17``) is served by the v2 API (``/v2.17/images`` is ``/v2/images``); anything else
+(``/v1/...``, ``/v3/...``, ``/``) answers 300 Multiple Choices with the versions document. ``/versions``
+answers 200. Glimpse's own endpoints (health check, metrics, OpenAPI document) stay outside negotiation.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from glimpse.api.http import json_response, services
 
-# version -> the features it introduced (Glance's API history)
-VERSION_FEATURES: tuple[tuple[str, frozenset[str]], ...] = (
-    ("2.0", frozenset({"images", "image_data", "tags", "schemas"})),
-    ("2.1", frozenset({"members"})),
-    ("2.2", frozenset({"tasks", "metadefs", "property_protections"})),
-    ("2.3", frozenset({"deactivate"})),
-    ("2.4", frozenset({"import_plugins"})),
-    ("2.5", frozenset({"community"})),
-    ("2.6", frozenset({"import"})),
-    ("2.7", frozenset({"os_hidden", "hash"})),
-    ("2.8", frozenset({"multistore"})),
-    ("2.9", frozenset({"copy_image"})),
-    ("2.10", frozenset({"store_delete"})),
-    ("2.11", frozenset({"import_to_stores"})),
-    ("2.12", frozenset({"image_tasks"})),
-    ("2.13", frozenset({"stores_detail"})),
-    ("2.14", frozenset({"cache_api"})),
-    ("2.15", frozenset({"usage"})),
-    ("2.16", frozenset({"location_import"})),
-    ("2.17", frozenset({"locations_api"})),
-)
-
-IMPLEMENTED = frozenset(
-    {"images", "image_data", "tags", "schemas", "members", "deactivate", "community", "os_hidden", "hash",
-     "multistore", "store_delete", "stores_detail", "tasks", "import_plugins", "import", "copy_image",
-     "import_to_stores", "image_tasks", "property_protections"}
+CURRENT = "2.17"
+# Glance 33's list with the cache off and enabled_backends set, in its order (it is not sorted)
+OFFERED: tuple[str, ...] = (
+    "2.15", "2.13", "2.12", "2.11", "2.10", "2.9", "2.8", "2.17", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2",
+    "2.1", "2.0",
 )  # fmt: skip
-
-
-def advertised(implemented: frozenset[str] = IMPLEMENTED) -> list[str]:
-    versions: list[str] = []
-    for version, features in VERSION_FEATURES:
-        if not features <= implemented:
-            break
-        versions.append(version)
-    return versions
+# the URL prefixes (and vnd media-type suffixes) negotiation accepts as the v2 API
+ACCEPTED_PREFIXES = frozenset({"v2", *(f"v{version}" for version in OFFERED)})
+OWN_PATHS = frozenset({"/healthcheck", "/metrics", "/openapi.json"})
+_VND = "application/vnd.openstack.images-"
 
 
 def versions_document(base_url: str) -> dict[str, object]:
-    versions = advertised()
     href = base_url.rstrip("/") + "/v2/"
     return {
         "versions": [
             {
-                "id": f"v{v}",
-                "status": "CURRENT" if v == versions[-1] else "SUPPORTED",
+                "id": f"v{version}",
+                "status": "CURRENT" if version == CURRENT else "SUPPORTED",
                 "links": [{"rel": "self", "href": href}],
             }
-            for v in reversed(versions)
+            for version in OFFERED
         ]
     }
+
+
+def negotiate(scope: Scope, accept: str) -> None:
+    """Rewrite ``scope["path"]`` as Glance's filter does: ``/v2/...`` for a version on offer, ``/versions``
+    for the explicit versions request, ``/`` (the 300 answer) for anything else. The versions document
+    answers every method, as Glance's does: such a request is routed as a GET."""
+    path: str = scope["path"]
+    if path in OWN_PATHS:
+        return
+    segment, _, rest = path.lstrip("/").partition("/")
+    if segment == "versions":
+        negotiated = "/versions"
+    else:
+        if accept.startswith(_VND):
+            version, remainder = accept[len(_VND) :], path
+        else:
+            version, remainder = segment, ("/" + rest if rest or path.endswith(segment + "/") else "")
+        negotiated = f"/v2{remainder}" if version in ACCEPTED_PREFIXES else "/"
+    scope["path"] = negotiated
+    if negotiated in ("/", "/versions") and scope["method"] not in ("GET", "HEAD"):
+        scope["method"] = "GET"
 
 
 def _base_url(request: Request) -> str:

@@ -39,5 +39,6 @@ class NoAuth:
             roles=roles,
             service_roles=split_roles(headers.get("x-service-roles")),
             domain_id=headers.get("x-domain-id"),
+            system_scope=headers.get("openstack-system-scope"),  # keystonemiddleware's header for a system token
             auth_method="noauth",
         )

@@ -17,7 +17,7 @@ from glimpse.domain.images import Image, Status, Visibility
 from glimpse.domain.patch import PatchOp
 from glimpse.domain.queries import parse_image_query
 from glimpse.domain.quotas import Resource
-from glimpse.errors import BadRequest, Conflict, Forbidden, StoreError, TooLarge
+from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, StoreError, TooLarge
 from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
 from glimpse.services.quotas import DatabaseLimits, QuotaService
@@ -55,6 +55,25 @@ def target_of(image: Image, member_id: str | None = None) -> Target:
         "min_ram": image.min_ram,
     }
     return Target(project_id=image.owner, member_id=member_id, visibility=image.visibility.value, attributes=attributes)
+
+
+def image_target(ctx: RequestContext, image: Image) -> Target:
+    """The target Glance checks image (and member) rules against: for a shared image the caller does not
+    own, ``member_id`` is the caller's project (Glance found the image because the project is a member)."""
+    shared_with_caller = image.visibility == Visibility.SHARED and ctx.project_id != image.owner
+    return target_of(image, ctx.project_id if shared_with_caller else None)
+
+
+def enforce_on_image(policy: Policy, ctx: RequestContext, rule: str, image: Image) -> None:
+    """Enforce ``rule`` on an image the way Glance does: a caller refused ``get_image`` too (who may not see
+    the image: a system-scoped token, say) gets 404, so the refusal does not reveal that the image exists;
+    a caller who may see it gets 403."""
+    target = image_target(ctx, image)
+    if policy.check(ctx, rule, target):
+        return
+    if rule == "get_image" or not policy.check(ctx, "get_image", target):
+        raise NotFound("The resource could not be found.")
+    raise Forbidden(f"You are not authorized to complete {rule} action.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,10 +124,10 @@ class ImageService:
 
     # -- helpers shared by the other image services ---------------------------------------------------
     async def load(self, ctx: RequestContext, image_id: str, rule: str | None = "get_image") -> Image:
-        """Load an image the caller can see (404 otherwise) and enforce ``rule`` on it (403)."""
+        """Load an image the caller can see (404 otherwise) and enforce ``rule`` on it (:func:`enforce_on_image`)."""
         image = await self.db.run(lambda s: ImageRepository(s).get(image_id, ctx))
         if rule is not None:
-            self.policy.enforce(ctx, rule, target_of(image))
+            enforce_on_image(self.policy, ctx, rule, image)
         return image
 
     def _check_visibility_change(self, ctx: RequestContext, image: Image, visibility: str) -> None:
@@ -197,7 +216,7 @@ class ImageService:
         def work(session: Any) -> Image:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
-            self.policy.enforce(ctx, "modify_image", target_of(image))
+            enforce_on_image(self.policy, ctx, "modify_image", image)
             for op in ops:
                 self._apply(ctx, image, op)
             self._validate(image)
@@ -260,7 +279,7 @@ class ImageService:
         def work(session: Any) -> Image:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
-            self.policy.enforce(ctx, "delete_image", target_of(image))
+            enforce_on_image(self.policy, ctx, "delete_image", image)
             if image.protected:
                 raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
             repo.mark_deleted(image_id, utcnow())
@@ -289,7 +308,7 @@ class ImageService:
         def work(session: Any) -> None:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
-            self.policy.enforce(ctx, rule, target_of(image))
+            enforce_on_image(self.policy, ctx, rule, image)
             if image.status == target:
                 return
             if image.status != source:

@@ -42,7 +42,7 @@ from glimpse.errors import BadRequest, Conflict, NotFound
 from glimpse.policy import Policy
 from glimpse.services.image_data import Digests, HashingReader
 from glimpse.services.image_import import IMPORT_TASK, TASK_TTL, Progress, undo_while_claimed
-from glimpse.services.images import ImageService, target_of
+from glimpse.services.images import ImageService
 from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store
 from glimpse.stores.filesystem import PARTIAL_SUFFIX
@@ -137,16 +137,14 @@ class LocationService:
     # -- the API calls --------------------------------------------------------------------------------
     async def list(self, ctx: RequestContext, image_id: str) -> list[dict[str, Any]]:
         """``GET /v2/images/{id}/locations``: every location with its store (services only by default)."""
-        image = await self.images.load(ctx, image_id, None)
-        self.policy.enforce(ctx, "fetch_image_location", target_of(image))
+        image = await self.images.load(ctx, image_id, "fetch_image_location")
         return [{"url": loc.url, "metadata": {**loc.metadata, "store": loc.store}} for loc in image.locations]
 
     async def add(self, ctx: RequestContext, image_id: str, body: Mapping[str, Any]) -> Task:
         """``POST /v2/images/{id}/locations``: record the task that makes a queued image active from the data
         at a location."""
         url, validation = parse_request(body)
-        image = await self.images.load(ctx, image_id, None)
-        self.policy.enforce(ctx, "add_image_location", target_of(image))
+        image = await self.images.load(ctx, image_id, "add_image_location")
         store = self.store_for(url)
         now = utcnow()
         task_input: dict[str, Any] = {"image_id": image_id, "url": url, "store": store.id}

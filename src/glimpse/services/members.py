@@ -1,4 +1,11 @@
-"""Image members: the owner shares a `shared` image with projects; each member accepts or rejects it."""
+"""Image members: the owner shares a `shared` image with projects; each member accepts or rejects it.
+
+Each operation follows Glance's order of checks, which decides between 404, 403 and 400 when several
+apply: the image must be visible (404); it must be `shared` (403, 404 on show); ``get_image`` and then the
+operation's rule are enforced on it (:func:`enforce_on_image`: 404 when the caller may not see the image,
+403 otherwise); a member row is found only by the image's owner, the member project itself or an admin
+(404 otherwise).
+"""
 
 from __future__ import annotations
 
@@ -10,18 +17,11 @@ from glimpse.db.repositories.members import MemberRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Member, MemberStatus, Visibility
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
-from glimpse.policy import Policy, Target
-from glimpse.services.images import ImageService, target_of
+from glimpse.policy import Policy
+from glimpse.services.images import ImageService, enforce_on_image, image_target
 from glimpse.settings import Settings
 
-
-def _target(image: Image, member_id: str | None) -> Target:
-    return target_of(image, member_id)
-
-
-def _require_shared(image: Image) -> None:
-    if image.visibility != Visibility.SHARED:
-        raise Forbidden("Only shared images have members.")
+ONLY_SHARED = "Only shared images have members."
 
 
 class MemberService:
@@ -31,12 +31,33 @@ class MemberService:
         self.policy = policy
         self.images = images
 
+    def _enforce(self, ctx: RequestContext, rule: str, image: Image) -> None:
+        enforce_on_image(self.policy, ctx, "get_image", image)
+        enforce_on_image(self.policy, ctx, rule, image)
+
+    def _only_member(self, ctx: RequestContext, image: Image) -> str | None:
+        """The one member row a caller may find: none but its own unless it owns the image or is admin."""
+        if ctx.project_id == image.owner or self.policy.check(ctx, "context_is_admin"):
+            return None
+        return ctx.project_id or ""
+
+    async def _find(self, ctx: RequestContext, image: Image, member_id: str) -> Member:
+        self._enforce(ctx, "get_member", image)
+        only = self._only_member(ctx, image)
+        member = None
+        if only is None or only == member_id:
+            member = await self.db.run(lambda s: MemberRepository(s).find(image.id, member_id))
+        if member is None:
+            raise NotFound(f"{member_id} not found in the member list of the image {image.id}.")
+        return member
+
     async def create(self, ctx: RequestContext, image_id: str, member_id: Any) -> Member:
         if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
             raise BadRequest('Member to be added not specified: body must be {"member": "<project id>"}')
         image = await self.images.load(ctx, image_id, None)
-        self.policy.enforce(ctx, "add_member", _target(image, member_id))
-        _require_shared(image)
+        if image.visibility != Visibility.SHARED:
+            raise Forbidden(f"Not allowed to create members for image {image_id}.")
+        self._enforce(ctx, "add_member", image)
         now = utcnow()
         member = Member(
             image_id=image_id, member_id=member_id, status=MemberStatus.PENDING, created_at=now, updated_at=now
@@ -45,7 +66,7 @@ class MemberService:
         def work(session: Any) -> None:
             repo = MemberRepository(session)
             if repo.find(image_id, member_id) is not None:
-                raise Conflict(f"Member {member_id} already exists for image {image_id}")
+                raise Conflict(f"Member {member_id} is duplicated for image {image_id}")
             if repo.count(image_id) >= self.settings.image_member_quota:
                 raise TooLarge(f"Maximum number of members exceeded: the limit is {self.settings.image_member_quota}")
             repo.add(member)
@@ -55,38 +76,42 @@ class MemberService:
 
     async def list(self, ctx: RequestContext, image_id: str) -> list[Member]:
         image = await self.images.load(ctx, image_id, None)
-        self.policy.enforce(ctx, "get_members", _target(image, ctx.project_id))
-        _require_shared(image)
-        is_owner = ctx.project_id == image.owner or self.policy.check(ctx, "context_is_admin")
-        only = None if is_owner else ctx.project_id
+        if image.visibility != Visibility.SHARED:
+            raise Forbidden(f"Not allowed to list members for image {image_id}: {ONLY_SHARED}")
+        self._enforce(ctx, "get_members", image)
+        if not self.policy.check(ctx, "get_member", image_target(ctx, image)):
+            return []  # as Glance: each member must pass get_member (all share one target)
+        only = self._only_member(ctx, image)
         return await self.db.run(lambda s: MemberRepository(s).list(image_id, only))
 
     async def get(self, ctx: RequestContext, image_id: str, member_id: str) -> Member:
         image = await self.images.load(ctx, image_id, None)
-        if not self.policy.check(ctx, "get_member", _target(image, member_id)):
-            raise NotFound(f"Member {member_id} not found for image {image_id}")
-        if image.visibility != Visibility.SHARED:
-            raise NotFound("Only shared images have members.")  # as Glance: 404 rather than 403 on show
-        return await self.db.run(lambda s: MemberRepository(s).get(image_id, member_id))
+        try:
+            if image.visibility != Visibility.SHARED:
+                raise Forbidden(ONLY_SHARED)
+            return await self._find(ctx, image, member_id)
+        except Forbidden as exc:
+            raise NotFound(exc.message) from None  # as Glance: no 403 on show, so nothing leaks
 
     async def update(self, ctx: RequestContext, image_id: str, member_id: str, status: Any) -> Member:
         image = await self.images.load(ctx, image_id, None)
+        if image.visibility != Visibility.SHARED:
+            raise Forbidden(f"Not allowed to update members for image {image_id}.")
+        await self._find(ctx, image, member_id)
+        self._enforce(ctx, "modify_member", image)
         if status not in [s.value for s in MemberStatus]:
             raise BadRequest(
                 f"Provided object does not match schema 'member': {status!r} is not one of "
                 f"{[s.value for s in MemberStatus]}"
             )
-        _require_shared(image)
-        member = await self.db.run(lambda s: MemberRepository(s).find(image_id, member_id))
-        if member is None:
-            raise NotFound(f"Member {member_id} not found for image {image_id}")
-        self.policy.enforce(ctx, "modify_member", _target(image, member_id))
         return await self.db.run(
             lambda s: MemberRepository(s).set_status(image_id, member_id, MemberStatus(status), utcnow())
         )
 
     async def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         image = await self.images.load(ctx, image_id, None)
-        _require_shared(image)
-        self.policy.enforce(ctx, "delete_member", _target(image, member_id))
+        if image.visibility != Visibility.SHARED:
+            raise Forbidden(f"Not allowed to delete members for image {image_id}.")
+        await self._find(ctx, image, member_id)
+        self._enforce(ctx, "delete_member", image)
         await self.db.run(lambda s: MemberRepository(s).delete(image_id, member_id))

@@ -12,7 +12,7 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Status
 from glimpse.errors import Conflict, NotFound, StoreError
 from glimpse.policy import Policy, Target
-from glimpse.services.images import target_of
+from glimpse.services.images import enforce_on_image
 from glimpse.stores.base import READ_ONLY_TYPES
 from glimpse.stores.registry import StoreRegistry
 
@@ -51,7 +51,7 @@ class StoreService:
         def work(session: Any) -> str:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
-            self.policy.enforce(ctx, "delete_image_location", target_of(image))
+            enforce_on_image(self.policy, ctx, "delete_image_location", image)
             if image.status != Status.ACTIVE:
                 raise Conflict(
                     f"It's not allowed to remove image data from store if image status is not "

@@ -10,7 +10,7 @@ from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
 from glimpse.errors import BadRequest, NotFound, TooLarge
 from glimpse.policy import Policy
-from glimpse.services.images import target_of
+from glimpse.services.images import enforce_on_image
 from glimpse.settings import Settings
 
 
@@ -27,7 +27,7 @@ class TagService:
         def work(session: Any) -> None:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
-            self.policy.enforce(ctx, "modify_image", target_of(image))
+            enforce_on_image(self.policy, ctx, "modify_image", image)
             if tag in image.tags:
                 return
             if len(image.tags) >= self.settings.image_tag_quota:
@@ -42,7 +42,7 @@ class TagService:
         def work(session: Any) -> None:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
-            self.policy.enforce(ctx, "modify_image", target_of(image))
+            enforce_on_image(self.policy, ctx, "modify_image", image)
             if tag not in image.tags:
                 raise NotFound(f"Tag {tag} not found")
             image.tags.discard(tag)
