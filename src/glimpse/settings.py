@@ -179,6 +179,8 @@ class Settings(BaseModel):
     image_tag_quota: int = 128
     image_member_quota: int = 128
     image_location_quota: int = 10
+    # metadef objects + properties + tags in the namespaces one project owns (0: no cap); OSSN-0088
+    metadef_records_per_project: int = Field(default=0, ge=0)
     show_image_direct_url: bool = False
     show_multiple_locations: bool = False
     public_endpoint: str | None = None
@@ -283,6 +285,7 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("glimpse", "task_heartbeat_interval"): "task_heartbeat_interval",
     ("glimpse", "task_stale_after"): "task_stale_after",
     ("glimpse", "task_max_attempts"): "task_max_attempts",
+    ("glimpse", "metadef_records_per_project"): "metadef_records_per_project",
     ("glimpse", "glance_download_endpoints"): "glance_download_endpoints",
     ("glimpse", "glance_download_token"): "glance_download_token",
     ("os_glance_staging_store", "filesystem_store_datadir"): "staging_dir",

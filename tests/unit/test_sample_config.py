@@ -16,3 +16,10 @@ def test_sample_config_loads() -> None:
     assert settings.database_url == "sqlite:////var/lib/glimpse/glimpse.db"
     assert settings.port == 9292
     assert "qcow2" in settings.disk_formats
+
+
+def test_metadef_cap_is_off_by_default_and_read_from_glimpse_section(tmp_path: Path) -> None:
+    assert load_settings(SAMPLE, env={}).metadef_records_per_project == 0
+    conf = tmp_path / "glimpse.conf"
+    conf.write_text("[glimpse]\nmetadef_records_per_project = 5\n")
+    assert load_settings(conf, env={}, data_dir=tmp_path).metadef_records_per_project == 5
