@@ -14,6 +14,7 @@ from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
 from glimpse.services.images import ImageService
+from glimpse.services.location_patch import LocationPatch
 from glimpse.services.locations import LocationService
 from glimpse.services.members import MemberService
 from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
@@ -85,6 +86,7 @@ def build_services(
     imports = ImportService(
         settings, db, policy, images, stores, staging, open_url, lambda url: fetch.check_url(url, web)
     )
+    images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
     return Services(
         settings=settings,
         db=db,

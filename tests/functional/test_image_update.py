@@ -328,3 +328,19 @@ def test_v20_dialect_errors(client: TestClient, image: dict[str, Any]) -> None:
     assert two_ops.status_code == 400
     # the 2.1 form is not understood by the 2.0 dialect
     assert patch(client, image["id"], [{"op": "add", "path": "/a", "value": "v"}], dialect=PATCH20).status_code == 400
+
+
+# -- formats of an image with data ---------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "value"), [("disk_format", "qcow2"), ("container_format", "ovf"),
+                                             ("disk_format", "raw"), ("container_format", "bare")])  # fmt: skip
+@pytest.mark.parametrize("op", ["add", "replace"])
+def test_formats_of_an_active_image_are_403(
+    client: TestClient, active_image: Callable[..., dict[str, Any]], name: str, value: str, op: str
+) -> None:
+    """As Glance: only a queued (or importing) image may change its formats, even to the same value."""
+    image = active_image(headers=ALICE)
+    response = patch(client, image["id"], [{"op": op, "path": f"/{name}", "value": value}])
+    assert response.status_code == 403
+    assert response.text == plain_error("403 Forbidden", f"Attribute {name} can be only replaced for a queued image.")
+    shown = client.get(f"/v2/images/{image['id']}").json()
+    assert (shown["disk_format"], shown["container_format"]) == ("raw", "bare")

@@ -1,7 +1,8 @@
 """Glance's JSON-patch dialects, normalised to (op, path, value) triples; pure parsing, no I/O.
 
 ``application/openstack-images-v2.1-json-patch`` is RFC 6902 limited to add/remove/replace on
-top-level paths (plus ``/locations/N``). The deprecated ``...-v2.0-json-patch`` writes an operation as
+top-level paths (plus ``/locations/N`` for add and remove, Glance's only deeper paths). The deprecated
+``...-v2.0-json-patch`` writes an operation as
 ``{"replace": "/name", "value": ...}``.
 """
 
@@ -33,9 +34,16 @@ def _decode_path(raw: object) -> tuple[str, ...]:
         if "~" in part.replace("~0", "").replace("~1", ""):
             raise BadRequest(f'Pointer `{raw}` contains "~" not part of a recognized escape sequence.')
         parts.append(part.replace("~1", "/").replace("~0", "~"))
-    if len(parts) > 2 or (len(parts) == 2 and parts[0] != "locations"):
-        raise BadRequest(f"Nested paths are not allowed: {raw}")
     return tuple(parts)
+
+
+# how many segments a path has, by its first one and the operation (Glance's limits); anything else has one
+_DEPTH = {"locations": {"add": 2, "remove": 2, "replace": 1}}
+
+
+def _check_depth(op: str, path: tuple[str, ...]) -> None:
+    if len(path) != _DEPTH.get(path[0], {}).get(op, 1):
+        raise BadRequest(f"Invalid JSON pointer for this resource: '/{'/'.join(path)}'")
 
 
 def parse_patch(body: object, media_type: str) -> list[PatchOp]:
@@ -56,7 +64,9 @@ def parse_patch(body: object, media_type: str) -> list[PatchOp]:
             op, path = raw.get("op"), raw.get("path")
             if op not in OPERATIONS:
                 raise BadRequest(f"Invalid operation: `{op}`: it must be one of add, remove, replace.")
+        parts = _decode_path(path)
+        _check_depth(str(op), parts)
         if op in ("add", "replace") and "value" not in raw:
             raise BadRequest(f'Operation "{op}" requires a member named "value".')
-        ops.append(PatchOp(op=str(op), path=_decode_path(path), value=raw.get("value")))
+        ops.append(PatchOp(op=str(op), path=parts, value=raw.get("value")))
     return ops

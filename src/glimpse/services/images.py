@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
@@ -17,15 +18,22 @@ from glimpse.domain.images import Image, Status, Visibility
 from glimpse.domain.patch import PatchOp
 from glimpse.domain.queries import parse_image_query
 from glimpse.domain.quotas import Resource
-from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, StoreError, TooLarge
+from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, ReservedAttribute, StoreError, TooLarge
 from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
 from glimpse.services.quotas import DatabaseLimits, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.settings import Settings
+from glimpse.stores.base import READ_ONLY_TYPES
 from glimpse.stores.registry import StoreRegistry
 
+if TYPE_CHECKING:
+    from glimpse.services.location_patch import Checked, LocationPatch
+
 log = logging.getLogger(__name__)
+
+# core attributes only a queued (or importing) image may change, even to the same value (Glance's 403)
+_FORMAT_ATTRIBUTES = ("disk_format", "container_format")
 
 _COLUMN_ATTRIBUTES = (
     "name",
@@ -38,6 +46,10 @@ _COLUMN_ATTRIBUTES = (
     "disk_format",
     "owner",
 )
+
+
+def _users_of(url: str, session: Any) -> set[str]:
+    return ImageRepository(session).using_location(url)
 
 
 def target_of(image: Image, member_id: str | None = None) -> Target:
@@ -100,6 +112,7 @@ class ImageService:
         self.stores = stores
         self.protections = protections
         self.quotas = quotas or QuotaService(db, DatabaseLimits(db))
+        self.location_patch: LocationPatch | None = None  # the container sets it (it needs the stores' checks)
 
     # -- what a caller may see of an image (property protections) -----------------------------------
     def visible_properties(self, ctx: RequestContext, image: Image) -> dict[str, str]:
@@ -170,8 +183,7 @@ class ImageService:
             elif name == "visibility":
                 image.visibility = Visibility(value)
             elif name == "locations":
-                if value:
-                    raise Forbidden("Setting locations on create is not allowed; use the locations API.")
+                raise ReservedAttribute("locations")  # as Glance, even an empty list
             elif name in _COLUMN_ATTRIBUTES:
                 setattr(image, name, value)
             else:
@@ -213,22 +225,56 @@ class ImageService:
 
     # -- update ---------------------------------------------------------------------------------------
     async def update(self, ctx: RequestContext, image_id: str, ops: Sequence[PatchOp]) -> Image:
+        checked: Checked | None = None
+        claim = None
+        if self.location_patch is not None and any(op.path[0] == "locations" for op in ops):
+            # a location's store and size are checked before the transaction (it may cost a request)
+            loaded = await self.load(ctx, image_id)
+            checked = await self.location_patch.prepare(ctx, loaded, ops)
+            if loaded.size is None and checked.urls:
+                size = max(found.size for found in checked.urls.values())
+                claim = await self.quotas.claim(
+                    loaded.owner, {Resource.IMAGE_SIZE_TOTAL: size}, holder=f"location-patch:{image_id}"
+                )
+
         def work(session: Any) -> Image:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
             enforce_on_image(self.policy, ctx, "modify_image", image)
             for op in ops:
-                self._apply(ctx, image, op)
+                if op.path[0] == "locations" and self.location_patch is not None and checked is not None:
+                    self.location_patch.apply(ctx, repo, image, op, checked)
+                else:
+                    self._apply(ctx, image, op)
             self._validate(image)
             image.updated_at = utcnow()
             repo.save(image)
             return image
 
-        return self.visible(ctx, await self.db.run(work))
+        try:
+            image = await self.db.run(work)
+        finally:
+            if claim is not None:
+                await claim.release()
+        if checked is not None and checked.removed:
+            await self._remove_unused(image, checked.removed)
+        return self.visible(ctx, image)
+
+    async def _remove_unused(self, image: Image, removed: Sequence[model.Location]) -> None:
+        """Delete the data of locations a PATCH removed, unless read-only or still used by an image."""
+        for location in removed:
+            store = self.stores.get(location.store) if location.store in self.stores else None
+            if store is None or store.type in READ_ONLY_TYPES:
+                continue
+            if any(other.url == location.url for other in image.locations):
+                continue
+            if await self.db.run(functools.partial(_users_of, location.url)):
+                continue
+            await self.remove_data(dataclasses.replace(image, locations=[location]))
 
     def _apply(self, ctx: RequestContext, image: Image, op: PatchOp) -> None:
         name = op.path[0]
-        if name == "locations":
+        if name == "locations":  # no LocationPatch wired (a bare ImageService): as with locations hidden
             raise Forbidden("It's not allowed to update locations if locations are invisible.")
         model.check_settable(name)
         if name == "tags":
@@ -243,6 +289,8 @@ class ImageService:
                 raise Forbidden(f"Attribute '{name}' is a core attribute and can not be removed.")
             if name == "owner" and op.value != image.owner:
                 self.policy.enforce(ctx, "context_is_admin")
+            if name in _FORMAT_ATTRIBUTES and image.status not in (Status.QUEUED, Status.IMPORTING):
+                raise Forbidden(f"Attribute {name} can be only replaced for a queued image.")
             if name == "visibility":
                 if op.value not in [v.value for v in Visibility]:
                     raise BadRequest(

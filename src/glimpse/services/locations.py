@@ -167,7 +167,7 @@ class LocationService:
                     f"only a queued image can get a location"
                 )
             if store.type not in READ_ONLY_TYPES:
-                _refuse_other_images_data(repo, current, url)
+                refuse_other_images_data(repo, current, url)
             current.status = Status.IMPORTING
             current.properties[IMPORT_TASK] = task.id
             current.updated_at = now
@@ -189,31 +189,7 @@ class LocationService:
 
     def store_for(self, url: str) -> Store:
         """The configured store ``url`` belongs to; BadRequest saying why there is none."""
-        try:
-            scheme = urlsplit(url).scheme.lower()
-        except ValueError:
-            raise BadRequest("The location is not a valid URL") from None
-        if not scheme:
-            raise BadRequest(f"The location {url!r} is not a URL: it has no scheme")
-        if scheme in WEB_SCHEMES:
-            if not any(store.type == "http" for store in self.stores):
-                raise BadRequest(
-                    f"Location {shown(url)} cannot be added: http(s) locations need an enabled store of type "
-                    f"http (enabled_backends = <name>:http)"
-                )
-            self.check_url(url)
-        try:
-            return self.stores.store_for_url(url)
-        except BadRequest:
-            pass
-        if scheme == "file":
-            if not any(store.type == "file" for store in self.stores):
-                raise BadRequest(f"Location {shown(url)} cannot be added: no filesystem store is configured")
-            raise BadRequest(
-                f"Location {shown(url)} is not a file in the directory of a configured filesystem store "
-                f"(after resolving '..' and symbolic links)"
-            )
-        raise BadRequest(f"Location {shown(url)} does not belong to any configured store ({scheme} URLs)")
+        return resolve_store(self.stores, self.check_url, url)
 
     # -- running a task (called by a worker) ----------------------------------------------------------
     async def run(self, task: Task, progress: Progress) -> dict[str, Any]:
@@ -281,7 +257,7 @@ class LocationService:
             if image.status != Status.IMPORTING or image.properties.get(IMPORT_TASK) != task.id:
                 raise Conflict(f"Image {image_id} changed while the data at its location was read")
             if store.type not in READ_ONLY_TYPES:
-                _refuse_other_images_data(repo, image, url)  # another image may have taken it meanwhile
+                refuse_other_images_data(repo, image, url)  # another image may have taken it meanwhile
             image.status = Status.ACTIVE
             image.size = digests.size
             image.checksum = digests.checksum
@@ -316,7 +292,37 @@ class LocationService:
         """The heartbeat already records the bytes read on the task; the image shows nothing more."""
 
 
-def _refuse_other_images_data(repo: ImageRepository, image: Image, url: str) -> None:
+def resolve_store(stores: StoreRegistry, check_url: Callable[[str], None], url: str) -> Store:
+    """The configured store a location ``url`` belongs to (the locations API and location PATCH both ask);
+    BadRequest saying why there is none. ``check_url`` is web-download's filtering of http(s) URLs."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        raise BadRequest("The location is not a valid URL") from None
+    if not scheme:
+        raise BadRequest(f"The location {url!r} is not a URL: it has no scheme")
+    if scheme in WEB_SCHEMES:
+        if not any(store.type == "http" for store in stores):
+            raise BadRequest(
+                f"Location {shown(url)} cannot be added: http(s) locations need an enabled store of type "
+                f"http (enabled_backends = <name>:http)"
+            )
+        check_url(url)
+    try:
+        return stores.store_for_url(url)
+    except BadRequest:
+        pass
+    if scheme == "file":
+        if not any(store.type == "file" for store in stores):
+            raise BadRequest(f"Location {shown(url)} cannot be added: no filesystem store is configured")
+        raise BadRequest(
+            f"Location {shown(url)} is not a file in the directory of a configured filesystem store "
+            f"(after resolving '..' and symbolic links)"
+        )
+    raise BadRequest(f"Location {shown(url)} does not belong to any configured store ({scheme} URLs)")
+
+
+def refuse_other_images_data(repo: ImageRepository, image: Image, url: str) -> None:
     """A location may not name data that belongs to another image (BadRequest)."""
     if repo.using_location(url) - {image.id}:
         raise BadRequest(f"Location {shown(url)} holds the data of another image: it cannot be added to this one")

@@ -46,7 +46,10 @@ def image_view(image: Image, settings: Settings) -> dict[str, Any]:
         if settings.show_image_direct_url:
             view["direct_url"] = image.locations[0].url
     if settings.show_multiple_locations:
-        view["locations"] = [{"url": loc.url, "metadata": loc.metadata} for loc in image.locations]
+        # as Glance with enabled_backends: each location's metadata names its store
+        view["locations"] = [
+            {"url": loc.url, "metadata": {**loc.metadata, "store": loc.store}} for loc in image.locations
+        ]
     return view
 
 

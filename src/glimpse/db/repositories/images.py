@@ -352,8 +352,8 @@ class ImageRepository:
             row.tags.remove(current_tags[value])
         for value in sorted(image.tags - set(current_tags)):
             row.tags.append(ImageTagRow(value=value))
-        wanted = [(loc.store, loc.url) for loc in image.locations]
-        if [(loc.store, loc.url) for loc in row.locations] != wanted:
+        wanted = [(loc.store, loc.url, loc.metadata) for loc in image.locations]
+        if [(loc.store, loc.url, loc.meta or {}) for loc in row.locations] != wanted:
             row.locations.clear()
             self.session.flush()
             for loc in image.locations:
