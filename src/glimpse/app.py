@@ -26,6 +26,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         worker = None
+        await svc.metadefs.resource_types.seed()
         if settings.worker_in_process:
             worker = asyncio.create_task(Worker.from_services(svc).run_forever(stop))
         try:

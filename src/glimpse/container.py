@@ -17,6 +17,7 @@ from glimpse.services.images import ImageService
 from glimpse.services.location_patch import LocationPatch
 from glimpse.services.locations import LocationService
 from glimpse.services.members import MemberService
+from glimpse.services.metadefs import Metadefs
 from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.services.stores import StoreService
@@ -47,6 +48,7 @@ class Services:
     tasks: TaskService
     quotas: QuotaService
     locations: LocationService
+    metadefs: Metadefs
 
     def close(self) -> None:
         self.db.dispose()
@@ -107,6 +109,7 @@ def build_services(
         locations=LocationService(
             settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), imports.wakeup
         ),
+        metadefs=Metadefs.build(settings, db, policy),
     )
 
 

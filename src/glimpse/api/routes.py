@@ -16,6 +16,7 @@ from glimpse.api.v2 import (
     images,
     locations,
     members,
+    metadefs,
     schemas,
     stores,
     tags,
@@ -48,6 +49,27 @@ def resource(path: str, **handlers: Handler) -> Resource:
     return Resource(path, handlers)
 
 
+def metadefs_routes() -> list[Resource]:
+    md, ns = metadefs, "/v2/metadefs/namespaces/{namespace}"
+    return [
+        resource("/v2/schemas/metadefs/{name}", GET=md.show_schema),
+        resource("/v2/metadefs/namespaces", GET=md.list_namespaces, POST=md.create_namespace),
+        resource(ns, GET=md.show_namespace, PUT=md.update_namespace, DELETE=md.delete_namespace),
+        resource(f"{ns}/objects", GET=md.list_objects, POST=md.create_object, DELETE=md.delete_objects),
+        resource(f"{ns}/objects/{{object_name}}", GET=md.show_object, PUT=md.update_object, DELETE=md.delete_object),
+        resource(f"{ns}/properties", GET=md.list_properties, POST=md.create_property, DELETE=md.delete_properties),
+        resource(f"{ns}/properties/{{property_name}}", GET=md.show_property, PUT=md.update_property,
+                 DELETE=md.delete_property),
+        resource(f"{ns}/tags", GET=md.list_tags, POST=md.create_tags, DELETE=md.delete_tags),
+        resource(f"{ns}/tags/{{tag_name}}", GET=md.show_tag, POST=md.create_tag, PUT=md.update_tag,
+                 DELETE=md.delete_tag),
+        resource(f"{ns}/resource_types", GET=md.list_associations, POST=md.create_association),
+        resource(f"{ns}/resource_types/{{resource_type}}", DELETE=md.delete_association),
+        resource("/v2/metadefs/resource_types", GET=md.list_resource_types, POST=md.create_resource_type),
+        resource("/v2/metadefs/resource_types/{resource_type}", DELETE=md.delete_resource_type),
+    ]  # fmt: skip
+
+
 ROUTES = [
     resource("/", GET=versions.root),  # every method lands here (api.versions.negotiate)
     resource("/versions", GET=versions.versions),
@@ -74,4 +96,5 @@ ROUTES = [
     resource("/v2/info/stores/detail", GET=discovery.stores_detail),
     resource("/v2/info/usage", GET=discovery.usage),
     resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete),
+    *metadefs_routes(),
 ]

@@ -388,7 +388,8 @@ GLANCE_RULES = {
 
 
 def test_every_glance_rule_is_registered(policy: Policy) -> None:
-    assert policy.rule_names() == GLANCE_RULES | {"project_manager"}
+    assert policy.rule_names() == GLANCE_RULES | {"project_manager", "add_metadef_resource_type",
+                                                  "delete_metadef_resource_type"}  # Glimpse extensions
 
 
 def test_project_rules_have_project_scope() -> None:

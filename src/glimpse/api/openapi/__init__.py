@@ -25,6 +25,7 @@ from glimpse.api.openapi import (
     images,
     locations,
     members,
+    metadefs,
     metrics,
     schemas,
     stores,
@@ -50,6 +51,7 @@ RESOURCES: tuple[Resource, ...] = (
     schemas,
     discovery,
     stores,
+    metadefs,
 )
 
 

@@ -51,4 +51,10 @@ def rules() -> list[RuleDefault]:
         rule("add_metadef_tags", METADEF_ADMIN, "Create tags in bulk (replacing or appending).", ("POST", tag)),
         rule("delete_metadef_tag", METADEF_ADMIN, "Delete a tag.", ("DELETE", f"{tag}/{{tag_name}}")),
         rule("delete_metadef_tags", METADEF_ADMIN, "Delete all of a namespace's tags.", ("DELETE", tag)),
+        # Glimpse's extension: resource types themselves (Glance creates them only through associations)
+        rule("add_metadef_resource_type", METADEF_ADMIN, "Create a resource type (a Glimpse extension).",
+             ("POST", "/v2/metadefs/resource_types")),
+        rule("delete_metadef_resource_type", METADEF_ADMIN,
+             "Delete an unprotected, unassociated resource type (a Glimpse extension).",
+             ("DELETE", "/v2/metadefs/resource_types/{resource_type_name}")),
     ]  # fmt: skip

@@ -1,0 +1,103 @@
+"""A namespace's tags: names only, unique regardless of case."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from glimpse.context import RequestContext
+from glimpse.db.repositories.metadefs import MetadefRepository
+from glimpse.domain.clock import utcnow
+from glimpse.domain.metadefs import TAG_SORT_KEYS, Tag, check_unique_tags, parse_limit, parse_sort
+from glimpse.errors import BadRequest, Forbidden, NotFound
+from glimpse.services.metadefs import schemas
+from glimpse.services.metadefs.base import MetadefBase, namespace_target
+
+
+def tag_not_found(name: str, namespace: str) -> NotFound:
+    return NotFound(f"The metadata definition tag with name={name} was not found in namespace={namespace}.")
+
+
+class TagService(MetadefBase):
+    async def create(self, ctx: RequestContext, ns_name: str, name: str) -> Tag:
+        schemas.validate("tag", {"name": name})
+        namespace = await self.load(ctx, ns_name)
+        self.enforce(ctx, "add_metadef_tag", namespace)
+
+        def work(session: Any) -> Tag:
+            repo = MetadefRepository(session)
+            self.check_cap(repo, namespace.owner, 1)
+            return repo.add_tags(namespace.id, ns_name, [name], utcnow())[0]
+
+        return await self.db.run(work)
+
+    async def create_many(self, ctx: RequestContext, ns_name: str, body: dict[str, Any], append: bool) -> list[Tag]:
+        """``POST .../tags``: replace every tag of the namespace with these, or add them with ``append``."""
+        items = body.get("tags")
+        if not isinstance(items, list):
+            raise BadRequest("Provided object does not match schema 'tags': 'tags' is a required array")
+        for item in items:
+            if not isinstance(item, dict):
+                raise BadRequest("Provided object does not match schema 'tag': a tag is an object with a name")
+            schemas.validate("tag", item)
+        names = [item["name"] for item in items]
+        namespace = await self.load(ctx, ns_name)
+        self.enforce(ctx, "add_metadef_tags", namespace)
+        check_unique_tags(names, ns_name)
+
+        def work(session: Any) -> list[Tag]:
+            repo = MetadefRepository(session)
+            if not append:
+                repo.delete_all(namespace.id, "tags")
+            self.check_cap(repo, namespace.owner, len(names))
+            return repo.add_tags(namespace.id, ns_name, names, utcnow())
+
+        return await self.db.run(work)
+
+    async def index(self, ctx: RequestContext, ns_name: str, params: dict[str, str]) -> list[Tag]:
+        sort_key, sort_dir = parse_sort(params.get("sort_key"), params.get("sort_dir"), TAG_SORT_KEYS)
+        limit = parse_limit(params.get("limit"), self.settings.api_limit_max, self.settings.api_limit_max)
+        marker = params.get("marker")
+        namespace = await self.load(ctx, ns_name)
+        self.enforce_read(ctx, "get_metadef_tags", namespace)
+        if not self.policy.check(ctx, "get_metadef_tag", namespace_target(namespace)):
+            return []
+        tags = await self.db.run(lambda s: MetadefRepository(s).list_tags(namespace.id, sort_key, sort_dir))
+        if marker:
+            names = [tag.name for tag in tags]
+            if marker not in names:
+                raise tag_not_found(marker, ns_name)
+            tags = tags[names.index(marker) + 1 :]
+        return tags[:limit]
+
+    async def get(self, ctx: RequestContext, ns_name: str, name: str) -> Tag:
+        namespace = await self.load(ctx, ns_name)
+        self.enforce_read(ctx, "get_metadef_tag", namespace)
+        found = await self.db.run(lambda s: MetadefRepository(s).find_tag(namespace.id, name))
+        if found is None:
+            raise tag_not_found(name, ns_name)
+        return found
+
+    async def update(self, ctx: RequestContext, ns_name: str, name: str, body: dict[str, Any]) -> Tag:
+        schemas.validate("tag", {k: v for k, v in body.items() if k not in ("created_at", "updated_at")})
+        namespace = await self.load(ctx, ns_name)
+        self.enforce(ctx, "modify_metadef_tag", namespace)
+        renamed = await self.db.run(
+            lambda s: MetadefRepository(s).rename_tag(namespace.id, ns_name, name, body["name"], utcnow())
+        )
+        if renamed is None:
+            raise tag_not_found(name, ns_name)
+        return renamed
+
+    async def delete(self, ctx: RequestContext, ns_name: str, name: str) -> None:
+        namespace = await self.load(ctx, ns_name)
+        self.enforce(ctx, "delete_metadef_tag", namespace)
+
+        def work(session: Any) -> None:
+            repo = MetadefRepository(session)
+            if repo.find_tag(namespace.id, name) is None:
+                raise tag_not_found(name, ns_name)
+            if namespace.protected:
+                raise Forbidden(f"Metadata definition tag {name} is protected and cannot be deleted.")
+            repo.delete_tag(namespace.id, name)
+
+        await self.db.run(work)
