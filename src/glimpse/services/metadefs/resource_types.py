@@ -3,6 +3,7 @@ is a Glimpse extension (admin-only); Glance only creates them as a side effect o
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from glimpse.context import RequestContext
@@ -13,6 +14,8 @@ from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase
 from glimpse.services.metadefs.namespaces import check_read_only
+
+log = logging.getLogger(__name__)
 
 STANDARD_RESOURCE_TYPES = (
     "OS::Glance::Image",
@@ -26,7 +29,17 @@ STANDARD_RESOURCE_TYPES = (
 
 class ResourceTypeService(MetadefBase):
     async def seed(self) -> int:
-        """Create the standard resource types that are missing; idempotent. How many were created."""
+        """Create the standard resource types that are missing; idempotent. How many were created.
+
+        Best effort at start: a database that cannot answer yet must not keep the server from starting
+        (it answers 503 until the database is back, and migration 0004 seeded the same types anyway)."""
+        try:
+            return await self._seed()
+        except Exception as exc:
+            log.warning("could not seed the standard metadef resource types: %s", exc)
+            return 0
+
+    async def _seed(self) -> int:
         return await self.db.run(
             lambda s: MetadefRepository(s).ensure_resource_types(STANDARD_RESOURCE_TYPES, utcnow())
         )
