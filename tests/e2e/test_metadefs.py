@@ -135,3 +135,26 @@ def test_openstacksdk_metadef_proxy(sdk: Sdk, unique: str) -> None:
     assert admin.image.get_metadef_resource_type_schema().name == "resource_type_association"
     admin.image.delete_metadef_namespace(ns_name)
     assert ns_name not in [n.namespace for n in admin.image.metadef_namespaces()]
+
+
+def test_glance_md_namespace_import(glance_cli: GlanceCLI, unique: str, tmp_path: Any) -> None:
+    """`md-namespace-import` posts a whole namespace (the shape of load_metadefs' files) in one request."""
+    ns = f"E2E::Import{unique}"
+    document = {
+        "namespace": ns,
+        "visibility": "public",
+        "resource_type_associations": [{"name": "OS::Nova::Flavor", "prefix": "hw:"}],
+        "properties": {"cpu_policy": {"title": "CPU policy", "type": "string", "enum": ["shared", "dedicated"]}},
+        "objects": [{"name": "Pinning", "properties": {"mode": {"title": "Mode", "type": "string"}}}],
+        "tags": [{"name": "imported"}],
+    }
+    path = tmp_path / "ns.json"
+    path.write_text(json.dumps(document))
+    glance_cli.run("admin", "md-namespace-import", "--file", str(path))
+    shown = parse_show(glance_cli.run("beta", "md-namespace-show", ns, "--resource-type", "OS::Nova::Flavor",
+                                      "--max-column-width", "500").stdout)  # fmt: skip
+    assert json.loads(shown["properties"]) == ["hw:cpu_policy"]
+    assert json.loads(shown["tags"]) == ["imported"]
+    again = glance_cli.run("admin", "md-namespace-import", "--file", str(path), check=False)
+    assert "409" in again.stderr
+    glance_cli.run("admin", "md-namespace-delete", ns)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, true
+from sqlalchemy import and_, delete, false, func, or_, select, text, true, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -189,10 +189,16 @@ class MetadefRepository:
         return total
 
     def lock_owner(self, owner: str) -> None:
-        """Serialise record creation of one project (PostgreSQL row locks; SQLite writes are serial)."""
-        stmt = select(MetadefNamespaceRow.id).where(MetadefNamespaceRow.owner == owner).with_for_update()
+        """Serialise the record-creating transactions of one project until they commit, so two of them never
+        both count the records before either adds its own: on PostgreSQL a transaction-scoped advisory lock
+        on the owner; on SQLite a write statement, which takes the database's one write lock (the other
+        writer waits, up to the busy timeout). Call it before reading the count."""
         if self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(stmt).all()
+            self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"metadef:{owner}"})
+        else:
+            self.session.execute(
+                update(MetadefNamespaceRow).where(MetadefNamespaceRow.owner == owner, false()).values(owner=owner)
+            )
 
     def touch(self, namespace_id: int, now: datetime) -> None:
         row = self.session.get_one(MetadefNamespaceRow, namespace_id)

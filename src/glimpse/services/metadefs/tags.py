@@ -25,6 +25,7 @@ class TagService(MetadefBase):
 
         def work(session: Any) -> Tag:
             repo = MetadefRepository(session)
+            repo.lock_owner(namespace.owner)  # tag names are unique regardless of case: checked, not constrained
             self.check_cap(repo, namespace.owner, 1)
             return repo.add_tags(namespace.id, ns_name, [name], utcnow())[0]
 
@@ -46,6 +47,7 @@ class TagService(MetadefBase):
 
         def work(session: Any) -> list[Tag]:
             repo = MetadefRepository(session)
+            repo.lock_owner(namespace.owner)
             if not append:
                 repo.delete_all(namespace.id, "tags")
             self.check_cap(repo, namespace.owner, len(names))
@@ -81,9 +83,12 @@ class TagService(MetadefBase):
         schemas.validate("tag", {k: v for k, v in body.items() if k not in ("created_at", "updated_at")})
         namespace = await self.load(ctx, ns_name)
         self.enforce(ctx, "modify_metadef_tag", namespace)
-        renamed = await self.db.run(
-            lambda s: MetadefRepository(s).rename_tag(namespace.id, ns_name, name, body["name"], utcnow())
-        )
+        def work(session: Any) -> Tag | None:
+            repo = MetadefRepository(session)
+            repo.lock_owner(namespace.owner)
+            return repo.rename_tag(namespace.id, ns_name, name, body["name"], utcnow())
+
+        renamed = await self.db.run(work)
         if renamed is None:
             raise tag_not_found(name, ns_name)
         return renamed
