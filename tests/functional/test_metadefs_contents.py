@@ -54,9 +54,7 @@ def test_objects_crud(client: TestClient, ns: str) -> None:
     assert client.delete(f"{ns}/objects/CPU").status_code == 204
     gone = client.get(f"{ns}/objects/CPU")
     assert gone.status_code == 404
-    assert gone.text == plain_error(
-        "404 Not Found", "The metadata definition object with name=CPU was not found in namespace=Acme::C."
-    )
+    assert gone.text == plain_error("404 Not Found", "Could not find metadata object CPU")
     assert client.delete(f"{ns}/objects/CPU").status_code == 404
 
 
@@ -94,7 +92,7 @@ def test_properties_crud(client: TestClient, ns: str) -> None:
     assert client.delete(f"{ns}/properties/cores").status_code == 204
     missing = client.delete(f"{ns}/properties/cores")
     assert missing.status_code == 404
-    assert "The metadata definition property with name=cores was not found in namespace=Acme::C." in missing.text
+    assert missing.text == plain_error("404 Not Found", "Could not find property cores")
 
 
 @pytest.mark.parametrize(
@@ -150,9 +148,7 @@ def test_tags_single_bulk_append_rename(client: TestClient, ns: str) -> None:
     assert client.delete(f"{ns}/tags/one").status_code == 204
     missing = client.get(f"{ns}/tags/one")
     assert missing.status_code == 404
-    assert missing.text == plain_error(
-        "404 Not Found", "The metadata definition tag with name=one was not found in namespace=Acme::C."
-    )
+    assert missing.text == plain_error("404 Not Found", "Could not find metadata tag one")
 
 
 def test_tag_listing_sort_limit_marker(client: TestClient, ns: str) -> None:
@@ -213,3 +209,14 @@ def test_records_per_project_cap(tmp_path: Path, clean_db: str) -> None:
         assert client.post(f"{NS}/Small/tags", json={"tags": [{"name": "x"}]}).status_code == 201
         assert client.delete(f"{NS}/Small/objects/o").status_code == 204
         assert client.post(f"{NS}/Small/tags/y").status_code == 201
+
+
+def test_names_longer_than_glance_allows_are_400(client: TestClient, ns: str) -> None:
+    long = "x" * 81
+    assert client.post(f"{ns}/objects", json={"name": long}).status_code == 400
+    assert client.post(f"{ns}/properties", json={**PROP, "name": long}).status_code == 400
+    assert client.post(f"{ns}/tags/{long}").status_code == 400
+    assert client.post(f"{ns}/tags", json={"tags": [{"name": long}]}).status_code == 400
+    assert client.post(f"{ns}/tags/{'x' * 80}").status_code == 201
+    bulk = client.post(f"{ns}/tags", json={"tags": "x"}, headers=JSON_ACCEPT)
+    assert bulk.json()["message"] == "Provided object does not match schema 'tags': 'x' is not of type 'array'"

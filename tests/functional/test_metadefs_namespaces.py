@@ -222,7 +222,16 @@ def test_visibility_and_rbac_as_glance(client: TestClient) -> None:
     assert client.get(f"{NS}/Beta::Public", headers=ALICE).status_code == 200
     hidden = client.get(f"{NS}/Beta::Private", headers=ALICE)
     assert hidden.status_code == 404
-    assert hidden.text == plain_error("404 Not Found", "Namespace Beta::Private not found")
+    assert hidden.text == plain_error("404 Not Found", "The resource could not be found.")
+    objects = client.get(f"{NS}/Beta::Private/objects", headers=ALICE)
+    assert objects.text == plain_error("404 Not Found", "Namespace Beta::Private not found")
+    missing = client.get(f"{NS}/Nope::Nothing")
+    assert missing.text == plain_error("404 Not Found", "Metadata definition namespace=Nope::Nothing was not found.")
+    missing = client.post(f"{NS}/Nope::Nothing/objects", json={"name": "o"})
+    assert missing.text == plain_error("404 Not Found", "Metadata definition namespace=Nope::Nothing was not found.")
+    assert client.delete(f"{NS}/Nope::Nothing").text == plain_error(
+        "404 Not Found", "Namespace Nope::Nothing not found"
+    )
     # writes are admin-only: 403 on what the caller may see, 404 on what it may not
     for path, expected in (("Alpha::Private", 403), ("Beta::Public", 403), ("Beta::Private", 404)):
         assert client.put(f"{NS}/{path}", json={"namespace": path}, headers=ALICE).status_code == expected

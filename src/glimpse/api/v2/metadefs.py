@@ -322,5 +322,5 @@ async def show_schema(request: Request) -> Response:
     name = request.path_params["name"]
     schema = metadef_schemas.served().get(name)
     if schema is None:
-        raise NotFound(f"Schema metadefs/{name} not found")
+        raise NotFound("The resource could not be found.")
     return json_response(schema)

@@ -51,15 +51,29 @@ class MetadefBase:
         if not self.policy.check(ctx, rule, namespace_target(namespace)):
             raise NotFound(f"Namespace {namespace.namespace} not found")
 
-    def visible(self, ctx: RequestContext, namespace: Namespace | None, name: str) -> Namespace:
-        if namespace is None or not namespace.visible_to(ctx.project_id, self.is_admin(ctx)):
-            raise NotFound(f"Namespace {name} not found")
+    def visible(
+        self,
+        ctx: RequestContext,
+        namespace: Namespace | None,
+        name: str,
+        *,
+        missing: str | None = None,
+        hidden: str | None = None,
+    ) -> Namespace:
+        """``namespace`` if the caller may see it, else 404; Glance words the 404 differently by operation:
+        ``missing`` for a namespace that does not exist, ``hidden`` for one the caller may not see."""
+        if namespace is None:
+            raise NotFound(missing or f"Namespace {name} not found")
+        if not namespace.visible_to(ctx.project_id, self.is_admin(ctx)):
+            raise NotFound(hidden or f"Namespace {name} not found")
         return namespace
 
-    async def load(self, ctx: RequestContext, name: str) -> Namespace:
+    async def load(
+        self, ctx: RequestContext, name: str, *, missing: str | None = None, hidden: str | None = None
+    ) -> Namespace:
         """The namespace ``name`` if the caller may see it, else 404."""
         found = await self.db.run(lambda s: MetadefRepository(s).find_namespace(name))
-        return self.visible(ctx, found, name)
+        return self.visible(ctx, found, name, missing=missing, hidden=hidden)
 
     def check_cap(self, repo: MetadefRepository, owner: str, adding: int) -> None:
         """``metadef_records_per_project``: objects + properties + tags in one project's namespaces."""
@@ -75,8 +89,8 @@ class MetadefBase:
             )
 
 
-def not_found(kind: str, name: str, namespace: str) -> NotFound:
-    return NotFound(f"The metadata definition {kind} with name={name} was not found in namespace={namespace}.")
+def namespace_missing(name: str) -> str:
+    return f"Metadata definition namespace={name} was not found."
 
 
 def without(document: dict[str, Any], *keys: str) -> dict[str, Any]:

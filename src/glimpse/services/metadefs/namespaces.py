@@ -25,7 +25,7 @@ from glimpse.domain.metadefs import (
 )
 from glimpse.errors import BadRequest, Forbidden, NotFound
 from glimpse.services.metadefs import schemas
-from glimpse.services.metadefs.base import MetadefBase, namespace_target
+from glimpse.services.metadefs.base import MetadefBase, namespace_missing, namespace_target
 
 READ_ONLY = ("self", "schema", "created_at", "updated_at")
 
@@ -123,8 +123,11 @@ class NamespaceService(MetadefBase):
         return NamespacePage(shown, next_marker)
 
     async def show(self, ctx: RequestContext, name: str, resource_type: str | None) -> NamespaceDetail:
-        namespace = await self.load(ctx, name)
-        self.enforce_read(ctx, "get_metadef_namespace", namespace)
+        namespace = await self.load(
+            ctx, name, missing=namespace_missing(name), hidden="The resource could not be found."
+        )
+        if not self.policy.check(ctx, "get_metadef_namespace", namespace_target(namespace)):
+            raise NotFound("The resource could not be found.")
         for rule in (
             "list_metadef_resource_types",
             "get_metadef_objects",

@@ -11,7 +11,7 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.metadefs import Property
 from glimpse.errors import Forbidden, NotFound
 from glimpse.services.metadefs import schemas
-from glimpse.services.metadefs.base import MetadefBase, not_found
+from glimpse.services.metadefs.base import MetadefBase
 from glimpse.services.metadefs.namespaces import check_read_only
 
 
@@ -62,7 +62,7 @@ class PropertyService(MetadefBase):
             stored = name[len(prefix) :]
         found = await self.db.run(lambda s: MetadefRepository(s).find_property(namespace.id, stored))
         if found is None:
-            raise not_found("property", stored, ns_name)
+            raise NotFound(f"Could not find property {stored}")
         return found
 
     async def update(self, ctx: RequestContext, ns_name: str, name: str, body: dict[str, Any]) -> Property:
@@ -73,7 +73,7 @@ class PropertyService(MetadefBase):
         def work(session: Any) -> Property:
             repo = MetadefRepository(session)
             if repo.find_property(namespace.id, name) is None:
-                raise not_found("property", name, ns_name)
+                raise NotFound(f"Could not find property {name}")
             return repo.save_property(namespace.id, ns_name, prop, replacing=name, now=utcnow())
 
         return await self.db.run(work)
@@ -85,7 +85,7 @@ class PropertyService(MetadefBase):
         def work(session: Any) -> None:
             repo = MetadefRepository(session)
             if repo.find_property(namespace.id, name) is None:
-                raise not_found("property", name, ns_name)
+                raise NotFound(f"Could not find property {name}")
             if namespace.protected:
                 raise Forbidden(f"Metadata definition property {name} is protected and cannot be deleted.")
             repo.delete_property(namespace.id, name)

@@ -158,7 +158,7 @@ def served() -> dict[str, dict[str, Any]]:
     obj: dict[str, Any] = {
         "name": "object",
         "properties": {
-            "name": {"type": "string", "maxLength": 255},
+            "name": {"type": "string", "maxLength": 80},
             "description": {"type": "string"},
             "required": {"$ref": "#/definitions/stringArray"},
             "properties": {"$ref": "#/definitions/property"},
@@ -173,7 +173,7 @@ def served() -> dict[str, dict[str, Any]]:
     }
     prop: dict[str, Any] = {
         "name": "property",
-        "properties": {**_property_fields(), "name": {"type": "string", "maxLength": 255}},
+        "properties": _property_fields(),
         "additionalProperties": False,
         "required": ["name", "title", "type"],
         "definitions": {k: v for k, v in definitions().items() if k != "property"},
@@ -181,7 +181,7 @@ def served() -> dict[str, dict[str, Any]]:
     tag: dict[str, Any] = {
         "name": "tag",
         "properties": {
-            "name": {"type": "string", "maxLength": 255},
+            "name": {"type": "string", "maxLength": 80},
             "created_at": _timestamp("When the tag was created"),
             "updated_at": _timestamp("When the tag last changed"),
         },

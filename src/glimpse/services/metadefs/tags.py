@@ -8,13 +8,13 @@ from glimpse.context import RequestContext
 from glimpse.db.repositories.metadefs import MetadefRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.metadefs import TAG_SORT_KEYS, Tag, check_unique_tags, parse_limit, parse_sort
-from glimpse.errors import BadRequest, Forbidden, NotFound
+from glimpse.errors import Forbidden, NotFound
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase, namespace_target
 
 
 def tag_not_found(name: str, namespace: str) -> NotFound:
-    return NotFound(f"The metadata definition tag with name={name} was not found in namespace={namespace}.")
+    return NotFound(f"Could not find metadata tag {name}")
 
 
 class TagService(MetadefBase):
@@ -33,14 +33,8 @@ class TagService(MetadefBase):
 
     async def create_many(self, ctx: RequestContext, ns_name: str, body: dict[str, Any], append: bool) -> list[Tag]:
         """``POST .../tags``: replace every tag of the namespace with these, or add them with ``append``."""
-        items = body.get("tags")
-        if not isinstance(items, list):
-            raise BadRequest("Provided object does not match schema 'tags': 'tags' is a required array")
-        for item in items:
-            if not isinstance(item, dict):
-                raise BadRequest("Provided object does not match schema 'tag': a tag is an object with a name")
-            schemas.validate("tag", item)
-        names = [item["name"] for item in items]
+        schemas.validate("tags", body)
+        names = [item["name"] for item in body.get("tags") or []]
         namespace = await self.load(ctx, ns_name)
         self.enforce(ctx, "add_metadef_tags", namespace)
         check_unique_tags(names, ns_name)
@@ -83,6 +77,7 @@ class TagService(MetadefBase):
         schemas.validate("tag", {k: v for k, v in body.items() if k not in ("created_at", "updated_at")})
         namespace = await self.load(ctx, ns_name)
         self.enforce(ctx, "modify_metadef_tag", namespace)
+
         def work(session: Any) -> Tag | None:
             repo = MetadefRepository(session)
             repo.lock_owner(namespace.owner)
