@@ -45,6 +45,10 @@ class Conflict(GlimpseError):
     """The resource is in a state that does not allow this."""
 
 
+class Duplicate(Conflict):
+    """A row with the same key already exists (another request may have just created it)."""
+
+
 class InvalidTransition(Conflict):
     def __init__(self, current: str, target: str) -> None:
         super().__init__(f"Image status transition from {current} to {target} is not allowed")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,16 @@ def store_files(settings: Settings, store: str | None = None) -> list[Path]:
     """Every file in a store's directory (default: the default store)."""
     datadir = Path(settings.stores[store or settings.default_backend].options["filesystem_store_datadir"])
     return sorted(p for p in datadir.rglob("*") if p.is_file()) if datadir.exists() else []
+
+
+def race(count: int, send: Callable[[], Any]) -> list[Any]:
+    """Call ``send`` from ``count`` threads released together (one in-process app serves them all at once:
+    its database work runs on worker threads, so the requests really overlap)."""
+    barrier = threading.Barrier(count)
+
+    def one() -> Any:
+        barrier.wait()
+        return send()
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: one(), range(count)))

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from glimpse.settings import load_settings
 from tests.conftest import running_app
-from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, PATCH21, plain_error
+from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, PATCH21, plain_error, race
 
 MakeImage = Callable[..., dict[str, Any]]
 
@@ -89,7 +89,20 @@ def test_create_with_existing_id_is_409(client: TestClient) -> None:
     assert client.post("/v2/images", json={"id": image_id}).status_code == 201
     response = client.post("/v2/images", json={"id": image_id})
     assert response.status_code == 409
-    assert response.text == plain_error("409 Conflict", f"Image with identifier {image_id} already exists!")
+    assert response.text == plain_error("409 Conflict", f"Image ID {image_id} already exists!")
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_concurrent_creates_with_one_id_give_one_201_and_409s(client: TestClient, round_: int) -> None:
+    """Every request checks that the id is free before inserting; the losers of the race meet the primary key
+    and answer Glance's 409 (was a 500)."""
+    image_id = str(uuid.uuid4())
+    responses = race(10, lambda: client.post("/v2/images", json={"id": image_id, "name": "racer"}))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [409] * 9, [r.text for r in responses]
+    exists = plain_error("409 Conflict", f"Image ID {image_id} already exists!")
+    assert all(r.text == exists for r in responses if r.status_code == 409)
+    assert [i["id"] for i in client.get("/v2/images").json()["images"]] == [image_id]
 
 
 def test_id_of_a_deleted_image_is_not_reused(client: TestClient) -> None:

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from glimpse.settings import load_settings
 from tests.conftest import running_app
-from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, plain_error
+from tests.functional.conftest import ALICE, BOB, CAROL_READER, JSON_ACCEPT, plain_error, race
 
 MakeImage = Callable[..., dict[str, Any]]
 GAMMA = {"X-User-Id": "gina", "X-Project-Id": "gamma", "X-Roles": "member,reader"}
@@ -57,7 +57,22 @@ def test_duplicate_member_is_409(client: TestClient, shared: dict[str, Any]) -> 
     assert add_member(client, shared["id"], "beta").status_code == 200
     response = add_member(client, shared["id"], "beta")
     assert response.status_code == 409
-    assert response.text.startswith("409 Conflict\n\n")
+    assert response.text == plain_error("409 Conflict", f"Member beta is duplicated for image {shared['id']}")
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_concurrent_adds_of_one_member_give_one_200_and_409s(
+    client: TestClient, make_image: MakeImage, round_: int
+) -> None:
+    """The duplicate check and the insert are not atomic: the losers of the race meet the unique key (was a 500)."""
+    image = make_image(ALICE, visibility="shared")
+    responses = race(10, lambda: add_member(client, image["id"], "beta"))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [409] * 9, [r.text for r in responses]
+    duplicated = plain_error("409 Conflict", f"Member beta is duplicated for image {image['id']}")
+    assert all(r.text == duplicated for r in responses if r.status_code == 409)
+    members = client.get(f"/v2/images/{image['id']}/members", headers=ALICE).json()["members"]
+    assert [m["member_id"] for m in members] == ["beta"]
 
 
 @pytest.mark.parametrize("body", [{}, {"member": ""}, {"member": None}, {"other": "beta"}])

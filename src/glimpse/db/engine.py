@@ -14,7 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from glimpse.errors import DatabaseUnavailable
+from glimpse.errors import DatabaseUnavailable, Duplicate
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,10 @@ POOL_OVERFLOW = 20
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 PG_CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails the request instead of hanging it
+
+DUPLICATE = "The resource already exists."
+PG_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation
+SQLITE_UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 
 
 def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
@@ -67,6 +71,15 @@ def _is_unavailable(exc: sa_exc.DBAPIError) -> bool:
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated
 
 
+def is_unique_violation(exc: sa_exc.IntegrityError) -> bool:
+    """A unique or primary key was violated (not a foreign key, NOT NULL or CHECK): psycopg's SQLSTATE 23505,
+    sqlite3's extended error name (Python >= 3.11)."""
+    orig = exc.orig
+    if getattr(orig, "sqlstate", None) == PG_UNIQUE_VIOLATION:
+        return True
+    return getattr(orig, "sqlite_errorname", None) in SQLITE_UNIQUE_ERRORS
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -85,10 +98,17 @@ class Database:
         return self.engine.dialect.name
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
-        """Run ``work(session)`` in one transaction; DatabaseUnavailable when the database cannot be used now."""
+        """Run ``work(session)`` in one transaction; DatabaseUnavailable when the database cannot be used now,
+        Duplicate (a 409) when it breaks a unique key: the way a request that checked first still loses a race
+        against another one inserting the same key."""
         try:
             with self._sessions.begin() as session:
                 return work(session)
+        except sa_exc.IntegrityError as exc:
+            if not is_unique_violation(exc):
+                raise
+            log.info("unique key violated: %s", _first_line(exc.orig or exc))
+            raise Duplicate(DUPLICATE) from exc
         except (sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
             log.warning("database unavailable: %s", exc)
             raise DatabaseUnavailable("The database is unavailable; retry the request later.") from exc
@@ -98,9 +118,15 @@ class Database:
             log.warning("database unavailable: %s", _first_line(exc.orig or exc))
             raise DatabaseUnavailable("The database is unavailable; retry the request later.") from exc
 
-    async def run(self, work: Callable[[Session], T]) -> T:
-        """Run ``work(session)`` inside one transaction, off the event loop."""
-        return await anyio.to_thread.run_sync(functools.partial(self.run_sync, work))
+    async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None) -> T:
+        """Run ``work(session)`` inside one transaction, off the event loop (see ``run_sync``); a broken unique
+        key is a Duplicate with the message ``duplicate`` (the caller's words for what already exists)."""
+        try:
+            return await anyio.to_thread.run_sync(functools.partial(self.run_sync, work))
+        except Duplicate as exc:
+            if duplicate is None:
+                raise
+            raise Duplicate(duplicate) from exc.__cause__
 
     async def check(self) -> None:
         """Health probe for /healthcheck: a trivial query; raises when the database cannot answer it."""

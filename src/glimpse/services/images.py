@@ -192,15 +192,17 @@ class ImageService:
         self._check_visibility_change(ctx, image, image.visibility.value)
         self._validate(image)
 
+        exists = f"Image ID {image.id} already exists!"  # Glance's words, also when a racing create wins
+
         def insert(session: Any) -> None:
             repo = ImageRepository(session)
             if repo.exists_any(image.id):
-                raise Conflict(f"Image with identifier {image.id} already exists!")
+                raise Conflict(exists)
             repo.add(image)
 
         claim = await self.quotas.claim(owner, {Resource.IMAGE_COUNT_TOTAL: 1}, holder=f"create:{image.id}")
         try:
-            await self.db.run(insert)
+            await self.db.run(insert, duplicate=exists)
         finally:
             await claim.release()
         return self.visible(ctx, image)

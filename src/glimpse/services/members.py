@@ -63,15 +63,17 @@ class MemberService:
             image_id=image_id, member_id=member_id, status=MemberStatus.PENDING, created_at=now, updated_at=now
         )
 
+        duplicated = f"Member {member_id} is duplicated for image {image_id}"  # also when a racing add wins
+
         def work(session: Any) -> None:
             repo = MemberRepository(session)
             if repo.find(image_id, member_id) is not None:
-                raise Conflict(f"Member {member_id} is duplicated for image {image_id}")
+                raise Conflict(duplicated)
             if repo.count(image_id) >= self.settings.image_member_quota:
                 raise TooLarge(f"Maximum number of members exceeded: the limit is {self.settings.image_member_quota}")
             repo.add(member)
 
-        await self.db.run(work)
+        await self.db.run(work, duplicate=duplicated)
         return member
 
     async def list(self, ctx: RequestContext, image_id: str) -> list[Member]:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from glimpse.db import Database
-from glimpse.errors import DatabaseUnavailable
+from glimpse.db.engine import is_unique_violation
+from glimpse.errors import DatabaseUnavailable, Duplicate
 
 
 def test_a_locked_sqlite_database_is_unavailable_after_the_busy_timeout(tmp_path: Path) -> None:
@@ -55,3 +59,43 @@ def test_the_busy_timeout_is_applied(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout=1.5)
     assert db.run_sync(lambda s: s.execute(text("PRAGMA busy_timeout")).scalar_one()) == 1500
     db.dispose()
+
+
+# -- unique keys: the loser of an insert race gets a Duplicate (409), other integrity errors stay errors ------
+def _insert_project(session: Session) -> None:
+    session.execute(text("INSERT INTO quota_projects (project_id, claims) VALUES ('p1', 0)"))
+
+
+def test_a_unique_key_violation_is_a_duplicate_with_the_callers_message(clean_db: str) -> None:
+    db = Database(clean_db)
+    try:
+        db.run_sync(_insert_project)
+        with pytest.raises(Duplicate) as caught:
+            asyncio.run(db.run(_insert_project, duplicate="Project p1 exists"))
+        assert caught.value.message == "Project p1 exists"
+        assert isinstance(caught.value.__cause__, IntegrityError)
+        assert is_unique_violation(caught.value.__cause__)
+        with pytest.raises(Duplicate) as generic:
+            db.run_sync(_insert_project)
+        assert generic.value.message == "The resource already exists."
+        # the failed transactions left nothing behind, and the engine goes on working
+        assert db.run_sync(lambda s: s.execute(text("SELECT count(*) FROM quota_projects")).scalar_one()) == 1
+    finally:
+        db.dispose()
+
+
+def test_other_integrity_errors_are_not_duplicates(clean_db: str) -> None:
+    db = Database(clean_db)
+    orphan = (
+        "INSERT INTO image_members (image_id, member, status, created_at, updated_at) "
+        "VALUES ('no-such-image', 'm', 'pending', '2026-01-01', '2026-01-01')"
+    )
+    try:
+        with pytest.raises(IntegrityError) as foreign:
+            db.run_sync(lambda s: s.execute(text(orphan)))
+        assert not is_unique_violation(foreign.value)
+        with pytest.raises(IntegrityError) as not_null:
+            db.run_sync(lambda s: s.execute(text("INSERT INTO quota_projects (project_id) VALUES (NULL)")))
+        assert not is_unique_violation(not_null.value)
+    finally:
+        db.dispose()
