@@ -72,7 +72,12 @@ class OverLimit(TooLarge):
 
 
 class UnsupportedMediaType(GlimpseError):
-    """The request body has a content type this endpoint does not take."""
+    """The request body has a content type this endpoint does not take; ``accept_patch`` lists the patch
+    media types when the endpoint is a PATCH (sent back as ``Accept-Patch``)."""
+
+    def __init__(self, message: str, accept_patch: str | None = None) -> None:
+        super().__init__(message)
+        self.accept_patch = accept_patch
 
 
 class RangeNotSatisfiable(GlimpseError):

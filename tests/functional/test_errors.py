@@ -194,13 +194,16 @@ def test_valid_token_and_public_paths(token_client: tuple[TestClient, str]) -> N
 
 
 # -- 415 ---------------------------------------------------------------------------------------------------
-def test_415_on_create_with_wrong_content_type(client: TestClient) -> None:
-    response = client.post("/v2/images", content=b'{"name": "x"}', headers={"content-type": "text/plain"})
-    assert response.status_code == 415
-    assert response.text.startswith("415 Unsupported Media Type\n\n")
-    assert_request_id(response)
-    response = client.post("/v2/images", content=b'{"name": "x"}')
-    assert response.status_code == 415
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_create_reads_json_whatever_the_content_type(client: TestClient, content_type: str | None) -> None:
+    """As Glance, whose JSON endpoints parse the body without looking at Content-Type (`curl -d`)."""
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/v2/images", content=b'{"name": "x"}', headers=headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["name"] == "x"
+    bad = client.post("/v2/images", content=b"name=x", headers=headers)
+    assert bad.status_code == 400
+    assert bad.text == plain_error("400 Bad Request", "Malformed JSON in request body.")
 
 
 def test_415_on_patch_with_plain_json(client: TestClient, make_image: Callable[..., dict[str, Any]]) -> None:
@@ -209,6 +212,10 @@ def test_415_on_patch_with_plain_json(client: TestClient, make_image: Callable[.
     response = client.patch(f"/v2/images/{image['id']}", json=ops, headers=JSON_ACCEPT)
     assert response.status_code == 415
     assert response.json()["code"] == "415 Unsupported Media Type"
+    patch_types = "application/openstack-images-v2.0-json-patch, application/openstack-images-v2.1-json-patch"
+    assert response.headers["accept-patch"] == patch_types
+    assert response.json()["message"] == f"Image PATCH expects Content-Type one of: {patch_types}"
+    assert_request_id(response)
     response = client.patch(f"/v2/images/{image['id']}", json=ops, headers=PATCH21)
     assert response.status_code == 200
 

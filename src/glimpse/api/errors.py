@@ -99,8 +99,8 @@ async def handle_domain_error(request: Request, exc: Exception) -> Response:
         challenge = getattr(request.app.state, "auth_challenge", None)
         if challenge:
             headers["WWW-Authenticate"] = challenge
-    if isinstance(exc, errors.RangeNotSatisfiable):
-        headers["Content-Range"] = f"bytes */{exc.size}"
+    if isinstance(exc, errors.UnsupportedMediaType) and exc.accept_patch:
+        headers["Accept-Patch"] = exc.accept_patch
     if status >= 500:
         log.error("request failed: %s", exc.message)
     return error_response(status, exc.message, request.headers.get("accept", ""), headers)

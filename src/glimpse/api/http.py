@@ -78,9 +78,21 @@ def require_media_type(request: Request, *allowed: str) -> str:
     return kind
 
 
+def require_patch_media_type(request: Request, *allowed: str) -> str:
+    """A PATCH body's media type; else 415 with ``Accept-Patch`` listing the allowed ones, as Glance."""
+    kind = media_type(request)
+    if kind not in allowed:
+        listed = ", ".join(sorted(allowed))
+        raise UnsupportedMediaType(f"Image PATCH expects Content-Type one of: {listed}", accept_patch=listed)
+    return kind
+
+
 async def json_body(request: Request, *allowed: str) -> Any:
-    """Read a bounded JSON body (``max_request_body_size``) of one of the allowed media types."""
-    require_media_type(request, *(allowed or ("application/json",)))
+    """Read a bounded JSON body (``max_request_body_size``). With ``allowed`` media types the request must
+    have one of them (415 otherwise); without, any Content-Type is read as JSON, as Glance reads the bodies of
+    its JSON endpoints (``curl -d`` sends ``application/x-www-form-urlencoded``)."""
+    if allowed:
+        require_media_type(request, *allowed)
     limit = services(request).settings.max_request_body_size
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:

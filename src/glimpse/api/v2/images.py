@@ -8,7 +8,16 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.http import context, json_body, json_object, json_response, media_type, no_content, services
+from glimpse.api.http import (
+    context,
+    json_body,
+    json_object,
+    json_response,
+    media_type,
+    no_content,
+    require_patch_media_type,
+    services,
+)
 from glimpse.domain.clock import isoformat
 from glimpse.domain.images import Image
 from glimpse.domain.patch import MEDIA_TYPES, parse_patch
@@ -90,7 +99,8 @@ async def show(request: Request) -> Response:
 
 async def update(request: Request) -> Response:
     svc = services(request)
-    body = await json_body(request, *MEDIA_TYPES)
+    require_patch_media_type(request, *MEDIA_TYPES)
+    body = await json_body(request)
     ops = parse_patch(body, media_type(request))
     image = await svc.images.update(context(request), request.path_params["image_id"], ops)
     return json_response(image_view(image, svc.settings))
