@@ -74,9 +74,8 @@ def test_properties_crud(client: TestClient, ns: str) -> None:
     assert created.status_code == 201
     assert created.json() == PROP
     assert client.get(f"{ns}/properties/cores").json() == PROP
-    assert client.get(f"{ns}/properties").json() == {
-        "properties": {"cores": {k: v for k, v in PROP.items() if k != "name"}}
-    }
+    # as Glance: a property made through this API keeps its name in the definition
+    assert client.get(f"{ns}/properties").json() == {"properties": {"cores": PROP}}
     dup = client.post(f"{ns}/properties", json=PROP)
     assert dup.status_code == 409
     assert "A metadata definition property with name=cores already exists in namespace=Acme::C." in dup.text
@@ -220,3 +219,19 @@ def test_names_longer_than_glance_allows_are_400(client: TestClient, ns: str) ->
     assert client.post(f"{ns}/tags/{'x' * 80}").status_code == 201
     bulk = client.post(f"{ns}/tags", json={"tags": "x"}, headers=JSON_ACCEPT)
     assert bulk.json()["message"] == "Provided object does not match schema 'tags': 'x' is not of type 'array'"
+
+
+def test_object_shapes_and_order_as_glance(client: TestClient, ns: str) -> None:
+    created = client.post(f"{ns}/objects", json={"name": "first"}).json()
+    assert "properties" not in created  # a create or a replace answers with what the request gave
+    assert "required" not in created
+    client.post(f"{ns}/objects", json={"name": "second", "required": ["a"]})
+    shown = client.get(f"{ns}/objects/first").json()
+    assert shown["properties"] == {}  # a read always has both
+    assert shown["required"] == []
+    assert [o["name"] for o in client.get(f"{ns}/objects").json()["objects"]] == ["first", "second"]
+    newest = client.get(f"{ns}/objects", params={"sort_dir": "desc"}).json()["objects"]
+    assert [o["name"] for o in newest] == ["second", "first"]
+    replaced = client.put(f"{ns}/objects/first", json={"name": "first", "description": "d"}).json()
+    assert "properties" not in replaced
+    assert replaced["description"] == "d"

@@ -23,7 +23,7 @@ def make_ns(client: TestClient, name: str, headers: dict[str, str] | None = None
 def test_create_show_and_defaults(client: TestClient) -> None:
     response = client.post(NS, json={"namespace": "Acme::Hw", "display_name": "Hardware", "description": "d"})
     assert response.status_code == 201
-    assert response.headers["location"] == "/v2/metadefs/namespaces/Acme::Hw"
+    assert response.headers["location"] == "http://testserver/v2/metadefs/namespaces/Acme::Hw"
     body = response.json()
     assert body["visibility"] == "private"
     assert body["protected"] is False
@@ -73,8 +73,11 @@ def test_resource_type_prefix_on_namespace_and_property_reads(client: TestClient
     assert list(image["properties"]) == ["hw_mem"]
     assert list(image["objects"][0]["properties"]) == ["hw_mem"]
     assert image["objects"][0]["required"] == ["hw_mem"]
-    flavor = client.get(f"{NS}/Acme::Pre/properties", params={"resource_type": "OS::Nova::Flavor"}).json()
+    flavor = client.get(f"{NS}/Acme::Pre", params={"resource_type": "OS::Nova::Flavor"}).json()
     assert list(flavor["properties"]) == ["hw:mem"]
+    # the property list itself is not prefixed (Glance ignores resource_type there)
+    listed = client.get(f"{NS}/Acme::Pre/properties", params={"resource_type": "OS::Nova::Flavor"}).json()
+    assert list(listed["properties"]) == ["mem"]
     assert list(client.get(f"{NS}/Acme::Pre", params={"resource_type": "OS::Cinder::Volume"}).json()["properties"]) == [
         "mem"
     ]

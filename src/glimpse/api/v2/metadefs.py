@@ -43,7 +43,11 @@ def association_view(association: Association) -> dict[str, Any]:
     )  # fmt: skip
 
 
-def namespace_view(namespace: Namespace, detail: NamespaceDetail | None = None) -> dict[str, Any]:
+def namespace_view(
+    namespace: Namespace, detail: NamespaceDetail | None = None, *, associations: bool = True, echo: bool = False
+) -> dict[str, Any]:
+    """A namespace; with ``detail`` what it holds. ``echo``: objects as the create request gave them (Glance
+    answers a create with its request's objects); ``associations``: False on a replace, as Glance."""
     view = _compact(
         {
             "namespace": namespace.namespace,
@@ -57,10 +61,13 @@ def namespace_view(namespace: Namespace, detail: NamespaceDetail | None = None) 
             "schema": "/v2/schemas/metadefs/namespace",
         }
     )
-    if namespace.associations:
+    if namespace.associations and associations:
         view["resource_type_associations"] = [association_view(a) for a in namespace.associations]
     if detail is not None:
-        if detail.objects:
+        if detail.objects and echo:
+            view["objects"] = [_compact({"name": obj.name, "description": obj.description, "required": obj.required,
+                                         "properties": obj.properties or None}) for obj in detail.objects]  # fmt: skip
+        elif detail.objects:
             view["objects"] = [object_view(namespace.namespace, obj) for obj in detail.objects]
         if detail.properties:
             view["properties"] = detail.properties
@@ -69,13 +76,15 @@ def namespace_view(namespace: Namespace, detail: NamespaceDetail | None = None) 
     return view
 
 
-def object_view(namespace: str, obj: MetadefObject) -> dict[str, Any]:
+def object_view(namespace: str, obj: MetadefObject, *, written: bool = False) -> dict[str, Any]:
+    """An object as read: ``properties`` and ``required`` always there (empty when none); as ``written`` (the
+    answer to a create or a replace), only what the request gave, as Glance answers."""
     return _compact(
         {
             "name": obj.name,
             "description": obj.description,
-            "required": obj.required,
-            "properties": obj.properties,
+            "required": obj.required if written else (obj.required or []),
+            "properties": (obj.properties or None) if written else obj.properties,
             **_dates(obj),
             "self": _href(namespace, "objects", obj.name),
             "schema": "/v2/schemas/metadefs/object",
@@ -84,7 +93,7 @@ def object_view(namespace: str, obj: MetadefObject) -> dict[str, Any]:
 
 
 def property_view(prop: Property) -> dict[str, Any]:
-    return {"name": prop.name, **prop.schema}
+    return {**prop.schema, "name": prop.name}
 
 
 def tag_view(tag: Tag) -> dict[str, Any]:
@@ -118,8 +127,8 @@ async def list_namespaces(request: Request) -> Response:
 async def create_namespace(request: Request) -> Response:
     body = await json_object(request)
     detail = await services(request).metadefs.namespaces.create(context(request), body)
-    view = namespace_view(detail.namespace, detail)
-    return json_response(view, 201, headers={"Location": view["self"]})
+    view = namespace_view(detail.namespace, detail, echo=True)
+    return json_response(view, 201, headers={"Location": str(request.base_url).rstrip("/") + view["self"]})
 
 
 async def show_namespace(request: Request) -> Response:
@@ -134,7 +143,7 @@ async def update_namespace(request: Request) -> Response:
     namespace = await services(request).metadefs.namespaces.update(
         context(request), request.path_params["namespace"], body
     )
-    return json_response(namespace_view(namespace))
+    return json_response(namespace_view(namespace, associations=False))
 
 
 async def delete_namespace(request: Request) -> Response:
@@ -168,7 +177,7 @@ async def create_object(request: Request) -> Response:
     namespace = request.path_params["namespace"]
     body = await json_object(request)
     obj = await services(request).metadefs.objects.create(context(request), namespace, body)
-    return json_response(object_view(namespace, obj), 201)
+    return json_response(object_view(namespace, obj, written=True), 201)
 
 
 async def show_object(request: Request) -> Response:
@@ -183,7 +192,7 @@ async def update_object(request: Request) -> Response:
     obj = await services(request).metadefs.objects.update(
         context(request), namespace, request.path_params["object_name"], body
     )
-    return json_response(object_view(namespace, obj))
+    return json_response(object_view(namespace, obj, written=True))
 
 
 async def delete_object(request: Request) -> Response:
@@ -195,9 +204,7 @@ async def delete_object(request: Request) -> Response:
 
 # -- properties -------------------------------------------------------------------------------------------
 async def list_properties(request: Request) -> Response:
-    properties = await services(request).metadefs.properties.index(
-        context(request), request.path_params["namespace"], request.query_params.get("resource_type")
-    )
+    properties = await services(request).metadefs.properties.index(context(request), request.path_params["namespace"])
     return json_response({"properties": properties})
 
 

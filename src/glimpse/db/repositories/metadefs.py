@@ -359,7 +359,7 @@ class MetadefRepository:
 
     # -- resource types -----------------------------------------------------------------------------------
     def list_resource_types(self) -> list[ResourceType]:
-        stmt = select(MetadefResourceTypeRow).order_by(MetadefResourceTypeRow.name)
+        stmt = select(MetadefResourceTypeRow).order_by(MetadefResourceTypeRow.id)  # as created, as Glance lists them
         return [
             ResourceType(
                 name=row.name, protected=bool(row.protected), created_at=row.created_at, updated_at=row.updated_at

@@ -138,7 +138,7 @@ class NamespaceService(MetadefBase):
 
         def work(session: Any) -> NamespaceDetail:
             repo = MetadefRepository(session)
-            objects = repo.list_objects(namespace.id)
+            objects = repo.list_objects(namespace.id, "created_at", "asc")
             properties = {p.name: p.schema for p in repo.list_properties(namespace.id)}
             tags = [tag.name for tag in repo.list_tags(namespace.id, "created_at", "asc")]
             return NamespaceDetail(namespace, objects, properties, tags)

@@ -42,7 +42,8 @@ class ObjectService(MetadefBase):
         return await self.db.run(work)
 
     async def index(self, ctx: RequestContext, ns_name: str, params: dict[str, str]) -> list[MetadefObject]:
-        sort_key, sort_dir = parse_sort(params.get("sort_key"), params.get("sort_dir"), OBJECT_SORT_KEYS)
+        # oldest first unless asked otherwise, as Glance lists them
+        sort_key, sort_dir = parse_sort(params.get("sort_key"), params.get("sort_dir") or "asc", OBJECT_SORT_KEYS)
         namespace = await self.load(ctx, ns_name, missing=namespace_missing(ns_name))
         self.enforce_read(ctx, "get_metadef_objects", namespace)
         if not self.policy.check(ctx, "get_metadef_object", namespace_target(namespace)):

@@ -18,8 +18,7 @@ from glimpse.services.metadefs.namespaces import check_read_only
 def _from_body(body: dict[str, Any]) -> Property:
     check_read_only(body)
     schemas.validate("property", body)
-    definition = {key: value for key, value in body.items() if key != "name"}
-    return Property(name=body["name"], schema=definition)
+    return Property(name=body["name"], schema=dict(body))  # Glance keeps the name in the definition too
 
 
 class PropertyService(MetadefBase):
@@ -35,12 +34,12 @@ class PropertyService(MetadefBase):
 
         return await self.db.run(work)
 
-    async def index(self, ctx: RequestContext, ns_name: str, resource_type: str | None) -> dict[str, Any]:
+    async def index(self, ctx: RequestContext, ns_name: str) -> dict[str, Any]:
+        """Every property definition by name (unprefixed: Glance's list ignores ``resource_type``)."""
         namespace = await self.load(ctx, ns_name)
         self.enforce_read(ctx, "get_metadef_properties", namespace)
         found = await self.db.run(lambda s: MetadefRepository(s).list_properties(namespace.id))
-        prefix = namespace.prefix_for(resource_type) or ""
-        return {prefix + prop.name: prop.schema for prop in found}
+        return {prop.name: prop.schema for prop in found}
 
     async def get(self, ctx: RequestContext, ns_name: str, name: str, resource_type: str | None) -> Property:
         namespace = await self.load(ctx, ns_name)
