@@ -22,6 +22,7 @@ from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
+from glimpse.services.task_queue import TaskQueue
 from glimpse.services.tasks import TaskService
 from glimpse.settings import Settings
 from glimpse.stores.filesystem import FilesystemStore
@@ -49,6 +50,7 @@ class Services:
     quotas: QuotaService
     locations: LocationService
     metadefs: Metadefs
+    queue: TaskQueue
 
     def close(self) -> None:
         self.db.dispose()
@@ -85,9 +87,11 @@ def build_services(
         if isinstance(store, HttpStore):
             store.use_opener(open_location)
 
-    imports = ImportService(
-        settings, db, policy, images, stores, staging, open_url, lambda url: fetch.check_url(url, web)
-    )
+    async def check_import_uri(url: str) -> None:
+        await fetch.check_import_uri(url, web)
+
+    queue = TaskQueue(db)
+    imports = ImportService(settings, db, policy, images, stores, staging, open_url, check_import_uri, queue)
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
     return Services(
         settings=settings,
@@ -107,9 +111,10 @@ def build_services(
         tasks=TaskService(settings, db, policy, images, imports),
         quotas=quotas,
         locations=LocationService(
-            settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), imports.wakeup
+            settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue
         ),
         metadefs=Metadefs.build(settings, db, policy),
+        queue=queue,
     )
 
 

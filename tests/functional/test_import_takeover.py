@@ -23,7 +23,6 @@ from glimpse.context import RequestContext
 from glimpse.db.repositories.tasks import TaskRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.tasks import Task
-from glimpse.errors import Conflict
 from glimpse.settings import load_settings
 
 DATA = os.urandom(5 * 1024 * 1024 + 3)
@@ -87,10 +86,22 @@ async def _reaped_and_retried(services: Services, url: str) -> tuple[str, Task, 
     return image.id, first, second
 
 
+async def _complete(services: Services, task: Task, worker: str) -> bool:
+    """A run of ``task`` ended as its worker ends it: the outcome applied in the task's final transaction."""
+    outcome = await services.imports.run(task, _progress)
+    assert outcome.result["stores"] == ["local"]
+    return await services.queue.complete(task, worker, outcome)
+
+
+async def _fail(services: Services, task: Task, worker: str, message: str) -> bool:
+    return await services.queue.fail(task, worker, message, await services.imports.undo(task, message))
+
+
 async def _assert_intact(services: Services, image_id: str) -> None:
     image = await services.images.load(ADMIN, image_id)
     assert image.status.value == "active"
-    assert "os_glance_failed_import" not in image.properties
+    assert image.properties["os_glance_failed_import"] == ""
+    assert "os_glance_import_task" not in image.properties
     [location] = image.locations
     data = b"".join([chunk async for chunk in services.stores.get("local").open(location.url)])
     assert hashlib.sha512(data).hexdigest() == image.os_hash_value == hashlib.sha512(DATA).hexdigest()
@@ -104,13 +115,12 @@ def _store_files(services: Services) -> list[str]:
 def test_a_late_run_after_the_new_owner_finished_changes_nothing(services: Services, url: str) -> None:
     async def scenario() -> None:
         image_id, first, second = await _reaped_and_retried(services, url)
-        assert (await services.imports.run(second, _progress))["stores"] == ["local"]
+        assert await _complete(services, second, "worker-b")
         await _assert_intact(services, image_id)
         before = await services.images.load(ADMIN, image_id)
 
-        with pytest.raises(Conflict, match="taken over by another worker"):
-            await services.imports.run(first, _progress)
-        await services.imports.fail(first, "the late run failed")  # what its worker does next: no undo either
+        assert not await _complete(services, first, "worker-a")  # not recorded, nothing applied
+        assert not await _fail(services, first, "worker-a", "the late run failed")  # no undo either
         after = await services.images.load(ADMIN, image_id)
         assert (after.locations, after.properties, after.updated_at) == (
             before.locations,
@@ -126,15 +136,14 @@ def test_a_late_run_after_the_new_owner_finished_changes_nothing(services: Servi
 def test_a_late_run_before_the_new_owner_finishes_changes_nothing(services: Services, url: str) -> None:
     async def scenario() -> None:
         image_id, first, second = await _reaped_and_retried(services, url)
-        with pytest.raises(Conflict, match="taken over by another worker"):
-            await services.imports.run(first, _progress)
-        await services.imports.fail(first, "the late run failed")
+        assert not await _complete(services, first, "worker-a")
+        assert not await _fail(services, first, "worker-a", "the late run failed")
         image = await services.images.load(ADMIN, image_id)
         assert image.status.value == "importing"  # still the new owner's import
         assert image.properties["os_glance_importing_to_stores"] == "local"
-        assert "os_glance_failed_import" not in image.properties
+        assert image.properties["os_glance_failed_import"] == ""
 
-        assert (await services.imports.run(second, _progress))["stores"] == ["local"]
+        assert await _complete(services, second, "worker-b")
         await _assert_intact(services, image_id)
         assert _store_files(services) == [image_id]
 

@@ -80,6 +80,26 @@ def is_unique_violation(exc: sa_exc.IntegrityError) -> bool:
     return getattr(orig, "sqlite_errorname", None) in SQLITE_UNIQUE_ERRORS
 
 
+_AFTER_COMMIT = "glimpse.after_commit"
+
+
+def after_commit(session: Session, hook: Callable[[], object]) -> None:
+    """Run ``hook()`` once the transaction of ``session`` has committed (never when it rolls back).
+
+    Hooks of a unit of work run by :meth:`Database.run` run on the event loop's thread, in the order they
+    were added, so they may set asyncio events or schedule work; a hook's exception is logged, not raised.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+def _run_hooks(hooks: list[Callable[[], object]]) -> None:
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            log.exception("after-commit hook %r failed", hook)
+
+
 def _first_line(exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     return lines[0] if lines else type(exc).__name__
@@ -98,12 +118,20 @@ class Database:
         return self.engine.dialect.name
 
     def run_sync(self, work: Callable[[Session], T]) -> T:
-        """Run ``work(session)`` in one transaction; DatabaseUnavailable when the database cannot be used now,
-        Duplicate (a 409) when it breaks a unique key: the way a request that checked first still loses a race
-        against another one inserting the same key."""
+        """Run ``work(session)`` in one transaction, then its after-commit hooks; DatabaseUnavailable when the
+        database cannot be used now, Duplicate (a 409) when it breaks a unique key: the way a request that
+        checked first still loses a race against another one inserting the same key."""
+        result, hooks = self.transaction(work)
+        _run_hooks(hooks)
+        return result
+
+    def transaction(self, work: Callable[[Session], T]) -> tuple[T, list[Callable[[], object]]]:
+        """``work(session)`` in one transaction, and the after-commit hooks it registered (not yet run)."""
         try:
             with self._sessions.begin() as session:
-                return work(session)
+                hooks: list[Callable[[], object]] = []
+                session.info[_AFTER_COMMIT] = hooks
+                return work(session), hooks
         except sa_exc.IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
@@ -119,14 +147,17 @@ class Database:
             raise DatabaseUnavailable("The database is unavailable; retry the request later.") from exc
 
     async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None) -> T:
-        """Run ``work(session)`` inside one transaction, off the event loop (see ``run_sync``); a broken unique
-        key is a Duplicate with the message ``duplicate`` (the caller's words for what already exists)."""
+        """Run ``work(session)`` inside one transaction, off the event loop (see ``run_sync``), then its
+        after-commit hooks on the loop; a broken unique key is a Duplicate with the message ``duplicate`` (the
+        caller's words for what already exists)."""
         try:
-            return await anyio.to_thread.run_sync(functools.partial(self.run_sync, work))
+            result, hooks = await anyio.to_thread.run_sync(functools.partial(self.transaction, work))
         except Duplicate as exc:
             if duplicate is None:
                 raise
             raise Duplicate(duplicate) from exc.__cause__
+        _run_hooks(hooks)
+        return result
 
     async def check(self) -> None:
         """Health probe for /healthcheck: a trivial query; raises when the database cannot answer it."""

@@ -1,9 +1,11 @@
-"""The task worker: claims pending tasks, runs them with a heartbeat, and reaps tasks of dead workers.
+"""The task worker: claims pending tasks, runs each with the runner of its type, and reaps dead workers' tasks.
 
 Runs in-process (started by the app) or as `glimpse worker` processes; any number may run against one
-database. A task belongs to the worker that claimed it while that worker's heartbeat is fresh. A worker
-killed mid-task stops beating: another worker (or this one after a restart) puts the task back to pending
-for a retry, or fails it cleanly after ``max_attempts``, undoing the image's import state either way.
+database. The queue itself (claim, heartbeat, the one transaction that ends a task, reaping) is
+``services/task_queue.py``; this module only knows which runner runs which task type
+(:func:`default_runners`) and drives the loop. A worker killed mid-task stops beating: another worker (or
+this one after a restart) puts the task back to pending for a retry, or fails it cleanly after
+``max_attempts``, undoing the run's changes either way.
 """
 
 from __future__ import annotations
@@ -16,91 +18,74 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
-from datetime import timedelta
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from glimpse.container import Services
-from glimpse.db import Database
-from glimpse.db.repositories.tasks import TaskRepository, claimed_by
-from glimpse.domain.clock import utcnow
-from glimpse.domain.tasks import Task, TaskStatus, TaskType
+from glimpse.domain.tasks import Task, TaskType
 from glimpse.errors import DatabaseUnavailable
-from glimpse.services.image_import import TASK_TTL, ImportService, describe_failure
+from glimpse.services.task_queue import Outcome, Runner, TaskQueue, Unsupported, describe_failure
 
 log = logging.getLogger(__name__)
 
-
-class TaskRunner(Protocol):
-    """What runs one type of task: the run itself, its undo after a failure, and the progress it shows."""
-
-    async def run(self, task: Task, progress: Callable[[int, int | None], None]) -> dict[str, Any]: ...
-
-    async def fail(self, task: Task, reason: str) -> None: ...
-
-    async def record_progress(self, task: Task, done: int, total: int | None) -> None: ...
+Sweep = tuple[float, Callable[[], Awaitable[object]]]
+"""``(interval in seconds, job)``: housekeeping a worker runs between tasks."""
 
 
-class _Unsupported:
-    """The runner of a task type this worker was not given: the task fails, saying so."""
-
-    def __init__(self, task_type: TaskType) -> None:
-        self.task_type = task_type
-
-    async def run(self, task: Task, progress: Callable[[int, int | None], None]) -> dict[str, Any]:
-        raise RuntimeError(f"this worker cannot run {self.task_type.value} tasks")
-
-    async def fail(self, task: Task, reason: str) -> None:
-        pass
-
-    async def record_progress(self, task: Task, done: int, total: int | None) -> None:
-        pass
+def default_runners(services: Services) -> dict[TaskType, Runner]:
+    """The runner of every task type Glimpse records."""
+    return {
+        TaskType.IMPORT: services.imports,
+        TaskType.API_IMAGE_IMPORT: services.imports,
+        TaskType.LOCATION_IMPORT: services.locations,
+    }
 
 
 class Worker:
     def __init__(
         self,
-        db: Database,
-        imports: ImportService,
+        queue: TaskQueue,
+        runners: Mapping[TaskType, Runner],
         *,
-        locations: TaskRunner | None = None,
         heartbeat_interval: float = 2.0,
         stale_after: float = 30.0,
         poll_interval: float = 2.0,
         max_attempts: int = 2,
-        sweep_interval: float = 300.0,
+        sweeps: Sequence[Sweep] = (),
     ) -> None:
-        self.db = db
-        self.imports = imports
-        self.locations = locations
+        self.queue = queue
+        self.runners = dict(runners)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.heartbeat_interval = heartbeat_interval
         self.stale_after = stale_after
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
-        self.sweep_interval = sweep_interval
+        self.sweeps = list(sweeps)
 
     @classmethod
-    def from_services(cls, services: Services) -> Worker:
+    def from_services(cls, services: Services, runners: Mapping[TaskType, Runner] | None = None) -> Worker:
         s = services.settings
         return cls(
-            services.db,
-            services.imports,
-            locations=services.locations,
+            services.queue,
+            default_runners(services) if runners is None else runners,
             heartbeat_interval=s.task_heartbeat_interval,
             stale_after=s.task_stale_after,
             poll_interval=s.task_heartbeat_interval,
             max_attempts=s.task_max_attempts,
+            sweeps=[(300.0, services.imports.sweep_staging)],
         )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("task worker %s started", self.id)
-        next_sweep = 0.0
+        next_sweep = [0.0] * len(self.sweeps)
         while not stop.is_set():
+            # cleared before looking, so a task committed while this pass runs wakes the next wait at once
+            self.queue.wakeup.clear()
             try:
-                if time.monotonic() >= next_sweep:
-                    await self.imports.sweep_staging()
-                    next_sweep = time.monotonic() + self.sweep_interval
+                for i, (interval, sweep) in enumerate(self.sweeps):
+                    if time.monotonic() >= next_sweep[i]:
+                        await sweep()
+                        next_sweep[i] = time.monotonic() + interval
                 await self.reap()
                 while not stop.is_set() and await self.run_one():
                     pass
@@ -108,63 +93,83 @@ class Worker:
                 log.warning("task worker %s: %s; retrying in %.0f s", self.id, exc.message, self.poll_interval)
             except Exception:
                 log.exception("task worker %s: unexpected error; continuing", self.id)
-            self.imports.wakeup.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_until_either(stop, self.imports.wakeup), self.poll_interval)
+                await asyncio.wait_for(_until_either(stop, self.queue.wakeup), self.poll_interval)
         log.info("task worker %s stopped", self.id)
 
     async def run_one(self) -> bool:
         """Claim and run one pending task; False when there was none."""
-        task = await self.db.run(lambda s: TaskRepository(s).claim(self.id, utcnow()))
+        task = await self.queue.claim(self.id)
         if task is None:
             return False
         await self._process(task)
         return True
 
-    def runner(self, task: Task) -> TaskRunner:
-        """Location imports run in the locations service; every other type is an image import."""
-        if task.type == TaskType.LOCATION_IMPORT:
-            return self.locations if self.locations is not None else _Unsupported(task.type)
-        return self.imports
+    def runner(self, task: Task) -> Runner:
+        return self.runners.get(task.type) or Unsupported(task.type)
 
     async def _process(self, task: Task) -> None:
         log.info("task %s (%s, image %s) claimed by %s", task.id, task.type.value, task.image_id, self.id)
-        progress = {"done": 0, "total": None}
+        progress: dict[str, int | None] = {"done": 0, "total": None}
 
         def report(done: int, total: int | None) -> None:
             progress["done"], progress["total"] = done, total
 
         runner = self.runner(task)
         running = asyncio.ensure_future(runner.run(task, report))
-        beating = asyncio.create_task(self._beat(task, progress, running))
+        beating = asyncio.create_task(self._beat(task, runner, progress, running))
         try:
-            result = await running
+            outcome = await running
         except asyncio.CancelledError:
             if not beating.done():  # not stopped by _beat: this worker itself is being cancelled
                 raise
             log.warning("task %s: abandoned; the worker that took it over finishes it", task.id)
             return
         except Exception as exc:
-            beating.cancel()
-            message = describe_failure(exc)
-            await runner.fail(task, message)
-            await self._finish(task, TaskStatus.FAILURE, None, message)
+            await self._fail(task, runner, describe_failure(exc))
             return
         finally:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-        await self._finish(task, TaskStatus.SUCCESS, result, "")
+        await self._complete(task, runner, outcome)
 
-    async def _beat(self, task: Task, progress: dict[str, int | None], running: asyncio.Future[Any]) -> None:
+    async def _complete(self, task: Task, runner: Runner, outcome: Outcome) -> None:
+        try:
+            recorded = await self.queue.complete(task, self.id, outcome)
+        except Exception as exc:  # the outcome was refused (the image changed meanwhile): nothing was kept
+            if outcome.abort is not None:
+                await outcome.abort()
+            await self._fail(task, runner, describe_failure(exc))
+            return
+        if not recorded:
+            log.warning("task %s: another worker took it over; this run's success is not recorded", task.id)
+            return
+        log.info("task %s finished: success", task.id)
+        if outcome.after is not None:
+            try:
+                await outcome.after()
+            except Exception as exc:
+                log.warning("task %s: clean-up after success failed: %s", task.id, describe_failure(exc))
+
+    async def _fail(self, task: Task, runner: Runner, message: str) -> None:
+        undo = await runner.undo(task, message)
+        if await self.queue.fail(task, self.id, message, undo):
+            log.warning("task %s (%s, image %s) failed: %s", task.id, task.type.value, task.image_id, message)
+        else:
+            log.warning("task %s: another worker took it over; this run's failure is not recorded", task.id)
+
+    async def _beat(
+        self, task: Task, runner: Runner, progress: dict[str, int | None], running: asyncio.Future[Any]
+    ) -> None:
         """Beat until cancelled; when the task turns out to have been reaped, stop ``running`` and return."""
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             done, total = int(progress["done"] or 0), progress["total"]
             try:
-                owned = await self.db.run(functools.partial(_heartbeat, task.id, self.id, done, total))
-                if owned:
-                    await self.runner(task).record_progress(task, done, total)
+                owned = await self.queue.heartbeat(
+                    task, self.id, done, total, functools.partial(runner.on_progress, task, done, total)
+                )
             except Exception as exc:  # a missed beat is harmless; the next one may get through
                 log.warning("task %s: heartbeat failed: %s", task.id, describe_failure(exc))
                 continue
@@ -174,55 +179,9 @@ class Worker:
                 running.cancel()
                 return
 
-    async def _finish(self, task: Task, status: TaskStatus, result: dict[str, object] | None, message: str) -> None:
-        now = utcnow()
-        recorded = await self.db.run(
-            lambda s: TaskRepository(s).finish(
-                task.id, self.id, status, result=result, message=message, now=now, expires_at=now + TASK_TTL
-            )
-        )
-        if recorded:
-            log.info("task %s finished: %s %s", task.id, status.value, message)
-        else:
-            log.warning("task %s: another worker took it over; this run's %s is not recorded", task.id, status.value)
-
     async def reap(self) -> None:
         """Retry or fail tasks whose worker stopped beating."""
-        cutoff = utcnow() - timedelta(seconds=self.stale_after)
-        for task in await self.db.run(lambda s: TaskRepository(s).stale(cutoff)):
-            await self._reap_one(task)
-
-    async def _reap_one(self, task: Task) -> None:
-        stale_worker = await self.db.run(lambda s: claimed_by(s, task.id))
-        if task.attempts < self.max_attempts:
-            if await self.db.run(lambda s: TaskRepository(s).release(task.id, stale_worker, utcnow())):
-                log.warning(
-                    "task %s: worker %s stopped; retrying (attempt %d of %d)",
-                    task.id,
-                    stale_worker,
-                    task.attempts + 1,
-                    self.max_attempts,
-                )
-            return
-        message = f"The worker running this task stopped responding {task.attempts} times; giving up."
-        now = utcnow()
-        finished = await self.db.run(
-            lambda s: TaskRepository(s).finish(
-                task.id,
-                stale_worker,
-                TaskStatus.FAILURE,
-                result=None,
-                message=message,
-                now=now,
-                expires_at=now + TASK_TTL,
-            )
-        )
-        if finished:
-            await self.runner(task).fail(task, message)
-
-
-def _heartbeat(task_id: str, worker: str, done: int, total: int | None, session: Any) -> bool:
-    return TaskRepository(session).heartbeat(task_id, worker, utcnow(), done, total)
+        await self.queue.reap(self.runners, stale_after=self.stale_after, max_attempts=self.max_attempts)
 
 
 async def _until_either(first: asyncio.Event, second: asyncio.Event) -> None:

@@ -393,6 +393,35 @@ def check_url(url: str, policy: FetchPolicy) -> None:
     _check_target(_parse(url), policy)
 
 
+class ImportURIRefused(BadRequest):
+    """web-download's URI failed the filtering when the import was asked for (Glance's 400)."""
+
+
+async def check_import_uri(
+    uri: str, policy: FetchPolicy, *, resolver: Resolver | None = None, resolve_timeout: float = 5.0
+) -> None:
+    """The request-time filtering of a web-download import (Glance: 400 "... does not pass filtering").
+
+    Everything a fetch checks before it connects is checked here: the scheme, host and port lists, an IP
+    written in the URL, and the addresses the host name resolves to. A name that cannot be resolved now is
+    not refused (the fetch will say so); the fetch checks everything again, at every hop.
+    """
+    try:
+        target = _check_target(_parse(uri), policy)
+        if target.literal is not None:
+            _check_address(target, target.literal, policy)
+        else:
+            try:
+                async with asyncio.timeout(resolve_timeout):
+                    addresses = await (resolver or resolve_host)(target.host, target.port)
+            except (OSError, UnicodeError, TimeoutError):
+                addresses = []
+            for address in addresses:
+                _check_address(target, address, policy)
+    except BadRequest as exc:
+        raise ImportURIRefused(f"URI for web-download does not pass filtering: {redact(uri)} ({exc.message})") from None
+
+
 @dataclass(frozen=True, slots=True)
 class _Hop:
     target: _Target

@@ -14,22 +14,21 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
-from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, new_id
 from glimpse.domain.quotas import Resource
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
-from glimpse.errors import BadRequest, Conflict, GlimpseError, NotFound
+from glimpse.errors import BadRequest, Conflict, NotFound
 from glimpse.policy import Policy
 from glimpse.services.image_data import HashingReader, delete_quietly, start_receiving, write_to_stores
 from glimpse.services.images import ImageService, target_of
 from glimpse.services.remote_glance import RemoteImages
+from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
@@ -47,12 +46,10 @@ _NOT_COPIED = frozenset(
         "stores",
     }
 )
-TASK_TTL = timedelta(hours=48)
 IMPORT_TASK = "os_glance_import_task"
 IMPORTING_TO = "os_glance_importing_to_stores"
 FAILED_IMPORT = "os_glance_failed_import"
 PROGRESS = "os_glance_import_progress"
-Progress = Callable[[int, int | None], None]
 # attributes of a remote image's representation that are not extra properties
 REMOTE_CORE = READ_ONLY | frozenset(
     {"name", "visibility", "protected", "os_hidden", "min_disk", "min_ram", "container_format", "disk_format",
@@ -77,21 +74,21 @@ def _record_staged_size(image_id: str, size: int, session: Any) -> None:
     ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.UPLOADING, utcnow(), size=size)
 
 
-def undo_while_claimed(task: Task, image_id: str, undo: Callable[[Image], bool], session: Any) -> bool:
-    """The undo step of a failed task run, in the caller's transaction: ``undo`` changes the image (saved
-    when it returns True) only while this run still holds the task. False when another worker took the
-    task over (not this run's image to undo); True when done or when the image is gone."""
-    if claimed_by(session, task.id) != task.claimed_by:
-        return False
-    repo = ImageRepository(session)
-    try:
-        image = repo.get(image_id, None, for_update=True)
-    except NotFound:
-        return True
-    if undo(image):
-        image.updated_at = utcnow()
-        repo.save(image)
-    return True
+def change_image(image_id: str, change: Callable[[Image], bool]) -> Step:
+    """A step that applies ``change`` to the image (locked; saved when ``change`` returns True); nothing
+    when the image is gone."""
+
+    def step(session: Any) -> None:
+        repo = ImageRepository(session)
+        try:
+            image = repo.get(image_id, None, for_update=True)
+        except NotFound:
+            return
+        if change(image):
+            image.updated_at = utcnow()
+            repo.save(image)
+
+    return step
 
 
 def _import_claim(image: Image, request: ImportRequest) -> dict[Resource, int]:
@@ -115,6 +112,25 @@ def _csv(values: list[str]) -> str:
     return ",".join(values)
 
 
+_EXPECTED_STATUS = {
+    "glance-direct": Status.UPLOADING,
+    "web-download": Status.QUEUED,
+    "copy-image": Status.ACTIVE,
+    "glance-download": Status.QUEUED,
+}
+
+
+def _check_import_status(image: Image, method: str) -> None:
+    """Conflict while another import runs, or unless ``image`` is in the status ``method`` imports from."""
+    if IMPORT_TASK in image.properties and image.properties.get(IMPORTING_TO):
+        raise Conflict(f"Image {image.id} is already being imported")
+    if image.status == _EXPECTED_STATUS[method]:
+        return
+    if method == "glance-direct" and image.status == Status.QUEUED:
+        raise Conflict(f"Image {image.id} has no staged data: use PUT /v2/images/{image.id}/stage first")
+    raise Conflict(f"Image status transition from {image.status.value} to importing is not allowed for {method}")
+
+
 class ImportService:
     def __init__(
         self,
@@ -125,7 +141,8 @@ class ImportService:
         stores: StoreRegistry,
         staging: Store,
         open_url: Callable[[str], Awaitable[AsyncIterator[bytes]]],
-        check_url: Callable[[str], None],
+        check_url: Callable[[str], Awaitable[None]],
+        queue: TaskQueue,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -135,7 +152,7 @@ class ImportService:
         self.staging = staging
         self.open_url = open_url
         self.check_url = check_url
-        self.wakeup = asyncio.Event()
+        self.queue = queue
 
     @property
     def methods(self) -> list[str]:
@@ -226,10 +243,8 @@ class ImportService:
         if name not in self.methods:
             raise BadRequest(f"Import method {name} is not supported by this deployment.")
         uri = method.get("uri")
-        if name == "web-download":
-            if not isinstance(uri, str) or not uri:
-                raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
-            self.check_url(uri)
+        if name == "web-download" and (not isinstance(uri, str) or not uri):
+            raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
         remote = None
         if name == "glance-download":
             remote_id, region = method.get("glance_image_id"), method.get("glance_region")
@@ -295,8 +310,15 @@ class ImportService:
             self.policy.enforce(ctx, "copy_image", target_of(image))
         else:
             self.policy.enforce(ctx, "modify_image", target_of(image))
-        if not image.disk_format or not image.container_format:
-            raise Conflict("'disk_format' and 'container_format' must be set prior to import")
+        # Glance's order: the image's status, its formats (409), then web-download's filtering (400)
+        _check_import_status(image, request.method)
+        if not image.container_format:
+            raise Conflict("'container_format' needs to be set before import")
+        if not image.disk_format:
+            raise Conflict("'disk_format' needs to be set before import")
+        if request.method == "web-download":
+            assert request.uri is not None
+            await self.check_url(request.uri)
         now = utcnow()
         task = Task(
             id=new_id(), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
@@ -304,36 +326,24 @@ class ImportService:
             input={"image_id": image_id,
                    "method": {"name": request.method, "uri": request.uri, **(request.remote or {})},
                    "stores": request.stores, "all_stores_must_succeed": request.all_must_succeed,
-                   "backend": request.stores, **(task_input or {})},
+                   "backend": request.stores, "import_req": dict(body), **(task_input or {})},
             expires_at=now + TASK_TTL,
         )  # fmt: skip
 
         def work(session: Any) -> None:
             repo = ImageRepository(session)
             current = repo.get(image_id, ctx, for_update=True)
-            if IMPORT_TASK in current.properties and current.properties.get(IMPORTING_TO):
-                raise Conflict(f"Image {image_id} is already being imported")
-            expected = {
-                "glance-direct": Status.UPLOADING,
-                "web-download": Status.QUEUED,
-                "copy-image": Status.ACTIVE,
-                "glance-download": Status.QUEUED,
-            }[request.method]
-            if current.status != expected:
-                if request.method == "glance-direct" and current.status == Status.QUEUED:
-                    raise Conflict(f"Image {image_id} has no staged data: use PUT /v2/images/{image_id}/stage first")
-                raise Conflict(
-                    f"Image status transition from {current.status.value} to importing is not allowed "
-                    f"for {request.method}"
-                )
+            _check_import_status(current, request.method)
             if request.method != "copy-image":
                 current.status = Status.IMPORTING
             current.properties[IMPORT_TASK] = task.id
             current.properties[IMPORTING_TO] = _csv(request.stores)
-            current.properties.pop(FAILED_IMPORT, None)
+            # as Glance: the stores of this import leave the failed list (which then usually reads "")
+            failed = set(current.properties.get(FAILED_IMPORT, "").split(",")) - set(request.stores) - {""}
+            current.properties[FAILED_IMPORT] = _csv(sorted(failed))
             current.updated_at = now
             repo.save(current)
-            TaskRepository(session).add(task)
+            self.queue.enqueue(session, task)
 
         claim = await self.images.quotas.claim(
             image.owner, _import_claim(image, request), holder=f"import:{task.id}", hold=TASK_TTL
@@ -344,11 +354,10 @@ class ImportService:
             await asyncio.shield(claim.release())
             raise
         await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while importing
-        self.wakeup.set()
         return task
 
     # -- running a task (called by a worker) ----------------------------------------------------------
-    async def run(self, task: Task, progress: Progress) -> dict[str, Any]:
+    async def run(self, task: Task, progress: Progress) -> Outcome:
         image_id = task.image_id
         assert image_id is not None
         method = task.input["method"]["name"]
@@ -396,7 +405,7 @@ class ImportService:
         progress: Progress,
         known: tuple[str | None, str | None],
         quota: Callable[[int], Awaitable[None]],
-    ) -> dict[str, Any]:
+    ) -> Outcome:
         """Stream ``source`` into the targets; ``known`` is the (algorithm, digest) the data must match."""
         image_id = image.id
         known_algo, known_hash = known
@@ -433,8 +442,7 @@ class ImportService:
             for obj in stored.values():
                 await delete_quietly(targets, obj)
             raise BadRequest(f"The data read for image {image_id} does not match its recorded {known_algo} hash")
-        await self._finish(task, stored, failures, digests)
-        return {"image_id": image_id, "stores": sorted(stored), "failed_stores": sorted(failures)}
+        return self._outcome(task, stored, failures, digests)
 
     def _remote(self, task: Task) -> RemoteImages:
         region = task.input["method"]["glance_region"]
@@ -478,30 +486,27 @@ class ImportService:
             return aiter(store.open(copies[store.id]))
         raise Conflict(f"Image {image.id} has no data to copy")
 
-    async def _finish(
+    def _outcome(
         self, task: Task, stored: dict[str, StoredObject], failures: dict[str, BaseException], digests: Any
-    ) -> None:
+    ) -> Outcome:
+        """The end of a run: the image is finished in the transaction that marks the task a success."""
         image_id = task.image_id
         assert image_id is not None
         method = task.input["method"]["name"]
-
         referenced: set[str] = set()
-        lost = False
 
-        def work(session: Any) -> bool:
-            nonlocal lost
+        def finish(session: Any) -> None:
             repo = ImageRepository(session)
             try:
                 image = repo.get(image_id, None, for_update=True)
             except NotFound:
-                return False
+                raise Conflict(f"Image {image_id} was deleted while it was being imported") from None
             referenced.update(location.url for location in image.locations)
-            if claimed_by(session, task.id) != task.claimed_by:  # reaped: another worker runs this task now
-                lost = True
-                return False
+            if image.properties.get(IMPORT_TASK) != task.id or (
+                method != "copy-image" and image.status != Status.IMPORTING
+            ):
+                raise Conflict(f"Image {image_id} was deleted or changed while it was being imported")
             if method != "copy-image":
-                if image.status != Status.IMPORTING:
-                    return False
                 image.status = Status.ACTIVE
                 image.size = digests.size
                 image.checksum = digests.checksum
@@ -512,62 +517,67 @@ class ImportService:
                 *image.locations,
                 *(Location(url=obj.url, store=store_id) for store_id, obj in stored.items()),
             ]
-            image.properties[IMPORTING_TO] = ""
-            image.properties.pop(PROGRESS, None)
-            if failures:
-                image.properties[FAILED_IMPORT] = _csv(sorted(failures))
+            _end_import(image, failed=sorted(failures))
             image.updated_at = utcnow()
             repo.save(image)
-            return True
 
-        if not await self.db.run(work):
-            if lost:  # what was written has the name the other worker's copy has: leave it
-                raise Conflict(f"Import task {task.id} was taken over by another worker")
+        async def abort() -> None:  # the image went away or changed: remove the copies nothing references
             for obj in stored.values():
                 if obj.url not in referenced:
                     await delete_quietly(list(self.stores), obj)
-            raise Conflict(f"Image {image_id} was deleted or changed while it was being imported")
-        if method == "glance-direct":
-            await self.staging.delete(self.staged_url(image_id))
 
-    async def fail(self, task: Task, reason: str) -> None:
+        async def after() -> None:
+            if method == "glance-direct":
+                await self.staging.delete(self.staged_url(image_id))
+
+        return Outcome(
+            result={"image_id": image_id, "stores": sorted(stored), "failed_stores": sorted(failures)},
+            finish=finish,
+            after=after,
+            abort=abort,
+        )
+
+    async def undo(self, task: Task, reason: str) -> Step:
         """Undo an import that will not complete: the image goes back to where the import found it."""
         image_id = task.image_id
         assert image_id is not None
         method = task.input["method"]["name"]
         staged = method == "glance-direct" and await self.staging.stat(self.staged_url(image_id)) is not None
+        await asyncio.shield(self.images.quotas.release(f"import:{task.id}", None))
 
-        def undo(image: Image) -> bool:
+        def change(image: Image) -> bool:
+            if image.properties.get(IMPORT_TASK) not in (task.id, None):
+                return False  # a later import owns the image now
             if image.status == Status.IMPORTING:
                 image.status = Status.UPLOADING if staged else Status.QUEUED
-            image.properties[IMPORTING_TO] = ""
-            image.properties.pop(PROGRESS, None)
-            image.properties[FAILED_IMPORT] = _csv(task.input["stores"])
+            _end_import(image, failed=sorted(task.input["stores"]))
             return True
 
-        await asyncio.shield(self.images.quotas.release(f"import:{task.id}", None))
-        if await self.db.run(functools.partial(undo_while_claimed, task, image_id, undo)):
-            log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
-        else:
-            log.warning("import task %s failed after another worker took it over: %s", task.id, reason)
+        log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
+        return change_image(image_id, change)
 
-    async def record_progress(self, task: Task, done: int, total: int | None) -> None:
+    def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
         """Progress is visible on the image too, as `os_glance_import_progress` = "done/total"."""
         image_id = task.image_id
         assert image_id is not None
-        text = f"{done}/{total if total is not None else '?'}"
+        repo = ImageRepository(session)
+        try:
+            image = repo.get(image_id, None)
+        except NotFound:
+            return
+        if image.properties.get(IMPORT_TASK) == task.id and image.properties.get(IMPORTING_TO):
+            image.properties[PROGRESS] = f"{done}/{total if total is not None else '?'}"
+            repo.save(image)
 
-        def work(session: Any) -> None:
-            repo = ImageRepository(session)
-            try:
-                image = repo.get(image_id, None)
-            except NotFound:
-                return
-            if image.properties.get(IMPORT_TASK) == task.id and image.properties.get(IMPORTING_TO):
-                image.properties[PROGRESS] = text
-                repo.save(image)
 
-        await self.db.run(work)
+def _end_import(image: Image, *, failed: list[str]) -> None:
+    """The bookkeeping of a finished import, as Glance keeps it: the lock (``os_glance_import_task``) is
+    dropped, nothing is importing any more, and the stores that failed are listed, sorted."""
+    image.properties.pop(IMPORT_TASK, None)
+    image.properties.pop(PROGRESS, None)
+    image.properties[IMPORTING_TO] = ""
+    known = set(image.properties.get(FAILED_IMPORT, "").split(",")) - {""}
+    image.properties[FAILED_IMPORT] = _csv(sorted(known | set(failed)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,8 +586,3 @@ class SweepReport:
     freed_bytes: int
     requeued: list[str]
 
-
-def describe_failure(exc: BaseException) -> str:
-    if isinstance(exc, GlimpseError):
-        return exc.message
-    return f"{type(exc).__name__}: {exc}"

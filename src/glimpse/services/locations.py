@@ -33,7 +33,6 @@ from urllib.parse import unquote, urlsplit
 from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
-from glimpse.db.repositories.tasks import TaskRepository, claimed_by
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Location, Status, is_uuid, new_id
 from glimpse.domain.quotas import Resource
@@ -41,8 +40,9 @@ from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, NotFound
 from glimpse.policy import Policy
 from glimpse.services.image_data import Digests, HashingReader
-from glimpse.services.image_import import IMPORT_TASK, TASK_TTL, Progress, undo_while_claimed
+from glimpse.services.image_import import IMPORT_TASK, change_image
 from glimpse.services.images import ImageService
+from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store
 from glimpse.stores.filesystem import PARTIAL_SUFFIX
@@ -124,7 +124,7 @@ class LocationService:
         images: ImageService,
         stores: StoreRegistry,
         check_url: Callable[[str], None],
-        wakeup: asyncio.Event,
+        queue: TaskQueue,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -132,7 +132,7 @@ class LocationService:
         self.images = images
         self.stores = stores
         self.check_url = check_url  # web-download's early filtering of an http(s) URL (400 when refused)
-        self.wakeup = wakeup  # set when a task is recorded, so an idle in-process worker looks at once
+        self.queue = queue
 
     # -- the API calls --------------------------------------------------------------------------------
     async def list(self, ctx: RequestContext, image_id: str) -> list[dict[str, Any]]:
@@ -172,7 +172,7 @@ class LocationService:
             current.properties[IMPORT_TASK] = task.id
             current.updated_at = now
             repo.save(current)
-            TaskRepository(session).add(task)
+            self.queue.enqueue(session, task)
 
         claim = await self.images.quotas.claim(
             image.owner, {Resource.IMAGE_COUNT_UPLOADING: 1}, holder=_holder(task), hold=TASK_TTL
@@ -184,7 +184,6 @@ class LocationService:
             raise
         await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while importing
         log.info("image %s: location %s in store %s added, task %s", image_id, shown(url), store.id, task.id)
-        self.wakeup.set()
         return task
 
     def store_for(self, url: str) -> Store:
@@ -192,7 +191,7 @@ class LocationService:
         return resolve_store(self.stores, self.check_url, url)
 
     # -- running a task (called by a worker) ----------------------------------------------------------
-    async def run(self, task: Task, progress: Progress) -> dict[str, Any]:
+    async def run(self, task: Task, progress: Progress) -> Outcome:
         """Read the data at the location once, check it, and make the image active with the location."""
         image_id = task.image_id
         assert image_id is not None
@@ -232,9 +231,10 @@ class LocationService:
                     f"The data at location {shown(url)} does not match validation_data: its {algorithm} is "
                     f"{digests.hash_value}, not {expected}"
                 )
-            await self._finish(task, store, url, digests)
-            log.info("image %s: active from location %s (%d bytes)", image_id, shown(url), digests.size)
-            return {"image_id": image_id, "store": store.id, "size": digests.size}
+            return Outcome(
+                result={"image_id": image_id, "store": store.id, "size": digests.size},
+                finish=self._finish(task, store, url, digests),
+            )
         finally:
             for opened in (stream, source):  # a failed read leaves both suspended: close the connection or file
                 close = getattr(opened, "aclose", None)
@@ -242,18 +242,17 @@ class LocationService:
                     await close()
             await asyncio.shield(claim.release())
 
-    async def _finish(self, task: Task, store: Store, url: str, digests: Digests) -> None:
+    def _finish(self, task: Task, store: Store, url: str, digests: Digests) -> Step:
+        """The image made active with its location, in the transaction that marks the task a success."""
         image_id = task.image_id
         assert image_id is not None
 
-        def work(session: Any) -> None:
+        def finish(session: Any) -> None:
             repo = ImageRepository(session)
             try:
                 image = repo.get(image_id, None, for_update=True)
             except NotFound:
                 raise Conflict(f"Image {image_id} was deleted while the data at its location was read") from None
-            if claimed_by(session, task.id) != task.claimed_by:
-                raise Conflict(f"Location import task {task.id} was taken over by another worker")
             if image.status != Status.IMPORTING or image.properties.get(IMPORT_TASK) != task.id:
                 raise Conflict(f"Image {image_id} changed while the data at its location was read")
             if store.type not in READ_ONLY_TYPES:
@@ -267,10 +266,11 @@ class LocationService:
             image.locations = [*image.locations, Location(url=url, store=store.id)]
             image.updated_at = utcnow()
             repo.save(image)
+            log.info("image %s: active from location %s (%d bytes)", image_id, shown(url), digests.size)
 
-        await self.db.run(work)
+        return finish
 
-    async def fail(self, task: Task, reason: str) -> None:
+    async def undo(self, task: Task, reason: str) -> Step:
         """Undo a location import that will not complete: the image goes back to `queued`. The data at the
         location is left as it is: it was never Glimpse's."""
         image_id = task.image_id
@@ -283,12 +283,10 @@ class LocationService:
             return True
 
         await asyncio.shield(self.images.quotas.release(_holder(task), None))
-        if await self.db.run(functools.partial(undo_while_claimed, task, image_id, undo)):
-            log.warning("location import task %s for image %s failed: %s", task.id, image_id, reason)
-        else:
-            log.warning("location import task %s failed after another worker took it over: %s", task.id, reason)
+        log.warning("location import task %s for image %s failed: %s", task.id, image_id, reason)
+        return change_image(image_id, undo)
 
-    async def record_progress(self, task: Task, done: int, total: int | None) -> None:
+    def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
         """The heartbeat already records the bytes read on the task; the image shows nothing more."""
 
 

@@ -1,17 +1,13 @@
-"""glimpse.services.locations: the request body, the URLs shown in messages; the worker's dispatch by type."""
+"""glimpse.services.locations: the request body and the URLs shown in messages."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest
-from glimpse.jobs.worker import Worker
 from glimpse.services.locations import Validation, _image_ids_in, parse_request, shown
 from glimpse.settings import HASH_ALGORITHMS
 
@@ -65,34 +61,3 @@ def test_image_ids_in_urls() -> None:
     assert _image_ids_in(f"rbd://fsid/images/{image}/snap") == {image}
     assert _image_ids_in("file:///srv/images/cirros.img") == set()
 
-
-class _Runner:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    async def run(self, task: Task, progress: Any) -> dict[str, Any]:
-        self.calls.append("run")
-        return {}
-
-    async def fail(self, task: Task, reason: str) -> None:
-        self.calls.append("fail")
-
-    async def record_progress(self, task: Task, done: int, total: int | None) -> None:
-        self.calls.append("progress")
-
-
-def _task(kind: TaskType) -> Task:
-    now = datetime.now(UTC)
-    return Task(id="t", type=kind, status=TaskStatus.PROCESSING, owner="p", created_at=now, updated_at=now)
-
-
-def test_worker_dispatches_by_task_type() -> None:
-    imports, locations = _Runner(), _Runner()
-    worker = Worker(None, imports, locations=locations)  # type: ignore[arg-type]
-    assert worker.runner(_task(TaskType.LOCATION_IMPORT)) is locations
-    assert worker.runner(_task(TaskType.API_IMAGE_IMPORT)) is imports
-    assert worker.runner(_task(TaskType.IMPORT)) is imports
-    lone = Worker(None, imports)  # type: ignore[arg-type]
-    unsupported = lone.runner(_task(TaskType.LOCATION_IMPORT))
-    with pytest.raises(RuntimeError, match="cannot run location_import"):
-        asyncio.run(unsupported.run(_task(TaskType.LOCATION_IMPORT), lambda done, total: None))

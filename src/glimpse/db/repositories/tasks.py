@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -110,16 +111,18 @@ class TaskRepository:
         return [to_domain(row) for row in self.session.scalars(stmt)]
 
     # -- claiming ---------------------------------------------------------------------------------------
-    def claim(self, worker: str, now: datetime) -> Task | None:
+    def claim(self, worker: str, now: datetime, types: Collection[TaskType] | None = None) -> Task | None:
         """Take the oldest pending task for ``worker``; None when there is none.
 
         On PostgreSQL the candidate is locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers pick
         different tasks; everywhere the claim itself is a compare-and-set on the status, so even without
-        row locks two workers can never both own a task.
+        row locks two workers can never both own a task. ``types``: only tasks of these types.
         """
         candidates = (
             select(TaskRow.id).where(TaskRow.status == TaskStatus.PENDING.value).order_by(TaskRow.created_at).limit(1)
         )
+        if types is not None:
+            candidates = candidates.where(TaskRow.type.in_([t.value for t in types]))
         if self.session.get_bind().dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         task_id = self.session.scalar(candidates)
