@@ -80,7 +80,7 @@ def test_an_unavailable_database_is_503(client: TestClient, monkeypatch: pytest.
     def unavailable(self: Database, work: Any) -> Any:
         raise DatabaseUnavailable(UNAVAILABLE)
 
-    monkeypatch.setattr(Database, "run_sync", unavailable)
+    monkeypatch.setattr(Database, "transaction", unavailable)
     for response in (
         client.get("/v2/images"),
         client.post("/v2/images", json={"name": "x"}),
@@ -130,7 +130,7 @@ def test_the_image_goes_back_to_queued_once_the_database_returns(
     monkeypatch.setattr(image_data, "SETTLE_FIRST_RETRY", 0.01)
     service = services.image_data
     outage = {"calls": 0}
-    run_sync = Database.run_sync
+    transaction = Database.transaction
 
     async def lost(self: ImageDataService, *args: Any) -> Any:
         outage["calls"] = 3  # the next three units of work fail too
@@ -140,10 +140,10 @@ def test_the_image_goes_back_to_queued_once_the_database_returns(
         if outage["calls"]:
             outage["calls"] -= 1
             raise DatabaseUnavailable(UNAVAILABLE)
-        return run_sync(self, work)
+        return transaction(self, work)
 
     monkeypatch.setattr(ImageDataService, "_activate", lost)
-    monkeypatch.setattr(Database, "run_sync", flaky)
+    monkeypatch.setattr(Database, "transaction", flaky)
     seen_during_outage: list[list[str]] = []
 
     async def source() -> AsyncIterator[bytes]:
