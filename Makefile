@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run install system-deps keystone backends test lint bench fuzz clean
+.PHONY: run install system-deps keystone backends test lint bench fuzz clean interop interop-glance compat
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## Glance's own public suites (Tempest's tempest.api.image, glance-tempest-plugin) against a live Glimpse with
+## Keystone auth (tests/interop/README.md); fails when a test of tests/interop/must-pass.txt does not pass
+INTEROP_RESULTS ?= $(VENV)/interop-results.txt
+interop: install system-deps keystone
+	GLIMPSE_INTEROP_RESULTS=$(INTEROP_RESULTS) scripts/interop glimpse
+	$(BIN)/python tests/interop/failures.py check tests/interop/must-pass.txt $(INTEROP_RESULTS)
+
+## The same suites against a real Glance 33 (its own venv, not part of CI): refreshes the reference results
+interop-glance: system-deps keystone
+	GLIMPSE_INTEROP_RESULTS=tests/interop/glance33-results.txt scripts/interop glance
 
 ## A longer fuzzing campaign than CI's (schemathesis against a live server)
 fuzz: install

@@ -7,7 +7,10 @@ Run with the Keystone venv's Python (it has keystoneauth1 and python-keystonecli
   holding that role (Keystone's implied roles give manager > member > reader);
 - project ``service`` with the service user ``glimpse`` holding the ``service`` role, and ``reader`` on the
   system scope (to read the unified limits of every project);
-- an ``image`` service with endpoints at http://127.0.0.1:9292 (where `make run` serves) in RegionOne.
+- an ``image`` service with endpoints at http://127.0.0.1:9292 (where `make run` serves) in RegionOne, and in
+  regions of their own the servers the interop suites test (tests/interop/README.md): ``InteropGlimpse`` at
+  http://127.0.0.1:9393 (scripts/glimpse-interop-up) and ``InteropGlance`` at http://127.0.0.1:9494 (Glance 33,
+  scripts/glance-up), so Tempest finds either through the catalog without touching RegionOne's endpoint.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ PROJECTS = ("alpha", "beta")
 ROLES = ("reader", "member", "manager")
 IMAGE_URL = "http://127.0.0.1:9292"
 REGION = "RegionOne"
+INTEROP_ENDPOINTS = {"InteropGlimpse": "http://127.0.0.1:9393", "InteropGlance": "http://127.0.0.1:9494"}
 
 
 def ensure_project(ks: Any, name: str) -> Any:
@@ -64,10 +68,19 @@ def main(auth_url: str, admin_password: str) -> None:
 
     services = ks.services.list(type="image")
     image = services[0] if services else ks.services.create(name="glance", type="image", description="Glimpse")
-    have = {endpoint.interface for endpoint in ks.endpoints.list(service=image, region=REGION)}
+    ensure_endpoints(ks, image, REGION, IMAGE_URL)
+    regions = {region.id for region in ks.regions.list()}
+    for region, url in INTEROP_ENDPOINTS.items():
+        if region not in regions:
+            ks.regions.create(id=region, description="Glimpse interop suites")
+        ensure_endpoints(ks, image, region, url)
+
+
+def ensure_endpoints(ks: Any, service: Any, region: str, url: str) -> None:
+    have = {endpoint.interface for endpoint in ks.endpoints.list(service=service, region=region)}
     for interface in ("public", "internal", "admin"):
         if interface not in have:
-            ks.endpoints.create(service=image, url=IMAGE_URL, interface=interface, region=REGION)
+            ks.endpoints.create(service=service, url=url, interface=interface, region=region)
 
 
 if __name__ == "__main__":
