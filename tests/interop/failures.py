@@ -10,6 +10,7 @@ of its tests appear: a must-pass test that is absent from a run counts as failed
     failures.py check MUST_PASS.txt RUN      # exit 1 when a must-pass test did not pass; list new passes
     failures.py passed RUN1 RUN2             # the tests that passed in both runs (to grow must-pass.txt)
     failures.py compare RUN GLANCE_RUN       # tests that pass on Glance but not in RUN, and the reverse
+    failures.py reasons RUN.log              # each failed test with the last error line of its traceback
 """
 
 from __future__ import annotations
@@ -114,6 +115,35 @@ def passed_in_all(*runs: dict[str, str]) -> list[str]:
     )
 
 
+_TRACE_LINE = re.compile(r"^\{\d+\} (\S+(?: \(\S+\))?)(?: \[[^\]]*\])? \.\.\. (FAILED|ok|SKIPPED.*)$")
+
+
+_ERROR_LINE = re.compile(r"^[\w.]+(Error|Exception|Failure|Mismatch|Timeout)\b")
+
+
+def reasons(log: str) -> dict[str, str]:
+    """Failed test -> the most telling line of its traceback, from tempest run's (subunit-trace) output: the
+    first ``Details:`` line of a tempest exception, else the last exception line."""
+    found: dict[str, str] = {}
+    current: str | None = None
+    details: list[str] = []
+    errors: list[str] = []
+    for line in [*log.splitlines(), "{0} end ... ok"]:
+        match = _TRACE_LINE.match(line)
+        if match:
+            if current is not None:
+                found[current] = (details or errors or [""])[0 if details else -1]
+            current = strip_attrs(match.group(1)) if match.group(2) == "FAILED" else None
+            details, errors = [], []
+        elif current is not None:
+            text = line.strip()
+            if text.startswith("Details:"):
+                details.append(text)
+            elif _ERROR_LINE.match(text):
+                errors.append(text)
+    return found
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)
@@ -144,6 +174,10 @@ def main(argv: list[str]) -> int:
                 print(f"passes on Glance, {ours.get(name, 'absent')} here: {name}")
             elif glance[name] != PASSED and ours.get(name) == PASSED:
                 print(f"passes here, {glance[name]} on Glance: {name}")
+        return 0
+    if command == "reasons" and len(paths) == 1:
+        for name, reason in sorted(reasons(Path(paths[0]).read_text(errors="replace")).items()):
+            print(f"{name}\t{reason[:300]}")
         return 0
     print(__doc__, file=sys.stderr)
     return 2

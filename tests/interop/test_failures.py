@@ -78,3 +78,25 @@ def test_passed_in_both_runs_only(tmp_path: Path) -> None:
     assert failures.passed_in_all(first, second) == sorted(
         [DELETE, GET_IMAGE.replace("test_get_image", "test_list_images")]
     )
+
+
+def test_reasons_take_the_details_line_of_each_failure() -> None:
+    log = "\n".join(
+        [
+            "{1} tempest.api.image.v2.test_images.ImageLocationsTest.test_set_location[id-1] [2.3s] ... FAILED",
+            "",
+            "Captured traceback:",
+            "    tempest.lib.exceptions.BadRequest: Bad request",
+            "Details: b'400 Bad Request\\n\\nInvalid location'",
+            "{0} tempest.api.image.v2.test_images.BasicOperationsImagesTest.test_delete_image[id-2] [0.1s] ... ok",
+            "{2} setUpClass (tempest.api.image.v2.test_images.ListUserImagesTest) ... FAILED",
+            "    testtools.matchers._impl.MismatchError: 'active' != 'queued'",
+        ]
+    )
+    found = failures.reasons(log)
+    assert found == {
+        SET_LOCATION: "Details: b'400 Bad Request\\n\\nInvalid location'",
+        "setUpClass (tempest.api.image.v2.test_images.ListUserImagesTest)": (
+            "testtools.matchers._impl.MismatchError: 'active' != 'queued'"
+        ),
+    }
