@@ -33,6 +33,23 @@ def _backend() -> str:
     return backend
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run every selected test N times (to show that a test is not flaky: say -x --repeat 200)",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    times: int = metafunc.config.getoption("repeat")
+    if times > 1:
+        metafunc.fixturenames.append("repeat_round")
+        metafunc.parametrize("repeat_round", range(times), ids=lambda i: f"round{i + 1}")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A migrated database for this session, on the backend GLIMPSE_TEST_DB names."""

@@ -28,7 +28,7 @@ from tests.serverproc import kill, spawn_worker, stop
 
 CONFIG = """\
 [glimpse]
-worker_in_process = false
+worker_in_process = {in_process}
 task_heartbeat_interval = 0.2
 task_stale_after = 2
 task_max_attempts = {attempts}
@@ -136,9 +136,9 @@ def workers() -> Iterator[Callable[[FaultServer], WorkerProcess]]:
         stop(worker.process)
 
 
-def configure(server: FaultServer, attempts: int = 2) -> None:
+def configure(server: FaultServer, attempts: int = 2, *, in_process: bool = False) -> None:
     config = server.root / "glimpse.conf"
-    config.write_text(CONFIG.format(attempts=attempts))
+    config.write_text(CONFIG.format(attempts=attempts, in_process=str(in_process).lower()))
     server.env["GLIMPSE_CONFIG"] = str(config)
 
 
@@ -257,6 +257,34 @@ def test_a_killed_worker_s_import_is_retried_and_succeeds(
     code, report = server.fsck()
     assert (code, report["findings"]) == (0, [])
     assert server.assert_active_images_intact() == 1
+    server.assert_no_traceback()
+
+
+def test_a_server_killed_mid_import_restarts_clean_at_once(
+    make_server: MakeServer, source: Callable[..., Source]
+) -> None:
+    """kill -9 of a server whose in-process worker is writing an import: the restart's recovery removes the
+    dead attempt's unfinished write at once (the image is still `importing`, but no process can be writing
+    it), and the retried import then leaves exactly the image's data: no second restart, no fsck --repair."""
+    server = make_server(start=False)
+    configure(server, attempts=2, in_process=True)
+    server.start()
+    web = source(stalls=1)
+    image_id = start_import(server, web.url)
+    partial = wait_for_partial(server, image_id, BLOCK)
+    assert server.status(image_id) == "importing"
+    server.kill()
+
+    server.start()
+    assert partial not in server.store_files()  # gone before the server served anything
+    assert f"start-up recovery: removed {(server.store_dir() / partial).as_uri()}" in server.log_text()
+    image = settled(server, image_id)  # reaped once its heartbeat is 2 s old, then run again
+    assert_imported(server, image, DATA)
+    assert web.served == 2
+    assert server.store_files() == [image_id]
+    server.stop()
+    code, report = server.fsck()
+    assert (code, report["findings"]) == (0, [])
     server.assert_no_traceback()
 
 

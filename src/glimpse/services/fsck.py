@@ -201,8 +201,9 @@ def classify(
     live = state is not None and not state.deleted
     if referenced or (live and state is not None and obj.url in state.urls):
         return None
-    if live and state is not None and state.status in IMPORT_STATUSES:
-        # staged or being imported: the import's task owns this data, and resumes or cleans it up itself
+    if live and state is not None and state.status in IMPORT_STATUSES and (uploads_may_run or not obj.partial):
+        # staged or being imported: the import's task owns this data, and resumes or cleans it up itself;
+        # but with no server running, an unfinished write is a dead attempt's (a retry writes its own)
         return Kind.IN_PROGRESS, f"{obj.url}: held by the import of image {obj.key} ('{state.status.value}')"
     if live and state is not None and state.status == Status.SAVING and uploads_may_run:
         return Kind.IN_PROGRESS, f"{obj.url}: being written by an upload of image {obj.key} ({_bytes(obj.size)} so far)"
@@ -261,8 +262,10 @@ class Fsck:
         """The start-up recovery: only what a crash leaves behind, before this process serves anything.
 
         Images in ``saving`` go back to ``queued`` (no upload can be running: the caller holds the data
-        directory exclusively and serves nothing yet); unfinished writes and the data of those images are
-        removed. Everything else is left to `glimpse fsck`.
+        directory exclusively and serves nothing yet); unfinished writes (also those of imports a killed
+        worker was running: the retry writes its own), the data of those images, and the data of images
+        whose delete committed but whose data was not yet removed are removed. Everything else is left to
+        `glimpse fsck`.
         """
         report = FsckReport(repair=True, uploads_may_run=False)
         listings = await self._list(report)
@@ -272,7 +275,10 @@ class Fsck:
         for store in self.stores:
             listing = listings.get(store.id)
             if listing is not None:
-                leftovers = [obj for obj in listing.values() if obj.partial or obj.key in requeued]
+                deleted = await self._deleted_images(store, listing)
+                leftovers = [
+                    obj for obj in listing.values() if obj.partial or obj.key in requeued or obj.key in deleted
+                ]
                 await self._objects(report, store, leftovers, repair=True, uploads_may_run=False)
         for finding in report.problems:
             _log_recovery(finding)
@@ -289,6 +295,14 @@ class Fsck:
         else:
             log.info("start-up recovery: no interrupted upload to recover")
         return report
+
+    async def _deleted_images(self, store: Store, listing: dict[str, ListedObject]) -> set[str]:
+        """The keys of ``listing`` that name deleted images (a delete killed after it committed)."""
+        keys = {obj.key for obj in listing.values() if not obj.partial}
+        if not keys:
+            return set()
+        states = await self.db.run(lambda s: IntegrityRepository(s).states(keys, store.id))
+        return {key for key, state in states.items() if state.deleted}
 
     # -- the steps -------------------------------------------------------------------------------------
     async def _list(self, report: FsckReport) -> dict[str, dict[str, ListedObject] | None]:
