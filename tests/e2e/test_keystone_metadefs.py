@@ -4,12 +4,25 @@ private namespace is 404 for them, a visible one they may not change is 403)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.test_keystone import KeystoneServer, fresh_token, keystone, ks_server, password_session
+from tests.e2e.test_keystone import (
+    KEYSTONE_URL,
+    OPENSTACK,
+    USER_PASSWORD,
+    KeystoneServer,
+    fresh_token,
+    keystone,
+    ks_server,
+    password_session,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -79,3 +92,62 @@ def test_metadef_rbac_with_keystone_tokens(
     finally:
         for name in spaces:
             assert http.delete(f"{NS}/{name}", headers=admin).status_code == 204
+
+
+def osc(server: KeystoneServer, user: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`openstack ARGS` as USER, signed in with a password (the bootstrap admin's is ``admin``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(
+        HOME=str(server.home), XDG_CACHE_HOME=str(server.home / ".cache"), OS_AUTH_URL=f"{KEYSTONE_URL}/v3",
+        OS_IDENTITY_API_VERSION="3", OS_USERNAME=user, OS_PASSWORD="admin" if user == "admin" else USER_PASSWORD,
+        OS_PROJECT_NAME=user.split("-")[0], OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default",
+        OS_REGION_NAME="RegionOne", OS_INTERFACE="public", OS_IMAGE_ENDPOINT_OVERRIDE=server.url,
+    )  # fmt: skip
+    result = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=120, check=False,
+                            stdin=subprocess.DEVNULL)  # fmt: skip
+    if check and result.returncode != 0:
+        pytest.fail(f"openstack {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}", pytrace=False)
+    return result
+
+
+def osc_json(server: KeystoneServer, user: str, *args: str) -> Any:
+    return json.loads(osc(server, user, "image", "metadef", *args, "-f", "json").stdout)
+
+
+def test_openstack_image_metadef_commands(ks_server: KeystoneServer, unique: str) -> None:
+    ns = f"KS::Osc{unique}"
+    created = osc_json(ks_server, "admin", "namespace", "create", ns, "--public", "--description", "made by osc")
+    assert created["namespace"] == ns
+    assert ns in [n["namespace"] for n in osc_json(ks_server, "alpha-reader", "namespace", "list")]
+    # `set` sends a replace (PUT): what it leaves out takes the defaults again, visibility `private`, as in Glance
+    osc(ks_server, "admin", "image", "metadef", "namespace", "set", ns, "--display-name", "OSC")
+    assert osc_json(ks_server, "admin", "namespace", "show", ns)["visibility"] == "private"
+    osc(ks_server, "admin", "image", "metadef", "namespace", "set", ns, "--display-name", "OSC", "--public")
+    assert osc_json(ks_server, "alpha-reader", "namespace", "show", ns)["display_name"] == "OSC"
+    assert "OS::Glance::Image" in [r["Name"] for r in osc_json(ks_server, "alpha-reader", "resource", "type", "list")]
+
+    osc_json(ks_server, "admin", "resource", "type", "association", "create", ns, "OS::Nova::Server")
+    listed = osc_json(ks_server, "alpha-reader", "resource", "type", "association", "list", ns)
+    assert [a["Name"] for a in listed] == ["OS::Nova::Server"]
+
+    prop = osc_json(ks_server, "admin", "property", "create", ns, "--name", "cores", "--title", "Cores", "--type",
+                    "integer", "--schema", '{"minimum": 1}')  # fmt: skip
+    assert prop["name"] == "cores"
+    assert [p["name"] for p in osc_json(ks_server, "alpha-reader", "property", "list", ns)] == ["cores"]
+    osc(ks_server, "admin", "image", "metadef", "property", "set", ns, "cores", "--title", "vCPU cores")
+    assert osc_json(ks_server, "alpha-reader", "property", "show", ns, "cores")["title"] == "vCPU cores"
+
+    osc_json(ks_server, "admin", "object", "create", "--namespace", ns, "Thing")
+    assert [o["name"] for o in osc_json(ks_server, "alpha-reader", "object", "list", ns)] == ["Thing"]
+    osc(ks_server, "admin", "image", "metadef", "object", "update", ns, "Thing", "--name", "Widget")
+    assert osc_json(ks_server, "alpha-reader", "object", "show", ns, "Widget")["name"] == "Widget"
+
+    refused = osc(ks_server, "alpha-member", "image", "metadef", "property", "delete", ns, "cores", check=False)
+    assert refused.returncode != 0
+    assert "403" in refused.stderr
+    osc(ks_server, "admin", "image", "metadef", "object", "delete", ns, "Widget")
+    osc(ks_server, "admin", "image", "metadef", "property", "delete", ns, "cores")
+    osc(ks_server, "admin", "image", "metadef", "resource", "type", "association", "delete", ns, "OS::Nova::Server")
+    osc(ks_server, "admin", "image", "metadef", "namespace", "delete", ns)
+    gone = osc(ks_server, "alpha-reader", "image", "metadef", "namespace", "show", ns, check=False)
+    assert gone.returncode != 0
