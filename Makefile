@@ -55,6 +55,16 @@ interop: install system-deps keystone
 interop-glance: system-deps keystone
 	GLIMPSE_INTEROP_RESULTS=tests/interop/glance33-results.txt scripts/interop glance
 
+## The same requests to Glance 33 and Glimpse side by side (tests/compat/), report in docs/compat-report.md
+compat: install system-deps keystone
+	scripts/glance-up
+	scripts/glimpse-interop-up
+	scripts/interop-files-up
+	@# the metadata definitions Glance ships (glance-up loads them into Glance's database) into Glimpse's too
+	GLIMPSE_CONFIG=$${GLIMPSE_INTEROP_HOME:-$$HOME/.cache/glimpse-interop}/glimpse/glimpse.conf $(BIN)/glimpse metadefs load \
+	  --merge "$$(dirname "$$(find $${GLIMPSE_GLANCE_HOME:-$$HOME/.cache/glimpse-glance}/venv -name glance-api-paste.ini | head -n 1)")/metadefs"
+	$(BIN)/python tests/compat/harness.py --report docs/compat-report.md --commit "$$(git rev-parse --short HEAD)"
+
 ## A longer fuzzing campaign than CI's (schemathesis against a live server)
 fuzz: install
 	GLIMPSE_FUZZ_EXAMPLES=3000 $(BIN)/pytest -p no:cacheprovider tests/fuzz
