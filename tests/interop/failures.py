@@ -162,7 +162,7 @@ def main(argv: list[str]) -> int:
             print(f"newly passing (add to must-pass.txt): {name}")
         for name in broken:
             print(f"MUST-PASS NOT PASSED ({results.get(name, 'absent')}): {name}")
-        print(f"interop must-pass: {len(must_pass) - len(broken)} passed, {len(broken)} failed")
+        print(f"must-pass: {len(must_pass) - len(broken)} passed, {len(broken)} failed")
         return 1 if broken else 0
     if command == "passed" and paths:
         print("\n".join(passed_in_all(*(load(Path(path)) for path in paths))))
