@@ -34,7 +34,7 @@ from tests.e2e.conftest import (
 pytestmark = pytest.mark.e2e
 
 IMPORT_METHODS = ["glance-direct", "web-download", "copy-image"]
-SETTLE_TIMEOUT = 30.0
+SETTLE_TIMEOUT = 60.0
 
 
 @pytest.fixture(autouse=True)

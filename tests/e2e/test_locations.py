@@ -29,7 +29,7 @@ def _store_dir(server: GlimpseServer) -> Path:
     return directory
 
 
-def _settle(conn: Any, image_id: str, timeout: float = 30.0) -> Any:
+def _settle(conn: Any, image_id: str, timeout: float = 60.0) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         image = conn.image.get_image(image_id)

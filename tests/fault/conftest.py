@@ -138,7 +138,7 @@ class FaultServer:
         status: str = self.image(image_id)["status"]
         return status
 
-    def wait_for_status(self, image_id: str, status: str, timeout: float = 15) -> None:
+    def wait_for_status(self, image_id: str, status: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while (current := self.status(image_id)) != status:
             assert time.monotonic() < deadline, f"image {image_id} stayed {current!r}, expected {status!r}"

@@ -124,7 +124,7 @@ def workers() -> Iterator[Callable[[FaultServer], WorkerProcess]]:
         log_file = server.root / f"worker{len(started)}.log"
         worker = WorkerProcess(spawn_worker(server.env, log_file), log_file)
         started.append(worker)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while "task worker" not in worker.log_text() or " started" not in worker.log_text():
             assert worker.process.poll() is None, f"glimpse worker exited:\n{worker.log_text()}"
             assert time.monotonic() < deadline, f"glimpse worker did not start:\n{worker.log_text()}"
@@ -151,7 +151,7 @@ def start_import(server: FaultServer, url: str, image_id: str | None = None) -> 
     return image_id
 
 
-def settled(server: FaultServer, image_id: str, timeout: float = 30) -> dict[str, Any]:
+def settled(server: FaultServer, image_id: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         image = server.image(image_id)
@@ -181,7 +181,7 @@ def image_tasks(server: FaultServer, image_id: str) -> list[dict[str, Any]]:
 
 def wait_for_partial(server: FaultServer, image_id: str, size: int) -> str:
     """The name of the worker's unfinished write once it holds ``size`` bytes."""
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while True:
         for name in server.store_files():
             partial = name.startswith(image_id) and name.endswith(".partial")
@@ -393,7 +393,7 @@ def test_a_paused_worker_that_lost_its_task_does_not_undo_the_retry(
         assert time.monotonic() < deadline, f"the paused worker never noticed:\n{first.log_text()}"
         time.sleep(0.05)
     # whatever the first worker still does, it does now: its abandoned write goes away
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60
     while server.store_files() != [image_id] and time.monotonic() < deadline:
         time.sleep(0.1)
 

@@ -99,7 +99,7 @@ def _add(client: TestClient, image_id: str, url: str, headers: dict[str, str] | 
     return client.post(f"/v2/images/{image_id}/locations", json={"url": url, **body}, headers=headers or ALICE)
 
 
-def _settle(client: TestClient, image_id: str, timeout: float = 20.0) -> dict[str, Any]:
+def _settle(client: TestClient, image_id: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         image: dict[str, Any] = client.get(f"/v2/images/{image_id}").json()  # as the admin

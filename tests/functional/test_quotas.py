@@ -91,7 +91,7 @@ def usage(client: TestClient, headers: dict[str, str] = ALICE) -> dict[str, dict
     return body["usage"]
 
 
-def wait_settled(client: TestClient, image_id: str, timeout: float = 20.0) -> dict[str, Any]:
+def wait_settled(client: TestClient, image_id: str, timeout: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         image = show(client, image_id)

@@ -19,7 +19,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from glimpse.container import Services
 from glimpse.domain.tasks import Task, TaskType
@@ -136,7 +136,9 @@ class Worker:
 
     async def _complete(self, task: Task, runner: Runner, outcome: Outcome) -> None:
         try:
-            recorded = await self.queue.complete(task, self.id, outcome)
+            recorded = await _retrying(lambda: self.queue.complete(task, self.id, outcome))
+        except DatabaseUnavailable:
+            raise  # nothing was kept and nothing is undone: the task is reaped and run again
         except Exception as exc:  # the outcome was refused (the image changed meanwhile): nothing was kept
             if outcome.abort is not None:
                 await outcome.abort()
@@ -153,8 +155,8 @@ class Worker:
                 log.warning("task %s: clean-up after success failed: %s", task.id, describe_failure(exc))
 
     async def _fail(self, task: Task, runner: Runner, message: str) -> None:
-        undo = await runner.undo(task, message)
-        if await self.queue.fail(task, self.id, message, undo):
+        undo = await _retrying(lambda: runner.undo(task, message))
+        if await _retrying(lambda: self.queue.fail(task, self.id, message, undo)):
             log.warning("task %s (%s, image %s) failed: %s", task.id, task.type.value, task.image_id, message)
         else:
             log.warning("task %s: another worker took it over; this run's failure is not recorded", task.id)
@@ -182,6 +184,22 @@ class Worker:
     async def reap(self) -> None:
         """Retry or fail tasks whose worker stopped beating."""
         await self.queue.reap(self.runners, stale_after=self.stale_after, max_attempts=self.max_attempts)
+
+
+T = TypeVar("T")
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+async def _retrying(step: Callable[[], Awaitable[T]]) -> T:
+    """``step()``, tried again while the database is unavailable (busy or briefly unreachable): a task's
+    end is one transaction, so a try that failed left nothing behind."""
+    for delay in RETRY_DELAYS:
+        try:
+            return await step()
+        except DatabaseUnavailable as exc:
+            log.warning("database unavailable while ending a task (%s); trying again in %.1f s", exc.message, delay)
+            await asyncio.sleep(delay)
+    return await step()
 
 
 async def _until_either(first: asyncio.Event, second: asyncio.Event) -> None:

@@ -198,6 +198,9 @@ class TaskQueue:
     ) -> list[tuple[Task, str]]:
         """Retry (up to ``max_attempts``) or fail the tasks of workers that stopped beating; what was done."""
         done: list[tuple[Task, str]] = []
+        # Each task's retry or failure (with the runner's undo) is one transaction: a database error part-way
+        # leaves the task stale, and the next pass takes it up again (it used to be able to leave a failed
+        # task whose image was never put back).
         for task in await self.stale(stale_after):
             stale_worker = await self.holder(task.id)
             if task.attempts < max_attempts:

@@ -16,7 +16,7 @@ from glimpse.db.repositories.tasks import TaskRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import new_id
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
-from glimpse.errors import Conflict
+from glimpse.errors import Conflict, DatabaseUnavailable
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 
 
@@ -170,3 +170,37 @@ def test_reap_retries_then_fails_with_the_runner_s_undo(services: Services) -> N
     assert "stopped responding 2 times" in done.message
     assert runner.reasons == [done.message]
     assert marks.committed(services)  # the undo ran in the failing transaction
+
+
+class _FlakyUndo(_Undoing):
+    """Its undo meets an unavailable database once (a busy SQLite, a dropped connection)."""
+
+    async def undo(self, task: Task, reason: str) -> Step | None:
+        if not self.reasons:
+            self.reasons.append("unavailable")
+            raise DatabaseUnavailable("The database is unavailable; retry the request later.")
+        return await super().undo(task, reason)
+
+
+def test_a_reap_cut_off_half_way_is_taken_up_again(services: Services) -> None:
+    """The race behind the flaky fault test: the reaper failed the task, then could not put the image back
+    (its database call failed), and nothing ever looked at the failed task again. Failing and undoing are one
+    transaction now: a reap cut off half-way leaves the task stale, and the next pass finishes it."""
+    queue: TaskQueue = services.queue
+    task, marks = _task(), _Marks()
+    runner = _FlakyUndo(marks)
+    _enqueue(services, task)
+
+    async def scenario() -> None:
+        assert await queue.claim("dead") is not None
+        _age_heartbeat(services, task.id)
+        with pytest.raises(DatabaseUnavailable):
+            await queue.reap({task.type: runner}, stale_after=30, max_attempts=1)
+        assert _row(services, task.id).status == TaskStatus.PROCESSING  # nothing half-done
+        assert [what for _, what in await queue.reap({task.type: runner}, stale_after=30, max_attempts=1)] == [
+            "failed"
+        ]
+
+    asyncio.run(scenario())
+    assert _row(services, task.id).status == TaskStatus.FAILURE
+    assert marks.committed(services)
