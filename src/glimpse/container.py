@@ -18,6 +18,7 @@ from glimpse.services.location_patch import LocationPatch
 from glimpse.services.locations import LocationService
 from glimpse.services.members import MemberService
 from glimpse.services.metadefs import Metadefs
+from glimpse.services.outbox import LoggingSink, Outbox
 from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.services.stores import StoreService
@@ -51,6 +52,7 @@ class Services:
     locations: LocationService
     metadefs: Metadefs
     queue: TaskQueue
+    outbox: Outbox
 
     def close(self) -> None:
         self.db.dispose()
@@ -115,6 +117,7 @@ def build_services(
         ),
         metadefs=Metadefs.build(settings, db, policy),
         queue=queue,
+        outbox=Outbox(queue, [LoggingSink()]),
     )
 
 

@@ -157,6 +157,20 @@ class TaskRow(Base):
     )
 
 
+class OutboxRow(Base):
+    """A message recorded in the transaction of the change it describes, delivered after commit."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_outbox_delivered_at_created_at", "delivered_at", "created_at"),)
+
+
 class QuotaLimitRow(Base):
     """Glimpse's own limits (embedded mode): per project, or the default for all (project ``*``)."""
 

@@ -19,6 +19,11 @@ class TaskType(StrEnum):
     IMPORT = "import"  # the legacy tasks-API import
     API_IMAGE_IMPORT = "api_image_import"  # POST /v2/images/{id}/import
     LOCATION_IMPORT = "location_import"
+    OUTBOX_DRAIN = "outbox_drain"  # internal: never shown by the tasks API
+
+
+PUBLIC_TYPES = frozenset({TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT})
+"""The task types the tasks API shows (Glance's); the others are Glimpse's own housekeeping."""
 
 
 FINISHED = frozenset({TaskStatus.SUCCESS, TaskStatus.FAILURE})

@@ -38,6 +38,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.IMPORT: services.imports,
         TaskType.API_IMAGE_IMPORT: services.imports,
         TaskType.LOCATION_IMPORT: services.locations,
+        TaskType.OUTBOX_DRAIN: services.outbox,
     }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.tasks import TaskRepository
-from glimpse.domain.tasks import Task, TaskStatus, TaskType
+from glimpse.domain.tasks import PUBLIC_TYPES, Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest
 from glimpse.policy import Policy, Target
 from glimpse.services.image_import import ImportService
@@ -70,7 +70,7 @@ class TaskService:
         status, type_ = args.get("status"), args.get("type")
         if status is not None and status not in [s.value for s in TaskStatus]:
             raise BadRequest(f"Invalid status value: {status}")
-        if type_ is not None and type_ not in [t.value for t in TaskType]:
+        if type_ is not None and type_ not in [t.value for t in PUBLIC_TYPES]:
             raise BadRequest(f"Invalid type value: {type_}")
         sort_dir = args.get("sort_dir", "desc")
         if sort_dir not in ("asc", "desc"):

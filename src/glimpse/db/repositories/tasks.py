@@ -6,12 +6,12 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from glimpse.context import RequestContext
 from glimpse.db.models import TaskRow
-from glimpse.domain.tasks import Task, TaskStatus, TaskType
+from glimpse.domain.tasks import PUBLIC_TYPES, Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, NotFound
 
 
@@ -38,9 +38,14 @@ def to_domain(row: TaskRow) -> Task:
 
 
 def _visible(viewer: RequestContext | None) -> Any:
-    if viewer is None or viewer.is_admin:
-        return True
-    return TaskRow.owner == viewer.project_id
+    """What a caller of the tasks API sees (None: the system itself, which sees every task). Internal tasks
+    (outbox drains) are never shown, as Glance shows only its own task types."""
+    if viewer is None:
+        return true()
+    public = TaskRow.type.in_(sorted(t.value for t in PUBLIC_TYPES))
+    if viewer.is_admin:
+        return public
+    return and_(public, TaskRow.owner == viewer.project_id)
 
 
 class TaskRepository:

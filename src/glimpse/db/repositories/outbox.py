@@ -1,0 +1,59 @@
+"""Outbox persistence: append in the caller's transaction, read undelivered messages in order, mark them."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from glimpse.db.models import OutboxRow, TaskRow
+from glimpse.domain.outbox import OutboxMessage
+from glimpse.domain.tasks import TaskStatus, TaskType
+
+
+def _to_domain(row: OutboxRow) -> OutboxMessage:
+    return OutboxMessage(
+        id=row.id, topic=row.topic, created_at=row.created_at, payload=dict(row.payload or {}),
+        delivered_at=row.delivered_at,
+    )  # fmt: skip
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, message: OutboxMessage) -> None:
+        self.session.add(
+            OutboxRow(id=message.id, topic=message.topic, payload=message.payload, created_at=message.created_at)
+        )
+        self.session.flush()
+
+    def undelivered(self, limit: int) -> list[OutboxMessage]:
+        """The oldest undelivered messages, in the order they were recorded."""
+        stmt = (
+            select(OutboxRow)
+            .where(OutboxRow.delivered_at.is_(None))
+            .order_by(OutboxRow.created_at, OutboxRow.id)
+            .limit(limit)
+        )
+        return [_to_domain(row) for row in self.session.scalars(stmt)]
+
+    def mark_delivered(self, ids: Collection[str], now: datetime) -> int:
+        if not ids:
+            return 0
+        stmt = update(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.delivered_at.is_(None))
+        result = self.session.execute(stmt.values(delivered_at=now))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    def get(self, message_id: str) -> OutboxMessage | None:
+        row = self.session.get(OutboxRow, message_id)
+        return None if row is None else _to_domain(row)
+
+    def drain_pending(self) -> bool:
+        """Whether a drain task is already waiting to run (then recording needs no new one)."""
+        stmt = select(TaskRow.id).where(
+            TaskRow.type == TaskType.OUTBOX_DRAIN.value, TaskRow.status == TaskStatus.PENDING.value
+        )
+        return self.session.scalar(stmt.limit(1)) is not None

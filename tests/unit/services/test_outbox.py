@@ -1,0 +1,93 @@
+"""glimpse.services.outbox on a real database: a message exists exactly when the change recorded with it
+committed, one drain task waits however many messages are recorded, the worker delivers them in order to the
+sinks after commit and marks them, a failing sink leaves them for the next drain, and drain tasks never
+appear in the tasks API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+
+from glimpse.container import Services
+from glimpse.context import RequestContext
+from glimpse.db.models import OutboxRow, TaskRow
+from glimpse.db.repositories.outbox import OutboxRepository
+from glimpse.domain.outbox import OutboxMessage
+from glimpse.domain.tasks import TaskStatus, TaskType
+from glimpse.errors import Conflict, NotFound
+from glimpse.jobs.worker import Worker, default_runners
+from glimpse.services.outbox import Outbox
+
+ADMIN = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"admin", "member", "reader"}))
+
+
+def _drains(services: Services) -> list[Any]:
+    return services.db.run_sync(
+        lambda s: [(r.id, r.status) for r in s.query(TaskRow).filter_by(type=TaskType.OUTBOX_DRAIN.value)]
+    )
+
+
+def _messages(services: Services) -> list[tuple[str, bool]]:
+    rows = services.db.run_sync(lambda s: s.query(OutboxRow).order_by(OutboxRow.created_at, OutboxRow.id).all())
+    return [(row.topic, row.delivered_at is not None) for row in rows]
+
+
+def test_a_message_exists_only_if_its_change_committed(services: Services) -> None:
+    def rolled_back(session: Any) -> None:
+        services.outbox.record(session, "image.update", {"id": "x"})
+        raise Conflict("the change was refused")
+
+    with pytest.raises(Conflict):
+        services.db.run_sync(rolled_back)
+    assert (_messages(services), _drains(services)) == ([], [])
+
+    services.db.run_sync(lambda s: services.outbox.record(s, "image.create", {"id": "a"}))
+    services.db.run_sync(lambda s: services.outbox.record(s, "image.delete", {"id": "a"}))
+    assert _messages(services) == [("image.create", False), ("image.delete", False)]
+    assert [status for _, status in _drains(services)] == ["pending"]  # one drain for both
+
+
+def test_the_worker_delivers_in_order_and_marks_them(services: Services, caplog: pytest.LogCaptureFixture) -> None:
+    for n in range(3):
+        services.db.run_sync(lambda s, n=n: services.outbox.record(s, "image.update", {"n": n}))
+    caplog.set_level(logging.INFO, logger="glimpse.services.outbox")
+    worker = Worker(services.queue, default_runners(services))
+    assert asyncio.run(worker.run_one())
+    assert _messages(services) == [("image.update", True)] * 3
+    logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("outbox image.update")]
+    assert [line.rsplit(" ", 1)[-1] for line in logged] == ["0}", "1}", "2}"]
+    [(drain_id, status)] = _drains(services)
+    assert status == TaskStatus.SUCCESS.value
+    assert not asyncio.run(worker.run_one())  # nothing more to do
+
+    # internal: the tasks API shows no drain, to anyone
+    tasks, _ = asyncio.run(services.tasks.search(ADMIN, []))
+    assert tasks == []
+    with pytest.raises(NotFound):
+        asyncio.run(services.tasks.get(ADMIN, drain_id))
+
+
+class _Broken:
+    def __init__(self) -> None:
+        self.seen: list[OutboxMessage] = []
+
+    async def deliver(self, message: OutboxMessage) -> None:
+        self.seen.append(message)
+        raise ConnectionError("the sink is down")
+
+
+def test_a_failing_sink_leaves_the_messages_for_the_next_drain(services: Services) -> None:
+    broken = _Broken()
+    outbox = Outbox(services.queue, [broken])
+    services.db.run_sync(lambda s: outbox.record(s, "image.update", {"id": "b"}))
+    worker = Worker(services.queue, {TaskType.OUTBOX_DRAIN: outbox})
+    assert asyncio.run(worker.run_one())
+    assert [m.topic for m in broken.seen] == ["image.update"]
+    assert _messages(services) == [("image.update", False)]
+    statuses = sorted(status for _, status in _drains(services))
+    assert statuses == ["failure", "pending"]  # a new drain waits for the undelivered message
+    undelivered = services.db.run_sync(lambda s: OutboxRepository(s).undelivered(10))
+    assert [m.payload for m in undelivered] == [{"id": "b"}]
