@@ -9,7 +9,12 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from glimpse.api.artifacts import errors as artifact_errors
+from glimpse.api.artifacts.routes import PUBLIC_PATHS as ARTIFACT_PUBLIC_PATHS
+from glimpse.api.artifacts.routes import ROUTES as ARTIFACT_ROUTES
+from glimpse.api.artifacts.versions import VersionMiddleware
 from glimpse.api.errors import handle_domain_error, handle_http_error, handle_unexpected
 from glimpse.api.middleware import RequestContextMiddleware
 from glimpse.api.routes import ROUTES
@@ -38,9 +43,14 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             if services is None:
                 svc.close()
 
+    middleware = [Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics)]
+    if settings.artifacts_mount:  # the artifacts API in this process, outside the Images API's negotiation
+        middleware.insert(
+            0, Middleware(Mount, prefix=settings.artifacts_mount, inner=create_artifacts_app(settings, svc))
+        )
     app = Starlette(
         routes=ROUTES,
-        middleware=[Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics)],
+        middleware=middleware,
         exception_handlers={
             GlimpseError: handle_domain_error,
             HTTPException: handle_http_error,
@@ -51,6 +61,68 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app.router.redirect_slashes = False  # as Glance: /v2/images/ is 404, not a redirect
     app.state.services = svc
     return app
+
+
+def create_artifacts_app(settings: Settings, services: Services | None = None) -> Starlette:
+    """The artifacts API (Glare's v1) as its own app, on the same services (auth, policy, database, stores)."""
+    svc = services or build_services(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if services is None:
+                svc.close()
+
+    app = Starlette(
+        routes=ARTIFACT_ROUTES,
+        middleware=[
+            Middleware(
+                RequestContextMiddleware,
+                authenticator=svc.auth,
+                metrics=svc.metrics,
+                public_paths=ARTIFACT_PUBLIC_PATHS,
+                negotiate_versions=False,
+            ),
+            Middleware(VersionMiddleware),
+        ],
+        exception_handlers={
+            GlimpseError: artifact_errors.handle_domain_error,
+            HTTPException: artifact_errors.handle_http_error,
+            Exception: artifact_errors.handle_unexpected,
+        },
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.services = svc
+    return app
+
+
+class Mount:
+    """Hands requests under ``prefix`` to ``inner`` (the path made relative, the prefix added to root_path)."""
+
+    def __init__(self, app: ASGIApp, prefix: str, inner: ASGIApp) -> None:
+        self.app = app
+        self.prefix = "/" + prefix.strip("/")
+        self.inner = inner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        if scope["type"] == "http" and (path == self.prefix or path.startswith(self.prefix + "/")):
+            scope = {
+                **scope,
+                "path": path[len(self.prefix) :] or "/",
+                "root_path": scope.get("root_path", "") + self.prefix,
+            }
+            await self.inner(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def artifacts_app_from_environment() -> Starlette:
+    """The app of one of several `glimpse artifacts serve` worker processes."""
+    return create_artifacts_app(load_settings())
 
 
 def app_from_environment() -> Starlette:

@@ -10,6 +10,7 @@ from glimpse.db import Database
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
+from glimpse.services.artifacts import ArtifactService, ArtifactTypes
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
@@ -53,6 +54,7 @@ class Services:
     metadefs: Metadefs
     queue: TaskQueue
     outbox: Outbox
+    artifacts: ArtifactService
 
     def close(self) -> None:
         self.db.dispose()
@@ -118,6 +120,7 @@ def build_services(
         metadefs=Metadefs.build(settings, db, policy),
         queue=queue,
         outbox=Outbox(queue, [LoggingSink()]),
+        artifacts=ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types)),
     )
 
 

@@ -189,6 +189,16 @@ class Settings(BaseModel):
     # policy: an oslo.policy file over the defaults in code; the opt-in manager persona (docs/policy.md)
     policy_file: Path | None = None
     enable_manager_role: bool = False
+    # the artifacts API (Glare's; `glimpse artifacts serve`, or mounted under artifacts_mount in `glimpse serve`)
+    enabled_artifact_types: list[str] = Field(
+        default_factory=lambda: ["heat_templates", "heat_environments", "murano_packages", "tosca_templates", "images"]
+    )
+    artifacts_host: str = "127.0.0.1"
+    artifacts_port: int = 9494
+    artifacts_mount: str = ""  # e.g. /artifact: the artifacts API inside the images process; empty: not mounted
+    default_api_limit: int = Field(default=25, ge=0)
+    max_api_limit: int = Field(default=1000, ge=1)
+    max_blob_size: int = Field(default=-1, ge=-1)  # a cap over every blob field's own; -1: the fields' caps only
     # property protections (Glance's format; no file: no protections)
     property_protection_file: Path | None = None
     property_protection_rule_format: Literal["roles", "policies"] = "roles"
@@ -302,11 +312,19 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("glimpse", "recover_on_start"): "recover_on_start",
     ("oslo_policy", "policy_file"): "policy_file",
     ("glimpse", "enable_manager_role"): "enable_manager_role",
+    ("DEFAULT", "enabled_artifact_types"): "enabled_artifact_types",
+    ("DEFAULT", "default_api_limit"): "default_api_limit",
+    ("DEFAULT", "max_api_limit"): "max_api_limit",
+    ("DEFAULT", "max_blob_size"): "max_blob_size",
+    ("artifacts", "bind_host"): "artifacts_host",
+    ("artifacts", "bind_port"): "artifacts_port",
+    ("artifacts", "mount"): "artifacts_mount",
     ("DEFAULT", "property_protection_file"): "property_protection_file",
     ("DEFAULT", "property_protection_rule_format"): "property_protection_rule_format",
     ("DEFAULT", "use_keystone_limits"): "use_keystone_limits",
 }
 _LIST_FIELDS = {
+    "enabled_artifact_types",
     "disk_formats", "container_formats", "enabled_import_methods", "import_allowed_schemes",
     "import_disallowed_schemes", "import_allowed_hosts", "import_disallowed_hosts", "import_allowed_ports",
     "import_disallowed_ports",

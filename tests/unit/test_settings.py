@@ -371,3 +371,27 @@ def test_busy_timeout_and_recovery_from_ini_and_environment(tmp_path: Path) -> N
 def test_negative_busy_timeout(tmp_path: Path) -> None:
     with pytest.raises(pydantic.ValidationError):
         load_settings(env={"GLIMPSE_DATABASE_BUSY_TIMEOUT": "-1"}, data_dir=tmp_path)
+
+
+def test_artifacts_options_with_glare_names(tmp_path: Path) -> None:
+    ini = write(
+        tmp_path,
+        """
+[DEFAULT]
+enabled_artifact_types = images, sample_artifact
+default_api_limit = 10
+max_api_limit = 100
+max_blob_size = 2048
+[artifacts]
+bind_host = 0.0.0.0
+bind_port = 9595
+mount = /artifact
+""",
+    )
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    assert settings.enabled_artifact_types == ["images", "sample_artifact"]
+    assert (settings.default_api_limit, settings.max_api_limit, settings.max_blob_size) == (10, 100, 2048)
+    assert (settings.artifacts_host, settings.artifacts_port) == ("0.0.0.0", 9595)
+    assert settings.artifacts_mount == "/artifact"
+    defaults = load_settings(env={}, data_dir=tmp_path)
+    assert (defaults.artifacts_port, defaults.artifacts_mount, defaults.max_blob_size) == (9494, "", -1)

@@ -39,10 +39,19 @@ def route_template(scope: Scope) -> str:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        metrics: Metrics,
+        public_paths: frozenset[str] = PUBLIC_PATHS,
+        negotiate_versions: bool = True,
+    ) -> None:
         self.app = app
         self.auth = authenticator
         self.metrics = metrics
+        self.public_paths = public_paths
+        self.negotiate_versions = negotiate_versions  # Glance's; the artifacts API negotiates its own
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -61,10 +70,11 @@ class RequestContextMiddleware:
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         scope["glimpse.requested_path"] = scope["path"]
-        negotiate(scope, headers.get("accept", ""))  # before authentication, as Glance's filter
+        if self.negotiate_versions:
+            negotiate(scope, headers.get("accept", ""))  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
-        if path not in PUBLIC_PATHS:
+        if path not in self.public_paths:
             try:
                 ctx = await self.auth.authenticate(headers)
             except GlimpseError as exc:  # Unauthorized (401), or the identity service is unavailable (503)

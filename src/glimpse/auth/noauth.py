@@ -25,8 +25,9 @@ class NoAuth:
         project = headers.get("x-project-id") or headers.get("x-tenant-id")
         user = headers.get("x-user-id")
         roles = split_roles(headers.get("x-roles"))
-        if project is None and user is None and not roles:
-            # a bare request (e.g. `glance --os-auth-token x`) acts as the admin of project "admin"
+        if project is None and user is None and not roles and "x-identity-status" not in headers:
+            # a bare request (e.g. `glance --os-auth-token x`) acts as the admin of project "admin"; one that
+            # speaks keystonemiddleware's headers (X-Identity-Status) without an identity is anonymous
             return RequestContext(
                 user_id="admin",
                 project_id="admin",

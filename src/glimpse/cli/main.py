@@ -1,4 +1,5 @@
-"""The `glimpse` command: serve, worker, fsck, db upgrade/check, quota set/show, metadefs load/unload/export,
+"""The `glimpse` command: serve, artifacts serve, worker, fsck, db upgrade/check, quota set/show,
+metadefs load/unload/export,
 settings show, token create, policy sample."""
 
 from __future__ import annotations
@@ -88,6 +89,49 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
         port=settings.port,
         log_level=settings.log_level.lower(),
         log_config=log_config,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+        timeout_keep_alive=30,
+    )
+
+
+@main.group("artifacts")
+def artifacts_group() -> None:
+    """The artifacts API (Glare's v1) as its own endpoint."""
+
+
+@artifacts_group.command("serve")
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 9494).")
+@config_option
+def artifacts_serve(host: str | None, port: int | None, config_file: Path | None) -> None:
+    """Run the artifacts API server (same database, stores, auth and policy as `glimpse serve`)."""
+    from glimpse.logs import configure_logging
+
+    settings = _settings(config_file, artifacts_host=host, artifacts_port=port)
+    configure_logging(settings.log_format, settings.log_level)
+
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    from glimpse.app import create_artifacts_app
+    from glimpse.db.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.auto_migrate:
+        upgrade(settings.database_url)
+    app: Any = create_artifacts_app(settings) if settings.workers <= 1 else "glimpse.app:artifacts_app_from_environment"
+    if settings.workers > 1 and config_file is not None:
+        os.environ["GLIMPSE_CONFIG"] = str(config_file)
+    uvicorn.run(
+        app,
+        factory=settings.workers > 1,
+        workers=settings.workers,
+        host=settings.artifacts_host,
+        port=settings.artifacts_port,
+        log_level=settings.log_level.lower(),
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
         access_log=False,
         loop="uvloop",
         http="httptools",

@@ -69,6 +69,8 @@ def credentials(ctx: RequestContext, *, with_service_roles: bool = False) -> dic
     if with_service_roles:
         roles = roles | frozenset(service_roles)
     creds: dict[str, Any] = {"roles": sorted(roles), "service_roles": service_roles, "is_admin_project": True}
+    # Glare's rules (``admin_or_owner``) read it, as Glare's context put it among the policy values
+    creds["is_admin"] = "admin" in roles
     # absent rather than None: 'project_id:%(member_id)s' must not match a project-less caller
     if ctx.user_id is not None:
         creds["user_id"] = ctx.user_id

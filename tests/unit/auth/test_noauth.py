@@ -89,3 +89,9 @@ def test_split_roles() -> None:
 
 def test_built_from_settings(tmp_path: Path) -> None:
     assert isinstance(build_authenticator(load_settings(env={}, data_dir=tmp_path, auth="noauth")), NoAuth)
+
+
+def test_keystonemiddleware_headers_without_identity_are_anonymous(auth: NoAuth) -> None:
+    ctx = authenticate(auth, {"x-identity-status": "Confirmed"})
+    assert (ctx.user_id, ctx.project_id, ctx.roles) == (None, None, frozenset())
+    assert not ctx.is_admin

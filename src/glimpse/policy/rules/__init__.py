@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from oslo_policy.policy import RuleDefault
 
-from glimpse.policy.rules import base, cache, discovery, images, locations, members, metadefs, tasks
+from glimpse.policy.rules import artifacts, base, cache, discovery, images, locations, members, metadefs, tasks
 from glimpse.policy.rules.common import Resource
 
 RESOURCES: tuple[Resource, ...] = (
@@ -29,6 +29,7 @@ RESOURCES: tuple[Resource, ...] = (
     cache,
     discovery,
     metadefs,
+    artifacts,
 )
 
 

@@ -1,0 +1,106 @@
+"""A pytest plugin for Glare's own functional tests (glare 5.0.1, run from the Python 3.8 venv of
+scripts/glare-tests-up): their server fixture starts `glimpse artifacts serve` instead of a Glare server.
+
+Each test configures its server (enabled types, quotas, policy file, noauth) on a GlareServer object and calls
+start_servers(); here that configuration is written as a Glimpse INI file (Glare's option names) with a
+SQLite database and a filesystem store in the test's own directory, and `glimpse artifacts serve` is
+started on the port the test chose. The tests then speak plain HTTP to it with identity headers.
+Python 3.8 syntax: this file runs in Glare's venv, not the project's.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+from glare.tests import functional
+
+GLIMPSE = os.environ.get("GLIMPSE_BIN", "glimpse")
+START_TIMEOUT = float(os.environ.get("GLIMPSE_START_TIMEOUT", "60"))
+
+
+def _ini(server, test_dir):
+    types = [name.strip() for name in str(server.enabled_artifact_types).split(",") if name.strip()]
+    if "sample_artifact" in str(server.custom_artifact_types_modules) and "sample_artifact" not in types:
+        types.append("sample_artifact")
+    auth = "noauth" if server.deployment_flavor in ("", "noauth") else "keystone"
+    lines = [
+        "[DEFAULT]",
+        "enabled_artifact_types = %s" % ", ".join(types),
+        "max_uploaded_data = %s" % server.max_uploaded_data,
+        "max_artifact_number = %s" % server.max_artifact_number,
+        "[glimpse]",
+        "auth = %s" % auth,
+        "data_dir = %s" % os.path.join(test_dir, "glimpse"),
+        "worker_in_process = false",
+        "recover_on_start = false",
+        "[artifacts]",
+        "bind_host = 127.0.0.1",
+        "bind_port = %s" % server.bind_port,
+        "[oslo_policy]",
+        "policy_file = %s" % server.policy_file,
+        "[database]",
+        "connection = sqlite:///%s" % os.path.join(test_dir, "glimpse.db"),
+        str(server.artifact_type_section or ""),
+    ]
+    path = os.path.join(test_dir, "glimpse.conf")
+    with open(path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path
+
+
+def _wait(port, process, log_path):
+    deadline = time.time() + START_TIMEOUT
+    while time.time() < deadline:
+        if process.poll() is not None:
+            with open(log_path) as handle:
+                raise RuntimeError("glimpse artifacts serve exited:\n" + handle.read()[-4000:])
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("glimpse artifacts serve did not listen on %d within %ss" % (port, START_TIMEOUT))
+
+
+def start_servers(self, **kwargs):
+    server = self.glare_server
+    if server.sock is not None:  # the test held its port open for Glare's forking server
+        server.sock.close()
+        server.sock = None
+    for name, value in kwargs.items():
+        if hasattr(server, name) and name not in ("sock", "test_dir"):
+            setattr(server, name, value)
+    server.bind_port = self.glare_port
+    conf = _ini(server, self.test_dir)
+    log_path = os.path.join(self.test_dir, "glimpse.log")
+    log = open(log_path, "w")
+    process = subprocess.Popen(
+        [GLIMPSE, "artifacts", "serve", "--config", conf], stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    self._glimpse = (process, log)
+    _wait(self.glare_port, process, log_path)
+
+
+def stop_servers(self):
+    process, log = getattr(self, "_glimpse", (None, None))
+    if process is not None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+        self._glimpse = (None, None)
+
+
+def cleanup(self):
+    stop_servers(self)
+
+
+functional.FunctionalTest.start_servers = start_servers
+functional.FunctionalTest.stop_servers = stop_servers
+functional.FunctionalTest.cleanup = cleanup

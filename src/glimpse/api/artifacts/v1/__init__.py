@@ -1,0 +1,1 @@
+"""Handlers of the artifacts API v1: parse, one service call, serialize."""

@@ -1,0 +1,414 @@
+"""Artifacts of the artifacts API: rows, property rows, tags and blobs; list queries in SQL.
+
+Type-specific field values are stored one scalar per row in ``artifact_properties`` (a list item with its
+position, a dict value with its key) in a column of its kind, so that filters and sorts on them are SQL on
+both databases. Visibility is part of every query: another project's private artifact is never loaded
+unless the caller may see every project's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
+
+from glimpse.db.models import (
+    ArtifactBlobObjectRow,
+    ArtifactBlobRow,
+    ArtifactLockRow,
+    ArtifactPropertyRow,
+    ArtifactRow,
+    ArtifactTagRow,
+)
+from glimpse.domain.artifacts import semver
+from glimpse.domain.artifacts.fields import Field
+from glimpse.domain.artifacts.queries import Condition, ListQuery, SortKey, TagCondition
+from glimpse.errors import NotFound
+
+A = ArtifactRow.__table__.c
+P = ArtifactPropertyRow.__table__.c
+T = ArtifactTagRow.__table__.c
+
+VALUE_COLUMNS = {
+    "String": "string_value",
+    "Link": "string_value",
+    "Integer": "int_value",
+    "Float": "numeric_value",
+    "Boolean": "bool_value",
+}
+COLUMN_FIELDS = (
+    "id", "type_name", "name", "version", "description", "visibility", "status", "owner", "display_type_name",
+    "created_at", "updated_at", "activated_at",
+)  # fmt: skip
+
+
+@dataclass
+class ArtifactRecord:
+    """One artifact as stored: its columns, tags, property values by field and blobs by field."""
+
+    columns: dict[str, Any]
+    tags: list[str] = field(default_factory=list)
+    properties: dict[str, Any] = field(default_factory=dict)
+    blobs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # name -> key ('' plain) -> blob
+
+    @property
+    def id(self) -> str:
+        value: str = self.columns["id"]
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """Whose artifacts a query may see: every project's, or the project's own and the public ones."""
+
+    project_id: str | None
+    all_projects: bool
+
+
+def scope_id(type_name: str, name: str, version: str, owner: str | None, visibility: str) -> str:
+    scope = f"{type_name}:{name}:{version}" + (f":{owner}" if visibility != "public" else "")
+    return hashlib.sha256(scope.encode()).hexdigest()
+
+
+def _readable(viewer: Viewer) -> ColumnElement[bool]:
+    if viewer.all_projects:
+        return true()
+    if viewer.project_id is None:
+        return A.visibility == "public"
+    return or_(A.owner == viewer.project_id, A.visibility == "public")
+
+
+def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
+    if op == "in":
+        return column.in_(list(value)) if value else false()
+    if op == "like":
+        return column.like(value)  # type: ignore[no-any-return]
+    return {  # type: ignore[no-any-return]
+        "eq": lambda: column == value,
+        "neq": lambda: column != value,
+        "gt": lambda: column > value,
+        "gte": lambda: column >= value,
+        "lt": lambda: column < value,
+        "lte": lambda: column <= value,
+    }[op]()
+
+
+def _version_compare(op: str, value: semver.SemVer) -> ColumnElement[bool]:
+    prefix, suffix, meta = value.prefix, value.suffix, value.meta
+    same = and_(A.version_prefix == prefix, A.version_suffix == suffix, A.version_meta == meta)
+    if op == "eq":
+        return same
+    if op == "neq":
+        return not_(same)
+    after = or_(A.version_prefix > prefix, and_(A.version_prefix == prefix, A.version_suffix > suffix))
+    before = or_(A.version_prefix < prefix, and_(A.version_prefix == prefix, A.version_suffix < suffix))
+    same_order = and_(A.version_prefix == prefix, A.version_suffix == suffix)
+    return {"gt": after, "gte": or_(after, same_order), "lt": before, "lte": or_(before, same_order)}[op]
+
+
+def _condition(cond: Condition) -> ColumnElement[bool]:
+    if cond.column:
+        if cond.field == "version":
+            if cond.op == "in":
+                return or_(false(), *(_version_compare("eq", item) for item in cond.value))
+            return _version_compare(cond.op, cond.value)
+        return _compare(A[cond.field], cond.op, cond.value)
+    prop = aliased(ArtifactPropertyRow)
+    terms: list[ColumnElement[bool]] = [prop.artifact_id == A.id, prop.name == cond.field]
+    if cond.keys:
+        terms.append(_compare(prop.key_name, "in" if cond.op == "in" else "eq", cond.value))
+    else:
+        if cond.key is not None:
+            terms.append(prop.key_name == cond.key)
+        terms.append(_compare(getattr(prop, VALUE_COLUMNS[cond.kind]), cond.op, cond.value))
+    return exists().where(*terms)
+
+
+def _tag_condition(cond: TagCondition) -> ColumnElement[bool]:
+    if cond.any:
+        return exists().where(T.artifact_id == A.id, T.value.in_(cond.tags))
+    return and_(true(), *(exists().where(T.artifact_id == A.id, T.value == tag) for tag in cond.tags))
+
+
+def _filters(query: ListQuery, type_name: str | None, viewer: Viewer) -> list[ColumnElement[bool]]:
+    terms: list[ColumnElement[bool]] = [_readable(viewer), A.status != "deleted"]
+    if type_name is not None:
+        terms.append(A.type_name == type_name)
+    alternatives: list[ColumnElement[bool]] = []
+    for cond in query.conditions:
+        (alternatives if cond.combiner == "or" else terms).append(_condition(cond))
+    for tag in query.tags:
+        (alternatives if tag.combiner == "or" else terms).append(_tag_condition(tag))
+    if alternatives:
+        terms.append(or_(*alternatives))
+    return terms
+
+
+class ArtifactRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- scope locks and uniqueness --------------------------------------------------------------------
+    def lock_scope(self, scope: str, now: datetime) -> None:
+        """Hold ``scope`` until :meth:`unlock_scope` in this transaction: a concurrent holder waits (row lock on
+        PostgreSQL, the write lock on SQLite), so the check that follows sees what the other one committed."""
+        self.session.execute(insert(ArtifactLockRow).values(id=scope, acquired_at=now))
+
+    def unlock_scope(self, scope: str) -> None:
+        self.session.execute(delete(ArtifactLockRow).where(ArtifactLockRow.id == scope))
+
+    def scope_taken(
+        self, type_name: str, name: str, version: semver.SemVer, owner: str | None, visibility: str, exclude: str
+    ) -> bool:
+        terms = [
+            A.type_name == type_name,
+            A.name == name,
+            _version_compare("eq", version),
+            A.status != "deleted",
+            A.id != exclude,
+        ]
+        terms.append(
+            A.visibility == "public" if visibility == "public" else and_(A.owner == owner, A.visibility == "private")
+        )
+        return self.session.execute(select(A.id).where(*terms).limit(1)).first() is not None
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def get(self, artifact_id: str, type_name: str | None, viewer: Viewer) -> ArtifactRecord:
+        terms = [A.id == artifact_id, _readable(viewer)]
+        if type_name is not None:
+            terms.append(A.type_name == type_name)
+        row = self.session.execute(select(*(A[name] for name in COLUMN_FIELDS)).where(*terms)).mappings().first()
+        if row is None:
+            raise NotFound(f"Artifact with id={artifact_id} not found")
+        return self._load([dict(row)])[0]
+
+    def exists(self, artifact_id: str, type_name: str | None, viewer: Viewer) -> bool:
+        terms = [A.id == artifact_id, _readable(viewer), A.status != "deleted"]
+        if type_name is not None:
+            terms.append(A.type_name == type_name)
+        return self.session.execute(select(A.id).where(*terms)).first() is not None
+
+    def _load(self, rows: list[dict[str, Any]]) -> list[ArtifactRecord]:
+        records = {row["id"]: ArtifactRecord(columns=row) for row in rows}
+        if not records:
+            return []
+        ids = list(records)
+        for tag_row in self.session.execute(
+            select(T.artifact_id, T.value).where(T.artifact_id.in_(ids)).order_by(T.value)
+        ):
+            records[tag_row.artifact_id].tags.append(tag_row.value)
+        props = self.session.execute(
+            select(ArtifactPropertyRow).where(ArtifactPropertyRow.artifact_id.in_(ids)).order_by(ArtifactPropertyRow.id)
+        ).scalars()
+        lists: dict[tuple[str, str], list[tuple[int, Any]]] = {}
+        for prop in props:
+            value = next(
+                (v for v in (prop.string_value, prop.int_value, prop.numeric_value, prop.bool_value) if v is not None),
+                None,
+            )
+            record = records[prop.artifact_id]
+            if prop.position is not None:
+                lists.setdefault((prop.artifact_id, prop.name), []).append((prop.position, value))
+            elif prop.key_name is not None:
+                record.properties.setdefault(prop.name, {})[prop.key_name] = value
+            else:
+                record.properties[prop.name] = value
+        for (artifact_id, name), items in lists.items():
+            records[artifact_id].properties[name] = [value for _, value in sorted(items, key=lambda item: item[0])]
+        blobs = self.session.execute(select(ArtifactBlobRow).where(ArtifactBlobRow.artifact_id.in_(ids))).scalars()
+        for blob in blobs:
+            records[blob.artifact_id].blobs.setdefault(blob.name, {})[blob.key_name] = {
+                "status": blob.status,
+                "external": blob.external,
+                "size": blob.size,
+                "md5": blob.md5,
+                "sha1": blob.sha1,
+                "sha256": blob.sha256,
+                "content_type": blob.content_type,
+                "url": blob.url,
+            }
+        return [records[row["id"]] for row in rows]
+
+    def search(
+        self, query: ListQuery, type_name: str | None, viewer: Viewer, marker: ArtifactRecord | None
+    ) -> tuple[list[ArtifactRecord], int]:
+        """A page of the artifacts matching ``query`` and how many match in all."""
+        terms = _filters(query, type_name, viewer)
+        if query.latest:
+            terms.append(self._latest(terms))
+        total = self.session.execute(select(func.count()).select_from(ArtifactRow).where(*terms)).scalar_one()
+        stmt: Select[Any] = select(*(A[name] for name in COLUMN_FIELDS)).where(*terms)
+        stmt = self._sorted(stmt, query.sort, marker)
+        rows = [dict(row) for row in self.session.execute(stmt.limit(query.limit)).mappings()]
+        return self._load(rows), total
+
+    @staticmethod
+    def _latest(terms: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+        """Only the highest version of each name (and type) among the matching artifacts."""
+        other = aliased(ArtifactRow)
+        candidates = select(other.id).where(
+            other.type_name == A.type_name,
+            other.name == A.name,
+            or_(
+                other.version_prefix > A.version_prefix,
+                and_(other.version_prefix == A.version_prefix, other.version_suffix > A.version_suffix),
+            ),
+        )
+        matching = select(A.id).where(*terms).scalar_subquery()
+        return not_(exists(candidates.where(other.id.in_(matching))))
+
+    def _sorted(self, stmt: Select[Any], keys: Sequence[SortKey], marker: ArtifactRecord | None) -> Select[Any]:
+        columns: list[tuple[Any, str, Any]] = []  # (expression, direction, the marker's value)
+        for key in keys:
+            if key.field == "version":
+                parsed = semver.parse(marker.columns["version"]) if marker else None
+                columns.append((A.version_prefix, key.direction, parsed.prefix if parsed else None))
+                columns.append((A.version_suffix, key.direction, parsed.suffix if parsed else None))
+                columns.append((A.version_meta, key.direction, parsed.meta if parsed else None))
+            elif key.column:
+                columns.append((A[key.field], key.direction, marker.columns.get(key.field) if marker else None))
+            else:
+                prop = aliased(ArtifactPropertyRow)
+                stmt = stmt.outerjoin(prop, and_(prop.artifact_id == A.id, prop.name == key.field))
+                column = getattr(prop, VALUE_COLUMNS[key.kind])
+                columns.append((column, key.direction, marker.properties.get(key.field) if marker else None))
+        for column, direction, _ in columns:
+            stmt = stmt.order_by(column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last())
+        if marker is not None:
+            stmt = stmt.where(_after(columns))
+        return stmt
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def create(
+        self, columns: Mapping[str, Any], properties: Mapping[str, tuple[Field, Any]], tags: Iterable[str]
+    ) -> None:
+        version = semver.parse(columns["version"])
+        self.session.add(
+            ArtifactRow(
+                **columns,
+                version_prefix=version.prefix,
+                version_suffix=version.suffix,
+                version_meta=version.meta,
+            )
+        )
+        self.session.flush()
+        self.set_properties(columns["id"], properties)
+        self.set_tags(columns["id"], tags)
+
+    def update_columns(self, artifact_id: str, values: Mapping[str, Any]) -> None:
+        values = dict(values)
+        if "version" in values:
+            version = semver.parse(values["version"])
+            values.update(version_prefix=version.prefix, version_suffix=version.suffix, version_meta=version.meta)
+        if values:
+            self.session.execute(update(ArtifactRow).where(ArtifactRow.id == artifact_id).values(**values))
+
+    def set_properties(self, artifact_id: str, properties: Mapping[str, tuple[Field, Any]]) -> None:
+        """Replace the rows of the named fields."""
+        if not properties:
+            return
+        self.session.execute(
+            delete(ArtifactPropertyRow).where(
+                ArtifactPropertyRow.artifact_id == artifact_id, ArtifactPropertyRow.name.in_(list(properties))
+            )
+        )
+        rows: list[dict[str, Any]] = []
+        for name, (item, value) in properties.items():
+            if value is None:
+                continue
+            column = VALUE_COLUMNS[item.value_kind]
+            if item.kind == "List":
+                rows.extend(
+                    {"artifact_id": artifact_id, "name": name, column: element, "position": position}
+                    for position, element in enumerate(value)
+                )
+            elif item.kind == "Dict":
+                rows.extend(
+                    {"artifact_id": artifact_id, "name": name, column: element, "key_name": key}
+                    for key, element in value.items()
+                    if element is not None
+                )
+            else:
+                rows.append({"artifact_id": artifact_id, "name": name, column: value})
+        for row in rows:
+            self.session.add(ArtifactPropertyRow(**row))
+        self.session.flush()
+
+    def set_tags(self, artifact_id: str, tags: Iterable[str]) -> None:
+        self.session.execute(delete(ArtifactTagRow).where(ArtifactTagRow.artifact_id == artifact_id))
+        for tag in dict.fromkeys(tags):
+            self.session.add(ArtifactTagRow(artifact_id=artifact_id, value=tag))
+        self.session.flush()
+
+    def set_blob(self, artifact_id: str, name: str, key: str, blob: Mapping[str, Any] | None) -> None:
+        """Create, replace (``blob``) or remove (None) one blob of an artifact."""
+        self.session.execute(
+            delete(ArtifactBlobRow).where(
+                ArtifactBlobRow.artifact_id == artifact_id,
+                ArtifactBlobRow.name == name,
+                ArtifactBlobRow.key_name == key,
+            )
+        )
+        if blob is not None:
+            self.session.add(ArtifactBlobRow(artifact_id=artifact_id, name=name, key_name=key, **blob))
+        self.session.flush()
+
+    def delete(self, artifact_id: str) -> None:
+        for table in (ArtifactBlobRow, ArtifactPropertyRow, ArtifactTagRow):
+            self.session.execute(delete(table).where(table.artifact_id == artifact_id))
+        self.session.execute(delete(ArtifactRow).where(ArtifactRow.id == artifact_id))
+
+    # -- stored blob data (content-addressed) ---------------------------------------------------------
+    def blob_object(self, sha256: str) -> ArtifactBlobObjectRow | None:
+        return self.session.get(ArtifactBlobObjectRow, sha256)
+
+    def add_blob_object(self, row: ArtifactBlobObjectRow) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def blob_references(self, sha256: str) -> int:
+        return self.session.execute(
+            select(func.count()).where(ArtifactBlobRow.sha256 == sha256, ArtifactBlobRow.external == false())
+        ).scalar_one()
+
+    def remove_blob_object(self, sha256: str) -> None:
+        self.session.execute(delete(ArtifactBlobObjectRow).where(ArtifactBlobObjectRow.sha256 == sha256))
+
+
+def _same(column: Any, value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+
+
+def _beyond(column: Any, direction: str, value: Any) -> ColumnElement[bool]:
+    """Rows after ``value`` in this column's order (ascending: NULLs first; descending: NULLs last)."""
+    if direction == "asc":
+        return column.is_not(None) if value is None else column > value  # type: ignore[no-any-return]
+    return false() if value is None else or_(column < value, column.is_(None))
+
+
+def _after(columns: Sequence[tuple[Any, str, Any]]) -> ColumnElement[bool]:
+    """Keyset pagination: rows strictly after the marker in the sort order."""
+    alternatives = []
+    for index, (column, direction, value) in enumerate(columns):
+        equal = [_same(col, val) for col, _, val in columns[:index]]
+        alternatives.append(and_(*equal, _beyond(column, direction, value)))
+    return or_(*alternatives)
