@@ -153,3 +153,17 @@ def test_delete(api: Api) -> None:
     api.get(url, 404)
     api.delete(url, 404)
     api.delete(f"/artifacts/all/{created['id']}", 403)
+
+
+def test_null_resets_a_field_to_its_default(api: Api) -> None:
+    created = api.create({"name": "a", "bool1": True, "int1": 3, "list_of_str": ["x"], "dict_of_int": {"a": 1}})
+    url = f"{URL}/{created['id']}"
+    for path, expected in (("/bool1", False), ("/int1", None), ("/list_of_str", []), ("/dict_of_int", {})):
+        assert api.patch(url, [replace(path, None)])[path[1:]] == expected
+    api.patch(url, [replace("/name", None)], 400)
+    api.patch(url, [replace("/id", None)], 403)
+    assert api.patch(url, [replace("/bool1", 2.1)])["bool1"] is False  # only "true" words are true
+    assert api.patch(url, [replace("/bool1", 1)])["bool1"] is True
+    response = api.client.delete(url, headers=USER1)
+    assert response.status_code == 204
+    assert response.headers["content-type"] == "application/json"

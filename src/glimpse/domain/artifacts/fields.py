@@ -106,10 +106,8 @@ def coerce_scalar(kind: str, value: Any) -> Any:
     if kind == "Boolean":
         if isinstance(value, bool):
             return value
-        if isinstance(value, int | float):
-            return bool(value)
-        if isinstance(value, str):
-            return value.strip().lower() in _TRUE
+        if isinstance(value, int | float | str):  # as oslo's FlexibleBoolean: only "true" words (and 1) are true
+            return str(value).strip().lower() in _TRUE
         raise ValueError(f"A boolean is required, not a {type(value).__name__}")
     if kind == "Version":
         if isinstance(value, bool) or not isinstance(value, str | int | float):

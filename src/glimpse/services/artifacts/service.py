@@ -96,8 +96,8 @@ class ArtifactService:
                 }
             elif name in record.properties:
                 values[name] = record.properties[name]
-            else:
-                values[name] = _copy(item.default) if item.is_compound else None
+            else:  # no value stored (never set, or set to null): the field's default, as Glare shows it
+                values[name] = _copy(item.default)
         return real.decorate(values) if real is not None else values
 
     def _run(self, work: Callable[[ArtifactRepository], T]) -> Any:
