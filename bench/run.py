@@ -152,6 +152,7 @@ class Bench:
         self.wrk_version = tools.version(self.wrk) if self.wrk else ""
         self.py_spy = args.py_spy or shutil.which("py-spy")
         self.uploaded_id: str | None = None
+        self.extra_ids: list[str] = []  # further images uploaded (removed with --url)
         self.ids: list[str] = []
         self.run_id = time.strftime("%Y%m%d-%H%M%S")
 
@@ -159,7 +160,8 @@ class Bench:
     def cleanup(self) -> None:
         if self.args.url and self.uploaded_id and self.endpoint is not None:
             with contextlib.suppress(OSError, httpc.HTTPError), httpc.Conn(self.endpoint, timeout=30) as conn:
-                conn.request("DELETE", f"/v2/images/{self.uploaded_id}")
+                for image_id in [self.uploaded_id, *self.extra_ids]:
+                    conn.request("DELETE", f"/v2/images/{image_id}")
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -172,7 +174,7 @@ class Bench:
             self.pid = self.args.server_pid or server.listener_pid(self.endpoint.port)
             log(f"target: {self.endpoint.base} (already running; server pid {self.pid or 'unknown: no RSS/CPU'})")
             return
-        executable = ROOT / ".venv" / "bin" / "glimpse"
+        executable = self.args.server_bin or ROOT / ".venv" / "bin" / "glimpse"
         if not executable.exists():
             found = shutil.which("glimpse")
             if not found:
@@ -200,7 +202,7 @@ class Bench:
         if self.args.profile and self.pid and self.py_spy:
             # the data path runs in several threads at once; the API is bound by whoever holds the GIL
             profiler = PhaseProfiler(
-                self.py_spy, self.pid, self.args.profile, name, gil=name not in ("upload", "download")
+                self.py_spy, self.pid, self.args.profile, name, gil=not name.startswith(("upload", "download"))
             )
         cpu_before = server.CpuSnapshot.take(self.pid) if self.pid else None
         sampler = server.RssSampler(self.pid).start() if self.pid else None
@@ -262,63 +264,96 @@ class Bench:
         return data
 
     # -- data path --------------------------------------------------------------------------------------
-    def upload(self, data: machine.DataFile) -> None:
-        assert self.endpoint is not None
-        log(f"\n== upload {self.plan.size_mib} MiB (PUT /v2/images/{{id}}/file, application/octet-stream)")
+    def _create_for_upload(self, label: str) -> str:
         with self.conn() as conn:
             created = conn.request(
                 "POST",
                 "/v2/images",
-                json.dumps({"name": f"bench-{self.run_id}-upload", **IMAGE_BODY}).encode(),
+                json.dumps({"name": f"bench-{self.run_id}-{label}", **IMAGE_BODY}).encode(),
                 {"Content-Type": "application/json"},
             )
             if created.status != 201:
                 raise RuntimeError(f"create failed: {created.status} {created.body[:300]!r}")
             image_id: str = created.json()["id"]
-        self.uploaded_id = image_id
-        path = f"/v2/images/{image_id}/file"
-        headers = {"Content-Type": "application/octet-stream"}
-        rss_before = server.rss_mib(self.pid) if self.pid else None
-        with self.phase("upload") as info:
-            if self.curl:
-                self.results.tools["upload"] = f"curl -T (streams the file; {self.curl_version})"
-                done = tools.curl_upload(self.curl, self.endpoint.base + path, data.path, headers)
-            else:
-                self.results.tools["upload"] = "python socket.sendfile (curl not found)"
-                done = httpc.upload_file(self.endpoint, path, data.path, headers)
-        peak = info.get("server_rss_peak_mib")
-        if done.status != 204:
-            raise RuntimeError(f"upload answered {done.status}: {done.body[:300]!r}")
-        speed = machine.mbps(data.size, done.seconds)
+        return image_id
+
+    def _verify_upload(self, image_id: str, size: int) -> str:
         with self.conn() as conn:
             image = conn.get_json(f"/v2/images/{image_id}")
         problems = []
-        if image.get("status") != "active" or image.get("size") != data.size:
+        if image.get("status") != "active" or image.get("size") != size:
             problems.append(f"status={image.get('status')} size={image.get('size')}")
         if image.get("checksum") != self.results.machine["hashes"]["md5"]:
             problems.append("checksum (md5) differs from the file's")
-        algo = image.get("os_hash_algo")
+        algo = str(image.get("os_hash_algo"))
         if algo == "sha512" and image.get("os_hash_value") != self.results.machine["hashes"]["sha512"]:
             problems.append("os_hash_value differs from the file's sha512")
         if problems:
             raise RuntimeError("uploaded image is wrong: " + "; ".join(problems))
-        self.results.figures["upload_mbps"] = speed
-        self.results.figures["upload_peak_rss_mib"] = peak
-        self.results.details["upload"] = {
-            "seconds": round(done.seconds, 3),
-            "bytes": data.size,
-            "rss_before_mib": rss_before,
-            "verified": f"md5 + {algo}",
-            **info,
-        }
-        log(
-            f"  {speed:,.0f} MB/s ({done.seconds:.2f}s); checksum and {algo} verified; "
-            f"tool: {self.results.tools['upload']}"
-        )
-        log(
-            f"  server RSS: {report.fmt(rss_before)} MiB before, peak {report.fmt(peak)} MiB during "
-            f"(sampled every 10 ms); {cpu_text(info)}"
-        )
+        return algo
+
+    def upload(self, data: machine.DataFile) -> None:
+        """The same file uploaded twice: with curl (the figure everything is compared with), then with httpx
+        (a Python client, as python-glanceclient and openstacksdk are); each reports MB/s and the CPU seconds
+        per GiB of the server and of the client."""
+        assert self.endpoint is not None
+        log(f"\n== upload {self.plan.size_mib} MiB (PUT /v2/images/{{id}}/file, application/octet-stream)")
+        gib = data.size / (1 << 30)
+        headers = {"Content-Type": "application/octet-stream"}
+        clients = ["curl", "httpx"] if self.curl else ["python", "httpx"]
+        for client in clients:
+            image_id = self._create_for_upload(f"upload-{client}")
+            path = f"/v2/images/{image_id}/file"
+            rss_before = server.rss_mib(self.pid) if self.pid else None
+            with self.phase(f"upload-{client}") as info:
+                client_cpu: float | None = None
+                if client == "curl":
+                    assert self.curl is not None
+                    tool = f"curl -T (streams the file; {self.curl_version})"
+                    done, client_cpu = tools.curl_upload(self.curl, self.endpoint.base + path, data.path, headers)
+                elif client == "httpx":
+                    tool = "httpx (own process, 1 MiB chunks, Content-Length)"
+                    done, client_cpu = tools.httpx_upload(self.endpoint.base + path, data.path, headers)
+                else:
+                    tool = "python socket.sendfile (curl not found)"
+                    done = httpc.upload_file(self.endpoint, path, data.path, headers)
+            if done.status != 204:
+                raise RuntimeError(f"upload ({client}) answered {done.status}: {done.body[:300]!r}")
+            algo = self._verify_upload(image_id, data.size)
+            speed = machine.mbps(data.size, done.seconds)
+            server_cpu = info.get("server_cpu_s")
+            server_per_gib = round(server_cpu / gib, 3) if server_cpu is not None else None
+            client_per_gib = round(client_cpu / gib, 3) if client_cpu is not None else None
+            peak = info.get("server_rss_peak_mib")
+            key = "upload" if client != "httpx" else "upload_httpx"
+            self.results.tools[key] = tool
+            self.results.figures[f"{key}_mbps"] = speed
+            self.results.figures[f"{key}_server_cpu_s_per_gib"] = server_per_gib
+            self.results.figures[f"{key}_client_cpu_s_per_gib"] = client_per_gib
+            if client != "httpx":
+                self.uploaded_id = image_id
+                self.results.figures["upload_peak_rss_mib"] = peak
+            else:
+                self.results.figures["upload_peak_rss_mib"] = max(
+                    peak or 0.0, self.results.figures.get("upload_peak_rss_mib") or 0.0
+                )
+                self.extra_ids.append(image_id)
+            self.results.details[key] = {
+                "seconds": round(done.seconds, 3),
+                "bytes": data.size,
+                "rss_before_mib": rss_before,
+                "verified": f"md5 + {algo}",
+                "client_cpu_s": None if client_cpu is None else round(client_cpu, 3),
+                **info,
+            }
+            log(
+                f"  {client}: {speed:,.0f} MB/s ({done.seconds:.2f}s); server {report.fmt(server_per_gib)} CPU-s/GiB, "
+                f"client {report.fmt(client_per_gib)} CPU-s/GiB; checksum and {algo} verified; tool: {tool}"
+            )
+            log(
+                f"  server RSS: {report.fmt(rss_before)} MiB before, peak {report.fmt(peak)} MiB during "
+                f"(sampled every 10 ms); {cpu_text(info)}"
+            )
 
     def download(self, data: machine.DataFile) -> None:
         assert self.endpoint is not None
@@ -605,7 +640,9 @@ class Bench:
             "version": 1,
             "run_id": self.run_id,
             "git": git_describe(),
-            "target": "--url " + self.args.url if self.args.url else "glimpse serve (SQLite + filesystem, noauth)",
+            "target": "--url " + self.args.url
+            if self.args.url
+            else f"{self.args.server_bin or 'glimpse'} serve (SQLite + filesystem, noauth)",
             "plan": {
                 "size_mib": self.plan.size_mib,
                 "creates": self.plan.creates,
@@ -697,6 +734,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--url", help="benchmark an already running noauth server on loopback instead of starting one")
     parser.add_argument(
         "--server-pid", type=int, help="with --url: the server pid for RSS/CPU (default: found via /proc)"
+    )
+    parser.add_argument(
+        "--server-bin",
+        type=Path,
+        help="the glimpse executable to serve (default .venv/bin/glimpse; e.g. another checkout's, for before/after)",
     )
     parser.add_argument(
         "--wait-idle", type=float, default=0, metavar="SECONDS", help="wait up to this long for an idle machine"

@@ -15,7 +15,7 @@ class Figure:
     label: str
     unit: str
     target: float
-    glance: float
+    glance: float | None  # None: not measured on Glance
     higher_is_better: bool = True
 
     def meets(self, value: float) -> bool:
@@ -27,7 +27,16 @@ class Figure:
 
 
 FIGURES: tuple[Figure, ...] = (
-    Figure("upload_mbps", "upload (PUT /file)", "MB/s", 400, 160),
+    Figure("upload_mbps", "upload (PUT /file), curl", "MB/s", 450, 160),
+    Figure("upload_server_cpu_s_per_gib", "  server CPU per GiB, curl", "CPU-s", 4.0, None, higher_is_better=False),
+    Figure("upload_client_cpu_s_per_gib", "  client CPU per GiB, curl", "CPU-s", 1.0, None, higher_is_better=False),
+    Figure("upload_httpx_mbps", "upload (PUT /file), httpx", "MB/s", 450, None),
+    Figure(
+        "upload_httpx_server_cpu_s_per_gib", "  server CPU per GiB, httpx", "CPU-s", 4.0, None, higher_is_better=False
+    ),
+    Figure(
+        "upload_httpx_client_cpu_s_per_gib", "  client CPU per GiB, httpx", "CPU-s", 3.0, None, higher_is_better=False
+    ),
     Figure("download_mbps", "download (GET /file)", "MB/s", 2000, 2100),
     Figure("creates_per_s", "creates, sequential", "/s", 500, 34),
     Figure("list_pages_per_s", "list pages (limit=100)", "pages/s", 150, 17),

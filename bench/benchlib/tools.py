@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +43,38 @@ def _curl(curl: str, args: list[str]) -> tuple[int, int, int, float, str]:
     return int(fields[0]), int(float(fields[1])), int(float(fields[2])), float(fields[3]), proc.stderr
 
 
-def curl_upload(curl: str, url: str, source: Path, headers: dict[str, str]) -> Transfer:
-    """``curl -T file`` (PUT, streamed from the file, no ``Expect: 100-continue`` round trip)."""
+def children_cpu_seconds() -> float:
+    """User + system CPU of the finished child processes so far (the clients this benchmark ran)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def curl_upload(curl: str, url: str, source: Path, headers: dict[str, str]) -> tuple[Transfer, float]:
+    """``curl -T file`` (PUT, streamed from the file, no ``Expect: 100-continue`` round trip), and the CPU
+    seconds curl used."""
     args = ["-X", "PUT", "-T", str(source), "-H", "Expect:"]
     for name, value in headers.items():
         args += ["-H", f"{name}: {value}"]
+    before = children_cpu_seconds()
     status, uploaded, _, seconds, _ = _curl(curl, [*args, url])
-    return Transfer(status, uploaded, seconds)
+    return Transfer(status, uploaded, seconds), children_cpu_seconds() - before
+
+
+def httpx_upload(url: str, source: Path, headers: dict[str, str]) -> tuple[Transfer, float]:
+    """The same PUT from httpx (streamed in 1 MiB chunks, in its own process), and that process's CPU seconds."""
+    script = Path(__file__).with_name("httpx_upload.py")
+    before = children_cpu_seconds()
+    proc = subprocess.run(
+        [sys.executable, str(script), url, str(source), *(f"{k}:{v}" for k, v in headers.items())],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    cpu = children_cpu_seconds() - before
+    fields = proc.stdout.strip().split()
+    if proc.returncode != 0 or len(fields) != 3:
+        raise RuntimeError(f"httpx upload failed ({proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}")
+    return Transfer(int(fields[0]), int(fields[1]), float(fields[2]), proc.stderr.encode()), cpu
 
 
 def curl_download(curl: str, url: str) -> Transfer:
