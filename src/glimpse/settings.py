@@ -169,6 +169,9 @@ class Settings(BaseModel):
     image_size_cap: int = 1099511627776
     # a header claiming a larger virtual size than this is refused as absurd (1 PiB)
     max_virtual_size: int = 2**50
+    # Glance's [image_format] require_image_format_match (default true there too): data must match its
+    # disk_format. Glimpse is stricter when on: a raw label refuses a qcow2 (or other rich format) too.
+    require_image_format_match: bool = True
     max_request_body_size: int = 114688
     hashing_algorithm: str = "sha512"
     disk_formats: list[str] = Field(default_factory=lambda: list(DEFAULT_DISK_FORMATS))
@@ -300,6 +303,7 @@ _INI_OPTIONS: dict[tuple[str, str], str] = {
     ("glimpse", "glance_download_token"): "glance_download_token",
     ("os_glance_staging_store", "filesystem_store_datadir"): "staging_dir",
     ("image_format", "container_formats"): "container_formats",
+    ("image_format", "require_image_format_match"): "require_image_format_match",
     ("database", "connection"): "database_url",
     ("database", "busy_timeout"): "database_busy_timeout",
     ("glance_store", "default_backend"): "default_backend",

@@ -44,11 +44,11 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from glimpse.errors import BadRequest
+from glimpse.errors import BadRequest, UnsupportedMediaType
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -120,8 +120,9 @@ class Inspection:
         return self.format in (Format.RAW, Format.ISO) or (self.format is Format.VHD and self.subformat == "fixed")
 
 
-class ImageFormatError(BadRequest):
-    """The image data is refused: dangerous, malformed, or not what its ``disk_format`` says."""
+class ImageFormatError(UnsupportedMediaType, BadRequest):
+    """The image data is refused: dangerous, malformed, or not what its ``disk_format`` says. An upload
+    answers 415 with the reason, as Glance 33 does (its ``InvalidImageData``); an import task fails with it."""
 
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
@@ -815,3 +816,56 @@ def check(
         raise ImageFormatError(
             f"Image virtual size of {size} bytes exceeds the maximum of {max_virtual_size} bytes", "virtual-size"
         )
+
+
+# -- what is recorded, as Glance 33 does ----------------------------------------------------------------------
+INSPECTED_CONTAINER = "bare"  # Glance inspects only the data of a bare container; other containers are opaque
+ENCRYPTION_KEY_PROPERTIES = ("cinder_encryption_key_id",)
+ENCRYPTION_PREFIX = "os_encrypt_"  # os_encrypt_format, os_encrypt_key_id, ...
+_SIZED_LABELS = frozenset({*_EXACT_LABELS, Format.VHD.value, Format.RAW.value})
+
+
+def inspected(container_format: str | None) -> bool:
+    """Whether data in this container is inspected (Glance: only ``bare``)."""
+    return container_format == INSPECTED_CONTAINER
+
+
+def expects_encryption(properties: Mapping[str, str]) -> bool:
+    """An image whose properties say its data is encrypted (an ``os_encrypt_*`` property, or Cinder's key id):
+    encrypted data (LUKS inside qcow2) is then accepted."""
+    return any(name.startswith(ENCRYPTION_PREFIX) or name in ENCRYPTION_KEY_PROPERTIES for name in properties)
+
+
+def decide(
+    inspection: Inspection,
+    declared_disk_format: str,
+    *,
+    size: int,
+    max_virtual_size: int,
+    allow_encrypted: bool,
+    require_match: bool = True,
+) -> int | None:
+    """``check`` the data, and return the virtual size to record for it, as Glance 33 reports it.
+
+    With ``require_match`` off (``[image_format] require_image_format_match = false``) data that does not
+    match its label is kept all the same, as Glance then does, but unsafe data is still refused. The virtual
+    size: the header's for a format that has one; the data size for raw data under a label the inspector
+    knows (``raw``, ``vhd``, ...); none for zero bytes, for labels it does not know (``ami``, ``aki``,
+    ``ari``) and for data that does not match its label.
+    """
+    try:
+        check(inspection, declared_disk_format, max_virtual_size=max_virtual_size, allow_encrypted=allow_encrypted)
+    except ImageFormatError as exc:
+        if require_match or exc.reason != "mismatch":
+            raise
+        check_safe = Inspection(
+            format=inspection.format, encrypted=inspection.encrypted, virtual_size=inspection.virtual_size
+        )
+        check(check_safe, inspection.format.value, max_virtual_size=max_virtual_size, allow_encrypted=allow_encrypted)
+        # Glance: a raw label on a rich format records the data size; any other mismatch records nothing
+        return size or None if declared_disk_format == Format.RAW.value else None
+    if declared_disk_format not in _SIZED_LABELS:
+        return None
+    if inspection.virtual_size is not None:
+        return inspection.virtual_size or None
+    return size or None

@@ -28,7 +28,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.QUEUED: frozenset({S.SAVING, S.UPLOADING, S.IMPORTING, S.ACTIVE, S.DELETED}),
     S.SAVING: frozenset({S.ACTIVE, S.KILLED, S.DELETED, S.QUEUED}),
     S.UPLOADING: frozenset({S.IMPORTING, S.QUEUED, S.DELETED}),
-    S.IMPORTING: frozenset({S.ACTIVE, S.DELETED, S.QUEUED}),
+    # back to uploading: a glance-direct import failed and its staged data is still there for a retry
+    S.IMPORTING: frozenset({S.ACTIVE, S.DELETED, S.QUEUED, S.UPLOADING}),
     S.ACTIVE: frozenset({S.PENDING_DELETE, S.DELETED, S.DEACTIVATED}),
     S.DEACTIVATED: frozenset({S.ACTIVE, S.DELETED}),
     S.PENDING_DELETE: frozenset({S.DELETED, S.ACTIVE}),
@@ -38,8 +39,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 
 
 def check_transition(current: Status | str, target: Status | str) -> None:
+    """Raise InvalidTransition (a 409) unless the table allows moving from ``current`` to ``target``; staying
+    in the same status is not a move. The image repository calls this on every status it writes."""
     current, target = Status(current), Status(target)
-    if target not in TRANSITIONS[current]:
+    if target != current and target not in TRANSITIONS[current]:
         raise InvalidTransition(current.value, target.value)
 
 
@@ -115,6 +118,18 @@ class Location:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Digests:
+    """What the data pipeline learned about an image's data: its size, md5 (``checksum``), the multihash
+    and the virtual size to record (None when none is reported)."""
+
+    size: int
+    checksum: str | None
+    hash_algo: str | None
+    hash_value: str | None
+    virtual_size: int | None = None
+
+
 @dataclass(slots=True)
 class Image:
     id: str
@@ -149,6 +164,25 @@ class Image:
 
     def has_data(self) -> bool:
         return bool(self.locations)
+
+    def activate(self, digests: Digests, locations: list[Location], now: datetime) -> None:
+        """The image becomes active with the data described by ``digests`` at ``locations`` (added to any it
+        has); InvalidTransition when its status may not move to active."""
+        check_transition(self.status, Status.ACTIVE)
+        self.status = Status.ACTIVE
+        self.size = digests.size
+        self.checksum = digests.checksum
+        self.virtual_size = digests.virtual_size
+        self.os_hash_algo = digests.hash_algo
+        self.os_hash_value = digests.hash_value
+        self.locations = [*self.locations, *locations]
+        self.updated_at = now
+
+    def move_to(self, status: Status, now: datetime) -> None:
+        """Any other change of status, checked against the table (InvalidTransition when not allowed)."""
+        check_transition(self.status, status)
+        self.status = status
+        self.updated_at = now
 
 
 @dataclass(slots=True)

@@ -1,0 +1,1 @@
+"""The data pipeline: small composable stages chained in ``pipeline.run`` (see that module)."""

@@ -1,0 +1,113 @@
+"""THE data pipeline: every byte uploaded, staged, imported or read from a location goes through ``run``.
+
+    source chunks -> reblock (blocks.py: large page-aligned pooled blocks, one copy)
+                  -> size cap and declared size (limits.py)
+                  -> quota hook (the project's claim covers the bytes before they go on)
+                  -> format inspection (inspect.py: a bounded prefix and the last bytes)
+                  -> hashes, each algorithm in its own thread (hashing.py)
+                  -> further stages (the slot for signature verification and encryption)
+                  -> fan-out to the stores, each through its own bounded queue (fanout.py)
+
+Each stage is chosen by the ``Plan``: staging hashes nothing and inspects nothing (the import does both),
+an upload hashes md5 and the multihash and inspects a ``bare`` container's data, a location import writes
+to no store. The result says what the stream was: its size, its digests, its inspection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from glimpse.data import fanout
+from glimpse.data.blocks import BlockPool, Lease, reblock
+from glimpse.data.hashing import Hashes
+from glimpse.data.inspect import Inspect
+from glimpse.data.limits import SizeLimits
+from glimpse.domain.formats import Inspection
+from glimpse.domain.images import Digests
+from glimpse.stores.base import Store, StoredObject
+
+# a stage in the slot: takes a block, returns the block to pass on (the same one, or a transformed one)
+Stage = Callable[[Lease], Awaitable[Lease]]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    block_size: int
+    cap: int
+    expected: int | None = None  # the size the client declared: the data must have exactly this many bytes
+    algorithms: tuple[str, ...] = ()  # e.g. ("md5", "sha512"); none for staging
+    inspect: bool = False
+    quota: Callable[[int], Awaitable[None]] | None = None  # awaited with the size so far before each block
+    progress: Callable[[int], None] | None = None  # told the size so far after each block
+    stages: tuple[Stage, ...] = ()  # signature verification, encryption: run in order on every block
+
+
+@dataclass(slots=True)
+class Outcome:
+    size: int = 0
+    hexdigests: dict[str, str] = field(default_factory=dict)
+    inspection: Inspection | None = None
+    stored: dict[str, StoredObject] = field(default_factory=dict)
+    failures: dict[str, BaseException] = field(default_factory=dict)
+
+    def digests(self, algorithm: str, *, virtual_size: int | None = None) -> Digests:
+        """What an image records: the size, md5 as ``checksum`` and ``algorithm`` as the multihash."""
+        return Digests(
+            size=self.size,
+            checksum=self.hexdigests.get("md5"),
+            hash_algo=algorithm,
+            hash_value=self.hexdigests.get(algorithm),
+            virtual_size=virtual_size,
+        )
+
+
+async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out: Outcome) -> AsyncIterator[Lease]:
+    limits = SizeLimits(plan.cap, plan.expected)
+    inspect = Inspect() if plan.inspect else None
+    async with Hashes(plan.algorithms) as hashes:
+        async for lease in reblock(source, pool):
+            try:
+                limits.add(len(lease.view))
+                if plan.quota is not None:
+                    await plan.quota(limits.size)
+                if inspect is not None:
+                    inspect.feed(lease.view)
+                await hashes.feed(lease)
+                for stage in plan.stages:
+                    lease = await stage(lease)
+            except BaseException:
+                lease.release()
+                raise
+            if plan.progress is not None:
+                plan.progress(limits.size)
+            yield lease
+        limits.finish()
+    out.size = limits.size
+    out.hexdigests = hashes.hexdigests()
+    out.inspection = inspect.result() if inspect is not None else None
+
+
+async def run(
+    source: AsyncIterator[bytes],
+    plan: Plan,
+    stores: list[Store],
+    key: str,
+    *,
+    size_hint: int | None = None,
+    all_must_succeed: bool = True,
+) -> Outcome:
+    """Stream ``source`` through the stages of ``plan`` into ``stores`` (none: read and check only).
+
+    Raises what a stage or a store raised; with ``all_must_succeed`` a failed store stops the stream and
+    what the others wrote is removed, else the failed stores are listed in ``Outcome.failures``.
+    """
+    out = Outcome()
+    pool = BlockPool(plan.block_size, recycle=fanout.can_recycle(stores))
+    try:
+        out.stored, out.failures = await fanout.write(
+            stores, key, _stages(source, plan, pool, out), size_hint=size_hint, all_must_succeed=all_must_succeed
+        )
+    finally:
+        pool.close()
+    return out
