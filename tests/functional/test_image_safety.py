@@ -11,17 +11,20 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.settings import Settings
+from tests.conftest import running_app
 from tests.functional.conftest import OCTET, store_files
 
 
 def _qemu_img(*args: str) -> None:
     if shutil.which("qemu-img") is None:
         pytest.fail("qemu-img is required: apt-get install -y qemu-utils")
-    subprocess.run(["qemu-img", *args], check=True, capture_output=True)
+    done = subprocess.run(["qemu-img", *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
-def _create(client: TestClient, disk_format: str) -> str:
-    response = client.post("/v2/images", json={"name": "s", "disk_format": disk_format, "container_format": "bare"})
+def _create(client: TestClient, disk_format: str, container_format: str = "bare", **properties: str) -> str:
+    body = {"name": "s", "disk_format": disk_format, "container_format": container_format, **properties}
+    response = client.post("/v2/images", json=body)
     assert response.status_code == 201
     image_id: str = response.json()["id"]
     return image_id
@@ -65,6 +68,87 @@ def test_dangerous_or_mislabelled_uploads_are_refused(
         label = "vmdk"
     image_id = _create(client, label)
     response = client.put(f"/v2/images/{image_id}/file", content=(tmp_path / "payload").read_bytes(), headers=OCTET)
-    assert response.status_code == 400, response.text
+    assert response.status_code == 415, response.text  # Glance 33: InvalidImageData is a 415 with the reason
+    assert client.get(f"/v2/images/{image_id}").json()["status"] == "queued"
+    assert store_files(settings) == []
+
+
+# -- Glance 33's rules: what is inspected and what virtual size is reported --------------------------------------
+def _upload(client: TestClient, image_id: str, data: bytes) -> dict[str, object]:
+    response = client.put(f"/v2/images/{image_id}/file", content=data, headers=OCTET)
+    assert response.status_code == 204, response.text
+    image: dict[str, object] = client.get(f"/v2/images/{image_id}").json()
+    assert image["status"] == "active"
+    return image
+
+
+@pytest.mark.parametrize("container", ["ovf", "ova", "ami", "docker"])
+def test_only_bare_containers_are_inspected(client: TestClient, tmp_path: Path, container: str) -> None:
+    """Glance inspects only a bare container's data: anything else is opaque, and gets no virtual size."""
+    image = _upload(client, _create(client, "qcow2", container), b"not a qcow2 header" * 100)
+    assert image["virtual_size"] is None
+    assert image["size"] == 1800
+
+
+@pytest.mark.parametrize("label", ["ami", "aki", "ari"])
+def test_labels_the_inspector_does_not_know_get_no_virtual_size(client: TestClient, label: str) -> None:
+    assert _upload(client, _create(client, label), b"k" * 4096)["virtual_size"] is None
+
+
+@pytest.mark.parametrize("label", ["raw", "ami"])
+def test_zero_bytes_get_no_virtual_size(client: TestClient, label: str) -> None:
+    image = _upload(client, _create(client, label), b"")
+    assert (image["size"], image["virtual_size"]) == (0, None)
+
+
+def test_ami_still_refuses_a_qcow2(client: TestClient, tmp_path: Path) -> None:
+    _qemu_img("create", "-f", "qcow2", str(tmp_path / "q"), "64M")
+    image_id = _create(client, "ami")
+    response = client.put(f"/v2/images/{image_id}/file", content=(tmp_path / "q").read_bytes(), headers=OCTET)
+    assert response.status_code == 415, response.text
+
+
+def test_format_match_off_keeps_a_qcow2_labelled_raw_as_glance_does(settings: Settings, tmp_path: Path) -> None:
+    """[image_format] require_image_format_match = false: mismatched data is kept (raw: the data size is
+    its virtual size), but unsafe data is still refused."""
+    _qemu_img("create", "-f", "qcow2", str(tmp_path / "q"), "64M")
+    _qemu_img("create", "-f", "qcow2", "-b", str(tmp_path / "q"), "-F", "qcow2", str(tmp_path / "child"))
+    lenient = settings.model_copy(update={"require_image_format_match": False})
+    with running_app(lenient) as client:
+        data = (tmp_path / "q").read_bytes()
+        image = _upload(client, _create(client, "raw"), data)
+        assert image["virtual_size"] == len(data)
+        assert _upload(client, _create(client, "vmdk"), data)["virtual_size"] is None
+        child = _create(client, "raw")
+        response = client.put(f"/v2/images/{child}/file", content=(tmp_path / "child").read_bytes(), headers=OCTET)
+        assert response.status_code == 415, response.text
+        assert "backing" in response.text
+
+
+def _luks_qcow2(tmp_path: Path) -> bytes:
+    path = tmp_path / "encrypted.qcow2"
+    _qemu_img(
+        "create", "-f", "qcow2", "--object", "secret,id=sec0,data=not-a-real-secret",
+        "-o", "encrypt.format=luks,encrypt.key-secret=sec0,encrypt.iter-time=50", str(path), "16M",
+    )  # fmt: skip
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [{"os_encrypt_format": "luks", "os_encrypt_key_id": "f4ee9d6c"}, {"cinder_encryption_key_id": "f4ee9d6c"}],
+)
+def test_encrypted_qcow2_is_accepted_when_the_image_says_it_is_encrypted(
+    client: TestClient, tmp_path: Path, properties: dict[str, str]
+) -> None:
+    image = _upload(client, _create(client, "qcow2", **properties), _luks_qcow2(tmp_path))
+    assert image["virtual_size"] == 16 * 1024**2
+
+
+def test_encrypted_qcow2_is_refused_otherwise(client: TestClient, settings: Settings, tmp_path: Path) -> None:
+    image_id = _create(client, "qcow2", os_distro="cirros")
+    response = client.put(f"/v2/images/{image_id}/file", content=_luks_qcow2(tmp_path), headers=OCTET)
+    assert response.status_code == 415, response.text
+    assert "encrypted" in response.text
     assert client.get(f"/v2/images/{image_id}").json()["status"] == "queued"
     assert store_files(settings) == []

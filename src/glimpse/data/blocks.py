@@ -11,6 +11,7 @@ that cannot say when they are done with a block (see ``fanout.held_blocks``).
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import threading
 from collections.abc import AsyncIterator
@@ -92,10 +93,8 @@ class BlockPool:
 
 
 def _unmap(buffer: mmap.mmap) -> None:
-    try:
+    with contextlib.suppress(BufferError):  # a view is still alive somewhere: the collector unmaps it later
         buffer.close()
-    except BufferError:  # a view of it is still alive somewhere: the garbage collector unmaps it later
-        pass
 
 
 async def reblock(source: AsyncIterator[bytes], pool: BlockPool) -> AsyncIterator[Lease]:

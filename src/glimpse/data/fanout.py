@@ -13,7 +13,6 @@ back to the pool once every store is past it. A store that does not say gets buf
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import AsyncIterator
@@ -105,7 +104,7 @@ async def write(
                 raise
 
     try:
-        async with contextlib.aclosing(blocks):
+        try:
             async for lease in blocks:
                 try:
                     check_writers()
@@ -113,6 +112,10 @@ async def write(
                         await offer(store_id, lease)
                 finally:
                     lease.release()
+        finally:
+            close = getattr(blocks, "aclose", None)  # an abandoned pipeline stops its hash threads at once
+            if close is not None:
+                await close()
         for queue in queues.values():
             await queue.put(None)
         if writers:

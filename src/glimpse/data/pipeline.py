@@ -69,6 +69,7 @@ async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out
         async for lease in reblock(source, pool):
             try:
                 limits.add(len(lease.view))
+                out.size = limits.size
                 if plan.quota is not None:
                     await plan.quota(limits.size)
                 if inspect is not None:
@@ -96,13 +97,15 @@ async def run(
     *,
     size_hint: int | None = None,
     all_must_succeed: bool = True,
+    out: Outcome | None = None,
 ) -> Outcome:
     """Stream ``source`` through the stages of ``plan`` into ``stores`` (none: read and check only).
 
     Raises what a stage or a store raised; with ``all_must_succeed`` a failed store stops the stream and
-    what the others wrote is removed, else the failed stores are listed in ``Outcome.failures``.
+    what the others wrote is removed, else the failed stores are listed in ``Outcome.failures``. ``out`` (a
+    fresh one when not given) counts the bytes as they pass, so a caller sees the size even after a failure.
     """
-    out = Outcome()
+    out = out if out is not None else Outcome()
     pool = BlockPool(plan.block_size, recycle=fanout.can_recycle(stores))
     try:
         out.stored, out.failures = await fanout.write(

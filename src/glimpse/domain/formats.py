@@ -194,9 +194,7 @@ _QCOW2 = struct.Struct(">4sIQIIQIIQQIIQ")  # the 72-byte version 2 header
 _QCOW2_V3 = struct.Struct(">QQQII")  # features, refcount order, header length
 QCOW2_MAGIC = b"QFI\xfb"
 _QCOW2_DIRTY, _QCOW2_CORRUPT, _QCOW2_DATA_FILE, _QCOW2_COMPRESSION, _QCOW2_EXTENDED_L2 = (1 << n for n in range(5))
-_QCOW2_KNOWN_INCOMPATIBLE = (
-    _QCOW2_DIRTY | _QCOW2_CORRUPT | _QCOW2_DATA_FILE | _QCOW2_COMPRESSION | _QCOW2_EXTENDED_L2
-)
+_QCOW2_KNOWN_INCOMPATIBLE = _QCOW2_DIRTY | _QCOW2_CORRUPT | _QCOW2_DATA_FILE | _QCOW2_COMPRESSION | _QCOW2_EXTENDED_L2
 _QCOW2_EXT_END = 0
 _QCOW2_EXT_DATA_FILE = 0x44415441
 _QCOW2_MAX_EXTENSIONS = 1024
@@ -204,9 +202,7 @@ _QCOW2_CRYPT = {0: None, 1: "AES", 2: "LUKS"}
 
 
 def _qcow2(data: _Data, out: _Findings) -> None:
-    (_, version, backing_offset, backing_size, cluster_bits, size, crypt, *_) = _QCOW2.unpack(
-        data.read(0, _QCOW2.size)
-    )
+    (_, version, backing_offset, backing_size, cluster_bits, size, crypt, *_) = _QCOW2.unpack(data.read(0, _QCOW2.size))
     if version not in (2, 3):
         out.add(ProblemKind.MALFORMED, f"qcow2 header has unsupported version {version}")
         return

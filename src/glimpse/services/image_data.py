@@ -1,28 +1,27 @@
-"""THE data pipeline: every byte uploaded or downloaded goes through here, streamed, never whole in memory.
+"""Image data: the upload (and the start of every client data stream) and the download.
 
-Upload: request stream -> fixed-size blocks -> size cap / expected-size check -> md5 and the multihash,
-each in its own thread (hashlib releases the GIL) while the store writes the same block -> store.
-Import: the same reader, then `write_to_stores` fans the blocks out to several stores at once.
+The bytes themselves go through THE data pipeline, ``glimpse.data.pipeline.run``: an upload is
+request stream -> pipeline (blocks, size cap, quota, inspection of a bare container, md5 + the multihash in
+parallel threads) -> the store -> ``Image.activate``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
-import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from glimpse.concurrency import SerialWorker
 from glimpse.context import RequestContext
+from glimpse.data import pipeline
+from glimpse.data.inspect import verdict
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
-from glimpse.domain.formats import FormatInspector, check
-from glimpse.domain.images import Image, Location, Status
+from glimpse.domain.formats import inspected
+from glimpse.domain.images import Digests, Image, Location, Status
 from glimpse.domain.quotas import Resource
 from glimpse.errors import (
     BadRequest,
@@ -39,12 +38,10 @@ from glimpse.metrics import Metrics
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, target_of
 from glimpse.settings import Settings
-from glimpse.stores.base import READ_ONLY_TYPES, Block, Store, StoredObject
+from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger(__name__)
-
-TAIL_BYTES = 512  # a fixed VHD's footer: the only format recognised by its end
 
 # after a failed upload, while the database is unavailable: retry putting the image back to queued
 SETTLE_FIRST_RETRY = 0.5
@@ -52,116 +49,44 @@ SETTLE_MAX_RETRY = 5.0
 SETTLE_PATIENCE = 600.0
 
 
-@dataclass(slots=True)
-class Digests:
-    size: int
-    checksum: str
-    hash_algo: str
-    hash_value: str
-    virtual_size: int | None = None
+def plan(
+    settings: Settings,
+    *,
+    expected: int | None = None,
+    algorithms: tuple[str, ...] = (),
+    inspect: bool = False,
+    quota: Callable[[int], Awaitable[None]] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pipeline.Plan:
+    """The pipeline's plan with this deployment's block size and image size cap."""
+    return pipeline.Plan(
+        block_size=settings.upload_block_size,
+        cap=settings.image_size_cap,
+        expected=expected,
+        algorithms=algorithms,
+        inspect=inspect,
+        quota=quota,
+        progress=progress,
+    )
 
 
-class HashingReader:
-    """Re-blocks a byte stream, enforces size limits and hashes every block off the event loop.
+def image_hashes(settings: Settings, algorithm: str | None = None) -> tuple[str, ...]:
+    """What an image records: md5 (``checksum``) and the multihash (``os_hash_value``)."""
+    return ("md5", algorithm or settings.hashing_algorithm)
 
-    Each hash has its own SerialWorker thread, so its updates run in block order while the two hashes, the
-    store's write and the receipt of the next blocks all proceed at once. At most ``in_flight`` blocks wait
-    for each hash, which bounds memory to a few blocks per upload.
-    """
 
-    def __init__(
-        self,
-        source: AsyncIterator[bytes],
-        *,
-        block_size: int,
-        cap: int,
-        expected: int | None,
-        algorithm: str,
-        in_flight: int = 3,
-        inspect: bool = True,
-        quota: Callable[[int], Awaitable[None]] | None = None,
-    ) -> None:
-        self.source = source
-        self.quota = quota  # awaited with the size so far before each block goes on (raises OverLimit)
-        self.block_size = block_size
-        self.cap = cap
-        self.expected = expected
-        self.algorithm = algorithm
-        self.in_flight = in_flight
-        self._hashers = [hashlib.md5(usedforsecurity=False), hashlib.new(algorithm)]
-        self.size = 0
-        # image safety: the inspector keeps a bounded prefix (and the last bytes) of the stream
-        self.inspector = FormatInspector() if inspect else None
-        self._tail = b""
-        self.virtual_size: int | None = None
-
-    def _check_size(self) -> None:
-        if self.size > self.cap:
-            raise TooLarge(
-                f"Image exceeds the storage quota: the upload is larger than the image size cap of {self.cap} bytes"
-            )
-        if self.expected is not None and self.size > self.expected:
-            raise BadRequest(
-                f"Image data is larger than the declared size of {self.expected} bytes (x-openstack-image-size)"
-            )
-
-    async def _blocks(self) -> AsyncIterator[bytearray]:
-        buffer = bytearray()
-        async for chunk in self.source:
-            self.size += len(chunk)
-            self._check_size()
-            buffer += chunk
-            if len(buffer) >= self.block_size:
-                await self._pass(buffer)
-                yield buffer
-                buffer = bytearray()
-        if buffer:
-            await self._pass(buffer)
-            yield buffer
-        if self.expected is not None and self.size != self.expected:
-            raise BadRequest(
-                f"Image data is {self.size} bytes but {self.expected} bytes were declared (x-openstack-image-size)"
-            )
-
-    async def _pass(self, block: bytearray) -> None:
-        if self.quota is not None:
-            await self.quota(self.size)
-        self._inspect(block)
-
-    def _inspect(self, block: bytearray) -> None:
-        if self.inspector is None:
-            return
-        if not self.inspector.done:
-            self.inspector.feed(block)
-        self._tail = (self._tail + bytes(block[-TAIL_BYTES:]))[-TAIL_BYTES:]
-
-    def verify_format(self, disk_format: str | None, *, max_virtual_size: int) -> None:
-        """Refuse data that does not match ``disk_format`` or is unsafe (ImageFormatError, a 400); remember
-        the virtual size the header gives (for raw data, its size)."""
-        if self.inspector is None:
-            return
-        self.inspector.feed_tail(self._tail)
-        inspection = self.inspector.result()
-        check(inspection, disk_format or "raw", max_virtual_size=max_virtual_size)
-        self.virtual_size = inspection.virtual_size if inspection.virtual_size is not None else self.size
-
-    async def __aiter__(self) -> AsyncIterator[Block]:
-        async with contextlib.AsyncExitStack() as stack:
-            workers = [await stack.enter_async_context(SerialWorker(self.in_flight, "hash")) for _ in self._hashers]
-            async for block in self._blocks():
-                for worker, hasher in zip(workers, self._hashers, strict=True):
-                    await worker.submit(hasher.update, block)
-                yield block
-
-    def digests(self) -> Digests:
-        md5, multi = self._hashers
-        return Digests(
-            size=self.size,
-            checksum=md5.hexdigest(),
-            hash_algo=self.algorithm,
-            hash_value=multi.hexdigest(),
-            virtual_size=self.virtual_size,
-        )
+def record(settings: Settings, image: Image, out: pipeline.Outcome, algorithm: str | None = None) -> Digests:
+    """The digests an image becomes active with, once its data passed the format rules (ImageFormatError,
+    a 415 on upload, when not)."""
+    virtual_size = verdict(
+        out.inspection,
+        disk_format=image.disk_format,
+        size=out.size,
+        properties=image.properties,
+        max_virtual_size=settings.max_virtual_size,
+        require_match=settings.require_image_format_match,
+    )
+    return out.digests(algorithm or settings.hashing_algorithm, virtual_size=virtual_size)
 
 
 async def start_receiving(
@@ -169,12 +94,8 @@ async def start_receiving(
     settings: Settings,
     image: Image,
     target: Status,
-    source: AsyncIterator[bytes],
     declared_size: int | None,
-    *,
-    inspect: bool = True,
-    quota: Callable[[int], Awaitable[None]] | None = None,
-) -> HashingReader:
+) -> None:
     """The start of every client data stream (upload: saving; stage: uploading): the image must be queued
     and is moved to ``target`` by compare-and-set, so two streams can never race for one image."""
     if image.status != Status.QUEUED:
@@ -184,15 +105,6 @@ async def start_receiving(
     moved = await db.run(lambda s: ImageRepository(s).set_status(image.id, [Status.QUEUED], target, utcnow()))
     if not moved:
         raise InvalidTransition(target.value, target.value)
-    return HashingReader(
-        source,
-        block_size=settings.upload_block_size,
-        cap=settings.image_size_cap,
-        expected=declared_size,
-        algorithm=settings.hashing_algorithm,
-        inspect=inspect,
-        quota=quota,
-    )
 
 
 @dataclass(slots=True)
@@ -288,21 +200,27 @@ class ImageDataService:
             holder=f"upload:{image_id}",
         )
         try:
-            reader = await start_receiving(
-                self.db, self.settings, image, Status.SAVING, source, declared_size,
-                quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
-            )  # fmt: skip
+            await start_receiving(self.db, self.settings, image, Status.SAVING, declared_size)
             await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'saving'
+            steps = plan(
+                self.settings,
+                expected=declared_size,
+                algorithms=image_hashes(self.settings),
+                inspect=inspected(image.container_format),
+                quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
+            )
+            out = pipeline.Outcome()
             stored: StoredObject | None = None
             try:
-                stored = await store.put(image_id, aiter(reader), size_hint=declared_size)
-                reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
-                return await self._activate(image_id, store, stored, reader.digests())
+                await pipeline.run(source, steps, [store], image_id, size_hint=declared_size, out=out)
+                stored = out.stored[store.id]
+                digests = record(self.settings, image, out)
+                return await self._activate(image_id, store, stored, digests)
             except BaseException as exc:
                 await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
                 raise
             finally:
-                self.metrics.bytes_in(store.id, reader.size)
+                self.metrics.bytes_in(store.id, out.size)
         finally:
             await asyncio.shield(claim.release())
 
@@ -315,15 +233,7 @@ class ImageDataService:
                 raise NotFound(f"Image {image_id} was deleted while its data was being uploaded") from None
             if image.status != Status.SAVING:
                 raise InvalidTransition(image.status.value, Status.ACTIVE.value)
-            image.status = Status.ACTIVE
-            image.size = digests.size
-            image.checksum = digests.checksum
-            image.virtual_size = digests.virtual_size
-            image.virtual_size = digests.virtual_size
-            image.os_hash_algo = digests.hash_algo
-            image.os_hash_value = digests.hash_value
-            image.locations = [Location(url=stored.url, store=store.id)]
-            image.updated_at = utcnow()
+            image.activate(digests, [Location(url=stored.url, store=store.id)], utcnow())
             repo.save(image)
             return image
 
@@ -445,73 +355,3 @@ async def _quietly(awaitable: Any) -> None:
         await asyncio.shield(awaitable)
     except Exception:
         log.exception("cleanup failed")
-
-
-async def write_to_stores(
-    stores: list[Store], key: str, blocks: AsyncIterator[Block], *, size_hint: int | None, all_must_succeed: bool
-) -> tuple[dict[str, StoredObject], dict[str, BaseException]]:
-    """Write one stream to several stores at once, reading the source once.
-
-    Each store consumes its own bounded queue, so a slow store slows the source instead of buffering the
-    image. A store that fails is dropped (or, with ``all_must_succeed``, everything stops and what was
-    written is deleted). Returns what each store stored and why each failed store failed.
-    """
-    queues: dict[str, asyncio.Queue[Block | None]] = {store.id: asyncio.Queue(maxsize=2) for store in stores}
-
-    async def drain(queue: asyncio.Queue[Block | None]) -> AsyncIterator[Block]:
-        while (block := await queue.get()) is not None:
-            yield block
-
-    writers = {store.id: asyncio.create_task(store.put(key, drain(queues[store.id]), size_hint)) for store in stores}
-    failures: dict[str, BaseException] = {}
-
-    def check_writers() -> None:
-        for store_id, writer in writers.items():
-            if writer.done() and store_id not in failures and writer.exception() is not None:
-                failures[store_id] = writer.exception()  # type: ignore[assignment]
-                queues.pop(store_id, None)
-                log.warning("write to store %s failed: %s", store_id, failures[store_id])
-        if failures and (all_must_succeed or not queues):
-            raise next(iter(failures.values()))
-
-    try:
-        async for block in blocks:
-            check_writers()
-            for store_id, queue in list(queues.items()):
-                while True:
-                    try:
-                        await asyncio.wait_for(queue.put(block), timeout=1.0)
-                        break
-                    except TimeoutError:
-                        check_writers()
-                        if store_id not in queues:
-                            break
-        for queue in queues.values():
-            await queue.put(None)
-        await asyncio.wait(writers.values())
-        check_writers()
-    except BaseException as exc:
-        for writer in writers.values():
-            writer.cancel()
-        results = await asyncio.gather(*writers.values(), return_exceptions=True)
-        # a cancelled import was abandoned by a worker that lost its task: what it finished writing has the
-        # name the run now owning the task writes to, so it is left alone (at worst an orphan for fsck)
-        if not isinstance(exc, asyncio.CancelledError):
-            for result in results:
-                if isinstance(result, StoredObject):
-                    await delete_quietly(stores, result)
-        raise
-    stored = {store_id: writer.result() for store_id, writer in writers.items() if store_id not in failures}
-    return stored, failures
-
-
-async def delete_quietly(stores: list[Store], stored: StoredObject) -> None:
-    for store in stores:
-        try:
-            await store.delete(stored.url)
-            return
-        except NotFound:
-            continue
-        except Exception:
-            log.exception("could not remove %s after a failed write", stored.url)
-            return

@@ -17,15 +17,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from glimpse.context import RequestContext
+from glimpse.data import pipeline
+from glimpse.data.fanout import delete_quietly
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
-from glimpse.domain.images import READ_ONLY, Image, Location, Status, is_uuid, new_id
+from glimpse.domain.formats import inspected
+from glimpse.domain.images import READ_ONLY, Digests, Image, Location, Status, is_uuid, new_id
 from glimpse.domain.quotas import Resource
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, NotFound
 from glimpse.policy import Policy
-from glimpse.services.image_data import HashingReader, delete_quietly, start_receiving, write_to_stores
+from glimpse.services.image_data import image_hashes, plan, record, start_receiving
 from glimpse.services.images import ImageService, target_of
 from glimpse.services.remote_glance import RemoteImages
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
@@ -173,16 +176,16 @@ class ImportService:
             holder=f"stage:{image_id}",
         )
         try:
-            # staged data is inspected when it is imported
-            reader = await start_receiving(
-                self.db, self.settings, image, Status.UPLOADING, source, declared_size, inspect=False,
-                quota=functools.partial(claim.cover, Resource.IMAGE_STAGE_TOTAL),
-            )  # fmt: skip
+            await start_receiving(self.db, self.settings, image, Status.UPLOADING, declared_size)
             await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'uploading'
+            # staged data is hashed and inspected when it is imported: staging only counts and stores it
+            steps = plan(
+                self.settings, expected=declared_size, quota=functools.partial(claim.cover, Resource.IMAGE_STAGE_TOTAL)
+            )
             try:
-                await self.staging.put(image_id, aiter(reader), size_hint=declared_size)
+                out = await pipeline.run(source, steps, [self.staging], image_id, size_hint=declared_size)
                 # the staged size is what image_stage_total counts from now on (and Glance shows it)
-                await self.db.run(functools.partial(_record_staged_size, image_id, reader.size))
+                await self.db.run(functools.partial(_record_staged_size, image_id, out.size))
             except BaseException:
                 await asyncio.shield(
                     self.db.run(
@@ -335,7 +338,7 @@ class ImportService:
             current = repo.get(image_id, ctx, for_update=True)
             _check_import_status(current, request.method)
             if request.method != "copy-image":
-                current.status = Status.IMPORTING
+                current.move_to(Status.IMPORTING, now)
             current.properties[IMPORT_TASK] = task.id
             current.properties[IMPORTING_TO] = _csv(request.stores)
             # as Glance: the stores of this import leave the failed list (which then usually reads "")
@@ -409,40 +412,26 @@ class ImportService:
         """Stream ``source`` into the targets; ``known`` is the (algorithm, digest) the data must match."""
         image_id = image.id
         known_algo, known_hash = known
-        done = 0
-
-        async def counted(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-            nonlocal done
-            async for chunk in stream:
-                done += len(chunk)
-                progress(done, total)
-                yield chunk
-
+        algorithm = known_algo if known_algo in HASH_ALGORITHMS and known_hash else self.settings.hashing_algorithm
         expected = image.size if method == "copy-image" else total if method == "glance-download" else None
-        reader = HashingReader(
-            counted(source),
-            block_size=self.settings.upload_block_size,
-            cap=self.settings.image_size_cap,
+        steps = plan(
+            self.settings,
             expected=expected,
-            algorithm=known_algo if known_algo in HASH_ALGORITHMS and known_hash else self.settings.hashing_algorithm,
+            algorithms=image_hashes(self.settings, algorithm),
+            inspect=method != "copy-image" and inspected(image.container_format),
             quota=quota,
+            progress=lambda done: progress(done, total),
         )
-        stored, failures = await write_to_stores(
-            targets, image_id, aiter(reader), size_hint=expected, all_must_succeed=must
-        )
-        if method != "copy-image":
-            try:
-                reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
-            except BadRequest:
-                for obj in stored.values():
-                    await delete_quietly(targets, obj)
-                raise
-        digests = reader.digests()
-        if known_hash and digests.hash_algo == known_algo and digests.hash_value != known_hash:
-            for obj in stored.values():
+        out = await pipeline.run(source, steps, targets, image_id, size_hint=expected, all_must_succeed=must)
+        try:
+            digests = record(self.settings, image, out, algorithm)
+            if known_hash and digests.hash_algo == known_algo and digests.hash_value != known_hash:
+                raise BadRequest(f"The data read for image {image_id} does not match its recorded {known_algo} hash")
+        except BadRequest:
+            for obj in out.stored.values():
                 await delete_quietly(targets, obj)
-            raise BadRequest(f"The data read for image {image_id} does not match its recorded {known_algo} hash")
-        return self._outcome(task, stored, failures, digests)
+            raise
+        return self._outcome(task, out.stored, out.failures, digests)
 
     def _remote(self, task: Task) -> RemoteImages:
         region = task.input["method"]["glance_region"]
@@ -487,7 +476,7 @@ class ImportService:
         raise Conflict(f"Image {image.id} has no data to copy")
 
     def _outcome(
-        self, task: Task, stored: dict[str, StoredObject], failures: dict[str, BaseException], digests: Any
+        self, task: Task, stored: dict[str, StoredObject], failures: dict[str, BaseException], digests: Digests
     ) -> Outcome:
         """The end of a run: the image is finished in the transaction that marks the task a success."""
         image_id = task.image_id
@@ -506,17 +495,11 @@ class ImportService:
                 method != "copy-image" and image.status != Status.IMPORTING
             ):
                 raise Conflict(f"Image {image_id} was deleted or changed while it was being imported")
-            if method != "copy-image":
-                image.status = Status.ACTIVE
-                image.size = digests.size
-                image.checksum = digests.checksum
-                image.virtual_size = digests.virtual_size
-                image.os_hash_algo = digests.hash_algo
-                image.os_hash_value = digests.hash_value
-            image.locations = [
-                *image.locations,
-                *(Location(url=obj.url, store=store_id) for store_id, obj in stored.items()),
-            ]
+            copies = [Location(url=obj.url, store=store_id) for store_id, obj in stored.items()]
+            if method == "copy-image":
+                image.locations = [*image.locations, *copies]
+            else:
+                image.activate(digests, copies, utcnow())
             _end_import(image, failed=sorted(failures))
             image.updated_at = utcnow()
             repo.save(image)
@@ -549,7 +532,7 @@ class ImportService:
             if image.properties.get(IMPORT_TASK) not in (task.id, None):
                 return False  # a later import owns the image now
             if image.status == Status.IMPORTING:
-                image.status = Status.UPLOADING if staged else Status.QUEUED
+                image.move_to(Status.UPLOADING if staged else Status.QUEUED, utcnow())
             _end_import(image, failed=sorted(task.input["stores"]))
             return True
 

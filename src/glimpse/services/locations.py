@@ -3,7 +3,7 @@ list an image's locations.
 
 Adding a location only validates the request, moves the image to `importing` and records a durable
 `location_import` task in one transaction (202). A worker then reads the data at the location once through
-the store that owns it, with the upload pipeline's `HashingReader` (size, md5, the multihash, the format
+the store that owns it, through the data pipeline (`glimpse.data.pipeline`: size, md5, the multihash, the format
 inspector, the image size cap and the project's quota), compares the hash with `validation_data` when the
 caller gave one, and makes the image `active` with that location. When the data cannot be read, does not
 match, or is unsafe, the task fails with the reason and the image goes back to `queued`. Nothing is ever
@@ -25,21 +25,23 @@ import functools
 import hashlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from glimpse.context import RequestContext
+from glimpse.data import pipeline
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
-from glimpse.domain.images import Image, Location, Status, is_uuid, new_id
+from glimpse.domain.formats import inspected
+from glimpse.domain.images import Digests, Image, Location, Status, is_uuid, new_id
 from glimpse.domain.quotas import Resource
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, NotFound
 from glimpse.policy import Policy
-from glimpse.services.image_data import Digests, HashingReader
+from glimpse.services.image_data import image_hashes, plan, record
 from glimpse.services.image_import import IMPORT_TASK, change_image
 from glimpse.services.images import ImageService
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
@@ -168,7 +170,7 @@ class LocationService:
                 )
             if store.type not in READ_ONLY_TYPES:
                 refuse_other_images_data(repo, current, url)
-            current.status = Status.IMPORTING
+            current.move_to(Status.IMPORTING, now)
             current.properties[IMPORT_TASK] = task.id
             current.updated_at = now
             repo.save(current)
@@ -201,30 +203,17 @@ class LocationService:
         given = task.input.get("validation_data") or {}
         algorithm = given.get("os_hash_algo") or self.settings.hashing_algorithm
         claim = await self.images.quotas.resume(image.owner, _holder(task), hold=TASK_TTL)
-        source = store.open(url)
-        done = 0
-
-        async def counted() -> AsyncIterator[bytes]:
-            nonlocal done
-            async for chunk in source:
-                done += len(chunk)
-                progress(done, None)
-                yield chunk
-
-        stream = counted()
+        source = aiter(store.open(url))
         try:
-            reader = HashingReader(
-                stream,
-                block_size=self.settings.upload_block_size,
-                cap=self.settings.image_size_cap,
-                expected=None,
-                algorithm=algorithm,
+            steps = plan(
+                self.settings,
+                algorithms=image_hashes(self.settings, algorithm),
+                inspect=inspected(image.container_format),
                 quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
+                progress=lambda done: progress(done, None),
             )
-            async for _block in reader:
-                pass
-            reader.verify_format(image.disk_format, max_virtual_size=self.settings.max_virtual_size)
-            digests = reader.digests()
+            out = await pipeline.run(source, steps, [], image_id)  # read and checked, written nowhere
+            digests = record(self.settings, image, out, algorithm)
             expected = given.get("os_hash_value")
             if expected and digests.hash_value != expected:
                 raise BadRequest(
@@ -236,10 +225,9 @@ class LocationService:
                 finish=self._finish(task, store, url, digests),
             )
         finally:
-            for opened in (stream, source):  # a failed read leaves both suspended: close the connection or file
-                close = getattr(opened, "aclose", None)
-                if close is not None:
-                    await close()
+            close = getattr(source, "aclose", None)  # a failed read leaves it suspended: close the connection or file
+            if close is not None:
+                await close()
             await asyncio.shield(claim.release())
 
     def _finish(self, task: Task, store: Store, url: str, digests: Digests) -> Step:
@@ -257,14 +245,7 @@ class LocationService:
                 raise Conflict(f"Image {image_id} changed while the data at its location was read")
             if store.type not in READ_ONLY_TYPES:
                 refuse_other_images_data(repo, image, url)  # another image may have taken it meanwhile
-            image.status = Status.ACTIVE
-            image.size = digests.size
-            image.checksum = digests.checksum
-            image.virtual_size = digests.virtual_size
-            image.os_hash_algo = digests.hash_algo
-            image.os_hash_value = digests.hash_value
-            image.locations = [*image.locations, Location(url=url, store=store.id)]
-            image.updated_at = utcnow()
+            image.activate(digests, [Location(url=url, store=store.id)], utcnow())
             repo.save(image)
             log.info("image %s: active from location %s (%d bytes)", image_id, shown(url), digests.size)
 
@@ -279,7 +260,7 @@ class LocationService:
         def undo(image: Image) -> bool:
             if image.status != Status.IMPORTING or image.properties.get(IMPORT_TASK) != task.id:
                 return False
-            image.status = Status.QUEUED
+            image.move_to(Status.QUEUED, utcnow())
             return True
 
         await asyncio.shield(self.images.quotas.release(_holder(task), None))

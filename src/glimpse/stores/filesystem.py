@@ -59,8 +59,14 @@ def _key_of(name: str) -> tuple[str, bool]:
     return key or stem, True
 
 
+WRITES_QUEUED = 4  # blocks handed to the writer thread and not yet written
+
+
 class FilesystemStore:
     type = "file"
+    # the data pipeline's pooled blocks: after asking for the next block, this store may still be writing
+    # this many of the blocks it was given (its queued writes); older ones may be reused
+    held_blocks = WRITES_QUEUED
 
     def __init__(
         self, store_id: str, datadir: Path, *, description: str = "", weight: int = 0, chunk_size: int = 1 << 20
@@ -107,7 +113,7 @@ class FilesystemStore:
                 # writes and periodic flushes run in one thread, in order, while the next blocks arrive;
                 # flushing as we go keeps the final fsync short
                 write, flush = _disk(_write_all, self.id), _disk(os.fdatasync, self.id)
-                async with SerialWorker(limit=4, name=f"fs-{self.id}") as writer:
+                async with SerialWorker(limit=WRITES_QUEUED, name=f"fs-{self.id}") as writer:
                     async for block in blocks:
                         await writer.submit(write, fd, block)
                         size += len(block)

@@ -18,6 +18,8 @@ class MemoryStore:
         self.objects: dict[str, bytes] = {}
         self.failure: str | None = None  # tests set this to make check() fail
 
+    held_blocks = 0  # each block is copied when it arrives (the data pipeline may reuse its buffer)
+
     async def put(self, key: str, blocks: AsyncIterator[Block], size_hint: int | None = None) -> StoredObject:
         parts = [bytes(block) async for block in blocks]
         url = f"memory://{self.id}/{key}"

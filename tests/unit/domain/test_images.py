@@ -13,6 +13,7 @@ from glimpse.domain.images import (
     READ_ONLY,
     RESERVED,
     TRANSITIONS,
+    Digests,
     Image,
     Location,
     MemberStatus,
@@ -31,7 +32,8 @@ ALLOWED = {
     (S.QUEUED, S.SAVING), (S.QUEUED, S.UPLOADING), (S.QUEUED, S.IMPORTING), (S.QUEUED, S.ACTIVE),
     (S.QUEUED, S.DELETED), (S.SAVING, S.ACTIVE), (S.SAVING, S.KILLED), (S.SAVING, S.DELETED),
     (S.SAVING, S.QUEUED), (S.UPLOADING, S.IMPORTING), (S.UPLOADING, S.QUEUED), (S.UPLOADING, S.DELETED),
-    (S.IMPORTING, S.ACTIVE), (S.IMPORTING, S.DELETED), (S.IMPORTING, S.QUEUED), (S.ACTIVE, S.PENDING_DELETE),
+    (S.IMPORTING, S.ACTIVE), (S.IMPORTING, S.DELETED), (S.IMPORTING, S.QUEUED), (S.IMPORTING, S.UPLOADING),
+    (S.ACTIVE, S.PENDING_DELETE),
     (S.ACTIVE, S.DELETED), (S.ACTIVE, S.DEACTIVATED), (S.DEACTIVATED, S.ACTIVE), (S.DEACTIVATED, S.DELETED),
     (S.PENDING_DELETE, S.DELETED), (S.PENDING_DELETE, S.ACTIVE), (S.KILLED, S.DELETED),
 }  # fmt: skip
@@ -46,7 +48,7 @@ def test_every_status_has_transitions() -> None:
 @pytest.mark.parametrize("current", list(Status))
 @pytest.mark.parametrize("target", list(Status))
 def test_transitions(current: Status, target: Status) -> None:
-    if (current, target) in ALLOWED:
+    if (current, target) in ALLOWED or current == target:  # staying in a status is not a move
         check_transition(current, target)
     else:
         with pytest.raises(InvalidTransition) as caught:
@@ -174,3 +176,41 @@ def test_enums_are_strings() -> None:
     assert Status.PENDING_DELETE == "pending_delete"
     assert [v.value for v in Visibility] == ["public", "community", "shared", "private"]
     assert [m.value for m in MemberStatus] == ["pending", "accepted", "rejected"]
+
+
+# -- activation and moves --------------------------------------------------------------------------------------
+def _at(status: Status) -> Image:
+    then = datetime(2026, 1, 1)
+    return Image(id=new_id(), owner="p", created_at=then, updated_at=then, status=status)
+
+
+DIGESTS = Digests(size=5, checksum="c" * 32, hash_algo="sha512", hash_value="d" * 128, virtual_size=5)
+
+
+@pytest.mark.parametrize("status", [S.SAVING, S.IMPORTING, S.QUEUED])
+def test_activate_records_the_digests_and_adds_the_locations(status: Status) -> None:
+    image = _at(status)
+    image.locations = [Location(url="file:///a", store="a")]
+    now = datetime(2026, 2, 2)
+    image.activate(DIGESTS, [Location(url="file:///b", store="b")], now)
+    assert (image.status, image.size, image.checksum, image.virtual_size) == (S.ACTIVE, 5, "c" * 32, 5)
+    assert (image.os_hash_algo, image.os_hash_value, image.updated_at) == ("sha512", "d" * 128, now)
+    assert [loc.store for loc in image.locations] == ["a", "b"]
+
+
+@pytest.mark.parametrize("status", [S.UPLOADING, S.KILLED, S.DELETED])
+def test_activate_refuses_a_status_that_may_not_become_active(status: Status) -> None:
+    image = _at(status)
+    with pytest.raises(InvalidTransition):
+        image.activate(DIGESTS, [], datetime(2026, 2, 2))
+    assert image.status == status
+    assert image.size is None
+
+
+def test_move_to_follows_the_table() -> None:
+    image = _at(S.IMPORTING)
+    image.move_to(S.UPLOADING, datetime(2026, 2, 2))  # a failed glance-direct import keeps its staged data
+    assert image.status == S.UPLOADING
+    with pytest.raises(InvalidTransition):
+        image.move_to(S.ACTIVE, datetime(2026, 2, 3))
+    assert image.status == S.UPLOADING

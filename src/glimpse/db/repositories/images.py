@@ -29,7 +29,7 @@ from sqlalchemy.sql.elements import BindParameter
 
 from glimpse.context import RequestContext
 from glimpse.db.models import ImageLocationRow, ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
-from glimpse.domain.images import Image, Location, Status, Visibility
+from glimpse.domain.images import Image, Location, Status, Visibility, check_transition
 from glimpse.domain.queries import Condition, ImageQuery
 from glimpse.errors import BadRequest, NotFound
 
@@ -332,8 +332,12 @@ class ImageRepository:
         self.session.flush()
 
     def save(self, image: Image) -> None:
-        """Write the image's whole state (columns, properties, tags, locations)."""
-        self._copy(image, self._row(image.id, None))
+        """Write the image's whole state (columns, properties, tags, locations). A change of status must be
+        a move the status table allows (InvalidTransition, a 409, when not): this and ``set_status`` are
+        the only writers of an image's status."""
+        row = self._row(image.id, None)
+        check_transition(row.status, image.status)
+        self._copy(image, row)
         self.session.flush()
 
     def _copy(self, image: Image, row: ImageRow) -> None:
@@ -360,7 +364,10 @@ class ImageRepository:
                 row.locations.append(ImageLocationRow(store=loc.store, url=loc.url, meta=dict(loc.metadata)))
 
     def set_status(self, image_id: str, expected: Sequence[Status], new: Status, now: datetime, **columns: Any) -> bool:
-        """Compare-and-set the status; returns False when the image was not in an expected status."""
+        """Compare-and-set the status; returns False when the image was not in an expected status. Every
+        expected status must be allowed to move to ``new`` (InvalidTransition when not)."""
+        for current in expected:
+            check_transition(current, new)
         stmt = (
             update(ImageRow)
             .where(
