@@ -41,10 +41,10 @@ def test_a_full_disk_is_413_and_leaves_nothing(
 ) -> None:
     image = make_image()
 
-    def full(fd: int, block: object) -> None:
+    def full(fd: int, direct: int | None, block: object, offset: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(filesystem, "_write_all", full)
+    monkeypatch.setattr(filesystem, "_write_at", full)
     response = put(client, image["id"], b"x" * 100_000)
     assert response.status_code == 413
     assert response.text == plain_error(

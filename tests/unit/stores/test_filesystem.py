@@ -296,10 +296,10 @@ def test_listing_a_missing_directory_is_a_store_error(store: FilesystemStore) ->
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
 def test_a_full_disk_is_storage_full(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, code: int) -> None:
-    def full(fd: int, block: object) -> None:
+    def full(fd: int, direct: int | None, block: object, offset: int) -> None:
         raise OSError(code, os.strerror(code))
 
-    monkeypatch.setattr(filesystem, "_write_all", full)
+    monkeypatch.setattr(filesystem, "_write_at", full)
     with pytest.raises(StorageFull, match="Image storage media is full: store local has no space left"):
         asyncio.run(store.put("big", blocks(b"a" * 100, b"b" * 100)))
     assert list(store.datadir.iterdir()) == []
@@ -322,10 +322,10 @@ def test_a_refused_write_is_storage_write_denied(
 
 
 def test_other_write_errors_stay_store_errors(store: FilesystemStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(fd: int, block: object) -> None:
+    def broken(fd: int, direct: int | None, block: object, offset: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(filesystem, "_write_all", broken)
+    monkeypatch.setattr(filesystem, "_write_at", broken)
     with pytest.raises(StoreError, match="Store local failed to write: Input/output error") as caught:
         asyncio.run(store.put("x", blocks(b"data")))
     assert type(caught.value) is StoreError
@@ -351,3 +351,83 @@ def test_an_unreadable_object_is_a_store_error(store: FilesystemStore, monkeypat
     monkeypatch.setattr(Path, "stat", refusing)
     with pytest.raises(StoreError, match="Store local cannot read: Input/output error"):
         asyncio.run(store.stat(stored.url))
+
+
+# -- the write path: O_DIRECT for whole aligned blocks ------------------------------------------------------
+def _pooled(*payloads: bytes) -> list[memoryview]:
+    """Blocks as the data pipeline hands them over: page-aligned buffers (anonymous mmap)."""
+    import mmap
+
+    views = []
+    for payload in payloads:
+        buffer = mmap.mmap(-1, max(len(payload), 1))
+        buffer[: len(payload)] = payload
+        views.append(memoryview(buffer)[: len(payload)])
+    return views
+
+
+def _direct_supported(directory: Path) -> bool:
+    probe = directory / "probe"
+    probe.write_bytes(b"")
+    try:
+        fd = filesystem._open_direct(probe)
+        if fd is not None:
+            os.close(fd)
+        return fd is not None
+    finally:
+        probe.unlink()
+
+
+def _direct_writes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, int]]:
+    """Record each write: whether it went through the O_DIRECT descriptor, and its length."""
+    calls: list[tuple[bool, int]] = []
+    real = filesystem._write_at
+
+    def spy(fd: int, direct: int | None, block: filesystem.Block, offset: int) -> None:
+        calls.append((direct is not None, len(memoryview(block))))
+        real(fd, direct, block, offset)
+
+    monkeypatch.setattr(filesystem, "_write_at", spy)
+    return calls
+
+
+@pytest.mark.parametrize("direct_io", [True, False])
+def test_aligned_blocks_bypass_the_page_cache_and_the_rest_does_not(
+    store: FilesystemStore, monkeypatch: pytest.MonkeyPatch, direct_io: bool
+) -> None:
+    calls = _direct_writes(monkeypatch)
+    store.direct_io = direct_io
+    payloads = [os.urandom(64 * 1024), os.urandom(64 * 1024), os.urandom(1000)]
+
+    async def source() -> AsyncIterator[memoryview]:
+        for view in _pooled(*payloads):
+            yield view
+        yield memoryview(bytearray(b"tail"))  # not page-aligned
+
+    stored = asyncio.run(store.put("img", source()))
+    assert read(store, stored.url) == b"".join(payloads) + b"tail"
+    supported = direct_io and _direct_supported(store.datadir)
+    assert calls == [(supported, 65536), (supported, 65536), (False, 1000), (False, 4)]
+
+
+def test_without_o_direct_support_every_block_is_written_through_the_cache(
+    store: FilesystemStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = os.open
+
+    def no_direct(path: object, flags: int, *args: int) -> int:
+        if flags & getattr(os, "O_DIRECT", 0):
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))  # as tmpfs on older kernels answers
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(filesystem.os, "open", no_direct)
+    calls = _direct_writes(monkeypatch)
+    payload = os.urandom(3 * 4096)
+
+    async def source() -> AsyncIterator[memoryview]:
+        for view in _pooled(payload):
+            yield view
+
+    stored = asyncio.run(store.put("img", source()))
+    assert read(store, stored.url) == payload
+    assert calls == [(False, 3 * 4096)]
