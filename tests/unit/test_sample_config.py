@@ -23,3 +23,11 @@ def test_metadef_cap_is_off_by_default_and_read_from_glimpse_section(tmp_path: P
     conf = tmp_path / "glimpse.conf"
     conf.write_text("[glimpse]\nmetadef_records_per_project = 5\n")
     assert load_settings(conf, env={}, data_dir=tmp_path).metadef_records_per_project == 5
+
+
+def test_format_match_is_required_by_default_and_read_from_image_format(tmp_path: Path) -> None:
+    assert load_settings(SAMPLE, env={}).require_image_format_match is True
+    assert load_settings(env={}, data_dir=tmp_path).require_image_format_match is True
+    conf = tmp_path / "glimpse.conf"
+    conf.write_text("[image_format]\nrequire_image_format_match = false\n")
+    assert load_settings(conf, env={}, data_dir=tmp_path).require_image_format_match is False
