@@ -91,7 +91,47 @@ def test_served_images_validate_against_the_schema(client: TestClient) -> None:
     Draft4Validator(schema(client, "members")).validate(client.get(f"/v2/images/{created['id']}/members").json())
 
 
-@pytest.mark.parametrize("name", ["nothing", "task", "metadefs"])
+TASK_KEYS = {
+    "id", "type", "status", "input", "result", "owner", "message", "image_id", "request_id", "user_id", "expires_at",
+    "created_at", "updated_at", "self", "schema",
+}  # fmt: skip
+
+
+def test_task_schemas(client: TestClient) -> None:
+    """Glance's keys; like Glance's member schemas, served without additionalProperties (its minimal form)."""
+    task = schema(client, "task")
+    assert set(task) == {"name", "properties"}
+    assert task["name"] == "task"
+    assert set(task["properties"]) == TASK_KEYS
+    assert task["properties"]["status"]["enum"] == ["pending", "processing", "success", "failure"]
+    assert task["properties"]["type"]["enum"] == ["import", "api_image_import", "location_import"]
+    tasks = schema(client, "tasks")
+    assert set(tasks) == {"name", "properties", "links"}
+    assert set(tasks["properties"]) == {"tasks", "schema"}
+    assert set(tasks["properties"]["tasks"]["items"]["properties"]) == TASK_KEYS - {"input", "result", "message"}
+    assert tasks["links"] == [{"rel": "describedby", "href": "{schema}"}]
+    member = schema(client, "member")
+    assert set(member) == {"name", "properties"}
+    assert set(schema(client, "members")["properties"]) == {"members", "schema"}
+    for name in ("task", "tasks", "member", "members"):
+        Draft4Validator.check_schema(schema(client, name))
+
+
+def test_served_tasks_validate_against_the_schema(client: TestClient) -> None:
+    created = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()
+    staged = client.put(
+        f"/v2/images/{created['id']}/stage", content=b"abc", headers={"content-type": "application/octet-stream"}
+    )
+    assert staged.status_code == 204, staged.text
+    started = client.post(f"/v2/images/{created['id']}/import", json={"method": {"name": "glance-direct"}})
+    assert started.status_code == 202, started.text
+    tasks = client.get(f"/v2/images/{created['id']}/tasks").json()["tasks"]
+    assert tasks
+    Draft4Validator(schema(client, "task")).validate(client.get(f"/v2/tasks/{tasks[0]['id']}").json())
+    Draft4Validator(schema(client, "tasks")).validate(client.get("/v2/tasks").json())
+
+
+@pytest.mark.parametrize("name", ["nothing", "metadefs"])
 def test_unknown_schema_is_404(client: TestClient, name: str) -> None:
     response = client.get(f"/v2/schemas/{name}")
     assert response.status_code == 404

@@ -10,6 +10,7 @@ from jsonschema import Draft4Validator
 from jsonschema.exceptions import best_match
 
 from glimpse.domain.images import MemberStatus, Status, Visibility
+from glimpse.domain.tasks import TaskStatus, TaskType
 from glimpse.errors import BadRequest
 from glimpse.settings import Settings
 
@@ -144,34 +145,44 @@ class Schemas:
             ],
         }
 
+    # Glance serves the member, members, task and tasks schemas in their "minimal" form: name and properties
+    # (collections: the array, `schema` and the describedby link), with no additionalProperties.
     @cached_property
     def member(self) -> dict[str, Any]:
         return {
             "name": "member",
             "properties": {
-                "created_at": {**_TIMESTAMP, "description": "Date and time of image member creation"},
-                "image_id": {"type": "string", "pattern": _UUID, "description": "An identifier for the image"},
-                "member_id": {"type": "string", "description": "An identifier for the image member (tenantId)"},
+                "member_id": {"type": "string", "description": "The project the image is shared with"},
+                "image_id": {"type": "string", "description": "The shared image", "pattern": _UUID},
+                "created_at": {"type": "string", "description": "When the image was shared with the project"},
+                "updated_at": {"type": "string", "description": "When the membership last changed"},
                 "status": {
                     "type": "string",
+                    "description": "Whether the project accepted the image",
                     "enum": [x.value for x in MemberStatus],
-                    "description": "The status of this image member",
                 },
-                "updated_at": {**_TIMESTAMP, "description": "Date and time of last modification of image member"},
-                "schema": {"type": "string", "readOnly": True},
+                "schema": {"readOnly": True, "type": "string"},
             },
         }
 
     @cached_property
     def members(self) -> dict[str, Any]:
-        return {
-            "name": "members",
-            "properties": {"members": {"type": "array", "items": self.member}, "schema": {"type": "string"}},
-            "links": [{"rel": "describedby", "href": "{schema}"}],
-        }
+        return _minimal_collection("members", self.member)
+
+    @cached_property
+    def task(self) -> dict[str, Any]:
+        return {"name": "task", "properties": _task_properties(full=True)}
+
+    @cached_property
+    def tasks(self) -> dict[str, Any]:
+        """A listed task has no ``input``, ``result`` nor ``message``."""
+        return _minimal_collection("tasks", {"name": "task", "properties": _task_properties(full=False)})
 
     def by_name(self, name: str) -> dict[str, Any] | None:
-        return {"image": self.image, "images": self.images, "member": self.member, "members": self.members}.get(name)
+        return {
+            "image": self.image, "images": self.images, "member": self.member, "members": self.members,
+            "task": self.task, "tasks": self.tasks,
+        }.get(name)  # fmt: skip
 
     @cached_property
     def _image_validator(self) -> Draft4Validator:
@@ -181,3 +192,39 @@ class Schemas:
         error = best_match(self._image_validator.iter_errors(dict(document)))
         if error is not None:
             raise BadRequest(f"Provided object does not match schema 'image': {error.message}")
+
+
+def _minimal_collection(name: str, item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "properties": {name: {"type": "array", "items": item}, "schema": {"type": "string"}},
+        "links": [{"rel": "describedby", "href": "{schema}"}],
+    }
+
+
+_API_TASK_TYPES = (TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT)  # Glance's three
+
+
+def _task_properties(*, full: bool) -> dict[str, Any]:
+    text = {"type": "string"}
+    properties: dict[str, Any] = {
+        "id": {**text, "description": "The task's identifier", "pattern": _UUID},
+        "type": {**text, "description": "What the task does", "enum": [x.value for x in _API_TASK_TYPES]},
+        "status": {**text, "description": "Where the task is", "enum": [x.value for x in TaskStatus]},
+        "input": {"type": ["null", "object"], "description": "What the task was given (JSON)"},
+        "result": {"type": ["null", "object"], "description": "What the task produced (JSON)"},
+        "owner": {**text, "description": "The project that owns the task"},
+        "message": {**text, "description": "Why the task failed, or other news worth a human's attention"},
+        "image_id": {**text, "description": "The image the task works on"},
+        "request_id": {**text, "description": "The request that created the task"},
+        "user_id": {**text, "description": "The user who created the task"},
+        "expires_at": {"type": ["null", "string"], "description": "When a finished task may be removed"},
+        "created_at": {**text, "description": "When the task was created"},
+        "updated_at": {**text, "description": "When the task last changed"},
+        "self": {"readOnly": True, **text},
+        "schema": {"readOnly": True, **text},
+    }
+    if not full:
+        for name in ("input", "result", "message"):
+            del properties[name]
+    return properties

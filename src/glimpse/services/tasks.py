@@ -75,8 +75,6 @@ class TaskService:
         sort_dir = args.get("sort_dir", "desc")
         if sort_dir not in ("asc", "desc"):
             raise BadRequest(f"Invalid sort direction: {sort_dir}")
-        if args.get("sort_key", "created_at") != "created_at":
-            raise BadRequest("Tasks can only be sorted by created_at")
         try:
             limit = min(int(args.get("limit", self.settings.limit_param_default)), self.settings.api_limit_max)
         except ValueError:
@@ -85,7 +83,13 @@ class TaskService:
             raise BadRequest("limit param must be positive")
         tasks = await self.db.run(
             lambda s: TaskRepository(s).search(
-                ctx, status=status, type_=type_, sort_dir=sort_dir, limit=limit, marker=args.get("marker")
+                ctx,
+                status=status,
+                type_=type_,
+                sort_dir=sort_dir,
+                limit=limit,
+                marker=args.get("marker"),
+                sort_key=args.get("sort_key", "created_at"),
             )
         )
         return tasks, (tasks[-1].id if tasks and len(tasks) == limit else None)

@@ -34,12 +34,26 @@ def task_view(task: Task) -> dict[str, Any]:
     }
 
 
+STUB_OMITS = ("input", "result", "message")  # a listed task, as Glance's: without its blobs
+
+
+def task_stub(task: Task) -> dict[str, Any]:
+    view = task_view(task)
+    for name in STUB_OMITS:
+        del view[name]
+    return view
+
+
 async def index(request: Request) -> Response:
     params = list(request.query_params.multi_items())
     tasks, next_marker = await services(request).tasks.search(context(request), params)
-    body: dict[str, Any] = {"tasks": [task_view(t) for t in tasks], "first": "/v2/tasks", "schema": "/v2/schemas/tasks"}
+    kept = [(k, v) for k, v in params if k != "marker"]
+    body: dict[str, Any] = {
+        "tasks": [task_stub(t) for t in tasks],
+        "first": "/v2/tasks" + (f"?{urlencode(kept)}" if kept else ""),  # as Glance: the query without marker
+        "schema": "/v2/schemas/tasks",
+    }
     if next_marker is not None:
-        kept = [(k, v) for k, v in params if k != "marker"]
         body["next"] = "/v2/tasks?" + urlencode([*kept, ("marker", next_marker)])
     return json_response(body)
 

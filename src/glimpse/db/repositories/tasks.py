@@ -6,13 +6,33 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import and_, func, select, true, tuple_, update
 from sqlalchemy.orm import Session
 
 from glimpse.context import RequestContext
 from glimpse.db.models import TaskRow
 from glimpse.domain.tasks import PUBLIC_TYPES, Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, NotFound
+
+# the columns tasks may be sorted by (Glance sorts by any column of its tasks table)
+SORT_KEYS = ("id", "type", "status", "owner", "image_id", "user_id", "request_id", "expires_at", "created_at",
+             "updated_at")  # fmt: skip
+_EMPTY: dict[str, Any] = {  # what an empty value sorts as: first, like the smallest value
+    "owner": "", "image_id": "", "user_id": "", "request_id": "", "expires_at": datetime(1970, 1, 1),
+}  # fmt: skip
+
+
+def _sort_columns(sort_key: str) -> list[Any]:
+    if sort_key not in SORT_KEYS:
+        raise BadRequest("Sort key supplied was not valid.")
+    names = [sort_key, *(name for name in ("created_at", "id") if name != sort_key)]
+    return [getattr(TaskRow, name) for name in names]
+
+
+def _filled(column: Any, value: Any) -> Any:
+    if hasattr(value, "value"):  # an enum of the domain task
+        value = value.value
+    return _EMPTY[column.key] if value is None and column.key in _EMPTY else value
 
 
 def to_domain(row: TaskRow) -> Task:
@@ -79,7 +99,12 @@ class TaskRepository:
         sort_dir: str,
         limit: int,
         marker: str | None,
+        sort_key: str = "created_at",
     ) -> list[Task]:
+        """A page of tasks ordered by ``sort_key`` (one of :data:`SORT_KEYS`), then created_at and id, all in
+        ``sort_dir``; empty values sort first."""
+        keys = _sort_columns(sort_key)
+        ordered = [func.coalesce(column, _EMPTY[column.key]) if column.key in _EMPTY else column for column in keys]
         stmt = select(TaskRow).where(_visible(viewer))
         if status:
             stmt = stmt.where(TaskRow.status == status)
@@ -90,25 +115,10 @@ class TaskRepository:
                 start = self.get(marker, viewer)
             except NotFound:
                 raise BadRequest(f"Invalid marker {marker}: task not found") from None
-            if sort_dir == "asc":
-                stmt = stmt.where(
-                    or_(
-                        TaskRow.created_at > start.created_at,
-                        and_(TaskRow.created_at == start.created_at, TaskRow.id > start.id),
-                    )
-                )
-            else:
-                stmt = stmt.where(
-                    or_(
-                        TaskRow.created_at < start.created_at,
-                        and_(TaskRow.created_at == start.created_at, TaskRow.id < start.id),
-                    )
-                )
-        order = (
-            (TaskRow.created_at.asc(), TaskRow.id.asc())
-            if sort_dir == "asc"
-            else (TaskRow.created_at.desc(), TaskRow.id.desc())
-        )
+            values = [_filled(column, getattr(start, column.key)) for column in keys]
+            after = tuple_(*ordered) > tuple_(*values) if sort_dir == "asc" else tuple_(*ordered) < tuple_(*values)
+            stmt = stmt.where(after)
+        order = [column.asc() if sort_dir == "asc" else column.desc() for column in ordered]
         return [to_domain(row) for row in self.session.scalars(stmt.order_by(*order).limit(limit))]
 
     def for_image(self, image_id: str) -> list[Task]:
