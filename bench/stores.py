@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+from glimpse.settings import RbdStoreOptions, S3StoreOptions, SwiftStoreOptions
 from glimpse.stores.base import Store
 from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.rbd import from_options as rbd_store
@@ -39,24 +40,24 @@ NAME = f"glimpse-bench-{uuid.uuid4().hex[:8]}"
 
 
 def _s3() -> Store:
-    return s3_store("s3", {
+    return s3_store("s3", S3StoreOptions.model_validate({
         "s3_store_host": "http://127.0.0.1:8080", "s3_store_access_key": "glimpse:glimpse",
         "s3_store_secret_key": "glimpse-secret", "s3_store_bucket": f"{NAME}-s3",
         "s3_store_create_bucket_on_put": "true",
-    }, description="", weight=0, chunk_size=CHUNK)  # fmt: skip
+    }), description="", weight=0, chunk_size=CHUNK)  # fmt: skip
 
 
 def _swift() -> Store:
-    return swift_store("swift", {
+    return swift_store("swift", SwiftStoreOptions.model_validate({
         "swift_store_auth_address": "http://127.0.0.1:8080/auth/v1.0", "swift_store_auth_version": "1",
         "swift_store_user": "glimpse:glimpse", "swift_store_key": "glimpse-secret",
         "swift_store_container": f"{NAME}-swift", "swift_store_create_container_on_put": "true",
-    }, description="", weight=0, chunk_size=CHUNK)  # fmt: skip
+    }), description="", weight=0, chunk_size=CHUNK)  # fmt: skip
 
 
 def _rbd() -> Store:
-    return rbd_store("rbd", {"rbd_store_ceph_conf": str(CEPH_CONF), "rbd_store_user": "admin",
-                             "rbd_store_pool": "images"}, description="", weight=0, chunk_size=CHUNK)  # fmt: skip
+    options = RbdStoreOptions(rbd_store_ceph_conf=str(CEPH_CONF), rbd_store_user="admin", rbd_store_pool="images")
+    return rbd_store("rbd", options, description="", weight=0, chunk_size=CHUNK)
 
 
 async def _blocks(total: int, block: bytes) -> AsyncIterator[bytes]:

@@ -127,4 +127,8 @@ def artifacts_app_from_environment() -> Starlette:
 
 def app_from_environment() -> Starlette:
     """The app of one of several `glimpse serve` worker processes: settings from GLIMPSE_CONFIG and GLIMPSE_*."""
-    return create_app(load_settings())
+    from glimpse.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())  # a new process: masked too
+    return create_app(settings)

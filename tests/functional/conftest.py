@@ -74,7 +74,7 @@ def active_image(
 
 def store_files(settings: Settings, store: str | None = None) -> list[Path]:
     """Every file in a store's directory (default: the default store)."""
-    datadir = Path(settings.stores[store or settings.default_backend].options["filesystem_store_datadir"])
+    datadir = Path(settings.stores[store or settings.default_backend].options.filesystem_store_datadir)
     return sorted(p for p in datadir.rglob("*") if p.is_file()) if datadir.exists() else []
 
 

@@ -65,7 +65,7 @@ def test_lines_logged_inside_a_request_carry_its_id(
     client: TestClient, settings: Settings, json_lines: io.StringIO
 ) -> None:
     image = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}, headers=ALICE).json()
-    shutil.rmtree(settings.stores["local"].options["filesystem_store_datadir"])
+    shutil.rmtree(settings.stores["local"].options.filesystem_store_datadir)
     response = client.put(f"/v2/images/{image['id']}/file", content=b"data", headers={**OCTET, **ALICE})
     assert response.status_code == 502
     request_id = response.headers["x-openstack-request-id"]

@@ -49,7 +49,7 @@ def test_head_and_other_methods(client: TestClient) -> None:
 
 
 def test_missing_store_directory_is_503(client: TestClient, settings: Settings) -> None:
-    shutil.rmtree(settings.stores["local"].options["filesystem_store_datadir"])
+    shutil.rmtree(settings.stores["local"].options.filesystem_store_datadir)
     status, body = health(client)
     assert status == 503
     assert body["status"] == "error"

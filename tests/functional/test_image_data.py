@@ -276,7 +276,7 @@ def test_failing_source_leaves_nothing_behind(
     assert len(sent) == 3
     assert status_of(client, image["id"]) == "queued"
     no_leftovers(settings)
-    datadir = Path(settings.stores["local"].options["filesystem_store_datadir"])
+    datadir = Path(settings.stores["local"].options.filesystem_store_datadir)
     assert list(datadir.glob("*.partial")) == []
     # and a retry succeeds
     assert put(client, image["id"], b"retry").status_code == 204

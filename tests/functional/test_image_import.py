@@ -186,7 +186,7 @@ def test_web_download_failing_half_way_leaves_a_consistent_image(
     assert task["status"] == "failure"
     assert task["message"]
     for store in ("fast", "cheap"):
-        datadir = Path(multi_settings.stores[store].options["filesystem_store_datadir"])
+        datadir = Path(multi_settings.stores[store].options.filesystem_store_datadir)
         assert [p.name for p in datadir.iterdir()] == []
 
 

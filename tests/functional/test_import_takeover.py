@@ -108,7 +108,7 @@ async def _assert_intact(services: Services, image_id: str) -> None:
 
 
 def _store_files(services: Services) -> list[str]:
-    datadir = Path(services.settings.stores["local"].options["filesystem_store_datadir"])
+    datadir = Path(services.settings.stores["local"].options.filesystem_store_datadir)
     return sorted(p.name for p in datadir.iterdir())
 
 

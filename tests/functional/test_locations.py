@@ -84,7 +84,7 @@ def loc(loc_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
 
 @pytest.fixture
 def datadir(loc_settings: Settings, loc: tuple[TestClient, Services]) -> Path:
-    return Path(loc_settings.stores["local"].options["filesystem_store_datadir"])
+    return Path(loc_settings.stores["local"].options.filesystem_store_datadir)
 
 
 def _create(client: TestClient, headers: dict[str, str] | None = None, **extra: Any) -> str:

@@ -152,7 +152,7 @@ def test_upload_failures_by_reason(two_stores: tuple[TestClient, Settings]) -> N
     missing = "00000000-0000-0000-0000-000000000000"
     assert client.put(f"/v2/images/{missing}/file", content=b"x", headers=OCTET).status_code == 404
     # store error: the store's directory is gone
-    shutil.rmtree(settings.stores["cheap"].options["filesystem_store_datadir"])
+    shutil.rmtree(settings.stores["cheap"].options.filesystem_store_datadir)
     headers = {**OCTET, "x-image-meta-store": "cheap"}
     assert client.put(f"/v2/images/{create(client)}/file", content=b"y" * 10, headers=headers).status_code == 502
     samples = scrape(client)

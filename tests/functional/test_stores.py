@@ -138,7 +138,7 @@ def test_info_stores_detail_for_admin(multi: Multi) -> None:
     assert stores["cheap"]["weight"] == 10
     assert "default" not in stores["cheap"]
     assert stores["fast"]["description"] == "Quick but dear"
-    fast_dir = multi.settings.stores["fast"].options["filesystem_store_datadir"]
+    fast_dir = multi.settings.stores["fast"].options.filesystem_store_datadir
     assert Path(str(stores["fast"]["properties"]["datadir"])) == Path(fast_dir).resolve()
 
 

@@ -6,11 +6,19 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
-from glimpse.logs import TEXT_FORMAT, JsonFormatter, RequestLog, configure_logging, current_request
+from glimpse.logs import (
+    TEXT_FORMAT,
+    JsonFormatter,
+    RequestLog,
+    SecretMask,
+    configure_logging,
+    current_request,
+    mask_secrets,
+)
 
 
 def record(message: str = "hello %s", *args: Any, level: int = logging.INFO, **extra: Any) -> logging.LogRecord:
@@ -136,3 +144,59 @@ def test_configure_text(restore_root_logger: logging.Logger) -> None:
     assert handler.formatter is not None
     assert handler.formatter._fmt == TEXT_FORMAT
     assert restore_root_logger.level == logging.INFO
+
+
+# -- secrets ---------------------------------------------------------------------------------------------------
+SECRET = "hunter2-Sw0rdfish"
+URL_PASSWORD = "p@ss/word"  # written %-encoded inside URLs
+
+
+def _secret_failure() -> BaseException:
+    try:
+        raise ConnectionError(f"cannot reach postgresql://glance:{SECRET}@db/glance")
+    except ConnectionError as exc:
+        return exc
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_configured_secrets_never_reach_the_output(
+    restore_root_logger: logging.Logger, capsys: pytest.CaptureFixture[str], log_format: Literal["text", "json"]
+) -> None:
+    configure_logging(log_format, "INFO", [SECRET, "p%40ss%2Fword", URL_PASSWORD])
+    log = logging.getLogger("glimpse.driver")
+    log.info("connecting to redis://:%s@cache:6379/0", "p%40ss%2Fword")  # in the arguments
+    log.warning(f"key {SECRET} refused")  # in the message itself
+    log.warning("the raw one: %r", {"password": URL_PASSWORD})
+    failure = _secret_failure()
+    log.error("failed", exc_info=(type(failure), failure, failure.__traceback__))
+    log.info("nothing secret: %d images", 3)
+    err = capsys.readouterr().err
+    assert SECRET not in err
+    assert "p%40ss%2Fword" not in err
+    assert URL_PASSWORD not in err
+    assert "redis://:***@cache:6379/0" in err
+    assert "key *** refused" in err
+    assert "postgresql://glance:***@db/glance" in err  # in the traceback
+    assert "nothing secret: 3 images" in err
+
+
+def test_mask_secrets_adds_to_every_handler_of_a_logger(capsys: pytest.CaptureFixture[str]) -> None:
+    logger = logging.getLogger("glimpse.test.masked")
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        mask_secrets(["first-secret"], logger)
+        mask_secrets(["second-secret"], logger)
+        assert len([f for f in handler.filters if isinstance(f, SecretMask)]) == 1
+        logger.warning("first-secret and second-secret and first-secret-and-more")
+        assert capsys.readouterr().err.strip() == "*** and *** and ***-and-more"
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+def test_a_mask_without_secrets_leaves_records_alone() -> None:
+    made = record("hello %s", "world")
+    assert SecretMask().filter(made)
+    assert (made.msg, made.args) == ("hello %s", ("world",))

@@ -12,8 +12,8 @@ def test_sample_config_loads() -> None:
     assert set(settings.stores) == {"fast", "cheap"}
     assert settings.default_backend == "fast"
     assert settings.stores["fast"].weight == 100
-    assert settings.stores["fast"].options["filesystem_store_datadir"] == "/var/lib/glimpse/stores/fast"
-    assert settings.database_url == "sqlite:////var/lib/glimpse/glimpse.db"
+    assert settings.stores["fast"].options.filesystem_store_datadir == Path("/var/lib/glimpse/stores/fast")
+    assert settings.database_url.get_secret_value() == "sqlite:////var/lib/glimpse/glimpse.db"
     assert settings.port == 9292
     assert "qcow2" in settings.disk_formats
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -11,8 +12,16 @@ import pytest
 from glimpse.settings import (
     DEFAULT_CONTAINER_FORMATS,
     DEFAULT_DISK_FORMATS,
+    Env,
+    FilesystemStoreOptions,
+    HttpStoreOptions,
+    Ini,
+    RbdStoreOptions,
+    S3StoreOptions,
+    SecretUrl,
     Settings,
     StoreSettings,
+    SwiftStoreOptions,
     load_settings,
 )
 
@@ -27,14 +36,16 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_defaults(tmp_path: Path) -> None:
     settings = load_settings(env={}, data_dir=tmp_path)
     assert settings.data_dir == tmp_path
-    assert settings.database_url == f"sqlite:///{tmp_path / 'glimpse.db'}"
+    assert settings.database_url.get_secret_value() == f"sqlite:///{tmp_path / 'glimpse.db'}"
     assert settings.token_file == tmp_path / "tokens.json"
     assert settings.auth == "tokens"
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 9292, 1)
     assert list(settings.stores) == ["local"]
     assert settings.default_backend == "local"
     assert settings.stores["local"].type == "file"
-    assert settings.stores["local"].options["filesystem_store_datadir"] == str(tmp_path / "stores" / "local")
+    assert settings.stores["local"].options == FilesystemStoreOptions(
+        filesystem_store_datadir=tmp_path / "stores" / "local"
+    )
     assert settings.image_size_cap == 1099511627776
     assert settings.max_request_body_size == 114688
     assert settings.hashing_algorithm == "sha512"
@@ -121,7 +132,7 @@ auto_migrate = false
     assert settings.public_endpoint == "https://images.example.com"
     assert settings.disk_formats == ["raw", "qcow2", "iso"]
     assert settings.container_formats == ["bare"]
-    assert settings.database_url == "postgresql+psycopg://u:secret@db/glance"
+    assert settings.database_url.get_secret_value() == "postgresql+psycopg://u:secret@db/glance"
     assert settings.auth == "keystone"
     assert settings.log_level == "DEBUG"
     assert settings.auto_migrate is False
@@ -156,13 +167,10 @@ filesystem_store_file_perm = 0640
     assert settings.default_backend == "cheap"
     fast = settings.stores["fast"]
     assert (fast.id, fast.type, fast.description, fast.weight) == ("fast", "file", "Fast", 100)
-    assert fast.options == {"filesystem_store_datadir": "/srv/fast"}
+    assert fast.options == FilesystemStoreOptions(filesystem_store_datadir=Path("/srv/fast"))
     cheap = settings.stores["cheap"]
     assert (cheap.description, cheap.weight) == ("", 0)
-    assert cheap.options == {
-        "filesystem_store_file_perm": "0640",
-        "filesystem_store_datadir": str(tmp_path / "stores" / "cheap"),
-    }
+    assert cheap.options == FilesystemStoreOptions(filesystem_store_datadir=tmp_path / "stores" / "cheap")
 
 
 def test_ini_first_store_is_the_default_default(tmp_path: Path) -> None:
@@ -188,7 +196,7 @@ def test_ini_single_store_glance_api_conf(tmp_path: Path) -> None:
     settings = load_settings(ini, env={}, data_dir=tmp_path)
     assert list(settings.stores) == ["file"]
     assert settings.default_backend == "file"
-    assert settings.stores["file"].options["filesystem_store_datadir"] == "/var/lib/glance/images/"
+    assert settings.stores["file"].options.filesystem_store_datadir == Path("/var/lib/glance/images/")
 
 
 def test_ini_unknown_options_are_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -234,7 +242,7 @@ def test_environment_variables(tmp_path: Path) -> None:
     }
     settings = load_settings(env=env)
     assert settings.data_dir == tmp_path / "env-data"
-    assert settings.database_url == "sqlite:////tmp/x.db"
+    assert settings.database_url.get_secret_value() == "sqlite:////tmp/x.db"
     assert settings.auth == "noauth"
     assert settings.token_file == tmp_path / "t.json"
     assert (settings.host, settings.port, settings.workers) == ("::1", 1234, 3)
@@ -251,7 +259,7 @@ def test_environment_stores(tmp_path: Path) -> None:
     assert list(settings.stores) == ["fast", "cheap"]
     assert settings.stores["cheap"].type == "file"
     assert settings.default_backend == "cheap"
-    assert settings.stores["fast"].options["filesystem_store_datadir"] == str(tmp_path / "stores" / "fast")
+    assert settings.stores["fast"].options.filesystem_store_datadir == tmp_path / "stores" / "fast"
 
 
 def test_empty_environment_values_are_ignored(tmp_path: Path) -> None:
@@ -303,7 +311,7 @@ def test_unknown_default_backend(tmp_path: Path) -> None:
 def test_explicit_store_settings(tmp_path: Path) -> None:
     store = StoreSettings(id="s", type="file", options={"filesystem_store_datadir": "/srv/s"})
     settings = load_settings(env={}, data_dir=tmp_path, stores={"s": store})
-    assert settings.stores["s"].options["filesystem_store_datadir"] == "/srv/s"
+    assert settings.stores["s"].options.filesystem_store_datadir == Path("/srv/s")
     assert settings.default_backend == "s"
 
 
@@ -371,6 +379,184 @@ def test_busy_timeout_and_recovery_from_ini_and_environment(tmp_path: Path) -> N
 def test_negative_busy_timeout(tmp_path: Path) -> None:
     with pytest.raises(pydantic.ValidationError):
         load_settings(env={"GLIMPSE_DATABASE_BUSY_TIMEOUT": "-1"}, data_dir=tmp_path)
+
+
+# -- option names on the fields --------------------------------------------------------------------------------
+def test_every_ini_option_and_variable_names_one_field() -> None:
+    ini = [
+        (m.section, m.option) for info in Settings.model_fields.values() for m in info.metadata if isinstance(m, Ini)
+    ]
+    env = [m.name for info in Settings.model_fields.values() for m in info.metadata if isinstance(m, Env)]
+    assert len(ini) == len(set(ini))
+    assert len(env) == len(set(env))
+    assert all(name.startswith("GLIMPSE_") for name in env)
+    assert ("DEFAULT", "image_size_cap") in ini
+    assert "GLIMPSE_IMAGE_SIZE_CAP" in env
+
+
+def test_each_marked_option_is_read_from_its_section(tmp_path: Path) -> None:
+    """Every field with an Ini marker takes a value from that section and option."""
+    samples = {int: "7", float: "7.5", bool: "false", str: "sha256"}
+    for name, info in Settings.model_fields.items():
+        for marker in (m for m in info.metadata if isinstance(m, Ini)):
+            kind = info.annotation
+            if kind not in samples or name == "default_backend":  # (must name a store: tested above)
+                continue
+            raw = "sha256" if name == "hashing_algorithm" else samples[kind]
+            ini = write(tmp_path, f"[{marker.section}]\n{marker.option} = {raw}\n")
+            value = getattr(load_settings(ini, env={}, data_dir=tmp_path), name)
+            assert value == pydantic.TypeAdapter(kind).validate_python(raw), (marker, name)
+
+
+# -- store options ---------------------------------------------------------------------------------------------
+def test_store_sections_are_typed_by_driver(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    ini = write(
+        tmp_path,
+        """
+[DEFAULT]
+enabled_backends = disk:file, s3:s3, sw:swift, ceph:rbd, web:http
+
+[disk]
+filesystem_store_datadir = /srv/disk
+filesystem_store_file_perm = 0640
+
+[s3]
+s3_store_host = rgw.example:8080
+s3_store_access_key = AK
+s3_store_secret_key = SK-secret
+s3_store_bucket = images
+s3_store_large_object_size = 200
+s3_store_region_name =
+
+[sw]
+swift_store_auth_address = http://swift/auth/v1.0
+swift_store_user = acc:usr
+swift_store_key = swift-secret
+swift_store_auth_version = 1
+swift_store_create_container_on_put = True
+
+[ceph]
+rbd_store_pool = vms
+rbd_store_chunk_size = 4
+rbd_store_bogus = 1
+
+[web]
+https_insecure = true
+""",
+    )
+    with caplog.at_level(logging.WARNING, logger="glimpse.settings"):
+        settings = load_settings(ini, env={}, data_dir=tmp_path)
+    disk, s3, sw, ceph, web = (settings.stores[name].options for name in ("disk", "s3", "sw", "ceph", "web"))
+    assert disk == FilesystemStoreOptions(filesystem_store_datadir=Path("/srv/disk"))
+    assert isinstance(s3, S3StoreOptions)
+    assert (s3.s3_store_host, s3.s3_store_bucket, s3.s3_store_large_object_size) == (
+        "http://rgw.example:8080",
+        "images",
+        200,
+    )
+    assert s3.s3_store_region_name == "us-east-1"  # empty: the default
+    assert s3.s3_store_secret_key.get_secret_value() == "SK-secret"
+    assert isinstance(sw, SwiftStoreOptions)
+    assert sw.swift_store_key is not None
+    assert sw.swift_store_key.get_secret_value() == "swift-secret"
+    assert (sw.swift_store_auth_version, sw.swift_store_create_container_on_put) == ("1", True)
+    assert ceph == RbdStoreOptions(rbd_store_pool="vms", rbd_store_chunk_size=4)
+    assert web == HttpStoreOptions()
+    warnings = [record.getMessage() for record in caplog.records]
+    for section, option in (
+        ("disk", "filesystem_store_file_perm"),
+        ("ceph", "rbd_store_bogus"),
+        ("web", "https_insecure"),
+    ):
+        assert any(f"[{section}] {option}" in message for message in warnings), (section, warnings)
+    assert not any("s3_store" in message or "swift_store" in message for message in warnings)
+
+
+def test_a_bad_store_option_names_the_option_without_its_value(tmp_path: Path) -> None:
+    ini = write(
+        tmp_path,
+        "[DEFAULT]\nenabled_backends = s3:s3\n[s3]\ns3_store_host = h\ns3_store_access_key = a\n"
+        "s3_store_secret_key = do-not-print\ns3_store_bucket = b\ns3_store_thread_pools = none\n",
+    )
+    with pytest.raises(pydantic.ValidationError, match="s3_store_thread_pools") as refused:
+        load_settings(ini, env={}, data_dir=tmp_path)
+    assert "do-not-print" not in str(refused.value)
+
+
+def test_a_store_needs_its_required_options(tmp_path: Path) -> None:
+    ini = write(tmp_path, "[DEFAULT]\nenabled_backends = s3:s3\n[s3]\ns3_store_host = h\n")
+    with pytest.raises(pydantic.ValidationError, match="s3_store_bucket"):
+        load_settings(ini, env={}, data_dir=tmp_path)
+
+
+def test_options_of_another_driver_are_refused() -> None:
+    with pytest.raises(pydantic.ValidationError, match="takes RbdStoreOptions"):
+        StoreSettings(id="x", type="rbd", options=FilesystemStoreOptions())
+
+
+# -- secrets ---------------------------------------------------------------------------------------------------
+ALL_SECRETS_INI = """
+[DEFAULT]
+enabled_backends = s3:s3, sw:swift
+
+[database]
+connection = postgresql://glance:db-pass%%40word@db/glance
+
+[s3]
+s3_store_host = h
+s3_store_access_key = a
+s3_store_secret_key = s3-secret-key
+s3_store_bucket = b
+
+[sw]
+swift_store_auth_address = http://swift/auth/v1.0
+swift_store_user = acc:usr
+swift_store_key = swift-secret-key
+
+[keystone_authtoken]
+password = keystone-password
+memcached_servers = redis://:redis-password@127.0.0.1:6379/2
+memcache_secret_key = memcache-key
+
+[oslo_limit]
+password = limits-password
+
+[glimpse]
+glance_download_token = download-token
+"""
+CONFIGURED_SECRETS = [
+    "db-pass%40word", "db-pass@word", "s3-secret-key", "swift-secret-key", "keystone-password", "redis-password",
+    "memcache-key", "limits-password", "download-token",
+]  # fmt: skip
+
+
+def test_secrets_lists_every_configured_secret(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ALL_SECRETS_INI.replace("%%", "%")), env={}, data_dir=tmp_path)
+    assert sorted(settings.secrets()) == sorted(CONFIGURED_SECRETS)
+
+
+def test_masked_hides_every_secret(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ALL_SECRETS_INI.replace("%%", "%")), env={}, data_dir=tmp_path)
+    shown = settings.masked()
+    text = json.dumps(shown)
+    for secret in CONFIGURED_SECRETS:
+        assert secret not in text, secret
+    assert shown["database_url"] == "postgresql://glance:***@db/glance"
+    assert shown["stores"]["s3"]["options"]["s3_store_secret_key"] == "***"
+    assert shown["stores"]["s3"]["options"]["s3_store_access_key"] == "a"  # not a secret
+    assert shown["stores"]["sw"]["options"]["swift_store_key"] == "***"
+    assert shown["keystone_authtoken"]["memcached_servers"] == ["redis://:***@127.0.0.1:6379/2"]
+    assert shown["oslo_limit"]["password"] == "***"
+    assert shown["glance_download_token"] == "***"
+    assert "db-pass" not in repr(settings)
+    assert "s3-secret-key" not in repr(settings)
+
+
+def test_secret_url_masks_only_the_password() -> None:
+    url = SecretUrl("postgresql+psycopg://glance:pw:with:colons@db:5432/glance?sslmode=require")
+    assert str(url) == "postgresql+psycopg://glance:***@db:5432/glance?sslmode=require"
+    assert url.get_secret_value().endswith("pw:with:colons@db:5432/glance?sslmode=require")
+    assert str(SecretUrl("redis://cache:6379/0")) == "redis://cache:6379/0"
 
 
 def test_artifacts_options_with_glare_names(tmp_path: Path) -> None:

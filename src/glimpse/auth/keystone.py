@@ -47,7 +47,7 @@ from keystoneauth1.identity import generic, v3
 from glimpse.context import RequestContext
 from glimpse.errors import IdentityUnavailable, Unauthorized
 from glimpse.metrics import Metrics
-from glimpse.settings import KeystoneAuthSettings
+from glimpse.settings import KeystoneAuthSettings, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -249,8 +249,9 @@ def _host(url: str) -> str:
 
 def build_cache(conf: KeystoneAuthSettings, codec: Codec) -> TokenCache:
     """Redis for the first redis:// URL of ``memcached_servers``; otherwise the in-process LRU."""
-    urls = [url for url in conf.memcached_servers if url.startswith(("redis://", "rediss://", "unix://"))]
-    others = [url for url in conf.memcached_servers if url not in urls]
+    servers = [url.get_secret_value() for url in conf.memcached_servers]
+    urls = [url for url in servers if url.startswith(("redis://", "rediss://", "unix://"))]
+    others = [mask_url(url) for url in servers if url not in urls]
     if others:
         log.warning(
             "[keystone_authtoken] memcached_servers: only redis:// URLs are supported; ignoring %s", ", ".join(others)

@@ -31,10 +31,15 @@ config_option = click.option(
 
 
 def _settings(config_file: Path | None, **overrides: object) -> Settings:
+    """The settings; from here on the configured secrets are masked in whatever the command logs."""
+    from glimpse.logs import mask_secrets
+
     try:
-        return load_settings(config_file, None, **overrides)
+        settings = load_settings(config_file, None, **overrides)
     except (ValueError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
+    mask_secrets(settings.secrets())
+    return settings
 
 
 @click.group()
@@ -52,7 +57,8 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
     from glimpse.logs import configure_logging
 
     settings = _settings(config_file, host=host, port=port)
-    configure_logging(settings.log_format, settings.log_level)  # before the imports below log anything
+    # before the imports below log anything
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
@@ -64,7 +70,7 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url.get_secret_value())
     if settings.auth == "tokens":
         assert settings.token_file is not None
         token = ensure_admin_token(settings.token_file)
@@ -80,7 +86,7 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
     if settings.workers > 1 and config_file is not None:
         os.environ["GLIMPSE_CONFIG"] = str(config_file)
     # JSON logs: uvicorn's own loggers get no handlers of their own and reach ours through the root logger
-    log_config = None if settings.log_format == "json" else LOGGING_CONFIG
+    log_config = None if settings.log_format == "json" else _masked(LOGGING_CONFIG, settings.secrets())
     uvicorn.run(
         app,
         factory=settings.workers > 1,
@@ -110,7 +116,7 @@ def artifacts_serve(host: str | None, port: int | None, config_file: Path | None
     from glimpse.logs import configure_logging
 
     settings = _settings(config_file, artifacts_host=host, artifacts_port=port)
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())
 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
@@ -120,7 +126,7 @@ def artifacts_serve(host: str | None, port: int | None, config_file: Path | None
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.auto_migrate:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url.get_secret_value())
     app: Any = create_artifacts_app(settings) if settings.workers <= 1 else "glimpse.app:artifacts_app_from_environment"
     if settings.workers > 1 and config_file is not None:
         os.environ["GLIMPSE_CONFIG"] = str(config_file)
@@ -131,7 +137,7 @@ def artifacts_serve(host: str | None, port: int | None, config_file: Path | None
         host=settings.artifacts_host,
         port=settings.artifacts_port,
         log_level=settings.log_level.lower(),
-        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,
+        log_config=None if settings.log_format == "json" else _masked(LOGGING_CONFIG, settings.secrets()),
         access_log=False,
         loop="uvloop",
         http="httptools",
@@ -139,12 +145,21 @@ def artifacts_serve(host: str | None, port: int | None, config_file: Path | None
     )
 
 
+def _masked(config: dict[str, Any], secrets: list[str]) -> dict[str, Any]:
+    """uvicorn's logging configuration with a SecretMask on each of its handlers (they do not reach ours);
+    picklable, for the worker processes of ``workers > 1``."""
+    handlers = {name: {**handler, "filters": [*handler.get("filters", []), "secrets"]}
+                for name, handler in config.get("handlers", {}).items()}  # fmt: skip
+    mask = {"()": "glimpse.logs.SecretMask", "secrets": secrets}
+    return {**config, "filters": {**config.get("filters", {}), "secrets": mask}, "handlers": handlers}
+
+
 def _fsck(settings: Settings) -> tuple[Fsck, Database]:
     from glimpse.db import Database
     from glimpse.services.fsck import Fsck
     from glimpse.stores.registry import build_registry
 
-    db = Database(settings.database_url, busy_timeout=settings.database_busy_timeout)
+    db = Database(settings.database_url.get_secret_value(), busy_timeout=settings.database_busy_timeout)
     return Fsck(db, build_registry(settings)), db
 
 
@@ -203,7 +218,7 @@ def worker(config_file: Path | None) -> None:
     from glimpse.logs import configure_logging
 
     settings = _settings(config_file)
-    configure_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())
 
     import asyncio
     import signal
@@ -243,8 +258,8 @@ def db_upgrade(config_file: Path | None) -> None:
     from glimpse.db.migrate import current_revision, upgrade
 
     settings = _settings(config_file)
-    upgrade(settings.database_url)
-    click.echo(f"database at revision {current_revision(settings.database_url)}")
+    upgrade(settings.database_url.get_secret_value())
+    click.echo(f"database at revision {current_revision(settings.database_url.get_secret_value())}")
 
 
 @db.command("check")
@@ -254,10 +269,10 @@ def db_check(config_file: Path | None) -> None:
     from glimpse.db.migrate import current_revision, drift, head_revision
 
     settings = _settings(config_file)
-    current, head = current_revision(settings.database_url), head_revision()
+    current, head = current_revision(settings.database_url.get_secret_value()), head_revision()
     if current != head:
         raise click.ClickException(f"database at {current}, migrations head is {head}: run `glimpse db upgrade`")
-    differences = drift(settings.database_url)
+    differences = drift(settings.database_url.get_secret_value())
     if differences:
         raise click.ClickException(f"models and migrations differ: {differences}")
     click.echo(f"database at head {head}, no drift")
@@ -275,8 +290,8 @@ def _quota_service(settings: Settings) -> tuple[Any, Database]:
     from glimpse.services.quotas import QuotaService
 
     if settings.auto_migrate:
-        upgrade(settings.database_url)
-    db = Database(settings.database_url, busy_timeout=settings.database_busy_timeout)
+        upgrade(settings.database_url.get_secret_value())
+    db = Database(settings.database_url.get_secret_value(), busy_timeout=settings.database_busy_timeout)
     return QuotaService(db, build_limit_source(settings, db)), db
 
 
@@ -357,8 +372,8 @@ def _metadef_loader(config_file: Path | None) -> tuple[Any, Database]:
 
     settings = _settings(config_file)
     if settings.auto_migrate:
-        upgrade(settings.database_url)
-    db = Database(settings.database_url, busy_timeout=settings.database_busy_timeout)
+        upgrade(settings.database_url.get_secret_value())
+    db = Database(settings.database_url.get_secret_value(), busy_timeout=settings.database_busy_timeout)
     return MetadefLoader(db), db
 
 

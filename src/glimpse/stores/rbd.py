@@ -20,7 +20,7 @@ import logging
 import math
 import secrets
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
@@ -38,6 +38,7 @@ from glimpse.errors import (
     StoreError,
     StoreUnavailable,
 )
+from glimpse.settings import RbdStoreOptions
 from glimpse.stores.base import Block, ListedObject, StoredObject
 
 SNAPSHOT = "snap"
@@ -55,8 +56,6 @@ _FEATURE_BITS = {
     "journaling": 64,
     "data-pool": 128,
 }
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off", ""})
 _LIST_PAGE = 64
 _READ_SIZE = 1 << 20
 _PROBE_TIMEOUT = 10.0
@@ -106,22 +105,6 @@ def _translate(store_id: str, exc: BaseException, what: str) -> GlimpseError:
     if code in _UNREACHABLE or type(exc).__name__ in ("TimedOut", "Timeout", "ConnectionShutdown", "NotConnected"):
         return StoreUnavailable(f"Store {store_id} cannot reach the Ceph cluster: {reason}")
     return StoreError(f"Store {store_id} {what}: {reason}")
-
-
-def _parse_bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise ValueError(f"{name} must be a boolean, not {value!r}")
-
-
-def _parse_int(name: str, value: str) -> int:
-    try:
-        return int(value.strip())
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, not {value!r}") from None
 
 
 def _features(configured: str) -> int:
@@ -598,20 +581,18 @@ class RbdStore:
 
 
 def from_options(
-    store_id: str, options: Mapping[str, str], *, description: str, weight: int, chunk_size: int
+    store_id: str, options: RbdStoreOptions, *, description: str, weight: int, chunk_size: int
 ) -> RbdStore:
     """A store from Glance's rbd option names (plus ``rbd_store_namespace``)."""
     return RbdStore(
         store_id,
-        pool=options.get("rbd_store_pool", DEFAULT_POOL) or DEFAULT_POOL,
-        user=options.get("rbd_store_user") or None,
-        conffile=options.get("rbd_store_ceph_conf", ""),
-        chunk_size_mb=_parse_int("rbd_store_chunk_size", options.get("rbd_store_chunk_size", str(DEFAULT_CHUNK_MB))),
-        connect_timeout=_parse_int(
-            "rados_connect_timeout", options.get("rados_connect_timeout", str(DEFAULT_CONNECT_TIMEOUT))
-        ),
-        thin_provisioning=_parse_bool("rbd_thin_provisioning", options.get("rbd_thin_provisioning", "false")),
-        namespace=options.get("rbd_store_namespace", ""),
+        pool=options.rbd_store_pool,
+        user=options.rbd_store_user,
+        conffile=options.rbd_store_ceph_conf,
+        chunk_size_mb=options.rbd_store_chunk_size,
+        connect_timeout=options.rados_connect_timeout,
+        thin_provisioning=options.rbd_thin_provisioning,
+        namespace=options.rbd_store_namespace,
         description=description,
         weight=weight,
         chunk_size=chunk_size,

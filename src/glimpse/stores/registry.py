@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from glimpse.errors import BadRequest, NotFound
-from glimpse.settings import Settings, StoreSettings
+from glimpse.settings import (
+    FilesystemStoreOptions,
+    HttpStoreOptions,
+    S3StoreOptions,
+    Settings,
+    StoreSettings,
+    SwiftStoreOptions,
+)
 from glimpse.stores.base import Store
 from glimpse.stores.filesystem import FilesystemStore
 
@@ -58,33 +64,29 @@ class StoreRegistry:
 
 
 def build_store(config: StoreSettings, *, chunk_size: int) -> Store:
-    """The driver of ``config.type`` (Glance's names). SDK-backed drivers are imported only when configured."""
-    if config.type == "file":
-        return FilesystemStore(
-            config.id,
-            Path(config.options["filesystem_store_datadir"]),
-            description=config.description,
-            weight=config.weight,
-            chunk_size=chunk_size,
-        )
+    """The driver of ``config.type`` (Glance's names), given its typed options. SDK-backed drivers are imported
+    only when configured."""
+    options = config.options
     common: dict[str, Any] = {"description": config.description, "weight": config.weight, "chunk_size": chunk_size}
-    if config.type == "http":  # read-only; the container gives it web-download's fetching
+    if isinstance(options, FilesystemStoreOptions):
+        if options.filesystem_store_datadir is None:
+            raise ValueError(f"store {config.id!r}: filesystem_store_datadir is not set")
+        return FilesystemStore(config.id, options.filesystem_store_datadir, **common)
+    if isinstance(options, HttpStoreOptions):  # read-only; the container gives it web-download's fetching
         from glimpse.stores.http import HttpStore
 
         return HttpStore(config.id, **common)
-    if config.type == "s3":
+    if isinstance(options, S3StoreOptions):
         from glimpse.stores import s3
 
-        return s3.from_options(config.id, config.options, **common)
-    if config.type == "swift":
+        return s3.from_options(config.id, options, **common)
+    if isinstance(options, SwiftStoreOptions):
         from glimpse.stores import swift
 
-        return swift.from_options(config.id, config.options, **common)
-    if config.type == "rbd":
-        from glimpse.stores import rbd
+        return swift.from_options(config.id, options, **common)
+    from glimpse.stores import rbd
 
-        return rbd.from_options(config.id, config.options, **common)
-    raise ValueError(f"store {config.id!r}: driver type {config.type!r} is not available (file, s3, swift, rbd, http)")
+    return rbd.from_options(config.id, options, **common)
 
 
 def build_registry(settings: Settings) -> StoreRegistry:

@@ -39,7 +39,7 @@ import hashlib
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlsplit
@@ -51,6 +51,7 @@ from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError, Inc
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from glimpse.errors import NotFound, StorageFull, StorageWriteDenied, StoreError, StoreUnavailable
+from glimpse.settings import S3StoreOptions
 from glimpse.stores.base import Block, ListedObject, StoredObject
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MB = 1024 * 1024
-MIN_PART_SIZE = 5 * MB  # S3's smallest part (all but the last); Swift's s3api enforces the same by default
 # Swift's s3api accepts 1000 parts by default (AWS: 10000): planning for the smaller works with both
 MAX_PARTS = 1000
 # without a size hint the part size grows by one base size every GROW_EVERY parts, so an upload of unknown
@@ -80,7 +80,7 @@ _background: set[asyncio.Task[None]] = set()
 # -- configuration -----------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class S3Options:
-    """The store's options, parsed from Glance's ``s3_store_*`` names."""
+    """The store's options as the driver uses them (from ``S3StoreOptions``, Glance's ``s3_store_*``)."""
 
     endpoint: str
     access_key: str
@@ -95,66 +95,28 @@ class S3Options:
     cacert: str | None = None
 
 
-def _flag(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off", ""):
-        return False
-    raise ValueError(f"{name} must be a boolean, not {value!r}")
-
-
-def _positive(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, not {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name} must be at least 1, not {number}")
-    return number
-
-
-def parse_options(options: Mapping[str, str]) -> S3Options:
-    """Glance's option names and defaults; sizes are in MB. ValueError names the option that is wrong."""
-    missing = [
-        name
-        for name in ("s3_store_host", "s3_store_access_key", "s3_store_secret_key", "s3_store_bucket")
-        if not options.get(name, "").strip()
-    ]
-    if missing:
-        raise ValueError(f"the s3 store needs {', '.join(missing)}")
-    endpoint = options["s3_store_host"].strip().rstrip("/")
-    if "://" not in endpoint:
-        endpoint = f"http://{endpoint}"
-    if urlsplit(endpoint).scheme not in ("http", "https") or not urlsplit(endpoint).hostname:
-        raise ValueError(f"s3_store_host must be a host[:port] or an http(s) URL, not {options['s3_store_host']!r}")
-    style = options.get("s3_store_bucket_url_format", "auto").strip().lower() or "auto"
-    style = {"subdomain": "virtual"}.get(style, style)
-    if style not in ("auto", "path", "virtual"):
-        raise ValueError(f"s3_store_bucket_url_format must be auto, path or virtual, not {style!r}")
-    large = _positive("s3_store_large_object_size", options.get("s3_store_large_object_size", "100")) * MB
-    part = _positive("s3_store_large_object_chunk_size", options.get("s3_store_large_object_chunk_size", "10")) * MB
-    if part < MIN_PART_SIZE:
-        raise ValueError("s3_store_large_object_chunk_size must be at least 5 (MB): S3 refuses smaller parts")
+def resolve_options(options: S3StoreOptions) -> S3Options:
+    """The driver's view of a store section (validated by ``S3StoreOptions``): sizes in bytes, the secret
+    unwrapped."""
     return S3Options(
-        endpoint=endpoint,
-        access_key=options["s3_store_access_key"].strip(),
-        secret_key=options["s3_store_secret_key"].strip(),
-        bucket=options["s3_store_bucket"].strip(),
-        create_bucket_on_put=_flag("s3_store_create_bucket_on_put", options.get("s3_store_create_bucket_on_put", "")),
-        addressing_style=style,
-        large_object_size=large,
-        part_size=part,
-        thread_pools=_positive("s3_store_thread_pools", options.get("s3_store_thread_pools", "10")),
-        region=options.get("s3_store_region_name", "").strip() or "us-east-1",
-        cacert=options.get("s3_store_cacert", "").strip() or None,
+        endpoint=options.s3_store_host,
+        access_key=options.s3_store_access_key,
+        secret_key=options.s3_store_secret_key.get_secret_value(),
+        bucket=options.s3_store_bucket,
+        create_bucket_on_put=options.s3_store_create_bucket_on_put,
+        addressing_style=options.s3_store_bucket_url_format,
+        large_object_size=options.s3_store_large_object_size * MB,
+        part_size=options.s3_store_large_object_chunk_size * MB,
+        thread_pools=options.s3_store_thread_pools,
+        region=options.s3_store_region_name or "us-east-1",
+        cacert=options.s3_store_cacert or None,
     )
 
 
 def from_options(
-    store_id: str, options: Mapping[str, str], *, description: str, weight: int, chunk_size: int
+    store_id: str, options: S3StoreOptions, *, description: str, weight: int, chunk_size: int
 ) -> S3Store:
-    return S3Store(store_id, parse_options(options), description=description, weight=weight, chunk_size=chunk_size)
+    return S3Store(store_id, resolve_options(options), description=description, weight=weight, chunk_size=chunk_size)
 
 
 # -- errors ------------------------------------------------------------------------------------------------

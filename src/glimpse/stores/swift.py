@@ -28,7 +28,7 @@ import math
 import secrets
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,6 +43,8 @@ from keystoneauth1 import session as ks_session
 from keystoneauth1.identity import generic
 
 from glimpse.errors import GlimpseError, NotFound, StorageFull, StoreError, StoreUnavailable
+from glimpse.logs import mask_secrets
+from glimpse.settings import SwiftStoreOptions
 from glimpse.stores.base import Block, ListedObject, StoredObject
 
 log = logging.getLogger(__name__)
@@ -92,37 +94,13 @@ class SwiftAuth:
     cacert: str | None = None
 
 
-def _flag(store_id: str, options: Mapping[str, str], name: str, default: bool) -> bool:
-    value = options.get(name)
-    if value is None or not value.strip():
-        return default
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"store {store_id!r}: {name} must be true or false, not {value!r}")
-
-
-def _number(store_id: str, options: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
-    value = options.get(name)
-    if value is None or not value.strip():
-        return default
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise ValueError(f"store {store_id!r}: {name} must be a whole number, not {value!r}") from None
-    if not low <= number <= high:
-        raise ValueError(f"store {store_id!r}: {name} must be between {low} and {high}, not {number}")
-    return number
-
-
-def _reference(store_id: str, options: Mapping[str, str]) -> dict[str, str]:
-    """The credentials of ``swift_store_config_file``'s ``default_swift_reference`` section, when set."""
-    path = options.get("swift_store_config_file", "").strip()
-    if not path:
+def _reference(store_id: str, options: SwiftStoreOptions) -> dict[str, str]:
+    """The credentials of ``swift_store_config_file``'s ``default_swift_reference`` section, when set (its
+    key is masked in log lines from now on, as the configured secrets are)."""
+    path = options.swift_store_config_file
+    if path is None:
         return {}
-    name = options.get("default_swift_reference", "").strip() or "ref1"
+    name = options.default_swift_reference or "ref1"
     parser = configparser.ConfigParser(interpolation=None)
     try:
         with open(path, encoding="utf-8") as file:
@@ -131,24 +109,25 @@ def _reference(store_id: str, options: Mapping[str, str]) -> dict[str, str]:
         raise ValueError(f"store {store_id!r}: cannot read swift_store_config_file {path}: {exc}") from exc
     if not parser.has_section(name):
         raise ValueError(f"store {store_id!r}: {path} has no [{name}] section (default_swift_reference)")
-    return dict(parser.items(name))
+    reference = {option: value.strip() for option, value in parser.items(name)}
+    mask_secrets([reference.get("key", "")])
+    return reference
 
 
 def from_options(
-    store_id: str, options: Mapping[str, str], *, description: str, weight: int, chunk_size: int
+    store_id: str, options: SwiftStoreOptions, *, description: str, weight: int, chunk_size: int
 ) -> SwiftStore:
-    """A Swift store from a store section's options (glance_store's ``swift_store_*`` names)."""
-    if _flag(store_id, options, "swift_store_multi_tenant", False):
-        raise ValueError(f"store {store_id!r}: swift_store_multi_tenant is not supported")
+    """A Swift store from a store section's options (glance_store's ``swift_store_*`` names); the credentials
+    the section leaves out come from its ``swift_store_config_file`` reference."""
     ref = _reference(store_id, options)
 
-    def pick(ref_name: str, option: str, default: str | None = None) -> str | None:
-        value = options.get(option, "").strip() or ref.get(ref_name, "").strip()
-        return value or default
+    def pick(ref_name: str, option: str | None, default: str | None = None) -> str | None:
+        return option or ref.get(ref_name) or default
 
-    auth_address = pick("auth_address", "swift_store_auth_address")
-    user = pick("user", "swift_store_user")
-    key = pick("key", "swift_store_key")
+    key_option = options.swift_store_key.get_secret_value() if options.swift_store_key is not None else None
+    auth_address = pick("auth_address", options.swift_store_auth_address)
+    user = pick("user", options.swift_store_user)
+    key = pick("key", key_option)
     missing = [name for name, value in (("auth_address", auth_address), ("user", user), ("key", key)) if not value]
     if missing:
         names = ", ".join(f"swift_store_{name}" for name in missing)
@@ -156,45 +135,41 @@ def from_options(
     assert auth_address is not None
     assert user is not None
     assert key is not None
-    version = pick("auth_version", "swift_store_auth_version", "2") or "2"
+    version = pick("auth_version", options.swift_store_auth_version, "2") or "2"
     if version not in ("1", "2", "3"):
         raise ValueError(f"store {store_id!r}: swift_store_auth_version must be 1, 2 or 3, not {version!r}")
     if ":" not in user:
         raise ValueError(f"store {store_id!r}: swift_store_user must be 'account:user' (or 'project:user')")
-    explicit_user_domain = pick("user_domain_name", "swift_store_user_domain_name")
-    explicit_project_domain = pick("project_domain_name", "swift_store_project_domain_name")
+    explicit_user_domain = pick("user_domain_name", options.swift_store_user_domain_name)
+    explicit_project_domain = pick("project_domain_name", options.swift_store_project_domain_name)
     auth = SwiftAuth(
         auth_address=auth_address,
         user=user,
         key=key,
         auth_version=version,
         user_domain_id=pick(
-            "user_domain_id", "swift_store_user_domain_id", None if explicit_user_domain else "default"
+            "user_domain_id", options.swift_store_user_domain_id, None if explicit_user_domain else "default"
         ),
         user_domain_name=explicit_user_domain,
         project_domain_id=pick(
-            "project_domain_id", "swift_store_project_domain_id", None if explicit_project_domain else "default"
+            "project_domain_id", options.swift_store_project_domain_id, None if explicit_project_domain else "default"
         ),
         project_domain_name=explicit_project_domain,
-        region=pick("region", "swift_store_region"),
-        endpoint_type=pick("endpoint_type", "swift_store_endpoint_type", "publicURL") or "publicURL",
-        service_type=pick("service_type", "swift_store_service_type", "object-store") or "object-store",
-        endpoint=pick("endpoint", "swift_store_endpoint"),
-        insecure=_flag(store_id, options, "swift_store_auth_insecure", False),
-        cacert=pick("cacert", "swift_store_cacert"),
+        region=pick("region", options.swift_store_region),
+        endpoint_type=pick("endpoint_type", options.swift_store_endpoint_type, "publicURL") or "publicURL",
+        service_type=pick("service_type", options.swift_store_service_type, "object-store") or "object-store",
+        endpoint=pick("endpoint", options.swift_store_endpoint),
+        insecure=options.swift_store_auth_insecure,
+        cacert=pick("cacert", options.swift_store_cacert),
     )
-    container = options.get("swift_store_container", "").strip() or "glance"
-    if "/" in container:
-        raise ValueError(f"store {store_id!r}: swift_store_container cannot contain '/'")
-    max_mb = MAX_OBJECT_SIZE // MiB
     return SwiftStore(
         store_id,
         auth,
-        container=container,
-        create_container_on_put=_flag(store_id, options, "swift_store_create_container_on_put", False),
-        large_object_size=_number(store_id, options, "swift_store_large_object_size", 5120, 1, max_mb) * MiB,
-        large_object_chunk_size=_number(store_id, options, "swift_store_large_object_chunk_size", 200, 1, max_mb) * MiB,
-        multiple_containers_seed=_number(store_id, options, "swift_store_multiple_containers_seed", 0, 0, 32),
+        container=options.swift_store_container,
+        create_container_on_put=options.swift_store_create_container_on_put,
+        large_object_size=options.swift_store_large_object_size * MiB,
+        large_object_chunk_size=options.swift_store_large_object_chunk_size * MiB,
+        multiple_containers_seed=options.swift_store_multiple_containers_seed,
         description=description,
         weight=weight,
         chunk_size=chunk_size,

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from glimpse.settings import S3StoreOptions
 from glimpse.stores.base import Store
 from glimpse.stores.s3 import S3Store, from_options
 
@@ -89,7 +90,13 @@ def new_s3_store(*, chunk_size: int = 64 * 1024, **overrides: str) -> Iterator[S
     """An S3Store over a fresh bucket (created by the store), removed with everything in it afterwards;
     keyword arguments override ``s3_store_*`` options."""
     bucket = f"glimpse-test-{secrets.token_hex(6)}"
-    store = from_options("s3", s3_options(bucket, **overrides), description="", weight=0, chunk_size=chunk_size)
+    store = from_options(
+        "s3",
+        S3StoreOptions.model_validate(s3_options(bucket, **overrides)),
+        description="",
+        weight=0,
+        chunk_size=chunk_size,
+    )
     try:
         yield store
     finally:

@@ -55,7 +55,7 @@ def test_glance_api_conf_section(tmp_path: Path) -> None:
     assert ks.password.get_secret_value() == "top-secret"
     assert ks.service_token_roles == ["service", "nova-service"]
     assert ks.service_token_roles_required is True
-    assert ks.memcached_servers == ["redis://:cache-secret@127.0.0.1:6379/2"]
+    assert [url.get_secret_value() for url in ks.memcached_servers] == ["redis://:cache-secret@127.0.0.1:6379/2"]
     assert ks.memcache_security_strategy == "encrypt"
     assert ks.token_cache_time == 120
     assert (ks.interface, ks.region_name) == ("public", "RegionOne")
@@ -101,7 +101,7 @@ def test_environment_wins_option_by_option(tmp_path: Path) -> None:
     ks = load_settings(write(tmp_path, GLANCE_API_CONF), env=env, data_dir=tmp_path).keystone_authtoken
     assert ks.password is not None
     assert ks.password.get_secret_value() == "from-env"
-    assert ks.memcached_servers == ["redis://127.0.0.1:6379/0"]
+    assert [url.get_secret_value() for url in ks.memcached_servers] == ["redis://127.0.0.1:6379/0"]
     assert ks.token_cache_time == 5
     assert ks.username == "glance"  # the rest still comes from the file
 

@@ -18,7 +18,7 @@ from glimpse.stores.filesystem import PARTIAL_SUFFIX
 def env(settings: Settings) -> dict[str, str]:
     return {
         "GLIMPSE_DATA_DIR": str(settings.data_dir),
-        "GLIMPSE_DATABASE_URL": settings.database_url,
+        "GLIMPSE_DATABASE_URL": settings.database_url.get_secret_value(),
         "GLIMPSE_AUTH": "noauth",
         "GLIMPSE_CONFIG": "",
     }
@@ -26,7 +26,7 @@ def env(settings: Settings) -> dict[str, str]:
 
 @pytest.fixture
 def leftover(settings: Settings) -> Path:
-    datadir = Path(settings.stores["local"].options["filesystem_store_datadir"])
+    datadir = Path(settings.stores["local"].options.filesystem_store_datadir)
     datadir.mkdir(parents=True, exist_ok=True)
     path = datadir / f"0f4e51a4-8a37-4b5e-9a9e-6d1a3f1b2c3d.abcd1234{PARTIAL_SUFFIX}"
     path.write_bytes(b"x" * 2048)

@@ -35,7 +35,7 @@ SMALL: dict[str, Any] = {"namespace": "Test::Small", "visibility": "private", "o
 def env(settings: Settings) -> dict[str, str]:
     return {
         "GLIMPSE_DATA_DIR": str(settings.data_dir),
-        "GLIMPSE_DATABASE_URL": settings.database_url,
+        "GLIMPSE_DATABASE_URL": settings.database_url.get_secret_value(),
         "GLIMPSE_AUTH": "noauth",
         "GLIMPSE_CONFIG": "",
     }

@@ -241,9 +241,8 @@ def test_registry_needs_its_default(tmp_path: Path) -> None:
 
 
 def test_unknown_driver_type(tmp_path: Path) -> None:
-    settings = load_settings(env={"GLIMPSE_ENABLED_BACKENDS": "tape:cinder"}, data_dir=tmp_path)
     with pytest.raises(ValueError, match="driver type 'cinder' is not available"):
-        build_registry(settings)
+        load_settings(env={"GLIMPSE_ENABLED_BACKENDS": "tape:cinder"}, data_dir=tmp_path)
 
 
 def test_check_passes_and_leaves_nothing(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from glimpse.errors import (
     StoreError,
     StoreUnavailable,
 )
+from glimpse.settings import RbdStoreOptions
 from glimpse.stores import rbd as rbd_store
 from glimpse.stores.base import ListedObject
 from glimpse.stores.rbd import RbdStore, from_options
@@ -514,15 +515,17 @@ def test_a_misconfigured_store_is_unavailable(options: dict[str, Any], message: 
 def test_from_options_reads_glances_names() -> None:
     store = from_options(
         "ceph",
-        {
-            "rbd_store_pool": "vms",
-            "rbd_store_user": "glance",
-            "rbd_store_ceph_conf": "/etc/ceph/other.conf",
-            "rbd_store_chunk_size": "4",
-            "rados_connect_timeout": "7",
-            "rbd_thin_provisioning": "True",
-            "rbd_store_namespace": "tenant-a",
-        },
+        RbdStoreOptions.model_validate(
+            {
+                "rbd_store_pool": "vms",
+                "rbd_store_user": "glance",
+                "rbd_store_ceph_conf": "/etc/ceph/other.conf",
+                "rbd_store_chunk_size": "4",
+                "rados_connect_timeout": "7",
+                "rbd_thin_provisioning": "True",
+                "rbd_store_namespace": "tenant-a",
+            }
+        ),
         description="Ceph",
         weight=5,
         chunk_size=65536,
@@ -539,7 +542,7 @@ def test_from_options_reads_glances_names() -> None:
 
 
 def test_from_options_defaults() -> None:
-    store = from_options("ceph", {}, description="", weight=0, chunk_size=MB)
+    store = from_options("ceph", RbdStoreOptions(), description="", weight=0, chunk_size=MB)
     assert (store.pool, store.user, store.conffile, store.namespace) == ("images", None, "", "")
     assert (store.chunk_size_mb, store.order, store.thin_provisioning) == (8, 23, False)
     assert store.connect_timeout == rbd_store.DEFAULT_CONNECT_TIMEOUT
@@ -557,7 +560,7 @@ def test_from_options_defaults() -> None:
 )
 def test_from_options_refuses_bad_values(options: dict[str, str]) -> None:
     with pytest.raises(ValueError, match=next(iter(options))):
-        from_options("ceph", options, description="", weight=0, chunk_size=MB)
+        from_options("ceph", RbdStoreOptions.model_validate(options), description="", weight=0, chunk_size=MB)
 
 
 @pytest.mark.parametrize(

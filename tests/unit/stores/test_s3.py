@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from glimpse.errors import NotFound, StorageFull, StoreError, StoreUnavailable
-from glimpse.stores.s3 import MB, S3Store, from_options, parse_options
+from glimpse.settings import S3StoreOptions
+from glimpse.stores.s3 import MB, S3Store, from_options, resolve_options
 from tests.contract.backends.s3 import (
     ACCESS_KEY,
     ENDPOINT,
@@ -98,13 +99,15 @@ def etag(store: S3Store, key: str) -> str:
 
 # -- options and locations ---------------------------------------------------------------------------------
 def test_options_take_glance_names_and_defaults() -> None:
-    parsed = parse_options(
-        {
-            "s3_store_host": "s3.example.org:8443",
-            "s3_store_access_key": "a",
-            "s3_store_secret_key": "s",
-            "s3_store_bucket": "b",
-        }
+    parsed = resolve_options(
+        S3StoreOptions.model_validate(
+            {
+                "s3_store_host": "s3.example.org:8443",
+                "s3_store_access_key": "a",
+                "s3_store_secret_key": "s",
+                "s3_store_bucket": "b",
+            }
+        )
     )
     assert parsed.endpoint == "http://s3.example.org:8443"
     assert (parsed.large_object_size, parsed.part_size, parsed.thread_pools) == (100 * MB, 10 * MB, 10)
@@ -115,29 +118,35 @@ def test_options_take_glance_names_and_defaults() -> None:
         None,
     )
     assert "secret_key=" not in repr(parsed)  # the secret stays out of logs
-    legacy = parse_options({**s3_options("b"), "s3_store_bucket_url_format": "subdomain"})
+    legacy = resolve_options(
+        S3StoreOptions.model_validate({**s3_options("b"), "s3_store_bucket_url_format": "subdomain"})
+    )
     assert legacy.addressing_style == "virtual"
 
 
 @pytest.mark.parametrize(
     ("name", "value", "message"),
     [
-        ("s3_store_large_object_chunk_size", "4", "at least 5"),
-        ("s3_store_thread_pools", "0", "at least 1"),
-        ("s3_store_large_object_size", "big", "integer"),
-        ("s3_store_bucket_url_format", "dns", "auto, path or virtual"),
-        ("s3_store_create_bucket_on_put", "maybe", "boolean"),
+        ("s3_store_large_object_chunk_size", "4", "greater than or equal to 5"),
+        ("s3_store_thread_pools", "0", "greater than or equal to 1"),
+        ("s3_store_large_object_size", "big", "valid integer"),
+        ("s3_store_bucket_url_format", "dns", "'auto', 'path' or 'virtual'"),
+        ("s3_store_create_bucket_on_put", "maybe", "valid boolean"),
         ("s3_store_host", "ftp://x", "host"),
-        ("s3_store_bucket", "", "needs s3_store_bucket"),
+        ("s3_store_bucket", "", "at least 1 character"),
+        ("s3_store_secret_key", " ", "s3_store_secret_key must be set"),
     ],
 )
 def test_bad_options_are_refused_by_name(name: str, value: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        parse_options({**s3_options("b"), name: value})
+    with pytest.raises(ValueError, match=message) as refused:
+        S3StoreOptions.model_validate({**s3_options("b"), name: value})
+    assert name in str(refused.value)
 
 
 def test_locations_carry_no_credentials_and_belong_to_one_bucket() -> None:
-    store = from_options("s3", s3_options("bucket-a"), description="d", weight=2, chunk_size=1024)
+    store = from_options(
+        "s3", S3StoreOptions.model_validate(s3_options("bucket-a")), description="d", weight=2, chunk_size=1024
+    )
     url = store.url_for("image 1")
     assert url == f"s3+http://{ENDPOINT.split('://')[1]}/bucket-a/image%201"
     assert ACCESS_KEY not in url
@@ -464,7 +473,11 @@ def test_an_unknown_access_key_is_a_clear_store_error() -> None:
 
 def test_an_unreachable_service_is_unavailable() -> None:
     store = from_options(
-        "s3", {**s3_options("b"), "s3_store_host": "http://127.0.0.1:9"}, description="", weight=0, chunk_size=1024
+        "s3",
+        S3StoreOptions.model_validate({**s3_options("b"), "s3_store_host": "http://127.0.0.1:9"}),
+        description="",
+        weight=0,
+        chunk_size=1024,
     )
     for attempt in (store.check(), store.stat(store.url_for("x")), store.put("x", blocks(b"abc"))):
         with pytest.raises(StoreUnavailable, match="cannot be reached") as raised:

@@ -14,6 +14,7 @@ import pytest
 import swiftclient
 
 from glimpse.errors import NotFound, StorageFull, StoreError, StoreUnavailable
+from glimpse.settings import SwiftStoreOptions
 from glimpse.stores import swift
 from glimpse.stores.base import ListedObject
 from glimpse.stores.swift import MiB, SwiftAuth, SwiftStore, from_options
@@ -460,14 +461,17 @@ def test_keystone_authentication(tmp_path: Path) -> None:
         "swift_store_auth_version": "3",
         "swift_store_endpoint": "http://127.0.0.1:8080/v1/AUTH_glimpse",
     }
-    store = from_options("ks", options, description="", weight=0, chunk_size=MiB)
+    store = from_options("ks", SwiftStoreOptions.model_validate(options), description="", weight=0, chunk_size=MiB)
     with pytest.raises(StoreUnavailable, match="Swift refused our credentials"):
         asyncio.run(store.check())
-    wrong = from_options("ks", options | {"swift_store_key": "nope"}, description="", weight=0, chunk_size=MiB)
+    wrong_key = SwiftStoreOptions.model_validate(options | {"swift_store_key": "nope"})
+    wrong = from_options("ks", wrong_key, description="", weight=0, chunk_size=MiB)
     with pytest.raises(StoreUnavailable, match="Keystone refused our credentials"):
         asyncio.run(wrong.check())
     no_endpoint = {k: v for k, v in options.items() if k != "swift_store_endpoint"}
-    uncatalogued = from_options("ks", no_endpoint, description="", weight=0, chunk_size=MiB)
+    uncatalogued = from_options(
+        "ks", SwiftStoreOptions.model_validate(no_endpoint), description="", weight=0, chunk_size=MiB
+    )
     with pytest.raises(StoreUnavailable, match="object-store service not found"):
         asyncio.run(uncatalogued.check())
 
@@ -482,7 +486,9 @@ BASE = {
 
 
 def build(options: dict[str, str]) -> SwiftStore:
-    return from_options("sw", options, description="Swift", weight=4, chunk_size=12345)
+    return from_options(
+        "sw", SwiftStoreOptions.model_validate(options), description="Swift", weight=4, chunk_size=12345
+    )
 
 
 def test_options_defaults_are_glances() -> None:
@@ -566,18 +572,19 @@ def test_credentials_from_a_swift_config_file(tmp_path: Path) -> None:
     [
         ({"swift_store_key": ""}, "swift_store_key must be set"),
         ({"swift_store_user": "no-colon"}, "account:user"),
-        ({"swift_store_auth_version": "4"}, "must be 1, 2 or 3"),
-        ({"swift_store_create_container_on_put": "maybe"}, "true or false"),
-        ({"swift_store_large_object_size": "big"}, "whole number"),
-        ({"swift_store_large_object_chunk_size": "0"}, "between 1 and"),
-        ({"swift_store_multiple_containers_seed": "33"}, "between 0 and 32"),
+        ({"swift_store_auth_version": "4"}, "'1', '2' or '3'"),
+        ({"swift_store_create_container_on_put": "maybe"}, "valid boolean"),
+        ({"swift_store_large_object_size": "big"}, "valid integer"),
+        ({"swift_store_large_object_chunk_size": "0"}, "greater than or equal to 1"),
+        ({"swift_store_multiple_containers_seed": "33"}, "less than or equal to 32"),
         ({"swift_store_container": "a/b"}, "cannot contain"),
         ({"swift_store_multi_tenant": "true"}, "not supported"),
     ],
 )
 def test_bad_options_are_refused(options: dict[str, str], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as refused:
         build(BASE | options)
+    assert next(iter(options)) in str(refused.value)
 
 
 def test_the_options_store_works_against_the_server(admin: swiftclient.Connection) -> None:
