@@ -107,7 +107,7 @@ def _check_pause_then_commit(
 def test_a_location_import_ends_in_one_transaction(app: tuple[TestClient, Services]) -> None:
     client, services = app
     store = services.stores.get(services.stores.default_id)
-    datadir = Path(services.settings.stores[store.id].options["filesystem_store_datadir"])
+    datadir = Path(services.settings.stores[store.id].options.filesystem_store_datadir)
     datadir.mkdir(parents=True, exist_ok=True)
     (datadir / "external.img").write_bytes(DATA)
     image_id = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()["id"]
