@@ -122,7 +122,11 @@ class Mount:
 
 def artifacts_app_from_environment() -> Starlette:
     """The app of one of several `glimpse artifacts serve` worker processes."""
-    return create_artifacts_app(load_settings())
+    from glimpse.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())  # a new process: masked too
+    return create_artifacts_app(settings)
 
 
 def app_from_environment() -> Starlette:
