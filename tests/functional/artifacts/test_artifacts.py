@@ -166,4 +166,4 @@ def test_null_resets_a_field_to_its_default(api: Api) -> None:
     assert api.patch(url, [replace("/bool1", 1)])["bool1"] is True
     response = api.client.delete(url, headers=USER1)
     assert response.status_code == 204
-    assert response.headers["content-type"] == "application/json"
+    assert response.headers["content-type"].startswith("text/html")  # as webob: clients parse no JSON here

@@ -71,4 +71,4 @@ async def update(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     params = request.path_params
     await services(request).artifacts.delete(context(request), params["type_name"], params["artifact_id"])
-    return Response(status_code=204, media_type="application/json")  # Glare names a type even without a body
+    return Response(status_code=204, media_type="text/html")  # webob (Glare) names one even without a body
