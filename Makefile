@@ -3,13 +3,16 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# the checkout this Makefile really lives in (tests/e2e/test_readme.py runs `make run` from a directory of
+# symlinks; the editable install must point at the checkout, never at that scratch directory)
+ROOT := $(patsubst %/,%,$(dir $(realpath $(firstword $(MAKEFILE_LIST)))))
 
 .PHONY: run install system-deps keystone backends test lint bench fuzz clean interop interop-glance compat
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '$(ROOT)[test]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -110,7 +110,8 @@ class Session:
                 ["bash", "-c", line], cwd=self.workdir, env=self.env, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        deadline = time.monotonic() + 120  # `make run` may first bring .venv up to date
+        deadline = time.monotonic() + 120  # `make run` may first bring .venv up to date (the Makefile installs
+        # its real checkout, never this scratch directory of symlinks)
         while answers_root(self.port) is None:
             assert self.server.poll() is None, f"{line!r} exited:\n{log.read_text(errors='replace')[-3000:]}"
             assert time.monotonic() < deadline, f"{line!r} did not answer GET /:\n{log.read_text(errors='replace')}"
