@@ -45,7 +45,8 @@ class Plan:
 
 @dataclass(slots=True)
 class Outcome:
-    size: int = 0
+    size: int = 0  # bytes that passed the limits, a whole block at a time
+    received: int = 0  # bytes read from the source, chunk by chunk (what a metric of bytes in counts)
     hexdigests: dict[str, str] = field(default_factory=dict)
     inspection: Inspection | None = None
     stored: dict[str, StoredObject] = field(default_factory=dict)
@@ -62,11 +63,17 @@ class Outcome:
         )
 
 
+async def _counted(source: AsyncIterator[bytes], out: Outcome) -> AsyncIterator[bytes]:
+    async for chunk in source:
+        out.received += len(chunk)
+        yield chunk
+
+
 async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out: Outcome) -> AsyncIterator[Lease]:
     limits = SizeLimits(plan.cap, plan.expected)
     inspect = Inspect() if plan.inspect else None
     async with Hashes(plan.algorithms) as hashes:
-        async for lease in reblock(source, pool):
+        async for lease in reblock(_counted(source, out), pool):
             try:
                 limits.add(len(lease.view))
                 out.size = limits.size

@@ -220,7 +220,7 @@ class ImageDataService:
                 await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
                 raise
             finally:
-                self.metrics.bytes_in(store.id, out.size)
+                self.metrics.bytes_in(store.id, out.received)
         finally:
             await asyncio.shield(claim.release())
 
