@@ -165,19 +165,40 @@ class FaultServer:
 
 
 class SlowUpload(threading.Thread):
-    """A client streaming ``chunks`` blocks of ``chunk`` bytes, ``pause`` seconds apart (chunked encoding)."""
+    """A client streaming ``chunks`` blocks of ``chunk`` bytes, ``pause`` seconds apart (chunked encoding).
 
-    def __init__(self, server: FaultServer, image_id: str, *, chunks: int, chunk: int, pause: float) -> None:
+    With ``hold_after=N`` it sends N blocks, then waits until ``release()`` before sending the rest, so a test
+    can act while the upload is certainly still in progress, however slow the machine."""
+
+    def __init__(
+        self,
+        server: FaultServer,
+        image_id: str,
+        *,
+        chunks: int,
+        chunk: int,
+        pause: float,
+        hold_after: int | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.server, self.image_id = server, image_id
         self.chunks, self.chunk, self.pause = chunks, chunk, pause
+        self.hold_after = hold_after
+        self.held = threading.Event()  # set once the first hold_after blocks are sent
+        self._go = threading.Event()
         self.payload = bytes(range(256)) * (chunk // 256)
         self.sent = 0
         self.response: Response | None = None
         self.error: BaseException | None = None
 
+    def release(self) -> None:
+        self._go.set()
+
     def _body(self) -> Iterator[bytes]:
-        for _ in range(self.chunks):
+        for index in range(self.chunks):
+            if index == self.hold_after:
+                self.held.set()
+                self._go.wait(timeout=120)
             yield self.payload
             self.sent += len(self.payload)
             time.sleep(self.pause)

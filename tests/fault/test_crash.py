@@ -164,7 +164,8 @@ def test_uploads_in_progress_are_never_touched(make_server: MakeServer) -> None:
     start-up recovery must not run) disturbs an upload that a live server is receiving."""
     first = make_server()
     image_id = first.create_image("in progress")
-    upload = SlowUpload(first, image_id, chunks=60, chunk=256 << 10, pause=0.03)  # 15 MiB over about 2 s
+    # 5 MiB, then the client waits (still connected) until fsck and the second server have looked
+    upload = SlowUpload(first, image_id, chunks=60, chunk=256 << 10, pause=0.0, hold_after=20)
     upload.start()
     deadline = time.monotonic() + 10
     while not any(name.endswith(".partial") for name in first.store_files()):
@@ -181,6 +182,9 @@ def test_uploads_in_progress_are_never_touched(make_server: MakeServer) -> None:
     try:
         second.start()
         assert "start-up recovery skipped" in second.log_text()
+        assert upload.is_alive(), "the upload ended before it was released"
+        assert upload.response is None
+        upload.release()
         upload.join(timeout=30)
         assert isinstance(upload.response, Response), upload.error
         assert upload.response.status == 204, upload.response.text
