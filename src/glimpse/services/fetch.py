@@ -304,7 +304,8 @@ def _parse(url: str) -> httpx.URL:
 
 
 def _refuse(where: str, reason: str, rule: str) -> FetchRefused:
-    return FetchRefused(f"Refused to fetch {where}: {reason} ({rule})", rule)
+    # Glance's wording ("does not pass filtering"): clients such as Tempest look for it in the 400
+    return FetchRefused(f"URI {where} does not pass filtering: {reason} ({rule})", rule)
 
 
 @dataclass(frozen=True, slots=True)
