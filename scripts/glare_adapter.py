@@ -27,21 +27,21 @@ def _ini(server, test_dir):
     auth = "noauth" if server.deployment_flavor in ("", "noauth") else "keystone"
     lines = [
         "[DEFAULT]",
-        "enabled_artifact_types = %s" % ", ".join(types),
-        "max_uploaded_data = %s" % server.max_uploaded_data,
-        "max_artifact_number = %s" % server.max_artifact_number,
+        "enabled_artifact_types = {}".format(", ".join(types)),
+        f"max_uploaded_data = {server.max_uploaded_data}",
+        f"max_artifact_number = {server.max_artifact_number}",
         "[glimpse]",
-        "auth = %s" % auth,
-        "data_dir = %s" % os.path.join(test_dir, "glimpse"),
+        f"auth = {auth}",
+        "data_dir = {}".format(os.path.join(test_dir, "glimpse")),
         "worker_in_process = false",
         "recover_on_start = false",
         "[artifacts]",
         "bind_host = 127.0.0.1",
-        "bind_port = %s" % server.bind_port,
+        f"bind_port = {server.bind_port}",
         "[oslo_policy]",
-        "policy_file = %s" % server.policy_file,
+        f"policy_file = {server.policy_file}",
         "[database]",
-        "connection = sqlite:///%s" % os.path.join(test_dir, "glimpse.db"),
+        "connection = sqlite:///{}".format(os.path.join(test_dir, "glimpse.db")),
         str(server.artifact_type_section or ""),
     ]
     path = os.path.join(test_dir, "glimpse.conf")
@@ -61,7 +61,7 @@ def _wait(port, process, log_path):
             return
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("glimpse artifacts serve did not listen on %d within %ss" % (port, START_TIMEOUT))
+    raise RuntimeError(f"glimpse artifacts serve did not listen on {port} within {START_TIMEOUT}s")
 
 
 def start_servers(self, **kwargs):
@@ -75,9 +75,11 @@ def start_servers(self, **kwargs):
     server.bind_port = self.glare_port
     conf = _ini(server, self.test_dir)
     log_path = os.path.join(self.test_dir, "glimpse.log")
-    log = open(log_path, "w")
+    log = open(log_path, "w")  # noqa: SIM115 -- the server writes to it for as long as it runs; closed at stop
     process = subprocess.Popen(
-        [GLIMPSE, "artifacts", "serve", "--config", conf], stdout=log, stderr=subprocess.STDOUT,
+        [GLIMPSE, "artifacts", "serve", "--config", conf],
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     self._glimpse = (process, log)
