@@ -108,6 +108,8 @@ def coerce_scalar(kind: str, value: Any) -> Any:
             return value
         if isinstance(value, int | float | str):  # as oslo's FlexibleBoolean: only "true" words (and 1) are true
             return str(value).strip().lower() in _TRUE
+        if isinstance(value, list | dict):  # FlexibleBoolean reads a list or an object as its text: never true
+            return False
         raise ValueError(f"A boolean is required, not a {type(value).__name__}")
     if kind == "Version":
         if isinstance(value, bool) or not isinstance(value, str | int | float):

@@ -12,6 +12,12 @@ def test_coercion_by_kind() -> None:
     assert f.Float().coerce(1) == 1.0
     assert f.Boolean().coerce("Yes") is True
     assert f.Boolean().coerce("no") is False
+    # oslo's FlexibleBoolean reads any value as text: a list or an object is never true, never refused
+    assert f.Boolean().coerce([]) is False
+    assert f.Boolean().coerce([1]) is False
+    assert f.Boolean().coerce({"1": 1}) is False
+    assert f.Boolean().coerce(2.1) is False
+    assert f.List("Boolean").coerce([1, "yes", [], 0]) == [True, True, False, False]
     assert f.String().coerce(5) == "5"
     assert f.Version().coerce("1.2") == "1.2.0"
     assert f.List("Integer").coerce(["1", 2]) == [1, 2]
