@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from glimpse.auth import Authenticator, build_authenticator
 from glimpse.auth.limits import KeystoneLimits, build_limit_session
 from glimpse.db import Database
+from glimpse.domain.quotas import Resource
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
@@ -20,7 +21,7 @@ from glimpse.services.locations import LocationService
 from glimpse.services.members import MemberService
 from glimpse.services.metadefs import Metadefs
 from glimpse.services.outbox import LoggingSink, Outbox
-from glimpse.services.quotas import DatabaseLimits, LimitSource, QuotaService
+from glimpse.services.quotas import IMAGES, DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
@@ -49,7 +50,7 @@ class Services:
     health: HealthService
     imports: ImportService
     tasks: TaskService
-    quotas: QuotaService
+    quotas: QuotaService[Resource]
     locations: LocationService
     metadefs: Metadefs
     queue: TaskQueue
@@ -75,7 +76,7 @@ def build_services(
     policy = policy or Policy.from_settings(settings)
     schemas = Schemas(settings)
     protections = PropertyProtections.from_settings(settings, policy)
-    quotas = QuotaService(db, build_limit_source(settings, db))
+    quotas = QuotaService(db, build_limit_source(settings, db), IMAGES)
     images = ImageService(settings, db, policy, schemas, stores, protections, quotas)
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)

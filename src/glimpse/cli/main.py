@@ -287,12 +287,12 @@ def _quota_service(settings: Settings) -> tuple[Any, Database]:
     from glimpse.container import build_limit_source
     from glimpse.db import Database
     from glimpse.db.migrate import upgrade
-    from glimpse.services.quotas import QuotaService
+    from glimpse.services.quotas import IMAGES, QuotaService
 
     if settings.auto_migrate:
         upgrade(settings.database_url.get_secret_value())
     db = Database(settings.database_url.get_secret_value(), busy_timeout=settings.database_busy_timeout)
-    return QuotaService(db, build_limit_source(settings, db)), db
+    return QuotaService(db, build_limit_source(settings, db), IMAGES), db
 
 
 @quota.command("set")

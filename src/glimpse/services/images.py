@@ -21,7 +21,7 @@ from glimpse.domain.quotas import Resource
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, ReservedAttribute, StoreError, TooLarge
 from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
-from glimpse.services.quotas import DatabaseLimits, QuotaService
+from glimpse.services.quotas import IMAGES, DatabaseLimits, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.settings import Settings
 from glimpse.stores.base import READ_ONLY_TYPES
@@ -103,7 +103,7 @@ class ImageService:
         schemas: Schemas,
         stores: StoreRegistry,
         protections: PropertyProtections | None = None,
-        quotas: QuotaService | None = None,
+        quotas: QuotaService[Resource] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -111,7 +111,7 @@ class ImageService:
         self.schemas = schemas
         self.stores = stores
         self.protections = protections
-        self.quotas = quotas or QuotaService(db, DatabaseLimits(db))
+        self.quotas = quotas or QuotaService(db, DatabaseLimits(db), IMAGES)
         self.location_patch: LocationPatch | None = None  # the container sets it (it needs the stores' checks)
 
     # -- what a caller may see of an image (property protections) -----------------------------------

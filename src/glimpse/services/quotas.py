@@ -6,15 +6,18 @@ else, so concurrent requests cannot together pass a limit; when the holder's res
 active with its size, the staged size recorded) the reservation is released and the committed usage takes
 over. A reservation that is not renewed expires, so a crashed process cannot hold quota for ever.
 
-Limits come from a ``LimitSource``: Keystone's unified limits, or Glimpse's own table.
+Limits come from a ``LimitSource``: Keystone's unified limits, or Glimpse's own table. What a project uses
+and how passing a limit is reported belong to a ``Ledger``: the images' (Glance's four resources) or the
+artifacts' (Glare's ``max_uploaded_data`` quotas, ``services/artifacts/quotas.py``), each over the same lock,
+reservations and claims.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
@@ -29,14 +32,69 @@ HOLD = timedelta(hours=1)  # a reservation lives this long without renewal
 STEP = 64 * 1024 * 1024
 
 
+R = TypeVar("R", bound=str)
+
+
 def _whole(resource: Resource, amount: int) -> int:
     return amount // MIB if resource in SIZE_RESOURCES else amount
 
 
-class LimitSource(Protocol):
-    async def limits(self, project_id: str) -> dict[Resource, int]:
-        """The project's limit per resource (sizes in MiB); a resource left out is unlimited."""
+class Limits(Protocol[R]):
+    async def limits(self, project_id: str) -> Mapping[R, int]:
+        """The project's limit per resource; a resource left out is unlimited."""
         ...
+
+
+LimitSource = Limits[Resource]
+"""The images' limits (sizes in MiB)."""
+
+
+class Ledger(Protocol[R]):
+    """A family of resources: which reservations are its own, what a project uses now, what passing a
+    limit raises."""
+
+    sizes: frozenset[str]  # resources counted in bytes: a stream of unknown size reserves ahead for them
+
+    def parse(self, name: str) -> R | None:
+        """A reservation's resource name as one of this family's, or None when it is another's."""
+        ...
+
+    def committed(self, session: Any, project_id: str, resources: Iterable[R]) -> dict[R, int]:
+        """What the project uses now of ``resources`` (at least), reservations not included."""
+        ...
+
+    def check(
+        self, project_id: str, limits: Mapping[R, int], usage: Mapping[R, int], requested: Mapping[R, int]
+    ) -> None:
+        """Raise OverLimit when usage plus the request would pass a limit."""
+        ...
+
+
+class ImageLedger:
+    """Glance's four resources (domain/quotas.py), counted from the images' tables."""
+
+    sizes: frozenset[str] = frozenset(SIZE_RESOURCES)
+
+    def parse(self, name: str) -> Resource | None:
+        try:
+            return Resource(name)
+        except ValueError:
+            return None
+
+    def committed(self, session: Any, project_id: str, resources: Iterable[Resource]) -> dict[Resource, int]:
+        return QuotaRepository(session).committed(project_id)
+
+    def check(
+        self,
+        project_id: str,
+        limits: Mapping[Resource, int],
+        usage: Mapping[Resource, int],
+        requested: Mapping[Resource, int],
+    ) -> None:
+        check(project_id, limits, usage, requested)
+
+
+IMAGES = ImageLedger()
 
 
 class DatabaseLimits:
@@ -63,16 +121,16 @@ class DatabaseLimits:
         self._cache.clear()
 
 
-class Claim:
+class Claim(Generic[R]):
     """Quota held for one piece of work; every method is a no-op for resources without a limit."""
 
     def __init__(
         self,
-        quotas: QuotaService | None,
+        quotas: QuotaService[R] | None,
         project_id: str,
         holder: str,
-        limits: Mapping[Resource, int],
-        held: Mapping[Resource, int],
+        limits: Mapping[R, int],
+        held: Mapping[R, int],
         hold: timedelta = HOLD,
     ) -> None:
         self.quotas = quotas
@@ -83,28 +141,34 @@ class Claim:
         self.hold = hold
         self._renewed = time.monotonic()
 
-    def limited(self, resource: Resource) -> bool:
+    def limited(self, resource: R) -> bool:
         return self.quotas is not None and self.limits.get(resource, UNLIMITED) != UNLIMITED
 
-    async def cover(self, resource: Resource, amount: int) -> None:
-        """Make sure ``amount`` of ``resource`` is held (raising OverLimit when it cannot be), reserving
-        ahead by STEP for sizes so that a long stream takes the lock rarely; renews the hold on the way."""
-        if not self.limited(resource):
+    async def cover(self, resource: R, amount: int) -> None:
+        """Make sure ``amount`` of ``resource`` is held (see :meth:`cover_all`)."""
+        await self.cover_all({resource: amount})
+
+    async def cover_all(self, amounts: Mapping[R, int]) -> None:
+        """Make sure each amount is held (raising OverLimit when one cannot be), reserving ahead by STEP for
+        sizes so that a long stream takes the lock rarely; renews the hold on the way."""
+        limited = {resource: amount for resource, amount in amounts.items() if self.limited(resource)}
+        if not limited:
             return
         assert self.quotas is not None
         due = time.monotonic() - self._renewed > self.hold.total_seconds() / 4
-        if amount <= self.held.get(resource, 0) and not due:
+        if not due and all(amount <= self.held.get(resource, 0) for resource, amount in limited.items()):
             return
-        wanted = max(amount, self.held.get(resource, 0))
-        if resource in SIZE_RESOURCES and amount > self.held.get(resource, 0):
+        exact = {resource: max(amount, self.held.get(resource, 0)) for resource, amount in limited.items()}
+        growing = [r for r, amount in limited.items() if r in self.quotas.ledger.sizes and amount > self.held.get(r, 0)]
+        if growing:
             try:
-                await self.quotas.reserve(self, {resource: wanted + STEP})
+                await self.quotas.reserve(self, {**exact, **{r: exact[r] + STEP for r in growing}})
                 return
             except OverLimit:
                 pass  # not room for a whole step: hold exactly what is needed, if that fits
-        await self.quotas.reserve(self, {resource: wanted})
+        await self.quotas.reserve(self, exact)
 
-    async def drop(self, *resources: Resource) -> None:
+    async def drop(self, *resources: R) -> None:
         """Release some resources early (their committed usage now counts them)."""
         held = [resource for resource in resources if resource in self.held]
         if held and self.quotas is not None:
@@ -117,19 +181,20 @@ class Claim:
             await self.quotas.release(self.holder, None)
             self.held.clear()
 
-    def _reserved(self, amounts: Mapping[Resource, int]) -> None:
+    def _reserved(self, amounts: Mapping[R, int]) -> None:
         self.held.update(amounts)
         self._renewed = time.monotonic()
 
 
-class QuotaService:
-    def __init__(self, db: Database, source: LimitSource) -> None:
+class QuotaService(Generic[R]):
+    def __init__(self, db: Database, source: Limits[R], ledger: Ledger[R]) -> None:
         self.db = db
         self.source = source
+        self.ledger = ledger
 
     async def claim(
-        self, project_id: str | None, requests: Mapping[Resource, int], *, holder: str, hold: timedelta = HOLD
-    ) -> Claim:
+        self, project_id: str | None, requests: Mapping[R, int], *, holder: str, hold: timedelta = HOLD
+    ) -> Claim[R]:
         """Reserve ``requests`` for ``holder`` (OverLimit, a 413, when a limit would be passed)."""
         if project_id is None:
             return Claim(None, "", holder, {}, {})
@@ -140,34 +205,43 @@ class QuotaService:
             await self.reserve(claim, wanted)
         return claim
 
-    async def resume(self, project_id: str | None, holder: str, *, hold: timedelta = HOLD) -> Claim:
+    async def resume(self, project_id: str | None, holder: str, *, hold: timedelta = HOLD) -> Claim[R]:
         """The claim ``holder`` made earlier (perhaps in another process), to extend or release it."""
         if project_id is None:
             return Claim(None, "", holder, {}, {})
         limits = await self.source.limits(project_id)
-        held = await self.db.run(lambda s: QuotaRepository(s).held(holder))
+        held = self._own(await self.db.run(lambda s: QuotaRepository(s).held(holder)))
         return Claim(self, project_id, holder, limits, held, hold)
 
-    async def reserve(self, claim: Claim, amounts: Mapping[Resource, int]) -> None:
+    def _own(self, amounts: Mapping[str, int]) -> dict[R, int]:
+        """The amounts of this ledger's resources among a reservation's rows."""
+        own: dict[R, int] = {}
+        for name, amount in amounts.items():
+            resource = self.ledger.parse(name)
+            if resource is not None:
+                own[resource] = own.get(resource, 0) + amount
+        return own
+
+    async def reserve(self, claim: Claim[R], amounts: Mapping[R, int]) -> None:
         now = utcnow()
 
         def work(session: Any) -> None:
             repo = QuotaRepository(session)
             repo.lock(claim.project_id)
             repo.purge_expired(claim.project_id, now)
-            usage = repo.committed(claim.project_id)
-            for resource, amount in repo.reserved(claim.project_id, now, excluding=claim.holder).items():
-                usage[resource] += amount
-            check(claim.project_id, claim.limits, usage, amounts)
-            repo.reserve(claim.holder, claim.project_id, amounts, now + claim.hold)
+            usage = self.ledger.committed(session, claim.project_id, amounts)
+            for resource, amount in self._own(repo.reserved(claim.project_id, now, excluding=claim.holder)).items():
+                usage[resource] = usage.get(resource, 0) + amount
+            self.ledger.check(claim.project_id, claim.limits, usage, amounts)
+            repo.reserve(claim.holder, claim.project_id, {str(r): a for r, a in amounts.items()}, now + claim.hold)
 
         await self.db.run(work)
         claim._reserved(amounts)
 
-    async def release(self, holder: str, resources: list[Resource] | None) -> None:
+    async def release(self, holder: str, resources: list[R] | None) -> None:
         await self.db.run(lambda s: QuotaRepository(s).release(holder, resources))
 
-    async def set_limits(self, project_id: str, changes: Mapping[Resource, int | None]) -> None:
+    async def set_limits(self: QuotaService[Resource], project_id: str, changes: Mapping[Resource, int | None]) -> None:
         """Glimpse's own limits (``*``: every project's default); None removes one."""
         if not isinstance(self.source, DatabaseLimits):
             raise Conflict("Limits are read from Keystone here; change them there.")
@@ -180,13 +254,13 @@ class QuotaService:
         await self.db.run(work)
         self.source.forget()
 
-    async def usage_of(self, ctx: RequestContext) -> dict[str, dict[str, int]]:
+    async def usage_of(self: QuotaService[Resource], ctx: RequestContext) -> dict[str, dict[str, int]]:
         """``/v2/info/usage`` for the caller's project."""
         if ctx.project_id is None:
             raise Forbidden("Quota usage is reported for a project: this token is not scoped to one.")
         return await self.usage(ctx.project_id)
 
-    async def usage(self, project_id: str) -> dict[str, dict[str, int]]:
+    async def usage(self: QuotaService[Resource], project_id: str) -> dict[str, dict[str, int]]:
         """Limit and usage of each resource (sizes in whole MiB, rounded down), reservations included."""
         limits = await self.source.limits(project_id)
         now = utcnow()
@@ -194,7 +268,7 @@ class QuotaService:
         def work(session: Any) -> dict[Resource, int]:
             repo = QuotaRepository(session)
             usage = repo.committed(project_id)
-            for resource, amount in repo.reserved(project_id, now).items():
+            for resource, amount in self._own(repo.reserved(project_id, now)).items():
                 usage[resource] += amount
             return usage
 

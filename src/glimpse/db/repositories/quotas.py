@@ -44,7 +44,8 @@ class QuotaRepository:
             )
         ).all()
         ordered = sorted(rows, key=lambda row: row.project_id != DEFAULT_PROJECT)  # the project's own rows win
-        return {Resource(row.resource): row.value for row in ordered}
+        known = {resource.value for resource in Resource}  # the artifacts' quotas share the table
+        return {Resource(row.resource): row.value for row in ordered if row.resource in known}
 
     def set_limit(self, project_id: str, resource: Resource, value: int | None) -> None:
         """Set (or with None remove) one limit of a project, or of every project for ``*``."""
@@ -97,8 +98,9 @@ class QuotaRepository:
             Resource.IMAGE_COUNT_UPLOADING: int(uploading),
         }
 
-    def reserved(self, project_id: str, now: datetime, *, excluding: str | None = None) -> dict[Resource, int]:
-        """Quota held by live reservations (``excluding`` one holder's own)."""
+    def reserved(self, project_id: str, now: datetime, *, excluding: str | None = None) -> dict[str, int]:
+        """Quota held by live reservations (``excluding`` one holder's own), by resource name (the images' and
+        the artifacts' alike)."""
         query = (
             select(QuotaReservationRow.resource, func.sum(QuotaReservationRow.amount))
             .where(QuotaReservationRow.project_id == project_id, QuotaReservationRow.expires_at > now)
@@ -106,25 +108,23 @@ class QuotaRepository:
         )
         if excluding is not None:
             query = query.where(QuotaReservationRow.holder != excluding)
-        return {Resource(resource): int(amount) for resource, amount in self.session.execute(query).all()}
+        return {str(resource): int(amount) for resource, amount in self.session.execute(query).all()}
 
-    def held(self, holder: str) -> dict[Resource, int]:
+    def held(self, holder: str) -> dict[str, int]:
         rows = self.session.execute(
             select(QuotaReservationRow.resource, QuotaReservationRow.amount).where(QuotaReservationRow.holder == holder)
         ).all()
-        return {Resource(resource): amount for resource, amount in rows}
+        return {str(resource): int(amount) for resource, amount in rows}
 
     # -- reservations ---------------------------------------------------------------------------------
-    def reserve(
-        self, holder: str, project_id: str, amounts: Mapping[Resource, int], expires_at: datetime
-    ) -> None:
+    def reserve(self, holder: str, project_id: str, amounts: Mapping[str, int], expires_at: datetime) -> None:
         """Set ``holder``'s reservation of each resource to the given amount (replacing what it held)."""
         for resource, amount in amounts.items():
-            row = self.session.get(QuotaReservationRow, (holder, resource.value))
+            row = self.session.get(QuotaReservationRow, (holder, str(resource)))
             if row is None:
                 self.session.add(
                     QuotaReservationRow(
-                        holder=holder, resource=resource.value, project_id=project_id, amount=amount,
+                        holder=holder, resource=str(resource), project_id=project_id, amount=amount,
                         expires_at=expires_at,
                     )
                 )  # fmt: skip
@@ -132,10 +132,10 @@ class QuotaRepository:
                 row.amount = amount
                 row.expires_at = expires_at
 
-    def release(self, holder: str, resources: Iterable[Resource] | None = None) -> None:
+    def release(self, holder: str, resources: Iterable[str] | None = None) -> None:
         query = delete(QuotaReservationRow).where(QuotaReservationRow.holder == holder)
         if resources is not None:
-            query = query.where(QuotaReservationRow.resource.in_([r.value for r in resources]))
+            query = query.where(QuotaReservationRow.resource.in_([str(r) for r in resources]))
         self.session.execute(query)
 
     def purge_expired(self, project_id: str, now: datetime) -> None:
