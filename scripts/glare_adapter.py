@@ -38,6 +38,8 @@ def _ini(server, test_dir):
         "[artifacts]",
         "bind_host = 127.0.0.1",
         f"bind_port = {server.bind_port}",
+        "[import_filtering_opts]",  # their external blob locations point at this very server
+        f"allowed_ports = 80, 443, {server.bind_port}",
         "[oslo_policy]",
         f"policy_file = {server.policy_file}",
         "[database]",

@@ -11,7 +11,7 @@ from glimpse.domain.quotas import Resource
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
-from glimpse.services.artifacts import ArtifactService, ArtifactTypes
+from glimpse.services.artifacts import ArtifactService, ArtifactTypes, BlobService
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
@@ -56,6 +56,7 @@ class Services:
     queue: TaskQueue
     outbox: Outbox
     artifacts: ArtifactService
+    artifact_blobs: BlobService
 
     def close(self) -> None:
         self.db.dispose()
@@ -96,6 +97,7 @@ def build_services(
         await fetch.check_import_uri(url, web)
 
     queue = TaskQueue(db)
+    artifacts = ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types))
     imports = ImportService(settings, db, policy, images, stores, staging, open_url, check_import_uri, queue)
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
     return Services(
@@ -115,13 +117,12 @@ def build_services(
         imports=imports,
         tasks=TaskService(settings, db, policy, images, imports),
         quotas=quotas,
-        locations=LocationService(
-            settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue
-        ),
+        locations=LocationService(settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue),
         metadefs=Metadefs.build(settings, db, policy),
         queue=queue,
         outbox=Outbox(queue, [LoggingSink()]),
-        artifacts=ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types)),
+        artifacts=artifacts,
+        artifact_blobs=BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location),
     )
 
 

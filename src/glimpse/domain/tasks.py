@@ -20,6 +20,7 @@ class TaskType(StrEnum):
     API_IMAGE_IMPORT = "api_image_import"  # POST /v2/images/{id}/import
     LOCATION_IMPORT = "location_import"
     OUTBOX_DRAIN = "outbox_drain"  # internal: never shown by the tasks API
+    ARTIFACT_BLOB_DELETE = "artifact_blob_delete"  # internal: the data of a blob object nothing references
 
 
 PUBLIC_TYPES = frozenset({TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT})

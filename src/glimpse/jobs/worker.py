@@ -39,6 +39,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.API_IMAGE_IMPORT: services.imports,
         TaskType.LOCATION_IMPORT: services.locations,
         TaskType.OUTBOX_DRAIN: services.outbox,
+        TaskType.ARTIFACT_BLOB_DELETE: services.artifact_blobs,
     }
 
 

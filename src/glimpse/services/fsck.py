@@ -33,6 +33,7 @@ from typing import Any
 import anyio.from_thread
 
 from glimpse.db import Database
+from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.db.repositories.integrity import ImageRecord, ImageState, IntegrityRepository
 from glimpse.domain.clock import utcnow
@@ -44,6 +45,7 @@ from glimpse.stores.registry import StoreRegistry
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "glimpse.lock"
+ARTIFACT_KEY_PREFIX = "artifact-"  # the store keys of artifact blob uploads (glimpse.services.artifacts.blobs)
 IMPORT_STATUSES = frozenset({Status.UPLOADING, Status.IMPORTING})
 
 
@@ -213,6 +215,10 @@ def classify(
             f"removes those)"
         )
     what = "unfinished write" if obj.partial else "object"
+    if state is None and obj.key.startswith(ARTIFACT_KEY_PREFIX):  # an artifact blob's upload, never committed
+        if uploads_may_run:
+            return Kind.IN_PROGRESS, f"{obj.url}: an artifact blob upload in progress, or left by a crash"
+        return Kind.ORPHAN, f"{obj.url}: {what} of an artifact blob upload no blob references ({_bytes(obj.size)})"
     if state is None:
         if obj.partial:
             return Kind.ORPHAN, f"{obj.url}: unfinished write ({_bytes(obj.size)})"
@@ -246,7 +252,7 @@ class Fsck:
         saving = [r for r in records if r.status == Status.SAVING]
         await self._transient(report, saving, repair=repair, uploads_may_run=uploads_may_run)
         await self._locations(report, [r for r in records if r.locations], listings)
-        referenced: dict[str, set[str]] = {}
+        referenced = await self.db.run(lambda s: BlobRepository(s).object_locations())
         for record in records:
             for location in record.locations:
                 referenced.setdefault(location.store, set()).add(location.url)
@@ -272,12 +278,24 @@ class Fsck:
         saving = await self.db.run(lambda s: IntegrityRepository(s).live_images([Status.SAVING]))
         report.images_checked = len(saving)
         requeued = await self._transient(report, saving, repair=True, uploads_may_run=False)
+        settled = await self.db.run(lambda s: BlobRepository(s).settle_saving())
+        if settled:
+            log.warning("start-up recovery: %d artifact blob upload(s) interrupted; blobs back as they were", settled)
+        blob_data = await self.db.run(lambda s: BlobRepository(s).object_locations())
         for store in self.stores:
             listing = listings.get(store.id)
             if listing is not None:
                 deleted = await self._deleted_images(store, listing)
                 leftovers = [
-                    obj for obj in listing.values() if obj.partial or obj.key in requeued or obj.key in deleted
+                    obj
+                    for obj in listing.values()
+                    if (
+                        obj.partial
+                        or obj.key in requeued
+                        or obj.key in deleted
+                        or obj.key.startswith(ARTIFACT_KEY_PREFIX)
+                    )
+                    and obj.url not in blob_data.get(store.id, set())
                 ]
                 await self._objects(report, store, leftovers, repair=True, uploads_may_run=False)
         for finding in report.problems:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
+from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain import images as model
 from glimpse.domain.clock import utcnow
@@ -339,8 +340,13 @@ class ImageService:
         await self.remove_data(image)
 
     async def remove_data(self, image: Image) -> None:
-        """Delete every copy of an image's data; failures are logged for `glimpse fsck` to find."""
+        """Delete every copy of an image's data; failures are logged for `glimpse fsck` to find. A copy that
+        artifact blobs share (stored once, ``glimpse.services.artifacts.blobs``) stays: they own it now."""
+        shared = await self.db.run(lambda s: BlobRepository(s).shared_urls(loc.url for loc in image.locations))
         for location in image.locations:
+            if location.url in shared:
+                log.info("image %s: its data at %s stays, artifact blobs hold it", image.id, location.url)
+                continue
             try:
                 await self.stores.get(location.store).delete(location.url)
             except StoreError as exc:

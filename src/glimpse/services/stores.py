@@ -7,6 +7,7 @@ from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
+from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Status
@@ -68,6 +69,8 @@ class StoreService:
             return mine[0].url
 
         url = await self.db.run(work)
+        if await self.db.run(lambda s: BlobRepository(s).shared_urls([url])):
+            return  # artifact blobs hold these bytes (stored once): they stay
         try:  # the copy is already gone from the image: a leftover is an orphan for `glimpse fsck`
             await store.delete(url)
         except StoreError as exc:

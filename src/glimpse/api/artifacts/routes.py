@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from glimpse.api.artifacts.v1 import artifacts, schemas
+from glimpse.api.artifacts.v1 import artifacts, blobs, schemas
 from glimpse.api.routes import resource
 
 PUBLIC_PATHS = frozenset({"/", "/versions"})
@@ -14,5 +14,11 @@ ROUTES = [
     resource("/artifacts/{type_name}", GET=artifacts.index, POST=artifacts.create),
     resource(
         "/artifacts/{type_name}/{artifact_id}", GET=artifacts.show, PATCH=artifacts.update, DELETE=artifacts.delete
+    ),
+    resource(
+        "/artifacts/{type_name}/{artifact_id}/{blob_path:path}",
+        GET=blobs.download,
+        PUT=blobs.upload,
+        DELETE=blobs.delete,
     ),
 ]

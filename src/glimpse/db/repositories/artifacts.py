@@ -32,7 +32,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from glimpse.db.models import (
-    ArtifactBlobObjectRow,
     ArtifactBlobRow,
     ArtifactLockRow,
     ArtifactPropertyRow,
@@ -376,22 +375,6 @@ class ArtifactRepository:
         for table in (ArtifactBlobRow, ArtifactPropertyRow, ArtifactTagRow):
             self.session.execute(delete(table).where(table.artifact_id == artifact_id))
         self.session.execute(delete(ArtifactRow).where(ArtifactRow.id == artifact_id))
-
-    # -- stored blob data (content-addressed) ---------------------------------------------------------
-    def blob_object(self, sha256: str) -> ArtifactBlobObjectRow | None:
-        return self.session.get(ArtifactBlobObjectRow, sha256)
-
-    def add_blob_object(self, row: ArtifactBlobObjectRow) -> None:
-        self.session.add(row)
-        self.session.flush()
-
-    def blob_references(self, sha256: str) -> int:
-        return self.session.execute(
-            select(func.count()).where(ArtifactBlobRow.sha256 == sha256, ArtifactBlobRow.external == false())
-        ).scalar_one()
-
-    def remove_blob_object(self, sha256: str) -> None:
-        self.session.execute(delete(ArtifactBlobObjectRow).where(ArtifactBlobObjectRow.sha256 == sha256))
 
 
 def _same(column: Any, value: Any) -> ColumnElement[bool]:

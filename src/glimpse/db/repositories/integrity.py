@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import exists, false, select, update
 from sqlalchemy.orm import Session, aliased
 
-from glimpse.db.models import ImageLocationRow, ImageRow
+from glimpse.db.models import ArtifactBlobObjectRow, ImageLocationRow, ImageRow
 from glimpse.domain.images import Location, Status
 
 _CHUNK = 500
@@ -122,4 +122,9 @@ class IntegrityRepository:
             .where(ImageLocationRow.store == store, ImageLocationRow.url == url, ImageRow.deleted == false())
             .limit(1)
         )
-        return self.session.scalar(stmt) is not None
+        if self.session.scalar(stmt) is not None:
+            return True
+        blob = select(ArtifactBlobObjectRow.sha256).where(
+            ArtifactBlobObjectRow.store == store, ArtifactBlobObjectRow.location == url
+        )  # artifact blobs' data, possibly an image's that they share
+        return self.session.scalar(blob.limit(1)) is not None

@@ -57,6 +57,8 @@ class ArtifactService:
         self.db = db
         self.policy = policy
         self.types = types
+        # drops an artifact's references to stored blob data in the deleting transaction (BlobService.release)
+        self.release_blobs: Callable[[Any, list[str]], None] | None = None
 
     # -- helpers ---------------------------------------------------------------------------------------
     def is_admin(self, ctx: RequestContext) -> bool:
@@ -103,7 +105,7 @@ class ArtifactService:
     def _run(self, work: Callable[[ArtifactRepository], T]) -> Any:
         return self.db.run(lambda session: work(ArtifactRepository(session)))
 
-    def _load_for_write(
+    def load_for_write(
         self, ctx: RequestContext, repo: ArtifactRepository, kind: type[ArtifactType], artifact_id: str
     ) -> ArtifactRecord:
         record = repo.get(artifact_id, kind.type_name, self.viewer(ctx))
@@ -246,7 +248,7 @@ class ArtifactService:
             now = utcnow()
             own_lock = scope_id(kind.type_name, "artifact", artifact_id, None, "public")
             repo.lock_scope(own_lock, now)
-            record = self._load_for_write(ctx, repo, kind, artifact_id)
+            record = self.load_for_write(ctx, repo, kind, artifact_id)
             current = self.present(kind, record)
             self.enforce(ctx, "artifact:update", current)
             changed = self._apply(ctx, kind, current, operations)
@@ -333,9 +335,15 @@ class ArtifactService:
             raise Forbidden("This type is read only.")
 
         def work(repo: ArtifactRepository) -> None:
-            record = self._load_for_write(ctx, repo, kind, artifact_id)
+            record = self.load_for_write(ctx, repo, kind, artifact_id)
             self.enforce(ctx, "artifact:delete", self.present(kind, record))
+            blobs = [blob for folder in record.blobs.values() for blob in folder.values()]
+            if any(blob["status"] == "saving" for blob in blobs):
+                raise Conflict("Cannot delete an artifact while one of its blobs is being uploaded.")
             repo.delete(artifact_id)
+            held = [b["sha256"] for b in blobs if b["sha256"] and not b["external"] and not b["url"]]
+            if held and self.release_blobs is not None:
+                self.release_blobs(repo.session, held)
 
         await self._run(work)
 
