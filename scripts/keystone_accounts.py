@@ -9,7 +9,7 @@ Run with the Keystone venv's Python (it has keystoneauth1 and python-keystonecli
   system scope (to read the unified limits of every project);
 - an ``image`` service with endpoints at http://127.0.0.1:9292 (where `make run` serves) in RegionOne, and in
   regions of their own the servers the interop suites test (tests/interop/README.md): ``InteropGlimpse`` at
-  http://127.0.0.1:9393 (scripts/glimpse-interop-up) and ``InteropGlance`` at http://127.0.0.1:9494 (Glance 33,
+  http://127.0.0.1:9393 (scripts/glimpse-interop-up) and ``InteropGlance`` at http://127.0.0.1:9496 (Glance 33,
   scripts/glance-up), so Tempest finds either through the catalog without touching RegionOne's endpoint.
 """
 
@@ -29,7 +29,7 @@ PROJECTS = ("alpha", "beta")
 ROLES = ("reader", "member", "manager")
 IMAGE_URL = "http://127.0.0.1:9292"
 REGION = "RegionOne"
-INTEROP_ENDPOINTS = {"InteropGlimpse": "http://127.0.0.1:9393", "InteropGlance": "http://127.0.0.1:9494"}
+INTEROP_ENDPOINTS = {"InteropGlimpse": "http://127.0.0.1:9393", "InteropGlance": "http://127.0.0.1:9496"}
 
 
 def ensure_project(ks: Any, name: str) -> Any:
@@ -77,10 +77,12 @@ def main(auth_url: str, admin_password: str) -> None:
 
 
 def ensure_endpoints(ks: Any, service: Any, region: str, url: str) -> None:
-    have = {endpoint.interface for endpoint in ks.endpoints.list(service=service, region=region)}
+    have = {endpoint.interface: endpoint for endpoint in ks.endpoints.list(service=service, region=region)}
     for interface in ("public", "internal", "admin"):
         if interface not in have:
             ks.endpoints.create(service=service, url=url, interface=interface, region=region)
+        elif have[interface].url != url:  # a server moved (Glance's reference left :9494 to the artifacts API)
+            ks.endpoints.update(have[interface], url=url)
 
 
 if __name__ == "__main__":

@@ -207,7 +207,7 @@ def report(outcomes: list[Outcome], glance_url: str, glimpse_url: str, commit: s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--glance", default="http://127.0.0.1:9494")
+    parser.add_argument("--glance", default="http://127.0.0.1:9496")
     parser.add_argument("--glimpse", default="http://127.0.0.1:9393")
     parser.add_argument("--report", type=Path, default=Path("docs/compat-report.md"))
     parser.add_argument("--commit", default="")

@@ -108,7 +108,9 @@ def chunks(data: bytes, size: int = 64 * 1024) -> Iterator[bytes]:
 
 
 def test_usage_starts_unlimited_and_empty(app: tuple[TestClient, Services]) -> None:
-    client, _ = app
+    client, services = app
+    assert usage(client) == {}  # no limits at all: what Glance without Keystone limits answers
+    set_limits(services, "*", image_count_total=-1)  # a limit set (even "unlimited"): every resource reported
     assert usage(client) == {
         "image_size_total": {"limit": -1, "usage": 0},
         "image_stage_total": {"limit": -1, "usage": 0},

@@ -139,7 +139,10 @@ def test_info_stores_detail_for_admin(multi: Multi) -> None:
     assert "default" not in stores["cheap"]
     assert stores["fast"]["description"] == "Quick but dear"
     fast_dir = multi.settings.stores["fast"].options.filesystem_store_datadir
-    assert Path(str(stores["fast"]["properties"]["datadir"])) == Path(fast_dir).resolve()
+    properties = stores["fast"]["properties"]
+    assert set(properties) == {"data_dir", "chunk_size", "thin_provisioning"}  # Glance 33's keys
+    assert Path(str(properties["data_dir"])) == Path(fast_dir).resolve()
+    assert properties["thin_provisioning"] is False
 
 
 def test_info_stores_detail_is_403_for_non_admin(multi: Multi) -> None:
@@ -292,7 +295,7 @@ def test_deleting_the_image_removes_every_copy(multi: Multi) -> None:
 
 # -- single store -----------------------------------------------------------------------------------------------
 def test_single_store_deployment(client: TestClient) -> None:
-    assert client.get("/v2/info/stores").json() == {"stores": [{"id": "local", "description": "", "default": "true"}]}
+    assert client.get("/v2/info/stores").json() == {"stores": [{"id": "local", "default": "true"}]}
     image_id = create(client)
     assert upload(client, image_id, b"data", "local").status_code == 204
     assert client.get(f"/v2/images/{image_id}").json()["stores"] == "local"

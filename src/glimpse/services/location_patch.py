@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 
 from glimpse.context import RequestContext
 from glimpse.db.repositories.images import ImageRepository
-from glimpse.domain.images import Image, Location, Status
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import Digests, Image, Location, Status
 from glimpse.domain.patch import PatchOp
 from glimpse.errors import BadRequest, Conflict, Forbidden, StoreError, TooLarge
 from glimpse.policy import Policy
@@ -264,9 +265,15 @@ class LocationPatch:
         if missing:
             noun = "Property" if len(missing) == 1 else "Properties"
             raise BadRequest(f"{noun} {', '.join(missing)} must be set prior to saving data.")
-        for name, value in new_values.items():
-            setattr(image, name, value)
-        image.status = Status.ACTIVE
+        # the data is where the locations say (its size from their store), its hashes are what the caller vouched
+        digests = Digests(
+            size=image.size or 0,
+            checksum=new_values.get("checksum", image.checksum),
+            hash_algo=new_values.get("os_hash_algo", image.os_hash_algo),
+            hash_value=new_values.get("os_hash_value", image.os_hash_value),
+            virtual_size=image.virtual_size,
+        )
+        image.activate(digests, [], utcnow())
 
     def _validation_data(self, image: Image, values: list[dict[str, Any]]) -> dict[str, str]:
         """Glance's rules for ``validation_data``: the same values throughout the request, equal to what the

@@ -255,9 +255,12 @@ class QuotaService(Generic[R]):
         self.source.forget()
 
     async def usage_of(self: QuotaService[Resource], ctx: RequestContext) -> dict[str, dict[str, int]]:
-        """``/v2/info/usage`` for the caller's project."""
+        """``/v2/info/usage`` for the caller's project: empty, as Glance without Keystone limits answers, when
+        Glimpse's own limits leave the project unlimited."""
         if ctx.project_id is None:
             raise Forbidden("Quota usage is reported for a project: this token is not scoped to one.")
+        if isinstance(self.source, DatabaseLimits) and not await self.source.limits(ctx.project_id):
+            return {}
         return await self.usage(ctx.project_id)
 
     async def usage(self: QuotaService[Resource], project_id: str) -> dict[str, dict[str, int]]:

@@ -29,7 +29,9 @@ class StoreService:
     def summaries(self) -> list[dict[str, Any]]:
         result = []
         for store in self.stores:
-            entry: dict[str, Any] = {"id": store.id, "description": store.description}
+            entry: dict[str, Any] = {"id": store.id}
+            if store.description:  # Glance leaves the key out when no description is configured
+                entry["description"] = store.description
             if store.id == self.stores.default_id:
                 entry["default"] = "true"  # a string, as in Glance's api-ref
             if store.type in READ_ONLY_TYPES:

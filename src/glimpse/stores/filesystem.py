@@ -243,7 +243,8 @@ class FilesystemStore:
         return sorted(found, key=lambda listed: listed.url)
 
     def details(self) -> dict[str, object]:
-        return {"datadir": str(self.datadir)}
+        # Glance's keys: the read size, and no thin provisioning (zeros are written as data)
+        return {"data_dir": str(self.datadir), "chunk_size": self.chunk_size, "thin_provisioning": False}
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._probe)

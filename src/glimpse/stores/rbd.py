@@ -523,13 +523,13 @@ class RbdStore:
         return found
 
     def details(self) -> dict[str, object]:
-        properties: dict[str, object] = {
+        properties: dict[str, object] = {  # Glance's keys (the chunk size in bytes)
+            "chunk_size": self.chunk_size_mb * 1024 * 1024,
             "pool": self.pool,
-            "fsid": self._fsid(),
-            "chunk_size": self.chunk_size_mb,
             "thin_provisioning": self.thin_provisioning,
+            "fsid": self._fsid(),
         }
-        if self.namespace:
+        if self.namespace:  # Glimpse's RADOS namespaces (Glance has none): where the images are in the pool
             properties["namespace"] = self.namespace
         return properties
 

@@ -714,14 +714,10 @@ class S3Store:
             yield listed
 
     def details(self) -> dict[str, object]:
-        return {
-            "endpoint": self.options.endpoint,
-            "bucket": self.bucket,
-            "region": self.options.region,
-            "bucket_url_format": self.options.addressing_style,
-            "large_object_size": self.options.large_object_size,
-            "large_object_chunk_size": self.options.part_size,
-            "thread_pools": self.options.thread_pools,
+        return {  # Glance's keys (sizes in bytes)
+            "s3_store_large_object_size": self.options.large_object_size,
+            "s3_store_large_object_chunk_size": self.options.part_size,
+            "s3_store_thread_pools": self.options.thread_pools,
         }
 
     async def check(self) -> None:

@@ -845,14 +845,11 @@ class SwiftStore:
         return sorted(found, key=lambda listed: listed.url)
 
     def details(self) -> dict[str, object]:
-        found: dict[str, object] = {
+        return {  # Glance's keys (sizes in bytes)
             "container": self.container,
             "large_object_size": self.large_object_size,
             "large_object_chunk_size": self.large_object_chunk_size,
         }
-        if self.multiple_containers_seed:
-            found["multiple_containers_seed"] = self.multiple_containers_seed
-        return found
 
     async def check(self) -> None:
         await anyio.to_thread.run_sync(self._prefix)

@@ -460,7 +460,7 @@ def test_details_for_the_volume_to_image_optimisation(store: RbdStore) -> None:
     expected = {
         "pool": "images",
         "fsid": cluster_fsid(),
-        "chunk_size": 1,
+        "chunk_size": 1024 * 1024,
         "thin_provisioning": False,
         "namespace": store.namespace,
     }
