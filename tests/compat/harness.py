@@ -100,8 +100,17 @@ def body_keys(response: httpx.Response) -> tuple[str, ...]:
     if isinstance(data, dict):
         keys = sorted(data)
         for key, value in data.items():
+            if isinstance(value, dict):  # e.g. usage's resources
+                keys += [f"{key}.{item}" for item in sorted(value)]
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 keys += [f"{key}[].{item}" for item in sorted(value[0])]
+                # one level further, e.g. a store's properties
+                keys += [
+                    f"{key}[].{item}.{sub}"
+                    for item, inner in sorted(value[0].items())
+                    if isinstance(inner, dict)
+                    for sub in sorted(inner)
+                ]
     elif isinstance(data, list):
         keys = ["<list>"]
     return tuple(keys)
