@@ -44,7 +44,11 @@ def test_creates_its_directory(tmp_path: Path) -> None:
 
 def test_attributes(store: FilesystemStore, tmp_path: Path) -> None:
     assert (store.id, store.type, store.description, store.weight) == ("local", "file", "d", 3)
-    assert store.details() == {"datadir": str((tmp_path / "images").resolve())}
+    assert store.details() == {
+        "data_dir": str((tmp_path / "images").resolve()),
+        "chunk_size": store.chunk_size,
+        "thin_provisioning": False,
+    }
     assert store.url_for("abc") == (tmp_path / "images" / "abc").resolve().as_uri()
 
 
