@@ -43,7 +43,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             if services is None:
                 svc.close()
 
-    middleware = [Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics)]
+    middleware = [
+        Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics,
+                   image_cache=settings.image_cache_dir is not None)
+    ]  # fmt: skip
     if settings.artifacts_mount:  # the artifacts API in this process, outside the Images API's negotiation
         middleware.insert(
             0, Middleware(Mount, prefix=settings.artifacts_mount, inner=create_artifacts_app(settings, svc))

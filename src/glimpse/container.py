@@ -12,6 +12,7 @@ from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
 from glimpse.services.artifacts import ArtifactService, ArtifactTypes, BlobService
+from glimpse.services.cache import CacheService, NodeCache
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
@@ -57,6 +58,7 @@ class Services:
     outbox: Outbox
     artifacts: ArtifactService
     artifact_blobs: BlobService
+    cache: CacheService
 
     def close(self) -> None:
         self.db.dispose()
@@ -99,6 +101,8 @@ def build_services(
     queue = TaskQueue(db)
     artifacts = ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types))
     imports = ImportService(settings, db, policy, images, stores, staging, open_url, check_import_uri, queue)
+    image_data = ImageDataService(settings, db, policy, images, stores, metrics)
+    image_data.cache = NodeCache(settings, db, metrics) if settings.image_cache_dir is not None else None
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
     return Services(
         settings=settings,
@@ -108,7 +112,7 @@ def build_services(
         schemas=schemas,
         auth=auth or build_authenticator(settings, metrics),
         images=images,
-        image_data=ImageDataService(settings, db, policy, images, stores, metrics),
+        image_data=image_data,
         members=MemberService(settings, db, policy, images),
         tags=TagService(settings, db, policy),
         store_info=StoreService(db, policy, stores),
@@ -123,6 +127,7 @@ def build_services(
         outbox=Outbox(queue, [LoggingSink()]),
         artifacts=artifacts,
         artifact_blobs=BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location),
+        cache=CacheService(settings, db, policy, images, image_data, queue, image_data.cache),
     )
 
 

@@ -90,6 +90,30 @@ class Metrics:
             ["source", "result"],
             registry=self.registry,
         )
+        self.cache_hits = Counter(
+            "glimpse_image_cache_hits", "Image downloads served from this node's image cache.", registry=self.registry
+        )
+        self.cache_misses = Counter(
+            "glimpse_image_cache_misses",
+            "Image downloads the image cache could not serve (read from a store instead).",
+            registry=self.registry,
+        )
+        self.cache_bytes = Counter(
+            "glimpse_image_cache_bytes",
+            "Image cache bytes: direction=out served from the cache, direction=in written into it.",
+            ["direction"],
+            registry=self.registry,
+        )
+        self.cache_evictions = Counter(
+            "glimpse_image_cache_evictions",
+            "Images removed from the image cache, by reason (budget, invalid, inactive, deleted).",
+            ["reason"],
+            registry=self.registry,
+        )
+        for direction in ("in", "out"):
+            self.cache_bytes.labels(direction)
+        for reason in ("budget", "invalid", "inactive", "deleted"):
+            self.cache_evictions.labels(reason)
         for reason in UPLOAD_FAILURE_REASONS:
             self.upload_failures.labels(reason)
         for store_id in store_ids:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import configparser
 import logging
 import os
+import socket
 import types
 import typing
 from collections.abc import Iterator, Mapping
@@ -483,6 +484,21 @@ class Settings(BaseModel):
     task_heartbeat_interval: Annotated[float, Ini("glimpse", "task_heartbeat_interval")] = Field(default=2.0, gt=0)
     task_stale_after: Annotated[float, Ini("glimpse", "task_stale_after")] = Field(default=30.0, gt=0)
     task_max_attempts: Annotated[int, Ini("glimpse", "task_max_attempts")] = Field(default=2, ge=1)
+    # the image cache (Glance's names): off unless image_cache_dir is set; a hard byte budget per node
+    image_cache_dir: Annotated[Path | None, Ini("DEFAULT", "image_cache_dir"), Env("GLIMPSE_IMAGE_CACHE_DIR")] = None
+    image_cache_max_size: Annotated[
+        int, Ini("DEFAULT", "image_cache_max_size"), Env("GLIMPSE_IMAGE_CACHE_MAX_SIZE")
+    ] = Field(default=10 * 1024**3, ge=0)
+    # partial files older than this many seconds are stale (removed by POST /v2/cache/clean and the sweep)
+    image_cache_stall_time: Annotated[int, Ini("DEFAULT", "image_cache_stall_time")] = Field(default=86400, ge=0)
+    # the cache refuses to fill when the disk would keep less than this many bytes free
+    image_cache_min_free: Annotated[
+        int, Ini("glimpse", "image_cache_min_free"), Env("GLIMPSE_IMAGE_CACHE_MIN_FREE")
+    ] = Field(default=256 * 1024**2, ge=0)
+    # this node's identity in the cache table (GET /v2/cache/nodes/{id}); default: host name and cache directory
+    worker_self_reference_url: Annotated[
+        str | None, Ini("DEFAULT", "worker_self_reference_url"), Env("GLIMPSE_WORKER_SELF_REFERENCE_URL")
+    ] = None
 
     # default sqlite:///<data_dir>/glimpse.db; a password in it is a secret
     database_url: Annotated[SecretUrl, Ini("database", "connection"), Env("GLIMPSE_DATABASE_URL")] = SecretUrl("")
@@ -526,9 +542,7 @@ class Settings(BaseModel):
     image_member_quota: Annotated[int, Ini("DEFAULT", "image_member_quota")] = 128
     image_location_quota: Annotated[int, Ini("DEFAULT", "image_location_quota")] = 10
     # metadef objects + properties + tags in the namespaces one project owns (0: no cap); OSSN-0088
-    metadef_records_per_project: Annotated[int, Ini("glimpse", "metadef_records_per_project")] = Field(
-        default=0, ge=0
-    )
+    metadef_records_per_project: Annotated[int, Ini("glimpse", "metadef_records_per_project")] = Field(default=0, ge=0)
     show_image_direct_url: Annotated[bool, Ini("DEFAULT", "show_image_direct_url")] = False
     show_multiple_locations: Annotated[bool, Ini("DEFAULT", "show_multiple_locations")] = False
     public_endpoint: Annotated[str | None, Ini("DEFAULT", "public_endpoint"), Env("GLIMPSE_PUBLIC_ENDPOINT")] = None
@@ -591,6 +605,12 @@ class Settings(BaseModel):
             raise ValueError(f"auth = keystone needs [keystone_authtoken] {', '.join(missing)}")
         return self
 
+    def cache_node(self) -> str:
+        """This node's name in the image cache table: ``worker_self_reference_url``, else host and directory."""
+        if self.worker_self_reference_url:
+            return self.worker_self_reference_url
+        return f"{socket.gethostname()}:{self.image_cache_dir}"
+
     def masked(self) -> dict[str, Any]:
         """A printable view (JSON-ready): secrets are ``***``, the passwords inside URLs too."""
         printable: dict[str, Any] = _printable(self.model_dump())
@@ -620,6 +640,8 @@ _KNOWN_ELSEWHERE = {
     ("paste_deploy", "flavor"),
     ("DEFAULT", "use_json"),
     ("glance_store", "filesystem_store_datadir"),
+    ("DEFAULT", "image_cache_driver"),  # the cache table in the main database is the only driver
+    ("DEFAULT", "image_cache_sqlite_db"),
 }
 _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", "": "noauth"}
 _STORE_COMMON = ("store_description", "weight")

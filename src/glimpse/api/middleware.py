@@ -46,12 +46,14 @@ class RequestContextMiddleware:
         metrics: Metrics,
         public_paths: frozenset[str] = PUBLIC_PATHS,
         negotiate_versions: bool = True,
+        image_cache: bool = False,
     ) -> None:
         self.app = app
         self.auth = authenticator
         self.metrics = metrics
         self.public_paths = public_paths
         self.negotiate_versions = negotiate_versions  # Glance's; the artifacts API negotiates its own
+        self.image_cache = image_cache  # the cache's versions (2.14, 2.16, 2.18) are offered with it
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +73,7 @@ class RequestContextMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         scope["glimpse.requested_path"] = scope["path"]
         if self.negotiate_versions:
-            negotiate(scope, headers.get("accept", ""))  # before authentication, as Glance's filter
+            negotiate(scope, headers.get("accept", ""), self.image_cache)  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
         if path not in self.public_paths:

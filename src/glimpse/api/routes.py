@@ -10,6 +10,7 @@ from starlette.routing import Route
 from glimpse.api import health, metrics, openapi, versions
 from glimpse.api.http import Handler, check_request_text
 from glimpse.api.v2 import (
+    cache,
     discovery,
     image_data,
     image_import,
@@ -96,5 +97,10 @@ ROUTES = [
     resource("/v2/info/stores/detail", GET=discovery.stores_detail),
     resource("/v2/info/usage", GET=discovery.usage),
     resource("/v2/stores/{store_id}/{image_id}", DELETE=stores.delete),
+    resource("/v2/cache", GET=cache.index, DELETE=cache.clear),
+    resource("/v2/cache/clean", POST=cache.clean),
+    resource("/v2/cache/prune", POST=cache.prune),
+    resource("/v2/cache/nodes/{image_id}", GET=cache.nodes),
+    resource("/v2/cache/{image_id}", PUT=cache.queue, DELETE=cache.delete),
     *metadefs_routes(),
 ]

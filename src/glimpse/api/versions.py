@@ -8,7 +8,8 @@ Negotiation follows Glance's ``versionnegotiation`` filter, which runs before au
 segment (or an ``Accept: application/vnd.openstack.images-vN`` header) names the version. A version on offer
 (``v2``, ``v2.0`` ... ``v2.17``) is served by the v2 API (``/v2.17/images`` is ``/v2/images``); anything else
 (``/v1/...``, ``/v3/...``, ``/``) answers 300 Multiple Choices with the versions document. ``/versions``
-answers 200. Glimpse's own endpoints (health check, metrics, OpenAPI document) stay outside negotiation.
+answers 200. With the image cache on, 2.14-2.18 are offered as Glance 33 offers them (2.18 CURRENT).
+Glimpse's own endpoints (health check, metrics, OpenAPI document) stay outside negotiation.
 """
 
 from __future__ import annotations
@@ -25,27 +26,35 @@ OFFERED: tuple[str, ...] = (
     "2.15", "2.13", "2.12", "2.11", "2.10", "2.9", "2.8", "2.17", "2.7", "2.6", "2.5", "2.4", "2.3", "2.2",
     "2.1", "2.0",
 )  # fmt: skip
-# the URL prefixes (and vnd media-type suffixes) negotiation accepts as the v2 API
+# with the image cache on (image_cache_dir set): 2.14-2.18 first, 2.18 current
+CACHE_CURRENT = "2.18"
+OFFERED_WITH_CACHE: tuple[str, ...] = (
+    "2.18", "2.17", "2.16", "2.15", "2.14", "2.13", "2.12", "2.11", "2.10", "2.9", "2.8", "2.7", "2.6", "2.5",
+    "2.4", "2.3", "2.2", "2.1", "2.0",
+)  # fmt: skip
+# the URL prefixes (and vnd media-type suffixes) negotiation accepts as the v2 API: the versions on offer
 ACCEPTED_PREFIXES = frozenset({"v2", *(f"v{version}" for version in OFFERED)})
+ACCEPTED_WITH_CACHE = frozenset({"v2", *(f"v{version}" for version in OFFERED_WITH_CACHE)})
 OWN_PATHS = frozenset({"/healthcheck", "/metrics", "/openapi.json"})
 _VND = "application/vnd.openstack.images-"
 
 
-def versions_document(base_url: str) -> dict[str, object]:
+def versions_document(base_url: str, cache: bool = False) -> dict[str, object]:
     href = base_url.rstrip("/") + "/v2/"
+    offered, current = (OFFERED_WITH_CACHE, CACHE_CURRENT) if cache else (OFFERED, CURRENT)
     return {
         "versions": [
             {
                 "id": f"v{version}",
-                "status": "CURRENT" if version == CURRENT else "SUPPORTED",
+                "status": "CURRENT" if version == current else "SUPPORTED",
                 "links": [{"rel": "self", "href": href}],
             }
-            for version in OFFERED
+            for version in offered
         ]
     }
 
 
-def negotiate(scope: Scope, accept: str) -> None:
+def negotiate(scope: Scope, accept: str, image_cache: bool = False) -> None:
     """Rewrite ``scope["path"]`` as Glance's filter does: ``/v2/...`` for a version on offer, ``/versions``
     for the explicit versions request, ``/`` (the 300 answer) for anything else. The versions document
     answers every method, as Glance's does: such a request is routed as a GET."""
@@ -60,7 +69,8 @@ def negotiate(scope: Scope, accept: str) -> None:
             version, remainder = accept[len(_VND) :], path
         else:
             version, remainder = segment, ("/" + rest if rest or path.endswith(segment + "/") else "")
-        negotiated = f"/v2{remainder}" if version in ACCEPTED_PREFIXES else "/"
+        accepted = ACCEPTED_WITH_CACHE if image_cache else ACCEPTED_PREFIXES
+        negotiated = f"/v2{remainder}" if version in accepted else "/"
     scope["path"] = negotiated
     if negotiated in ("/", "/versions") and scope["method"] not in ("GET", "HEAD"):
         scope["method"] = "GET"
@@ -71,9 +81,13 @@ def _base_url(request: Request) -> str:
     return configured or str(request.base_url)
 
 
+def _document(request: Request) -> dict[str, object]:
+    return versions_document(_base_url(request), cache=services(request).settings.image_cache_dir is not None)
+
+
 async def root(request: Request) -> Response:
-    return json_response(versions_document(_base_url(request)), status=300)
+    return json_response(_document(request), status=300)
 
 
 async def versions(request: Request) -> Response:
-    return json_response(versions_document(_base_url(request)))
+    return json_response(_document(request))

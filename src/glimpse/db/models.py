@@ -150,12 +150,31 @@ class TaskRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_total: Mapped[int | None] = mapped_column(BigInteger)
+    # a task only one node may run (filling that node's image cache); None: any worker
+    node: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
         Index("ix_tasks_status_created_at", "status", "created_at"),
         Index("ix_tasks_image_id", "image_id"),
         Index("ix_tasks_owner", "owner"),
     )
+
+
+class CachedImageRow(Base):
+    """An image in one node's image cache (``state`` cached) or waiting for it (``queued``)."""
+
+    __tablename__ = "cached_images"
+
+    node: Mapped[str] = mapped_column(String(255), primary_key=True)
+    image_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+    checksum: Mapped[str | None] = mapped_column(String(32))
+    last_accessed: Mapped[datetime] = mapped_column(DateTime)
+    last_modified: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_cached_images_image_id", "image_id"),)
 
 
 class OutboxRow(Base):
@@ -278,9 +297,7 @@ class MetadefAssociationRow(Base):
 
     __tablename__ = "metadef_namespace_resource_types"
 
-    namespace_id: Mapped[int] = mapped_column(
-        ForeignKey("metadef_namespaces.id", ondelete="CASCADE"), primary_key=True
-    )
+    namespace_id: Mapped[int] = mapped_column(ForeignKey("metadef_namespaces.id", ondelete="CASCADE"), primary_key=True)
     resource_type_id: Mapped[int] = mapped_column(
         ForeignKey("metadef_resource_types.id", ondelete="CASCADE"), primary_key=True
     )

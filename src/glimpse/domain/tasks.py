@@ -21,6 +21,7 @@ class TaskType(StrEnum):
     LOCATION_IMPORT = "location_import"
     OUTBOX_DRAIN = "outbox_drain"  # internal: never shown by the tasks API
     ARTIFACT_BLOB_DELETE = "artifact_blob_delete"  # internal: the data of a blob object nothing references
+    CACHE_IMAGE = "cache_image"  # internal: fill one node's image cache (PUT /v2/cache/{id})
 
 
 PUBLIC_TYPES = frozenset({TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT})
@@ -49,3 +50,4 @@ class Task:
     bytes_done: int = 0
     bytes_total: int | None = None
     claimed_by: str | None = None  # the worker running it (its fencing token while processing)
+    node: str | None = None  # only a worker of this node may run it (None: any worker)

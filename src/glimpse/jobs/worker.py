@@ -40,6 +40,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.LOCATION_IMPORT: services.locations,
         TaskType.OUTBOX_DRAIN: services.outbox,
         TaskType.ARTIFACT_BLOB_DELETE: services.artifact_blobs,
+        TaskType.CACHE_IMAGE: services.cache,
     }
 
 
@@ -54,6 +55,7 @@ class Worker:
         poll_interval: float = 2.0,
         max_attempts: int = 2,
         sweeps: Sequence[Sweep] = (),
+        node: str | None = None,
     ) -> None:
         self.queue = queue
         self.runners = dict(runners)
@@ -63,6 +65,7 @@ class Worker:
         self.poll_interval = poll_interval
         self.max_attempts = max_attempts
         self.sweeps = list(sweeps)
+        self.node = node  # tasks bound to this node (its image cache's fills) are claimed here too
 
     @classmethod
     def from_services(cls, services: Services, runners: Mapping[TaskType, Runner] | None = None) -> Worker:
@@ -74,7 +77,8 @@ class Worker:
             stale_after=s.task_stale_after,
             poll_interval=s.task_heartbeat_interval,
             max_attempts=s.task_max_attempts,
-            sweeps=[(300.0, services.imports.sweep_staging)],
+            sweeps=[(300.0, services.imports.sweep_staging), (60.0, services.cache.sweep)],
+            node=s.cache_node() if s.image_cache_dir is not None else None,
         )
 
     async def run_forever(self, stop: asyncio.Event) -> None:
@@ -101,7 +105,7 @@ class Worker:
 
     async def run_one(self) -> bool:
         """Claim and run one pending task; False when there was none."""
-        task = await self.queue.claim(self.id)
+        task = await self.queue.claim(self.id, node=self.node)
         if task is None:
             return False
         await self._process(task)

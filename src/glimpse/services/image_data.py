@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from glimpse.context import RequestContext
 from glimpse.data import pipeline
@@ -40,6 +40,9 @@ from glimpse.services.images import ImageService, target_of
 from glimpse.settings import Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
 from glimpse.stores.registry import StoreRegistry
+
+if TYPE_CHECKING:
+    from glimpse.services.cache import NodeCache
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +165,7 @@ class ImageDataService:
         self.stores = stores
         self.metrics = metrics or Metrics(store.id for store in stores)
         self._background: set[asyncio.Task[None]] = set()
+        self.cache: NodeCache | None = None  # this node's image cache, when it is on (set by the container)
 
     # -- upload ---------------------------------------------------------------------------------------
     async def upload(
@@ -311,10 +315,17 @@ class ImageDataService:
         total = image.size
         requested = parse_range(range_header, total)
         start, length = requested if requested is not None else (0, total)
-        body = await self._open_any(image, start, length)
+        cached = await self.cache.serve(image, start, length) if self.cache is not None else None
+        body = cached or await self._open_any(image, start, length)
         if body is None:
             return None
+        if self.cache is not None and cached is None and requested is None:
+            body = await self.cache.tee(image, body)  # a whole-image read fills the cache as it streams
         return Download(image=image, total=total, start=start, length=length, partial=requested is not None, body=body)
+
+    async def open_data(self, image: Image, start: int, length: int) -> AsyncIterator[bytes] | None:
+        """The image's bytes from the best store that can serve them (the image cache's fill reads this)."""
+        return await self._open_any(image, start, length)
 
     async def _open_any(self, image: Image, start: int, length: int) -> AsyncIterator[bytes] | None:
         """Open the heaviest store's copy; fall back to the next copy when one cannot be read.

@@ -123,9 +123,12 @@ class TaskQueue:
         after_commit(session, self.wakeup.set)
 
     # -- workers --------------------------------------------------------------------------------------
-    async def claim(self, worker: str, types: frozenset[TaskType] | None = None) -> Task | None:
-        """The oldest pending task (of ``types`` when given), now ``processing`` and owned by ``worker``."""
-        return await self.db.run(lambda s: TaskRepository(s).claim(worker, utcnow(), types))
+    async def claim(
+        self, worker: str, types: frozenset[TaskType] | None = None, node: str | None = None
+    ) -> Task | None:
+        """The oldest pending task (of ``types`` when given; bound to no node or to ``node``), now
+        ``processing`` and owned by ``worker``."""
+        return await self.db.run(lambda s: TaskRepository(s).claim(worker, utcnow(), types, node))
 
     async def heartbeat(
         self, task: Task, worker: str, done: int, total: int | None, show: Callable[[Any], None] | None = None

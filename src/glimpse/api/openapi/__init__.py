@@ -16,6 +16,7 @@ from starlette.responses import Response
 from glimpse import __version__
 from glimpse.api.http import json_response, services
 from glimpse.api.openapi import (
+    cache,
     common,
     discovery,
     document,
@@ -51,6 +52,7 @@ RESOURCES: tuple[Resource, ...] = (
     schemas,
     discovery,
     stores,
+    cache,
     metadefs,
 )
 

@@ -54,6 +54,7 @@ def to_domain(row: TaskRow) -> Task:
         bytes_done=row.bytes_done,
         bytes_total=row.bytes_total,
         claimed_by=row.claimed_by,
+        node=row.node,
     )
 
 
@@ -79,7 +80,7 @@ class TaskRepository:
                 image_id=task.image_id, user_id=task.user_id, request_id=task.request_id, input=task.input,
                 result=task.result, message=task.message, created_at=task.created_at,
                 updated_at=task.updated_at, expires_at=task.expires_at, attempts=task.attempts,
-                bytes_done=task.bytes_done, bytes_total=task.bytes_total,
+                bytes_done=task.bytes_done, bytes_total=task.bytes_total, node=task.node,
             )
         )  # fmt: skip
         self.session.flush()
@@ -126,18 +127,22 @@ class TaskRepository:
         return [to_domain(row) for row in self.session.scalars(stmt)]
 
     # -- claiming ---------------------------------------------------------------------------------------
-    def claim(self, worker: str, now: datetime, types: Collection[TaskType] | None = None) -> Task | None:
+    def claim(
+        self, worker: str, now: datetime, types: Collection[TaskType] | None = None, node: str | None = None
+    ) -> Task | None:
         """Take the oldest pending task for ``worker``; None when there is none.
 
         On PostgreSQL the candidate is locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers pick
         different tasks; everywhere the claim itself is a compare-and-set on the status, so even without
-        row locks two workers can never both own a task. ``types``: only tasks of these types.
+        row locks two workers can never both own a task. ``types``: only tasks of these types. A task bound
+        to a node (``node``) is only claimed by a worker of that node.
         """
         candidates = (
             select(TaskRow.id).where(TaskRow.status == TaskStatus.PENDING.value).order_by(TaskRow.created_at).limit(1)
         )
         if types is not None:
             candidates = candidates.where(TaskRow.type.in_([t.value for t in types]))
+        candidates = candidates.where(TaskRow.node.is_(None) | (TaskRow.node == node))
         if self.session.get_bind().dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         task_id = self.session.scalar(candidates)
