@@ -31,10 +31,12 @@ keystone:
 	scripts/keystone-up
 
 ## Real storage servers for the store drivers' tests: a Swift all-in-one with S3 (s3api) on 127.0.0.1:8080 and a
-## single-node Ceph (its own state in ~/.cache; reused while healthy); librados/librbd bindings linked into .venv
+## single-node Ceph (its own state in ~/.cache; reused while healthy); librados/librbd bindings linked into .venv;
+## a Barbican key manager on 127.0.0.1:9311 with Keystone auth (scripts/barbican-up, brings Keystone up too)
 backends: install
 	scripts/swift-up
 	scripts/ceph-up $(VENV)
+	scripts/barbican-up
 
 ## Install, then run every check and the whole suite on SQLite and on PostgreSQL
 test: install system-deps lint keystone backends

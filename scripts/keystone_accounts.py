@@ -44,7 +44,8 @@ def ensure_user(ks: Any, name: str, password: str, project: Any) -> Any:
     return ks.users.create(name=name, domain=DOMAIN, password=password, default_project=project)
 
 
-def main(auth_url: str, admin_password: str) -> None:
+def admin_client(auth_url: str, admin_password: str) -> Any:
+    """keystoneclient signed in as the bootstrap admin."""
     auth = v3.Password(
         auth_url=auth_url,
         username="admin",
@@ -53,7 +54,11 @@ def main(auth_url: str, admin_password: str) -> None:
         user_domain_id=DOMAIN,
         project_domain_id=DOMAIN,
     )
-    ks = client.Client(session=session.Session(auth=auth, timeout=30))
+    return client.Client(session=session.Session(auth=auth, timeout=30))
+
+
+def main(auth_url: str, admin_password: str) -> None:
+    ks = admin_client(auth_url, admin_password)
     roles = {role.name: role for role in ks.roles.list()}
     for project_name in PROJECTS:
         project = ensure_project(ks, project_name)

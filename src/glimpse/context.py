@@ -15,6 +15,8 @@ class RequestContext:
     system_scope: str | None = None
     request_id: str = ""
     auth_method: str = "none"
+    # the caller's Keystone token, for services that act as the caller (the key manager); never logged
+    auth_token: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_admin(self) -> bool:

@@ -111,5 +111,14 @@ class IdentityUnavailable(GlimpseError):
     credentials. Nothing is wrong with the caller's token as far as anyone knows."""
 
 
+class KeyManagerUnavailable(GlimpseError):
+    """The key manager (Barbican), or the Keystone it needs, cannot be reached now; retrying may succeed."""
+
+
+class KeyManagerRefused(BadRequest):
+    """The key manager answered but gave no usable object: no such secret, not readable by the caller, or
+    not of the kind asked for."""
+
+
 class ClientDisconnected(GlimpseError):
     """The client went away while sending data."""

@@ -571,6 +571,17 @@ class Settings(BaseModel):
     property_protection_rule_format: Annotated[
         Literal["roles", "policies"], Ini("DEFAULT", "property_protection_rule_format")
     ] = "roles"
+    # the key manager (image signature certificates): Barbican through castellan, or none at all
+    key_manager_backend: Annotated[
+        Literal["barbican", "none"], Ini("key_manager", "backend"), Env("GLIMPSE_KEY_MANAGER_BACKEND")
+    ] = "barbican"
+    # Barbican's URL; none: the key-manager endpoint of the caller's Keystone catalog
+    barbican_endpoint: Annotated[str | None, Ini("barbican", "barbican_endpoint"), Env("GLIMPSE_BARBICAN_ENDPOINT")] = (
+        None
+    )
+    # the Keystone castellan rescopes the caller's token at; none: [keystone_authtoken] auth_url
+    barbican_auth_endpoint: Annotated[str | None, Ini("barbican", "auth_endpoint")] = None
+    barbican_verify_ssl: Annotated[bool, Ini("barbican", "verify_ssl")] = True
     upload_block_size: int = 4 * 1024 * 1024
     download_chunk_size: int = 1024 * 1024
 

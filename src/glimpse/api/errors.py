@@ -35,6 +35,7 @@ STATUS_TABLE: tuple[tuple[type[errors.GlimpseError], int], ...] = (
     (errors.StorageWriteDenied, 503),
     (errors.DatabaseUnavailable, 503),
     (errors.IdentityUnavailable, 503),
+    (errors.KeyManagerUnavailable, 503),
     (errors.StoreUnavailable, 503),
     (errors.StoreError, 502),
 )

@@ -355,6 +355,7 @@ class KeystoneAuth:
             domain_id=user.domain_id,
             system_scope=user.system_scope,
             auth_method="keystone",
+            auth_token=token,
         )
 
     async def aclose(self) -> None:

@@ -1,0 +1,60 @@
+"""The key manager: the certificates (and keys) images refer to by UUID, fetched for the user who asked.
+
+``KeyManager`` is the protocol the services use; ``keys.barbican.CastellanKeyManager`` is the driver, which
+speaks to Barbican through castellan (docs/architecture.md says why). Every call is made with the caller's
+credentials (``Credentials``, from the request's Keystone token): Barbican decides, by its own policy, whether
+that user may read the secret. Failures are the service's: ``KeyManagerUnavailable`` (503, the key manager or
+Keystone cannot be reached) or ``KeyManagerRefused`` (400, no such secret, not readable, not a certificate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from glimpse.context import RequestContext
+from glimpse.errors import KeyManagerRefused
+from glimpse.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """Who the key manager is asked for: a Keystone token and the project it is scoped to."""
+
+    token: str = field(repr=False)
+    project_id: str | None = None
+
+
+def credentials_of(ctx: RequestContext) -> Credentials:
+    """The request's credentials for the key manager; KeyManagerRefused when it carries no Keystone token."""
+    if not ctx.auth_token:
+        raise KeyManagerRefused(
+            "the key manager is asked with the caller's Keystone token, and this request has none "
+            "(Glimpse runs without Keystone authentication)"
+        )
+    return Credentials(token=ctx.auth_token, project_id=ctx.project_id)
+
+
+class KeyManager(Protocol):
+    async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
+        """The X.509 certificate stored under ``uuid``, DER-encoded."""
+        ...
+
+
+class NoKeyManager:
+    """``[key_manager] backend = none``: every request that needs a key manager is refused."""
+
+    async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
+        raise KeyManagerRefused("no key manager is configured ([key_manager] backend = none)")
+
+
+def build_key_manager(settings: Settings) -> KeyManager:
+    """The configured key manager (castellan is imported only when Barbican is configured)."""
+    if settings.key_manager_backend == "none":
+        return NoKeyManager()
+    from glimpse.keys.barbican import CastellanKeyManager
+
+    auth_url = settings.barbican_auth_endpoint or settings.keystone_authtoken.auth_url
+    return CastellanKeyManager(
+        auth_url=auth_url, endpoint=settings.barbican_endpoint, verify_ssl=settings.barbican_verify_ssl
+    )

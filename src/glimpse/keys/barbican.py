@@ -1,0 +1,88 @@
+"""The Barbican driver, through castellan (the key-manager library Nova, Cinder and Glance share).
+
+castellan's calls block (python-barbicanclient over keystoneauth1), so each runs in a worker thread. The
+caller's token becomes castellan's ``KeystoneToken`` credential: castellan rescopes it at Keystone, finds
+Barbican in the catalog (or at ``[barbican] barbican_endpoint``) and reads the secret as that user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from castellan import options as castellan_options
+from castellan.common import exception as castellan_errors
+from castellan.common.credentials import keystone_token
+from castellan.common.objects import x_509
+from castellan.key_manager import barbican_key_manager
+from keystoneauth1 import exceptions as ks_errors
+from oslo_config import cfg
+
+from glimpse.errors import KeyManagerRefused, KeyManagerUnavailable
+from glimpse.keys import Credentials
+
+log = logging.getLogger(__name__)
+
+# what makes a failure the key manager's (or Keystone's) rather than the request's: nothing answered,
+# nothing answered in time, a server error, or no key-manager endpoint in the catalog
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    ks_errors.ConnectFailure,
+    ks_errors.ConnectTimeout,
+    ks_errors.RequestTimeout,
+    ks_errors.EndpointNotFound,
+    ks_errors.HttpServerError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` or anything it was raised from means the service could not be reached."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        status = getattr(current, "status_code", None) or getattr(current, "http_status", None)
+        if isinstance(status, int) and status >= 500:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class CastellanKeyManager:
+    def __init__(self, *, auth_url: str, endpoint: str | None = None, verify_ssl: bool = True) -> None:
+        self.auth_url = auth_url
+        conf = cfg.ConfigOpts()
+        castellan_options.set_defaults(
+            conf, backend="barbican", barbican_endpoint=endpoint, auth_endpoint=auth_url, verify_ssl=verify_ssl
+        )
+        conf([], project="glimpse", default_config_files=[])
+        self._manager = barbican_key_manager.BarbicanKeyManager(conf)
+
+    async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
+        found = await self._get(credentials, uuid)
+        if not isinstance(found, x_509.X509):
+            raise KeyManagerRefused(f"the secret {uuid} in the key manager is not a certificate")
+        encoded = found.get_encoded()
+        if not encoded:
+            raise KeyManagerRefused(f"the certificate {uuid} in the key manager is empty")
+        return encoded
+
+    async def _get(self, credentials: Credentials, uuid: str) -> Any:
+        context = keystone_token.KeystoneToken(
+            token=credentials.token, auth_url=self.auth_url, project_id=credentials.project_id
+        )
+        try:
+            return await asyncio.to_thread(self._manager.get, context, uuid)
+        except castellan_errors.ManagedObjectNotFoundError:
+            raise KeyManagerRefused(f"the key manager has no secret {uuid}") from None
+        except ValueError as exc:  # castellan reads a certificate secret as PEM
+            raise KeyManagerRefused(f"the secret {uuid} is not a PEM-encoded X.509 certificate: {exc}") from None
+        except Exception as exc:
+            if _unavailable(exc):
+                log.warning("the key manager could not be reached for secret %s: %s", uuid, exc)
+                raise KeyManagerUnavailable(f"the key manager could not be reached: {exc}") from exc
+            raise KeyManagerRefused(f"the key manager refused secret {uuid}: {exc}") from exc
