@@ -35,6 +35,7 @@ import asyncio
 import base64
 import concurrent.futures
 import contextvars
+import functools
 import hashlib
 import logging
 import math
@@ -369,6 +370,8 @@ class S3Store:
         self._scheme = "s3" if endpoint.scheme == "https" else "s3+http"
         self._netloc = (endpoint.netloc.rpartition("@")[2]).lower()
         self._bucket_exists = False
+        # one bucket check (and creation) at a time: see _ensure_bucket
+        self._bucket_lock = threading.Lock()
         config = Config(
             region_name=options.region,
             signature_version="s3v4",
@@ -485,8 +488,24 @@ class S3Store:
     def _remove_object(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
-    def _ensure_bucket(self, create: bool) -> None:
-        """The bucket exists (created when ``create``); raises botocore's error otherwise."""
+    def _ensure_bucket(self, create: bool, *, known: bool = False) -> None:
+        """The bucket exists (created when ``create``); raises botocore's error otherwise. With ``known``, a
+        bucket this store has already seen is not looked up again.
+
+        One call at a time per store, the others wait and then see the bucket: concurrent first writes must
+        not look the bucket up while one of them creates it. Swift's proxy caches a container's "404" (for a
+        tenth of ``recheck_container_existence``, 6 s by default) when that lookup's answer comes back, and a
+        lookup answered "not found" just before the creation can store that answer just after the creation
+        cleared the cache; every object PUT then fails with NoSuchBucket until the entry expires. Checked
+        one after the other, the lookup's 404 is cached before the creation clears it.
+        """
+        with self._bucket_lock:
+            if known and self._bucket_exists:
+                return
+            self._look_up_or_create_bucket(create)
+            self._bucket_exists = True
+
+    def _look_up_or_create_bucket(self, create: bool) -> None:
         try:
             self.client.head_bucket(Bucket=self.bucket)
             return
@@ -569,8 +588,8 @@ class S3Store:
     # -- the protocol ----------------------------------------------------------------------------------
     async def put(self, key: str, blocks: AsyncIterator[Block], size_hint: int | None = None) -> StoredObject:
         if not self._bucket_exists:
-            await self._thread(self._ensure_bucket, self.options.create_bucket_on_put, what="cannot write")
-            self._bucket_exists = True
+            ensure = functools.partial(self._ensure_bucket, self.options.create_bucket_on_put, known=True)
+            await self._thread(ensure, what="cannot write")
         if size_hint is not None and size_hint < self.options.large_object_size:
             return await self._put_stream(key, blocks, size_hint)
         if size_hint is not None:
@@ -722,4 +741,3 @@ class S3Store:
 
     async def check(self) -> None:
         await self._thread(self._ensure_bucket, self.options.create_bucket_on_put, what="is not usable")
-        self._bucket_exists = True
