@@ -435,6 +435,19 @@ class OsloLimitSettings(BaseModel):
     cache_time: float = Field(default=0.0, ge=0)
 
 
+class ArtifactTypeOptions(BaseModel):
+    """``[artifact_type:<name>]``, with Glare's option names: one artifact type's quotas and deletion."""
+
+    model_config = ConfigDict(frozen=True)
+
+    max_artifact_number: int = Field(default=-1, ge=-1)  # artifacts of this type a project may have; -1: any
+    max_uploaded_data: int = Field(default=-1, ge=-1)  # bytes of this type's blobs a project may have; -1: any
+    delayed_delete: bool | None = None  # None: [DEFAULT] delayed_delete
+
+
+ARTIFACT_TYPE_SECTION = "artifact_type:"
+
+
 # -- everything ----------------------------------------------------------------------------------------------
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True, hide_input_in_errors=True)
@@ -566,6 +579,13 @@ class Settings(BaseModel):
     max_api_limit: Annotated[int, Ini("DEFAULT", "max_api_limit")] = Field(default=1000, ge=1)
     # a cap over every blob field's own; -1: the fields' caps only
     max_blob_size: Annotated[int, Ini("DEFAULT", "max_blob_size")] = Field(default=-1, ge=-1)
+    # Glare's quotas of every project (-1: none): its artifacts, and the bytes uploaded to their blobs; per
+    # type in [artifact_type:<name>] sections (artifact_types), per project through PUT /quotas
+    max_artifact_number: Annotated[int, Ini("DEFAULT", "max_artifact_number")] = Field(default=-1, ge=-1)
+    max_uploaded_data: Annotated[int, Ini("DEFAULT", "max_uploaded_data")] = Field(default=-1, ge=-1)
+    # a deleted artifact stays listed as 'deleted' until the scrubber removes it and its data
+    delayed_delete: Annotated[bool, Ini("DEFAULT", "delayed_delete")] = False
+    artifact_types: dict[str, ArtifactTypeOptions] = Field(default_factory=dict)
     # property protections (Glance's format; no file: no protections)
     property_protection_file: Annotated[Path | None, Ini("DEFAULT", "property_protection_file")] = None
     property_protection_rule_format: Annotated[
@@ -658,19 +678,26 @@ _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", 
 _STORE_COMMON = ("store_description", "weight")
 
 
+def _section_options(
+    section: str, model: type[BaseModel], options: dict[str, str], path: Path, why: str = ""
+) -> dict[str, Any]:
+    """The options of a section that ``model`` declares (unknown ones are logged); an empty value: the default."""
+    known = {}
+    for option, raw in options.items():
+        if option not in model.model_fields:
+            log.warning("ignoring unknown option [%s] %s in %s%s", section, option, path, why)
+        elif raw.strip():
+            known[option] = _coerce(model.model_fields[option], raw)
+    return known
+
+
 def _store_options(section: str, kind: str, options: dict[str, str], path: Path) -> dict[str, str]:
     """The options of a store section that its driver's model declares (unknown ones are logged); an empty
     value stands for the default."""
     model = STORE_OPTIONS.get(kind)
     if model is None:  # the driver type is refused when the settings are validated
         return options
-    known = {}
-    for option, raw in options.items():
-        if option not in model.model_fields:
-            log.warning("ignoring unknown option [%s] %s in %s (not a %s store option)", section, option, path, kind)
-        elif raw.strip():
-            known[option] = _coerce(model.model_fields[option], raw)
-    return known
+    return _section_options(section, model, options, path, f" (not a {kind} store option)")
 
 
 def _read_ini(path: Path) -> dict[str, Any]:
@@ -684,6 +711,11 @@ def _read_ini(path: Path) -> dict[str, Any]:
             name, _, kind = item.partition(":")
             backends[name.strip()] = kind.strip() or "file"
     for section in parser.sections():
+        if section.startswith(ARTIFACT_TYPE_SECTION):
+            values.setdefault("artifact_types", {})[section[len(ARTIFACT_TYPE_SECTION) :]] = _section_options(
+                section, ArtifactTypeOptions, dict(parser.items(section)), path
+            )
+            continue
         for option, raw in parser.items(section):
             key = (section, option)
             if key in _INI_FIELDS:

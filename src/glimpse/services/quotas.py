@@ -53,7 +53,9 @@ class Ledger(Protocol[R]):
     """A family of resources: which reservations are its own, what a project uses now, what passing a
     limit raises."""
 
-    sizes: frozenset[str]  # resources counted in bytes: a stream of unknown size reserves ahead for them
+    def counts_bytes(self, resource: R) -> bool:
+        """Is ``resource`` a size in bytes (a stream of unknown size reserves ahead for it)?"""
+        ...
 
     def parse(self, name: str) -> R | None:
         """A reservation's resource name as one of this family's, or None when it is another's."""
@@ -73,7 +75,8 @@ class Ledger(Protocol[R]):
 class ImageLedger:
     """Glance's four resources (domain/quotas.py), counted from the images' tables."""
 
-    sizes: frozenset[str] = frozenset(SIZE_RESOURCES)
+    def counts_bytes(self, resource: Resource) -> bool:
+        return resource in SIZE_RESOURCES
 
     def parse(self, name: str) -> Resource | None:
         try:
@@ -159,7 +162,8 @@ class Claim(Generic[R]):
         if not due and all(amount <= self.held.get(resource, 0) for resource, amount in limited.items()):
             return
         exact = {resource: max(amount, self.held.get(resource, 0)) for resource, amount in limited.items()}
-        growing = [r for r, amount in limited.items() if r in self.quotas.ledger.sizes and amount > self.held.get(r, 0)]
+        ledger = self.quotas.ledger
+        growing = [r for r, amount in limited.items() if ledger.counts_bytes(r) and amount > self.held.get(r, 0)]
         if growing:
             try:
                 await self.quotas.reserve(self, {**exact, **{r: exact[r] + STEP for r in growing}})

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from glimpse.api.artifacts.v1 import artifacts, blobs, schemas
+from glimpse.api.artifacts.v1 import artifacts, blobs, quotas, schemas
 from glimpse.api.routes import resource
 
 PUBLIC_PATHS = frozenset({"/", "/versions"})
@@ -21,4 +21,7 @@ ROUTES = [
         PUT=blobs.upload,
         DELETE=blobs.delete,
     ),
+    resource("/quotas", GET=quotas.index, PUT=quotas.update),
+    resource("/project-quotas", GET=quotas.project),
+    resource("/project-quotas/{project_id}", GET=quotas.project),
 ]

@@ -376,6 +376,25 @@ class ArtifactRepository:
             self.session.execute(delete(table).where(table.artifact_id == artifact_id))
         self.session.execute(delete(ArtifactRow).where(ArtifactRow.id == artifact_id))
 
+    # -- quota usage ----------------------------------------------------------------------------------
+    def count_by_type(self, owner: str) -> dict[str, int]:
+        """The project's artifacts by type (every status: a deleted one waiting for the scrubber counts)."""
+        rows = self.session.execute(
+            select(A.type_name, func.count()).where(A.owner == owner).group_by(A.type_name)
+        ).all()
+        return {type_name: int(count) for type_name, count in rows}
+
+    def uploaded_by_type(self, owner: str) -> dict[str, int]:
+        """Bytes of uploaded blobs (not external ones) of the project's artifacts, by type."""
+        rows = self.session.execute(
+            select(A.type_name, func.coalesce(func.sum(ArtifactBlobRow.size), 0))
+            .select_from(ArtifactBlobRow)
+            .join(ArtifactRow, ArtifactRow.id == ArtifactBlobRow.artifact_id)
+            .where(A.owner == owner, ArtifactBlobRow.external == false(), ArtifactBlobRow.size.is_not(None))
+            .group_by(A.type_name)
+        ).all()
+        return {type_name: int(size) for type_name, size in rows}
+
 
 def _same(column: Any, value: Any) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]

@@ -55,6 +55,28 @@ class QuotaRepository:
         if value is not None:
             self.session.add(QuotaLimitRow(project_id=project_id, resource=resource.value, value=value))
 
+    # -- named limits of another family (the artifacts' Glare quotas) --------------------------------
+    def named_limits(self, project_id: str | None, families: Iterable[str]) -> dict[str, dict[str, int]]:
+        """Every project's (or one project's) limits whose names are ``<family>`` or ``<family>:...``."""
+        column = QuotaLimitRow.resource
+        names = or_(*(or_(column == family, column.startswith(f"{family}:", autoescape=True)) for family in families))
+        query = select(QuotaLimitRow.project_id, QuotaLimitRow.resource, QuotaLimitRow.value).where(names)
+        if project_id is not None:
+            query = query.where(QuotaLimitRow.project_id == project_id)
+        found: dict[str, dict[str, int]] = {}
+        for row in self.session.execute(query.order_by(QuotaLimitRow.project_id, QuotaLimitRow.resource)).all():
+            found.setdefault(row.project_id, {})[row.resource] = int(row.value)
+        return found
+
+    def replace_named_limits(self, project_id: str, families: Iterable[str], values: Mapping[str, int]) -> None:
+        """The project's limits of ``families`` become exactly ``values``."""
+        for name in self.named_limits(project_id, families).get(project_id, {}):
+            self.session.execute(
+                delete(QuotaLimitRow).where(QuotaLimitRow.project_id == project_id, QuotaLimitRow.resource == name)
+            )
+        for name, value in values.items():
+            self.session.add(QuotaLimitRow(project_id=project_id, resource=name, value=value))
+
     # -- usage ----------------------------------------------------------------------------------------
     def lock(self, project_id: str) -> None:
         """Serialise this project's claims until the transaction ends (see the module docstring)."""

@@ -45,7 +45,8 @@ from glimpse.domain.artifacts.types import ArtifactType
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import new_id
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
-from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, StoreError, TooLarge
+from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, OverLimit, StoreError, TooLarge
+from glimpse.services.artifacts.quotas import UploadQuota
 from glimpse.services.artifacts.service import ArtifactService
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.stores.base import StoredObject
@@ -156,7 +157,7 @@ class BlobService:
         item = self._field(kind, name, key)
         label = blob_name(name, key)
 
-        def begin(session: Any) -> tuple[int, dict[str, Any] | None]:
+        def begin(session: Any) -> tuple[int, dict[str, Any] | None, str]:
             repo = ArtifactRepository(session)
             record = self._locked_record(ctx, repo, kind, artifact_id)
             self.artifacts.enforce(ctx, "artifact:upload", self.artifacts.present(kind, record))
@@ -172,22 +173,27 @@ class BlobService:
             saving = {**(existing or _empty_blob(content_type)), "status": "saving"}
             repo.set_blob(artifact_id, name, key, saving)
             repo.unlock_scope(_own_lock(kind, artifact_id))
-            return cap, existing
+            return cap, existing, record.columns["owner"]
 
-        cap, existing = await self.db.run(begin)
+        cap, existing, owner = await self.db.run(begin)
         store = self.stores.default
         out = pipeline.Outcome()
         stored: StoredObject | None = None
+        quota: UploadQuota | None = None
         try:
+            # the owner's max_uploaded_data quotas hold the bytes while they stream (413 past one)
+            quota = await self.artifacts.quotas.claim_upload(owner, kind.type_name, content_length)
             steps = pipeline.Plan(
                 block_size=self.settings.upload_block_size,
                 cap=cap,
                 algorithms=(*_HASHES, self.settings.hashing_algorithm),
-                # the single place where a quota on uploaded data would plug in (Plan.quota)
+                quota=quota.cover,
             )
             try:
                 key_in_store = f"{KEY_PREFIX}{uuid.uuid4()}"
                 await pipeline.run(source, steps, [store], key_in_store, size_hint=content_length, out=out)
+            except OverLimit:
+                raise
             except TooLarge:
                 raise TooLarge(
                     f"Can't upload more than {cap} bytes of data to blob {label}: its max allowed size is {cap}"
@@ -215,6 +221,9 @@ class BlobService:
         except BaseException:
             await asyncio.shield(self._abandon(kind, artifact_id, name, key, existing, stored))
             raise
+        finally:
+            if quota is not None:  # the recorded blob counts from now on
+                await asyncio.shield(quota.release())
         if not keep:  # the data was there already: these bytes are not needed
             await _quietly(store.delete(stored.url))
         return self.artifacts.present(kind, record)

@@ -26,6 +26,7 @@ from glimpse.domain.clock import isoformat, utcnow
 from glimpse.errors import BadRequest, Conflict, Forbidden
 from glimpse.policy import Policy
 from glimpse.policy.engine import Target
+from glimpse.services.artifacts.quotas import ArtifactQuotas
 from glimpse.services.artifacts.registry import ArtifactTypes
 from glimpse.settings import Settings
 
@@ -59,6 +60,7 @@ class ArtifactService:
         self.types = types
         # drops an artifact's references to stored blob data in the deleting transaction (BlobService.release)
         self.release_blobs: Callable[[Any, list[str]], None] | None = None
+        self.quotas = ArtifactQuotas(settings, db, policy, types)
 
     # -- helpers ---------------------------------------------------------------------------------------
     def is_admin(self, ctx: RequestContext) -> bool:
@@ -206,6 +208,8 @@ class ArtifactService:
                 properties[name] = (item, coerced)
 
         def work(repo: ArtifactRepository) -> ArtifactRecord:
+            assert ctx.project_id is not None
+            self.quotas.check_create(repo.session, ctx.project_id, kind.type_name)
             for name, (item, value) in properties.items():
                 self._check_links(ctx, repo, item, name, value)
             scope = self._claim_scope(repo, kind, columns, artifact_id, now)
