@@ -222,3 +222,32 @@ def test_concurrent_uploads_cannot_pass_a_limit(services: Services) -> None:
         await again.release()
 
     asyncio.run(release())
+
+
+def test_blob_uploads_are_held_to_the_quotas(api: Api) -> None:
+    art = api.create({"name": "a"})
+    url = f"/artifacts/sample_artifact/{art['id']}"
+    octets = {**USER1, "content-type": "application/octet-stream"}
+    refused = api.client.put(f"{url}/blob", content=b"a" * 301, headers=octets)
+    assert refused.status_code == 413, refused.text
+    assert "quota limit for artifact type 'sample_artifact': 300" in refused.json()["error"]["message"]
+    assert api.get(url)["blob"] is None
+
+    def chunks() -> Any:  # no Content-Length: cut off once the stream passes the quota
+        yield b"a" * 200
+        yield b"a" * 200
+
+    assert api.client.put(f"{url}/blob", content=chunks(), headers=octets).status_code == 413
+    assert api.client.put(f"{url}/blob", content=b"a" * 300, headers=octets).status_code == 200
+    assert api.get(url)["blob"]["size"] == 300
+    again = api.client.put(f"{url}/dict_of_blobs/k", content=b"a", headers=octets)
+    assert again.status_code == 413
+    assert api.get(url)["dict_of_blobs"] == {}
+    # a re-upload holds its new bytes next to the old ones until it is recorded
+    assert api.client.put(f"{url}/blob", content=b"b" * 200, headers=octets).status_code == 413
+    api.delete(url)
+    other = api.create({"name": "b"})
+    assert (
+        api.client.put(f"/artifacts/sample_artifact/{other['id']}/blob", content=b"c" * 300, headers=octets).status_code
+        == 200
+    )
