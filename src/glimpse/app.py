@@ -19,8 +19,10 @@ from glimpse.api.errors import handle_domain_error, handle_http_error, handle_un
 from glimpse.api.middleware import RequestContextMiddleware
 from glimpse.api.routes import ROUTES
 from glimpse.container import Services, build_services
+from glimpse.domain.tasks import TaskType
 from glimpse.errors import GlimpseError
 from glimpse.jobs.worker import Worker
+from glimpse.services.task_queue import Runner
 from glimpse.settings import Settings, load_settings
 
 
@@ -72,9 +74,20 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        worker = None
+        if settings.worker_in_process:  # deletes the data of blobs nothing references any more
+            runners: dict[TaskType, Runner] = {TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs}
+            blob_worker = Worker(
+                svc.queue, runners, poll_interval=settings.task_heartbeat_interval, only_own_types=True
+            )
+            worker = asyncio.create_task(blob_worker.run_forever(stop))
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             if services is None:
                 svc.close()
 

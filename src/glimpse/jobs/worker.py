@@ -56,6 +56,7 @@ class Worker:
         max_attempts: int = 2,
         sweeps: Sequence[Sweep] = (),
         node: str | None = None,
+        only_own_types: bool = False,
     ) -> None:
         self.queue = queue
         self.runners = dict(runners)
@@ -66,6 +67,8 @@ class Worker:
         self.max_attempts = max_attempts
         self.sweeps = list(sweeps)
         self.node = node  # tasks bound to this node (its image cache's fills) are claimed here too
+        # claim only the task types this worker has runners for (a worker of the artifacts server)
+        self.claim_types = frozenset(self.runners) if only_own_types else None
 
     @classmethod
     def from_services(cls, services: Services, runners: Mapping[TaskType, Runner] | None = None) -> Worker:
@@ -105,7 +108,7 @@ class Worker:
 
     async def run_one(self) -> bool:
         """Claim and run one pending task; False when there was none."""
-        task = await self.queue.claim(self.id, node=self.node)
+        task = await self.queue.claim(self.id, self.claim_types, node=self.node)
         if task is None:
             return False
         await self._process(task)
@@ -188,7 +191,10 @@ class Worker:
                 return
 
     async def reap(self) -> None:
-        """Retry or fail tasks whose worker stopped beating."""
+        """Retry or fail tasks whose worker stopped beating (only a worker that runs every type reaps: it has
+        each type's undo)."""
+        if self.claim_types is not None:
+            return
         await self.queue.reap(self.runners, stale_after=self.stale_after, max_attempts=self.max_attempts)
 
 

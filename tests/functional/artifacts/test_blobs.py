@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from typing import Any
 
+import anyio
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
 from glimpse.container import Services
-from glimpse.db.models import ArtifactBlobObjectRow, TaskRow
+from glimpse.db.models import ArtifactBlobObjectRow, ArtifactBlobRow, TaskRow
 from glimpse.domain.tasks import TaskType
 from glimpse.jobs.worker import Worker
-from tests.functional.artifacts.conftest import ACTIVATE, ADMIN, USER1, USER2, Api
+from glimpse.services.fsck import Fsck
+from glimpse.settings import Settings, load_settings
+from tests.functional.artifacts.conftest import ACTIVATE, ADMIN, ALL_TYPES, USER1, USER2, Api
 
 URL = "/artifacts/sample_artifact"
 OCTETS = {"content-type": "application/octet-stream"}
@@ -48,14 +52,21 @@ def deletion_tasks(services: Services) -> int:
 
 
 def run_tasks(services: Services) -> None:
-    import anyio
-
     async def drain() -> None:
         worker = Worker.from_services(services)
         while await worker.run_one():
             pass
 
     anyio.run(drain)
+
+
+@pytest.fixture
+def settings(tmp_path: Any, clean_db: str) -> Settings:
+    """As the package's, with no in-process worker: these tests run the blob deletion tasks themselves."""
+    return load_settings(
+        env={}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth", enabled_artifact_types=ALL_TYPES,
+        worker_in_process=False,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -303,3 +314,48 @@ def test_deleting_an_artifact_while_uploading_is_refused(api: Api, services: Ser
     api.delete(artifact, status=409)
     put(api, f"{artifact}/blob", b"x", status=409)
     api.get(f"{artifact}/blob", status=409)
+
+
+def test_the_artifacts_servers_worker_deletes_unreferenced_data(tmp_path: Any, clean_db: str) -> None:
+    from glimpse.app import create_artifacts_app
+    from glimpse.container import build_services
+
+    settings = load_settings(
+        env={}, data_dir=tmp_path / "d", database_url=clean_db, auth="noauth",
+        enabled_artifact_types=["sample_artifact"], task_heartbeat_interval=0.2,
+    )  # fmt: skip
+    services = build_services(settings)
+    try:
+        with TestClient(create_artifacts_app(settings, services)) as client:
+            api = Api(client)
+            url = f"{URL}/{api.create({'name': 'a'})['id']}"
+            put(api, f"{url}/blob", b"to be deleted")
+            assert len(stored_files(services)) == 1
+            api.delete(url)
+            deadline = time.monotonic() + 60  # the worker polls every 0.2 s; generous for a loaded machine
+            while stored_files(services) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert stored_files(services) == []
+    finally:
+        services.close()
+
+
+def test_recovery_settles_interrupted_uploads_and_removes_their_bytes(api: Api, services: Services) -> None:
+    from glimpse.db.repositories.artifacts import ArtifactRepository
+
+    first = api.create({"name": "first"})["id"]
+    again = api.create({"name": "again"})["id"]
+    put(api, f"{URL}/{again}/blob", b"kept")
+    saving = {"status": "saving", "external": False, "content_type": "x"}
+    services.db.run_sync(lambda s: ArtifactRepository(s).set_blob(first, "blob", "", saving))
+    services.db.run_sync(
+        lambda s: s.execute(update(ArtifactBlobRow).where(ArtifactBlobRow.artifact_id == again).values(status="saving"))
+    )
+    datadir = services.stores.default.datadir
+    (datadir / "artifact-00000000-0000-0000-0000-000000000000").write_bytes(b"written, never committed")
+    report = anyio.run(Fsck(services.db, services.stores).recover)
+    assert any(f.repaired for f in report.findings)
+    assert api.get(f"{URL}/{first}")["blob"] is None
+    assert api.get(f"{URL}/{again}")["blob"]["status"] == "active"
+    assert len(stored_files(services)) == 1  # the committed blob's data only
+    assert api.client.get(f"{URL}/{again}/blob", headers=USER1).content == b"kept"
