@@ -3,9 +3,11 @@ blob delete, and the content-addressed storage (one object per sha256, shared wi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -137,24 +139,29 @@ def test_caps_413_declared_and_streamed(api: Api, client: TestClient, artifact: 
     put(api, f"{artifact}/small_blob", b"ok")
 
 
-def test_max_blob_size_option_caps_every_field(tmp_path: Any, clean_db: str) -> None:
+@contextlib.contextmanager
+def own_server(tmp_path: Any, clean_db: str, **options: Any) -> Iterator[tuple[Api, Services]]:
+    """An artifacts app of its own (sample_artifact only) with these settings."""
     from glimpse.app import create_artifacts_app
     from glimpse.container import build_services
-    from glimpse.settings import load_settings
 
     settings = load_settings(
         env={}, data_dir=tmp_path / "d", database_url=clean_db, auth="noauth",
-        enabled_artifact_types=["sample_artifact"], max_blob_size=5,
+        enabled_artifact_types=["sample_artifact"], **options,
     )  # fmt: skip
     services = build_services(settings)
     try:
         with TestClient(create_artifacts_app(settings, services)) as client:
-            api = Api(client)
-            url = f"{URL}/{api.create({'name': 'a'})['id']}"
-            put(api, f"{url}/blob", b"123456", status=413)
-            put(api, f"{url}/blob", b"12345")
+            yield Api(client), services
     finally:
         services.close()
+
+
+def test_max_blob_size_option_caps_every_field(tmp_path: Any, clean_db: str) -> None:
+    with own_server(tmp_path, clean_db, max_blob_size=5) as (api, _):
+        url = f"{URL}/{api.create({'name': 'a'})['id']}"
+        put(api, f"{url}/blob", b"123456", status=413)
+        put(api, f"{url}/blob", b"12345")
 
 
 def test_folder_blobs(api: Api, client: TestClient, artifact: str) -> None:
@@ -317,27 +324,15 @@ def test_deleting_an_artifact_while_uploading_is_refused(api: Api, services: Ser
 
 
 def test_the_artifacts_servers_worker_deletes_unreferenced_data(tmp_path: Any, clean_db: str) -> None:
-    from glimpse.app import create_artifacts_app
-    from glimpse.container import build_services
-
-    settings = load_settings(
-        env={}, data_dir=tmp_path / "d", database_url=clean_db, auth="noauth",
-        enabled_artifact_types=["sample_artifact"], task_heartbeat_interval=0.2,
-    )  # fmt: skip
-    services = build_services(settings)
-    try:
-        with TestClient(create_artifacts_app(settings, services)) as client:
-            api = Api(client)
-            url = f"{URL}/{api.create({'name': 'a'})['id']}"
-            put(api, f"{url}/blob", b"to be deleted")
-            assert len(stored_files(services)) == 1
-            api.delete(url)
-            deadline = time.monotonic() + 60  # the worker polls every 0.2 s; generous for a loaded machine
-            while stored_files(services) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert stored_files(services) == []
-    finally:
-        services.close()
+    with own_server(tmp_path, clean_db, task_heartbeat_interval=0.2) as (api, services):
+        url = f"{URL}/{api.create({'name': 'a'})['id']}"
+        put(api, f"{url}/blob", b"to be deleted")
+        assert len(stored_files(services)) == 1
+        api.delete(url)
+        deadline = time.monotonic() + 60  # the worker polls every 0.2 s; generous for a loaded machine
+        while stored_files(services) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stored_files(services) == []
 
 
 def test_recovery_settles_interrupted_uploads_and_removes_their_bytes(api: Api, services: Services) -> None:
