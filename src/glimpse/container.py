@@ -8,6 +8,8 @@ from glimpse.auth import Authenticator, build_authenticator
 from glimpse.auth.limits import KeystoneLimits, build_limit_session
 from glimpse.db import Database
 from glimpse.domain.quotas import Resource
+from glimpse.events import Events
+from glimpse.events.notifier import sinks_for
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
@@ -59,8 +61,13 @@ class Services:
     artifacts: ArtifactService
     artifact_blobs: BlobService
     cache: CacheService
+    events: Events
 
     def close(self) -> None:
+        for sink in self.outbox.sinks:
+            close = getattr(sink, "close", None)
+            if close is not None:
+                close()
         self.db.dispose()
 
 
@@ -100,10 +107,19 @@ def build_services(
 
     queue = TaskQueue(db)
     artifacts = ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types))
+    # events go through the outbox to the notification sinks; with none configured, nothing is recorded
+    notifiers = sinks_for(settings, protections)
+    outbox = Outbox(queue, notifiers or [LoggingSink()])
+    events = Events(outbox if notifiers else None, settings.disabled_notifications)
     imports = ImportService(settings, db, policy, images, stores, staging, open_url, check_import_uri, queue)
     image_data = ImageDataService(settings, db, policy, images, stores, metrics)
     image_data.cache = NodeCache(settings, db, metrics) if settings.image_cache_dir is not None else None
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
+    image_data = ImageDataService(settings, db, policy, images, stores, metrics)
+    members = MemberService(settings, db, policy, images)
+    tasks = TaskService(settings, db, policy, images, imports)
+    for service in (images, imports, image_data, members):
+        service.events = events
     return Services(
         settings=settings,
         db=db,
@@ -113,21 +129,22 @@ def build_services(
         auth=auth or build_authenticator(settings, metrics),
         images=images,
         image_data=image_data,
-        members=MemberService(settings, db, policy, images),
+        members=members,
         tags=TagService(settings, db, policy),
         store_info=StoreService(db, policy, stores),
         metrics=metrics,
         health=HealthService(db, stores),
         imports=imports,
-        tasks=TaskService(settings, db, policy, images, imports),
+        tasks=tasks,
         quotas=quotas,
         locations=LocationService(settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue),
         metadefs=Metadefs.build(settings, db, policy),
         queue=queue,
-        outbox=Outbox(queue, [LoggingSink()]),
+        outbox=outbox,
         artifacts=artifacts,
         artifact_blobs=BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location),
         cache=CacheService(settings, db, policy, images, image_data, queue, image_data.cache),
+        events=events,
     )
 
 

@@ -44,6 +44,7 @@ DEFAULT_DISK_FORMATS = ["ami", "ari", "aki", "vhd", "vhdx", "vmdk", "raw", "qcow
 DEFAULT_CONTAINER_FORMATS = ["ami", "ari", "aki", "bare", "ovf", "ova", "docker", "compressed"]
 HASH_ALGORITHMS = ("sha1", "sha224", "sha256", "sha384", "sha512", "md5", "sha3_256", "sha3_512", "blake2b")
 MASK = "***"
+NOTIFICATION_DRIVERS = ("messagingv2", "messaging", "log", "noop")
 
 
 # -- where a field comes from ------------------------------------------------------------------------------
@@ -65,6 +66,13 @@ class Env:
 @dataclass(frozen=True, slots=True)
 class IniSection:
     """A nested model read from one INI section, each of its fields under its own name."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class IniOptions:
+    """A ``dict`` field holding every option of one INI section (``name = a, b`` -> ``{"name": ["a", "b"]}``)."""
 
     name: str
 
@@ -602,8 +610,43 @@ class Settings(BaseModel):
     # the Keystone castellan rescopes the caller's token at; none: [keystone_authtoken] auth_url
     barbican_auth_endpoint: Annotated[str | None, Ini("barbican", "auth_endpoint")] = None
     barbican_verify_ssl: Annotated[bool, Ini("barbican", "verify_ssl")] = True
+    # notifications (Glance's options; docs/notifications.md): no driver or `noop` sends none
+    notification_driver: Annotated[list[str], Ini("oslo_messaging_notifications", "driver")] = Field(
+        default_factory=list
+    )
+    notification_topics: Annotated[list[str], Ini("oslo_messaging_notifications", "topics")] = Field(
+        default_factory=lambda: ["notifications"]
+    )
+    notification_transport_url: Annotated[
+        SecretUrl | None,
+        Ini("oslo_messaging_notifications", "transport_url"),
+        Env("GLIMPSE_NOTIFICATION_TRANSPORT_URL"),
+    ] = None
+    transport_url: Annotated[SecretUrl | None, Ini("DEFAULT", "transport_url")] = None
+    # 0: one try per drain, the outbox retries (-1, oslo's forever, holds the task worker while the bus is down)
+    notification_retry: Annotated[int, Ini("oslo_messaging_notifications", "retry")] = Field(default=0, ge=-1)
+    default_publisher_id: Annotated[str, Ini("DEFAULT", "default_publisher_id")] = Field(
+        default_factory=lambda: f"image.{socket.gethostname()}"
+    )
+    disabled_notifications: Annotated[list[str], Ini("DEFAULT", "disabled_notifications")] = Field(default_factory=list)
+    # topic -> roles of its audience; "*" sends every property (Glance's behaviour); unlisted topics: reader
+    notification_audience: Annotated[dict[str, list[str]], IniOptions("notification_audience")] = Field(
+        default_factory=dict
+    )
+    # seconds between the worker's retries of undelivered outbox messages (a failed send waits for it)
+    outbox_retry_interval: Annotated[float, Ini("glimpse", "outbox_retry_interval")] = Field(default=5.0, gt=0)
     upload_block_size: int = 4 * 1024 * 1024
     download_chunk_size: int = 1024 * 1024
+
+    @field_validator("notification_driver")
+    @classmethod
+    def _known_driver(cls, value: list[str]) -> list[str]:
+        unknown = [driver for driver in value if driver not in NOTIFICATION_DRIVERS]
+        if unknown:
+            raise ValueError(
+                f"unsupported notification driver {', '.join(unknown)}; one of {', '.join(NOTIFICATION_DRIVERS)}"
+            )
+        return value
 
     @field_validator("hashing_algorithm")
     @classmethod
@@ -658,6 +701,9 @@ _INI_FIELDS: dict[tuple[str, str], str] = {
     (marker.section, marker.option): name
     for name, info in Settings.model_fields.items()
     for marker in _markers(info, Ini)
+}
+_INI_OPTIONS: dict[str, str] = {
+    marker.name: name for name, info in Settings.model_fields.items() for marker in _markers(info, IniOptions)
 }
 _INI_SECTIONS: dict[str, tuple[str, type[BaseModel]]] = {
     marker.name: (name, _unwrap(info.annotation)[0])
@@ -721,6 +767,8 @@ def _read_ini(path: Path) -> dict[str, Any]:
             if key in _INI_FIELDS:
                 name = _INI_FIELDS[key]
                 values[name] = _coerce(Settings.model_fields[name], raw)
+            elif section in _INI_OPTIONS:
+                values.setdefault(_INI_OPTIONS[section], {})[option] = _split_list(raw)
             elif section in backends:  # the store driver's own options, read below
                 continue
             elif section in _INI_SECTIONS and option in _INI_SECTIONS[section][1].model_fields:

@@ -80,7 +80,11 @@ class Worker:
             stale_after=s.task_stale_after,
             poll_interval=s.task_heartbeat_interval,
             max_attempts=s.task_max_attempts,
-            sweeps=[(300.0, services.imports.sweep_staging), (60.0, services.cache.sweep)],
+            sweeps=[
+                (300.0, services.imports.sweep_staging),
+                (60.0, services.cache.sweep),
+                (s.outbox_retry_interval, services.outbox.redrive),
+            ],
             node=s.cache_node() if s.image_cache_dir is not None else None,
         )
 

@@ -8,6 +8,7 @@ parallel threads) -> the store -> ``Image.activate``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,6 +35,7 @@ from glimpse.errors import (
     StoreUnavailable,
     TooLarge,
 )
+from glimpse.events import NO_EVENTS, Events, payloads
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, target_of
@@ -98,14 +100,28 @@ async def start_receiving(
     image: Image,
     target: Status,
     declared_size: int | None,
+    events: Events = NO_EVENTS,
+    backend: str | None = None,
 ) -> None:
     """The start of every client data stream (upload: saving; stage: uploading): the image must be queued
-    and is moved to ``target`` by compare-and-set, so two streams can never race for one image."""
+    and is moved to ``target`` by compare-and-set, so two streams can never race for one image. As in
+    Glance, that is an ``image.update``, and an upload's start an ``image.prepare`` (to ``backend``)."""
     if image.status != Status.QUEUED:
         raise InvalidTransition(image.status.value, target.value)
     if declared_size is not None and declared_size > settings.image_size_cap:
         raise TooLarge(f"Image size {declared_size} exceeds the image size cap of {settings.image_size_cap} bytes")
-    moved = await db.run(lambda s: ImageRepository(s).set_status(image.id, [Status.QUEUED], target, utcnow()))
+
+    def work(session: Any) -> bool:
+        now = utcnow()
+        if not ImageRepository(session).set_status(image.id, [Status.QUEUED], target, now):
+            return False
+        moved = dataclasses.replace(image, status=target, updated_at=now)
+        events.emit(session, "image.update", payloads.image(moved))
+        if target == Status.SAVING:
+            events.emit(session, "image.prepare", payloads.image_data(moved, backend=backend))
+        return True
+
+    moved = await db.run(work)
     if not moved:
         raise InvalidTransition(target.value, target.value)
 
@@ -166,6 +182,7 @@ class ImageDataService:
         self.metrics = metrics or Metrics(store.id for store in stores)
         self._background: set[asyncio.Task[None]] = set()
         self.cache: NodeCache | None = None  # this node's image cache, when it is on (set by the container)
+        self.events: Events = NO_EVENTS  # the container sets it
 
     # -- upload ---------------------------------------------------------------------------------------
     async def upload(
@@ -204,7 +221,9 @@ class ImageDataService:
             holder=f"upload:{image_id}",
         )
         try:
-            await start_receiving(self.db, self.settings, image, Status.SAVING, declared_size)
+            await start_receiving(
+                self.db, self.settings, image, Status.SAVING, declared_size, self.events, backend=store.id
+            )
             await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'saving'
             steps = plan(
                 self.settings,
@@ -239,6 +258,9 @@ class ImageDataService:
                 raise InvalidTransition(image.status.value, Status.ACTIVE.value)
             image.activate(digests, [Location(url=stored.url, store=store.id)], utcnow())
             repo.save(image)
+            self.events.emit(session, "image.upload", payloads.image_data(image))
+            self.events.emit(session, "image.activate", payloads.image(image))
+            self.events.emit(session, "image.update", payloads.image(image))
             return image
 
         return await self.db.run(work)

@@ -8,6 +8,7 @@ and writes it to every target store in parallel, hashing and inspecting it on th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -27,6 +28,7 @@ from glimpse.domain.images import READ_ONLY, Digests, Image, Location, Status, i
 from glimpse.domain.quotas import Resource
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, NotFound
+from glimpse.events import NO_EVENTS, Events, payloads
 from glimpse.policy import Policy
 from glimpse.services.image_data import image_hashes, plan, record, start_receiving
 from glimpse.services.images import ImageService, target_of
@@ -77,9 +79,11 @@ def _record_staged_size(image_id: str, size: int, session: Any) -> None:
     ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.UPLOADING, utcnow(), size=size)
 
 
-def change_image(image_id: str, change: Callable[[Image], bool]) -> Step:
-    """A step that applies ``change`` to the image (locked; saved when ``change`` returns True); nothing
-    when the image is gone."""
+def change_image(
+    image_id: str, change: Callable[[Image], bool], saved: Callable[[Any, Image], None] | None = None
+) -> Step:
+    """A step that applies ``change`` to the image (locked; saved when ``change`` returns True, then
+    ``saved(session, image)``); nothing when the image is gone."""
 
     def step(session: Any) -> None:
         repo = ImageRepository(session)
@@ -90,6 +94,8 @@ def change_image(image_id: str, change: Callable[[Image], bool]) -> Step:
         if change(image):
             image.updated_at = utcnow()
             repo.save(image)
+            if saved is not None:
+                saved(session, image)
 
     return step
 
@@ -156,6 +162,7 @@ class ImportService:
         self.open_url = open_url
         self.check_url = check_url
         self.queue = queue
+        self.events: Events = NO_EVENTS  # the container sets it
 
     @property
     def methods(self) -> list[str]:
@@ -176,7 +183,7 @@ class ImportService:
             holder=f"stage:{image_id}",
         )
         try:
-            await start_receiving(self.db, self.settings, image, Status.UPLOADING, declared_size)
+            await start_receiving(self.db, self.settings, image, Status.UPLOADING, declared_size, self.events)
             await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'uploading'
             # staged data is hashed and inspected when it is imported: staging only counts and stores it
             steps = plan(
@@ -347,6 +354,8 @@ class ImportService:
             current.updated_at = now
             repo.save(current)
             self.queue.enqueue(session, task)
+            self.events.emit(session, "task.create", payloads.task(task))
+            self.events.emit(session, "image.update", payloads.image(current))
 
         claim = await self.images.quotas.claim(
             image.owner, _import_claim(image, request), holder=f"import:{task.id}", hold=TASK_TTL
@@ -367,6 +376,8 @@ class ImportService:
         targets = [self.stores.get(store_id) for store_id in task.input["stores"]]
         must = bool(task.input.get("all_stores_must_succeed", True))
         image = await self.db.run(lambda s: ImageRepository(s).get(image_id, None))
+        if self.events.on:  # as Glance: the task is processing, the data is about to be written
+            await self.db.run(functools.partial(self._started, task, image))
         total: int | None = image.size if method == "copy-image" else None
         remote: dict[str, Any] | None = None
         if method == "glance-download":
@@ -503,6 +514,11 @@ class ImportService:
             _end_import(image, failed=sorted(failures))
             image.updated_at = utcnow()
             repo.save(image)
+            self.events.emit(session, "image.upload", payloads.image_data(image))
+            if method != "copy-image":
+                self.events.emit(session, "image.activate", payloads.image(image))
+            self.events.emit(session, "image.update", payloads.image(image))
+            self._task_event(session, task, "task.success", TaskStatus.SUCCESS)
 
         async def abort() -> None:  # the image went away or changed: remove the copies nothing references
             for obj in stored.values():
@@ -536,8 +552,21 @@ class ImportService:
             _end_import(image, failed=sorted(task.input["stores"]))
             return True
 
+        def saved(session: Any, image: Image) -> None:
+            self.events.emit(session, "image.update", payloads.image(image))
+            self._task_event(session, task, "task.failure", TaskStatus.FAILURE)
+
         log.warning("import task %s for image %s failed: %s", task.id, image_id, reason)
-        return change_image(image_id, change)
+        return change_image(image_id, change, saved)
+
+    def _started(self, task: Task, image: Image, session: Any) -> None:
+        self._task_event(session, task, "task.processing", TaskStatus.PROCESSING)
+        self.events.emit(session, "image.prepare", payloads.image_data(image))
+
+    def _task_event(self, session: Any, task: Task, event_type: str, status: TaskStatus) -> None:
+        self.events.emit(
+            session, event_type, payloads.task(dataclasses.replace(task, status=status, updated_at=utcnow()))
+        )
 
     def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
         """Progress is visible on the image too, as `os_glance_import_progress` = "done/total"."""
@@ -568,4 +597,3 @@ class SweepReport:
     removed: list[str]
     freed_bytes: int
     requeued: list[str]
-

@@ -20,6 +20,7 @@ from glimpse.domain.patch import PatchOp
 from glimpse.domain.queries import parse_image_query
 from glimpse.domain.quotas import Resource
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, ReservedAttribute, StoreError, TooLarge
+from glimpse.events import NO_EVENTS, Events, payloads
 from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
 from glimpse.services.quotas import IMAGES, DatabaseLimits, QuotaService
@@ -114,6 +115,7 @@ class ImageService:
         self.protections = protections
         self.quotas = quotas or QuotaService(db, DatabaseLimits(db), IMAGES)
         self.location_patch: LocationPatch | None = None  # the container sets it (it needs the stores' checks)
+        self.events: Events = NO_EVENTS  # the container sets it
 
     # -- what a caller may see of an image (property protections) -----------------------------------
     def visible_properties(self, ctx: RequestContext, image: Image) -> dict[str, str]:
@@ -200,6 +202,7 @@ class ImageService:
             if repo.exists_any(image.id):
                 raise Conflict(exists)
             repo.add(image)
+            self.events.emit(session, "image.create", payloads.image(image))
 
         claim = await self.quotas.claim(owner, {Resource.IMAGE_COUNT_TOTAL: 1}, holder=f"create:{image.id}")
         try:
@@ -252,6 +255,7 @@ class ImageService:
             self._validate(image)
             image.updated_at = utcnow()
             repo.save(image)
+            self.events.emit(session, "image.update", payloads.image(image))
             return image
 
         try:
@@ -333,7 +337,10 @@ class ImageService:
             enforce_on_image(self.policy, ctx, "delete_image", image)
             if image.protected:
                 raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
-            repo.mark_deleted(image_id, utcnow())
+            now = utcnow()
+            repo.mark_deleted(image_id, now)
+            gone = dataclasses.replace(image, status=Status.DELETED, updated_at=now)
+            self.events.emit(session, "image.delete", payloads.image(gone, deleted=True))
             return image
 
         image = await self.db.run(work)
@@ -369,6 +376,10 @@ class ImageService:
                 return
             if image.status != source:
                 raise Forbidden(f"Not allowed to {rule} image in status '{image.status.value}'")
-            repo.set_status(image_id, [source], target, utcnow())
+            now = utcnow()
+            repo.set_status(image_id, [source], target, now)
+            self.events.emit(
+                session, "image.update", payloads.image(dataclasses.replace(image, status=target, updated_at=now))
+            )
 
         await self.db.run(work)

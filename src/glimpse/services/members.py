@@ -17,6 +17,7 @@ from glimpse.db.repositories.members import MemberRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Member, MemberStatus, Visibility
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from glimpse.events import NO_EVENTS, Events, payloads
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, enforce_on_image, image_target
 from glimpse.settings import Settings
@@ -30,6 +31,7 @@ class MemberService:
         self.db = db
         self.policy = policy
         self.images = images
+        self.events: Events = NO_EVENTS  # the container sets it
 
     def _enforce(self, ctx: RequestContext, rule: str, image: Image) -> None:
         enforce_on_image(self.policy, ctx, "get_image", image)
@@ -72,6 +74,7 @@ class MemberService:
             if repo.count(image_id) >= self.settings.image_member_quota:
                 raise TooLarge(f"Maximum number of members exceeded: the limit is {self.settings.image_member_quota}")
             repo.add(member)
+            self.events.emit(session, "image.member.create", payloads.member(member))
 
         await self.db.run(work, duplicate=duplicated)
         return member
@@ -106,14 +109,23 @@ class MemberService:
                 f"Provided object does not match schema 'member': {status!r} is not one of "
                 f"{[s.value for s in MemberStatus]}"
             )
-        return await self.db.run(
-            lambda s: MemberRepository(s).set_status(image_id, member_id, MemberStatus(status), utcnow())
-        )
+
+        def work(session: Any) -> Member:
+            member = MemberRepository(session).set_status(image_id, member_id, MemberStatus(status), utcnow())
+            self.events.emit(session, "image.member.update", payloads.member(member))
+            return member
+
+        return await self.db.run(work)
 
     async def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
         image = await self.images.load(ctx, image_id, None)
         if image.visibility != Visibility.SHARED:
             raise Forbidden(f"Not allowed to delete members for image {image_id}.")
-        await self._find(ctx, image, member_id)
+        member = await self._find(ctx, image, member_id)
         self._enforce(ctx, "delete_member", image)
-        await self.db.run(lambda s: MemberRepository(s).delete(image_id, member_id))
+
+        def work(session: Any) -> None:
+            MemberRepository(session).delete(image_id, member_id)
+            self.events.emit(session, "image.member.delete", payloads.member(member, deleted=True))
+
+        await self.db.run(work)

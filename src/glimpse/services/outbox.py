@@ -5,8 +5,9 @@ task-queue runner delivers it to the sinks after that transaction committed.
 the change does (a rolled-back change leaves no message, a committed one always has its message). The same
 transaction enqueues an ``outbox_drain`` task unless one is already waiting, so the worker delivers soon
 after commit. ``OutboxDrain`` (the runner) reads the undelivered messages in order, hands each to every sink,
-and marks them delivered in the transaction that ends its task; a sink that fails fails the task, and the
-messages stay undelivered for the next drain (delivery is at least once). ``LoggingSink`` logs each message;
+and marks them delivered in the transaction that ends its task; when a sink fails, the messages before it
+are marked and the rest stay undelivered until the worker's ``redrive`` sweep starts the next drain
+(delivery is at least once, in order). ``LoggingSink`` logs each message;
 the notifications work adds its own sinks.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from glimpse.db.repositories.outbox import OutboxRepository
@@ -49,10 +51,13 @@ class Outbox:
         self.queue = queue
         self.db = queue.db
         self.sinks = list(sinks)
+        self._last = datetime.min
 
     def record(self, session: Any, topic: str, payload: dict[str, Any]) -> OutboxMessage:
         """Add a message to the outbox inside the caller's transaction (and a drain task if none waits)."""
-        now = utcnow()
+        # messages are delivered in created_at order: never two alike from this process, never going back
+        now = max(utcnow(), self._last + timedelta(microseconds=1))
+        self._last = now
         message = OutboxMessage(id=new_id(), topic=topic, created_at=now, payload=dict(payload))
         repo = OutboxRepository(session)
         repo.add(message)
@@ -63,19 +68,42 @@ class Outbox:
     # -- the runner -----------------------------------------------------------------------------------
     async def run(self, task: Task, progress: Progress) -> Outcome:
         messages = await self.db.run(lambda s: OutboxRepository(s).undelivered(BATCH))
-        for done, message in enumerate(messages, start=1):
-            for sink in self.sinks:
-                await sink.deliver(message)
-            progress(done, len(messages))
-        ids = [message.id for message in messages]
-        more = len(messages) == BATCH
+        delivered: list[OutboxMessage] = []
+        error = None
+        for message in messages:
+            try:
+                for sink in self.sinks:
+                    await sink.deliver(message)
+            except Exception as exc:  # the rest waits for the worker's next redrive (outbox_retry_interval)
+                error = f"{type(exc).__name__}: {exc}"
+                log.warning(
+                    "outbox: message %s (%s) not delivered: %s; retrying later", message.id, message.topic, error
+                )
+                break
+            delivered.append(message)
+            progress(len(delivered), len(messages))
+        ids = [message.id for message in delivered]
+        more = len(messages) == BATCH and error is None
 
         def finish(session: Any) -> None:
             OutboxRepository(session).mark_delivered(ids, utcnow())
             if more:  # the rest goes to the next drain
                 self.queue.enqueue(session, _drain_task())
 
-        return Outcome(result={"delivered": len(ids)}, finish=finish)
+        result: dict[str, Any] = {"delivered": len(ids)}
+        if error is not None:
+            result["error"] = error
+        return Outcome(result=result, finish=finish)
+
+    async def redrive(self) -> None:
+        """The worker's sweep: a drain for messages left undelivered (a sink failed, or a drain died)."""
+
+        def work(session: Any) -> None:
+            repo = OutboxRepository(session)
+            if repo.undelivered(1) and not repo.drain_pending():
+                self.queue.enqueue(session, _drain_task())
+
+        await self.db.run(work)
 
     async def undo(self, task: Task, reason: str) -> Step | None:
         log.warning("outbox drain failed: %s; the messages stay for the next drain", reason)
