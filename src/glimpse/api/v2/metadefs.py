@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.http import context, json_object, json_response, no_content, services
+from glimpse.api.http import Handler, context, json_object, json_response, no_content, services
+from glimpse.context import RequestContext
 from glimpse.domain.clock import isoformat
 from glimpse.domain.metadefs import Association, MetadefObject, Namespace, Property, ResourceType, Tag
 from glimpse.errors import NotFound
+from glimpse.services.metadefs import Metadefs
 from glimpse.services.metadefs import schemas as metadef_schemas
 from glimpse.services.metadefs.namespaces import NamespaceDetail
 
 BASE = "/v2/metadefs/namespaces"
 TRUE_STRINGS = ("1", "t", "true", "on", "y", "yes")
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 def _href(*parts: str) -> str:
@@ -164,6 +170,40 @@ delete_properties = _delete_all("properties")
 delete_tags = _delete_all("tags")
 
 
+# -- what objects, properties and tags share: one of a namespace's members, named in the path -----------------
+class _Members(Protocol[T_co]):
+    async def update(self, ctx: RequestContext, ns_name: str, name: str, body: dict[str, Any]) -> T_co: ...
+
+    async def delete(self, ctx: RequestContext, ns_name: str, name: str) -> None: ...
+
+
+def _update_member(
+    members: Callable[[Metadefs], _Members[T]], param: str, view: Callable[[T], dict[str, Any]]
+) -> Handler:
+    """PUT of the member named by the path parameter ``param``, answered with its ``view``."""
+
+    async def handler(request: Request) -> Response:
+        body = await json_object(request)
+        item = await members(services(request).metadefs).update(
+            context(request), request.path_params["namespace"], request.path_params[param], body
+        )
+        return json_response(view(item))
+
+    return handler
+
+
+def _delete_member(members: Callable[[Metadefs], _Members[object]], param: str) -> Handler:
+    """DELETE of the member named by the path parameter ``param``."""
+
+    async def handler(request: Request) -> Response:
+        await members(services(request).metadefs).delete(
+            context(request), request.path_params["namespace"], request.path_params[param]
+        )
+        return no_content()
+
+    return handler
+
+
 # -- objects ----------------------------------------------------------------------------------------------
 async def list_objects(request: Request) -> Response:
     namespace = request.path_params["namespace"]
@@ -195,11 +235,7 @@ async def update_object(request: Request) -> Response:
     return json_response(object_view(namespace, obj, written=True))
 
 
-async def delete_object(request: Request) -> Response:
-    await services(request).metadefs.objects.delete(
-        context(request), request.path_params["namespace"], request.path_params["object_name"]
-    )
-    return no_content()
+delete_object = _delete_member(lambda metadefs: metadefs.objects, "object_name")
 
 
 # -- properties -------------------------------------------------------------------------------------------
@@ -224,19 +260,8 @@ async def show_property(request: Request) -> Response:
     return json_response(property_view(prop))
 
 
-async def update_property(request: Request) -> Response:
-    body = await json_object(request)
-    prop = await services(request).metadefs.properties.update(
-        context(request), request.path_params["namespace"], request.path_params["property_name"], body
-    )
-    return json_response(property_view(prop))
-
-
-async def delete_property(request: Request) -> Response:
-    await services(request).metadefs.properties.delete(
-        context(request), request.path_params["namespace"], request.path_params["property_name"]
-    )
-    return no_content()
+update_property = _update_member(lambda metadefs: metadefs.properties, "property_name", property_view)
+delete_property = _delete_member(lambda metadefs: metadefs.properties, "property_name")
 
 
 # -- tags -------------------------------------------------------------------------------------------------
@@ -270,19 +295,8 @@ async def show_tag(request: Request) -> Response:
     return json_response(tag_view(tag))
 
 
-async def update_tag(request: Request) -> Response:
-    body = await json_object(request)
-    tag = await services(request).metadefs.tags.update(
-        context(request), request.path_params["namespace"], request.path_params["tag_name"], body
-    )
-    return json_response(tag_view(tag))
-
-
-async def delete_tag(request: Request) -> Response:
-    await services(request).metadefs.tags.delete(
-        context(request), request.path_params["namespace"], request.path_params["tag_name"]
-    )
-    return no_content()
+update_tag = _update_member(lambda metadefs: metadefs.tags, "tag_name", tag_view)
+delete_tag = _delete_member(lambda metadefs: metadefs.tags, "tag_name")
 
 
 # -- resource types ---------------------------------------------------------------------------------------

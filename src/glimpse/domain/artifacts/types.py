@@ -27,6 +27,19 @@ BASE_COLUMNS = (
     "visibility", "version", "display_type_name",
 )  # fmt: skip
 
+
+def _choice(default: str, allowed: tuple[str, ...], description: str) -> f.Field:
+    """A base field holding one of ``allowed`` (status, visibility): never null, sortable, changed in place."""
+    return f.String(
+        default=default,
+        nullable=False,
+        sortable=True,
+        mutable=True,
+        validators=[v.AllowedValues(allowed)],
+        description=description,
+    )
+
+
 BASE_FIELDS: dict[str, f.Field] = {
     "id": f.String(system=True, validators=[v.UUID()], nullable=False, sortable=True, description="Artifact UUID."),
     "name": f.String(
@@ -44,14 +57,7 @@ BASE_FIELDS: dict[str, f.Field] = {
         sortable=True,
         description="ID of user/tenant who uploaded artifact.",
     ),
-    "status": f.String(
-        default="drafted",
-        nullable=False,
-        sortable=True,
-        mutable=True,
-        validators=[v.AllowedValues(STATUSES)],
-        description="Artifact status.",
-    ),
+    "status": _choice("drafted", STATUSES, "Artifact status."),
     "created_at": f.DateTime(
         system=True, nullable=False, sortable=True, description="Datetime when artifact has been created."
     ),
@@ -91,13 +97,8 @@ BASE_FIELDS: dict[str, f.Field] = {
         element_validators=[v.MinStrLen(1)],
         description="Key-value dict with useful information about an artifact.",
     ),
-    "visibility": f.String(
-        default="private",
-        nullable=False,
-        sortable=True,
-        mutable=True,
-        validators=[v.AllowedValues(VISIBILITIES)],
-        description="Artifact visibility that defines if artifact can be available to other users.",
+    "visibility": _choice(
+        "private", VISIBILITIES, "Artifact visibility that defines if artifact can be available to other users."
     ),
     "version": f.Version(
         required_on_activate=False,
