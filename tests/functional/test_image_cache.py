@@ -6,6 +6,7 @@ listed state with a generous deadline (a loaded machine may take its time), neve
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
 from glimpse.cache.files import RECORD_RESERVE, CacheDir
+from glimpse.cli.main import main
 from glimpse.container import Services, build_services
 from glimpse.settings import Settings, load_settings
 from tests.conftest import make_client
@@ -308,3 +311,37 @@ def test_concurrent_fills_never_exceed_the_budget(small_cache: tuple[TestClient,
     assert metric(client, "glimpse_image_cache_evictions_total", reason="budget") > 0
     cached = cache_state(client)["cached_images"]
     assert sorted(e["image_id"] for e in cached) == sorted(p.name for p in cache_files(settings))
+
+
+def test_the_glimpse_cache_commands(
+    client: TestClient, settings: Settings, active_image: Callable[..., dict[str, Any]]
+) -> None:
+    env = {
+        "GLIMPSE_DATA_DIR": str(settings.data_dir),
+        "GLIMPSE_DATABASE_URL": settings.database_url.get_secret_value(),
+        "GLIMPSE_AUTH": "noauth",
+        "GLIMPSE_CONFIG": "",
+        "GLIMPSE_IMAGE_CACHE_DIR": str(settings.image_cache_dir),
+        "GLIMPSE_IMAGE_CACHE_MIN_FREE": "0",
+        "GLIMPSE_WORKER_SELF_REFERENCE_URL": NODE,
+    }
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(main, ["cache", *args], env=env)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    image = active_image(os.urandom(30_000))
+    assert "queued 1 image(s)" in cli("queue", image["id"])
+    wait_cached(client, image["id"])  # by the server's worker: the same node
+    listed = json.loads(cli("list"))
+    assert [e["image_id"] for e in listed["cached_images"]] == [image["id"]]
+    assert json.loads(cli("nodes", image["id"]).splitlines()[-1]) == [NODE]
+    assert json.loads(cli("prune").splitlines()[-1]) == {"total_files_pruned": 0, "total_bytes_pruned": 0}
+    assert "cleaned" in cli("clean")
+    assert json.loads(cli("clear", "--target", "queue").splitlines()[-1]) == {"queue_deleted": 0}
+    assert "deleted 1 image(s)" in cli("delete", image["id"])
+    assert cache_state(client) == {"cached_images": [], "queued_images": []}
+    failed = CliRunner().invoke(main, ["cache", "queue", "4a1b8e6f-0000-4000-8000-000000000000"], env=env)
+    assert failed.exit_code == 1
+    assert "not found" in failed.output

@@ -488,5 +488,13 @@ def policy_sample(output: Path | None, config_file: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
+def _add_groups() -> None:
+    from glimpse.cli.cache import cache_group
+
+    main.add_command(cache_group)
+
+
+_add_groups()
+
 if __name__ == "__main__":
     main()
