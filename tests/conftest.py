@@ -107,10 +107,17 @@ def make_client(settings: Settings, services: Services, **options: Any) -> TestC
 @contextmanager
 def running_app(settings: Settings, **options: Any) -> Iterator[TestClient]:
     """A client for an app with its own services, built from ``settings`` and closed afterwards."""
+    with running_services(settings, **options) as (test_client, _):
+        yield test_client
+
+
+@contextmanager
+def running_services(settings: Settings, **options: Any) -> Iterator[tuple[TestClient, Services]]:
+    """``running_app``'s client with the services behind it (for tests that look behind the API)."""
     services = build_services(settings)
     try:
         with make_client(settings, services, **options) as test_client:
-            yield test_client
+            yield test_client, services
     finally:
         services.close()
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.settings import Settings
+from glimpse.settings import Settings, load_settings
 
 # noauth identities: a bare request is the admin of project "admin"
 ADMIN: dict[str, str] = {}
@@ -23,6 +23,20 @@ OCTET = {"content-type": "application/octet-stream"}
 PATCH21 = {"content-type": "application/openstack-images-v2.1-json-patch"}
 PATCH20 = {"content-type": "application/openstack-images-v2.0-json-patch"}
 JSON_ACCEPT = {"accept": "application/json"}
+
+
+def web_settings(tmp_path: Path, database_url: str, backends: str | None = None, **options: Any) -> Settings:
+    """Settings (noauth) whose imports and locations may fetch from this machine's test web servers
+    (tests/webserver.py); ``backends`` as GLIMPSE_ENABLED_BACKENDS says them (none: the one default store)."""
+    return load_settings(
+        env={"GLIMPSE_ENABLED_BACKENDS": backends} if backends else {},
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        auth="noauth",
+        import_allowed_hosts=["127.0.0.1"],
+        import_allowed_ports=[],
+        **options,
+    )
 
 
 def plain_error(status: str, message: str) -> str:

@@ -4,7 +4,6 @@ a half-failed import into two stores, the bookkeeping properties, tasks and /v2/
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import threading
 import time
@@ -17,38 +16,29 @@ from starlette.testclient import TestClient
 
 from glimpse.container import Services, build_services
 from glimpse.settings import Settings, load_settings
-from tests.conftest import make_client
-from tests.functional.conftest import ALICE, BOB, OCTET
+from tests.conftest import make_client, running_services
+from tests.functional.conftest import ALICE, BOB, OCTET, web_settings
+from tests.webserver import QuietHandler, serving
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 
 
 @pytest.fixture
 def multi_settings(tmp_path: Path, clean_db: str) -> Settings:
-    return load_settings(
-        env={"GLIMPSE_ENABLED_BACKENDS": "fast:file,cheap:file"},
-        data_dir=tmp_path / "data",
-        database_url=clean_db,
-        auth="noauth",
-        import_allowed_hosts=["127.0.0.1"],
-        import_allowed_ports=[],
-        task_heartbeat_interval=0.2,
-    )
+    return web_settings(tmp_path, clean_db, "fast:file,cheap:file", task_heartbeat_interval=0.2)
 
 
 @pytest.fixture
 def multi(multi_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
-    services = build_services(multi_settings)
-    with make_client(multi_settings, services) as client:
-        yield client, services
-    services.close()
+    with running_services(multi_settings) as app:
+        yield app
 
 
 @pytest.fixture
 def web_server() -> Iterator[str]:
     """A local HTTP server serving DATA at /image.raw and failing half-way at /broken.raw."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             if self.path == "/image.raw":
                 self.send_response(200)
@@ -63,17 +53,8 @@ def web_server() -> Iterator[str]:
             else:
                 self.send_error(404)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def _create(client: TestClient, **extra: Any) -> str:

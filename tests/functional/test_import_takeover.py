@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,7 +20,8 @@ from glimpse.context import RequestContext
 from glimpse.db.repositories.tasks import TaskRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.tasks import Task
-from glimpse.settings import load_settings
+from tests.functional.conftest import web_settings
+from tests.webserver import bytes_handler, serving
 
 DATA = os.urandom(5 * 1024 * 1024 + 3)
 ADMIN = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"admin", "member", "reader"}))
@@ -31,36 +29,13 @@ ADMIN = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"ad
 
 @pytest.fixture
 def url() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(DATA)))
-            self.end_headers()
-            self.wfile.write(DATA)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/image.raw"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(bytes_handler(DATA)) as url:
+        yield f"{url}/image.raw"
 
 
 @pytest.fixture
 def services(tmp_path: Path, clean_db: str) -> Iterator[Services]:
-    settings = load_settings(
-        env={},
-        data_dir=tmp_path / "data",
-        database_url=clean_db,
-        auth="noauth",
-        import_allowed_hosts=["127.0.0.1"],
-        import_allowed_ports=[],
-    )
-    built = build_services(settings)
+    built = build_services(web_settings(tmp_path, clean_db))
     yield built
     built.close()
 

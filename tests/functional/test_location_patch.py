@@ -5,9 +5,7 @@ the same URLs, remove only by an admin and never the last, and the 403 when loca
 
 from __future__ import annotations
 
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,9 +14,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.container import Services, build_services
-from glimpse.settings import Settings, load_settings
-from tests.conftest import make_client
-from tests.functional.conftest import ADMIN, ALICE, OCTET, PATCH21, plain_error, store_files
+from glimpse.settings import Settings
+from tests.conftest import make_client, running_services
+from tests.functional.conftest import ADMIN, ALICE, OCTET, PATCH21, plain_error, store_files, web_settings
+from tests.webserver import QuietHandler, serving
 
 DATA = os.urandom(64 * 1024 + 3)
 
@@ -27,7 +26,7 @@ DATA = os.urandom(64 * 1024 + 3)
 def web_server() -> Iterator[str]:
     """Serves DATA at /image.raw and an empty body at /empty.raw; 404 elsewhere."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.0"
 
         def do_GET(self) -> None:
@@ -40,30 +39,12 @@ def web_server() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def _settings(tmp_path: Path, database_url: str, **options: Any) -> Settings:
-    return load_settings(
-        env={"GLIMPSE_ENABLED_BACKENDS": "local:file,web:http"},
-        data_dir=tmp_path / "data",
-        database_url=database_url,
-        auth="noauth",
-        default_backend="local",
-        import_allowed_hosts=["127.0.0.1"],
-        import_allowed_ports=[],
-        **options,
-    )
+    return web_settings(tmp_path, database_url, "local:file,web:http", default_backend="local", **options)
 
 
 @pytest.fixture
@@ -73,10 +54,8 @@ def shown_settings(tmp_path: Path, clean_db: str) -> Settings:
 
 @pytest.fixture
 def shown(shown_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
-    services = build_services(shown_settings)
-    with make_client(shown_settings, services) as client:
-        yield client, services
-    services.close()
+    with running_services(shown_settings) as app:
+        yield app
 
 
 @pytest.fixture

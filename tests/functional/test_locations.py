@@ -6,9 +6,7 @@ rules, GET /v2/images/{id}/locations, and downloads (whole and ranged) of data l
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +15,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.container import Services, build_services
-from glimpse.settings import Settings, load_settings
-from tests.conftest import make_client
-from tests.functional.conftest import ALICE, BOB, OCTET
+from glimpse.container import Services
+from glimpse.settings import Settings
+from tests.conftest import running_services
+from tests.functional.conftest import ALICE, BOB, OCTET, web_settings
 from tests.functional.test_quotas import set_limits
+from tests.webserver import QuietHandler, serving
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
 SERVICE = {"X-User-Id": "nova", "X-Project-Id": "alpha", "X-Roles": "service"}
@@ -32,7 +31,7 @@ def web_server() -> Iterator[str]:
     """Serves DATA at /image.raw (written in uneven pieces) and at /chunked.raw (no Content-Length), 404
     elsewhere."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.0"
 
         def do_GET(self) -> None:
@@ -47,39 +46,19 @@ def web_server() -> Iterator[str]:
             for start in range(0, len(DATA), 100_003):
                 self.wfile.write(view[start : start + 100_003])
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 @pytest.fixture
 def loc_settings(tmp_path: Path, clean_db: str) -> Settings:
-    return load_settings(
-        env={"GLIMPSE_ENABLED_BACKENDS": "local:file,web:http"},
-        data_dir=tmp_path / "data",
-        database_url=clean_db,
-        auth="noauth",
-        default_backend="local",
-        import_allowed_hosts=["127.0.0.1"],
-        import_allowed_ports=[],
-        task_heartbeat_interval=0.2,
-    )
+    return web_settings(tmp_path, clean_db, "local:file,web:http", default_backend="local", task_heartbeat_interval=0.2)
 
 
 @pytest.fixture
 def loc(loc_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
-    services = build_services(loc_settings)
-    with make_client(loc_settings, services) as client:
-        yield client, services
-    services.close()
+    with running_services(loc_settings) as app:
+        yield app
 
 
 @pytest.fixture

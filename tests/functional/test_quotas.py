@@ -4,9 +4,7 @@ nothing left behind by a refused or cut-off write, and /v2/info/usage."""
 from __future__ import annotations
 
 import asyncio
-import http.server
 import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,11 +13,12 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from glimpse.container import Services, build_services
+from glimpse.container import Services
 from glimpse.domain.quotas import MIB, Resource
-from glimpse.settings import Settings, load_settings
-from tests.conftest import make_client
-from tests.functional.conftest import ALICE, BOB, CAROL_READER, OCTET, store_files
+from glimpse.settings import Settings
+from tests.conftest import running_services
+from tests.functional.conftest import ALICE, BOB, CAROL_READER, OCTET, store_files, web_settings
+from tests.webserver import bytes_handler, serving
 
 MiB = MIB
 DATA = os.urandom(MiB + 4321)  # 1 MiB and a bit: counts as 2 MiB when rounded up, 1 MiB when rounded down
@@ -27,45 +26,21 @@ DATA = os.urandom(MiB + 4321)  # 1 MiB and a bit: counts as 2 MiB when rounded u
 
 @pytest.fixture
 def quota_settings(tmp_path: Path, clean_db: str) -> Settings:
-    return load_settings(
-        env={"GLIMPSE_ENABLED_BACKENDS": "fast:file,cheap:file"},
-        data_dir=tmp_path / "data",
-        database_url=clean_db,
-        auth="noauth",
-        import_allowed_hosts=["127.0.0.1"],
-        import_allowed_ports=[],
-        task_heartbeat_interval=0.2,
-        upload_block_size=256 * 1024,
+    return web_settings(
+        tmp_path, clean_db, "fast:file,cheap:file", task_heartbeat_interval=0.2, upload_block_size=256 * 1024
     )
 
 
 @pytest.fixture
 def app(quota_settings: Settings) -> Iterator[tuple[TestClient, Services]]:
-    services = build_services(quota_settings)
-    with make_client(quota_settings, services) as client:
-        yield client, services
-    services.close()
+    with running_services(quota_settings) as running:
+        yield running
 
 
 @pytest.fixture
 def web_server() -> Iterator[str]:
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(DATA)))
-            self.end_headers()
-            self.wfile.write(DATA)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/image.raw"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(bytes_handler(DATA)) as url:
+        yield f"{url}/image.raw"
 
 
 def set_limits(services: Services, project: str, **limits: int | None) -> None:

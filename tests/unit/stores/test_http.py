@@ -4,9 +4,7 @@ services.fetch (web-download's filtering), ranges by skipping; and which store o
 from __future__ import annotations
 
 import asyncio
-import http.server
 import os
-import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.http import HttpStore, RemoteBody
 from glimpse.stores.memory import MemoryStore
 from glimpse.stores.registry import StoreRegistry, build_store
+from tests.webserver import QuietHandler, serving
 
 DATA = os.urandom(300_001)
 PIECE = 65_537  # the server writes DATA in pieces of this size
@@ -29,7 +28,7 @@ PIECE = 65_537  # the server writes DATA in pieces of this size
 def web() -> Iterator[str]:
     """DATA at /data (with Content-Length), at /stream (without), a truncated body at /short, 404 and 410."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         protocol_version = "HTTP/1.0"
 
         def do_GET(self) -> None:
@@ -48,17 +47,8 @@ def web() -> Iterator[str]:
                 self.wfile.write(body[start : start + PIECE])
                 self.wfile.flush()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 POLICY = fetch.FetchPolicy(allowed_hosts=("127.0.0.1",), allowed_ports=())
