@@ -115,7 +115,6 @@ def build_services(
     image_data = ImageDataService(settings, db, policy, images, stores, metrics)
     image_data.cache = NodeCache(settings, db, metrics) if settings.image_cache_dir is not None else None
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
-    image_data = ImageDataService(settings, db, policy, images, stores, metrics)
     members = MemberService(settings, db, policy, images)
     tasks = TaskService(settings, db, policy, images, imports)
     for service in (images, imports, image_data, members):

@@ -272,7 +272,9 @@ class CacheService:
             task = Task(id=str(uuid.uuid4()), type=TaskType.CACHE_IMAGE, status=TaskStatus.PENDING,
                         owner=ctx.project_id, created_at=now, updated_at=now, image_id=image_id,
                         user_id=ctx.user_id, request_id=ctx.request_id, node=node.node)  # fmt: skip
-            self.queue.enqueue(session, task)
+            # found at the worker's next poll (within task_heartbeat_interval): the image is listed as
+            # queued for a moment, as Glance's queue lists it until its prefetcher is done with it
+            self.queue.enqueue(session, task, wake=False)
 
         await self.db.run(work)
 

@@ -117,10 +117,12 @@ class TaskQueue:
         self.wakeup = asyncio.Event()  # set after a task is committed, so an idle in-process worker looks now
 
     # -- producers ------------------------------------------------------------------------------------
-    def enqueue(self, session: Any, task: Task) -> None:
-        """Add ``task`` in the caller's transaction; the in-process worker is woken once it committed."""
+    def enqueue(self, session: Any, task: Task, *, wake: bool = True) -> None:
+        """Add ``task`` in the caller's transaction; the in-process worker is woken once it committed (or,
+        with ``wake=False``, finds it at its next poll)."""
         TaskRepository(session).add(task)
-        after_commit(session, self.wakeup.set)
+        if wake:
+            after_commit(session, self.wakeup.set)
 
     # -- workers --------------------------------------------------------------------------------------
     async def claim(
