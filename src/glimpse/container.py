@@ -10,6 +10,7 @@ from glimpse.db import Database
 from glimpse.domain.quotas import Resource
 from glimpse.events import Events
 from glimpse.events.notifier import sinks_for
+from glimpse.keys import build_key_manager
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
@@ -26,6 +27,7 @@ from glimpse.services.metadefs import Metadefs
 from glimpse.services.outbox import LoggingSink, Outbox
 from glimpse.services.quotas import IMAGES, DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.schemas import Schemas
+from glimpse.services.signatures import Signatures
 from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
 from glimpse.services.task_queue import TaskQueue
@@ -88,6 +90,7 @@ def build_services(
     protections = PropertyProtections.from_settings(settings, policy)
     quotas = QuotaService(db, build_limit_source(settings, db), IMAGES)
     images = ImageService(settings, db, policy, schemas, stores, protections, quotas)
+    images.signatures = Signatures(build_key_manager(settings))
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)
     web = fetch_policy(settings)

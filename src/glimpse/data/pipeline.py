@@ -5,7 +5,9 @@
                   -> quota hook (the project's claim covers the bytes before they go on)
                   -> format inspection (inspect.py: a bounded prefix and the last bytes)
                   -> hashes, each algorithm in its own thread (hashing.py)
-                  -> further stages (the slot for signature verification and encryption)
+                  -> further stages (the slot for encryption)
+                  -> checks of the whole stream's digest (signature.py: signature verification), before
+                     the stores are told the data is complete
                   -> fan-out to the stores, each through its own bounded queue (fanout.py)
 
 Each stage is chosen by the ``Plan``: staging hashes nothing and inspects nothing (the import does both),
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from glimpse.data import fanout
 from glimpse.data.blocks import BlockPool, Lease, reblock
@@ -31,6 +34,17 @@ from glimpse.stores.base import Store, StoredObject
 Stage = Callable[[Lease], Awaitable[Lease]]
 
 
+class Check(Protocol):
+    """A verdict on the whole stream from its digest (``signature.Verification``): the pipeline hashes the
+    data with ``algorithm`` along with its own hashes and calls ``check`` with the digest once the last byte
+    has passed, before any store is told the data is complete; raising there leaves nothing stored."""
+
+    @property
+    def algorithm(self) -> str: ...
+
+    def check(self, digest: bytes) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
     block_size: int
@@ -40,7 +54,8 @@ class Plan:
     inspect: bool = False
     quota: Callable[[int], Awaitable[None]] | None = None  # awaited with the size so far before each block
     progress: Callable[[int], None] | None = None  # told the size so far after each block
-    stages: tuple[Stage, ...] = ()  # signature verification, encryption: run in order on every block
+    stages: tuple[Stage, ...] = ()  # encryption: run in order on every block
+    checks: tuple[Check, ...] = ()  # signature verification: each digest checked at the end of the stream
 
 
 @dataclass(slots=True)
@@ -72,7 +87,7 @@ async def _counted(source: AsyncIterator[bytes], out: Outcome) -> AsyncIterator[
 async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out: Outcome) -> AsyncIterator[Lease]:
     limits = SizeLimits(plan.cap, plan.expected)
     inspect = Inspect() if plan.inspect else None
-    async with Hashes(plan.algorithms) as hashes:
+    async with Hashes(plan.algorithms + tuple(check.algorithm for check in plan.checks)) as hashes:
         async for lease in reblock(_counted(source, out), pool):
             try:
                 limits.add(len(lease.view))
@@ -92,7 +107,10 @@ async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out
             yield lease
         limits.finish()
     out.size = limits.size
-    out.hexdigests = hashes.hexdigests()
+    hexdigests = hashes.hexdigests()
+    for check in plan.checks:  # one digest per algorithm however many stores the blocks go to
+        check.check(bytes.fromhex(hexdigests[check.algorithm]))
+    out.hexdigests = {algorithm: hexdigests[algorithm] for algorithm in plan.algorithms}
     out.inspection = inspect.result() if inspect is not None else None
 
 

@@ -23,6 +23,10 @@ from glimpse.errors import KeyManagerRefused, KeyManagerUnavailable
 from glimpse.keys import Credentials
 
 log = logging.getLogger(__name__)
+# castellan and python-barbicanclient log every refusal (a missing secret, a 403) at ERROR; what matters of
+# them reaches the client as a 400 or a 503, and Glimpse logs an unreachable key manager itself
+for _name in ("castellan.key_manager.barbican_key_manager", "barbicanclient.client"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 # what makes a failure the key manager's (or Keystone's) rather than the request's: nothing answered,
 # nothing answered in time, a server error, or no key-manager endpoint in the catalog
@@ -57,7 +61,11 @@ class CastellanKeyManager:
         self.auth_url = auth_url
         conf = cfg.ConfigOpts()
         castellan_options.set_defaults(
-            conf, backend="barbican", barbican_endpoint=endpoint, auth_endpoint=auth_url, verify_ssl=verify_ssl
+            conf,
+            backend="barbican",
+            barbican_endpoint=endpoint or None,
+            auth_endpoint=auth_url or None,
+            verify_ssl=verify_ssl,
         )
         conf([], project="glimpse", default_config_files=[])
         self._manager = barbican_key_manager.BarbicanKeyManager(conf)

@@ -62,6 +62,7 @@ def plan(
     inspect: bool = False,
     quota: Callable[[int], Awaitable[None]] | None = None,
     progress: Callable[[int], None] | None = None,
+    checks: tuple[pipeline.Check | None, ...] = (),
 ) -> pipeline.Plan:
     """The pipeline's plan with this deployment's block size and image size cap."""
     return pipeline.Plan(
@@ -72,6 +73,7 @@ def plan(
         inspect=inspect,
         quota=quota,
         progress=progress,
+        checks=tuple(check for check in checks if check is not None),
     )
 
 
@@ -215,6 +217,7 @@ class ImageDataService:
             raise BadRequest(f"Store {store.id} is read-only: image data cannot be uploaded to it")
         if image.status == Status.QUEUED and (not image.disk_format or not image.container_format):
             raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
+        verify = await self.images.signatures.prepare(ctx, image.properties) if image.status == Status.QUEUED else None
         claim = await self.images.quotas.claim(
             image.owner,
             {Resource.IMAGE_COUNT_UPLOADING: 1, Resource.IMAGE_SIZE_TOTAL: declared_size or 0},
@@ -231,6 +234,7 @@ class ImageDataService:
                 algorithms=image_hashes(self.settings),
                 inspect=inspected(image.container_format),
                 quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
+                checks=(verify,),
             )
             out = pipeline.Outcome()
             stored: StoredObject | None = None

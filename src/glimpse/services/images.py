@@ -25,6 +25,7 @@ from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
 from glimpse.services.quotas import IMAGES, DatabaseLimits, QuotaService
 from glimpse.services.schemas import Schemas
+from glimpse.services.signatures import Signatures
 from glimpse.settings import Settings
 from glimpse.stores.base import READ_ONLY_TYPES
 from glimpse.stores.registry import StoreRegistry
@@ -116,6 +117,7 @@ class ImageService:
         self.quotas = quotas or QuotaService(db, DatabaseLimits(db), IMAGES)
         self.location_patch: LocationPatch | None = None  # the container sets it (it needs the stores' checks)
         self.events: Events = NO_EVENTS  # the container sets it
+        self.signatures = Signatures()  # the container gives it the key manager
 
     # -- what a caller may see of an image (property protections) -----------------------------------
     def visible_properties(self, ctx: RequestContext, image: Image) -> dict[str, str]:

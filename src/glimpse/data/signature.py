@@ -1,0 +1,159 @@
+"""Image signature verification, a stage of the data pipeline: the data is verified while it streams.
+
+The four ``img_signature*`` properties mean what they mean to cursive (the library Glance and Nova verify
+with), and verification follows it exactly:
+
+- it happens only when all four are set (``requested``); the signature is base64, the hash method one of
+  SHA-224/256/384/512, the key type ``RSA-PSS`` (MGF1 with the same hash, the maximum salt length), ``DSA`` or
+  ``ECC_<curve>`` for the curves of cursive's list that the installed ``cryptography`` supports;
+- the certificate is the X.509 one the key manager holds under ``img_signature_certificate_uuid``, and its
+  public key must be of the kind the key type names;
+- the signature is over the digest of the whole data (``Prehashed``).
+
+The pipeline hashes the data once per algorithm: when the signature's hash is the image's multihash
+(``sha512`` by default) verification costs one public-key operation at the end of the stream and nothing
+per byte. The verdict comes before the stores are told the data is complete, so a bad signature leaves
+nothing behind. ``cryptography`` does the mathematics; nothing here is hand-made crypto.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa, utils
+
+from glimpse.errors import BadRequest
+
+SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID = (
+    "img_signature",
+    "img_signature_hash_method",
+    "img_signature_key_type",
+    "img_signature_certificate_uuid",
+)
+PROPERTIES = (SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID)
+
+# the hash method's name -> (the pipeline's hashlib name, cryptography's algorithm)
+HASH_METHODS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
+    "SHA-224": ("sha224", hashes.SHA224),
+    "SHA-256": ("sha256", hashes.SHA256),
+    "SHA-384": ("sha384", hashes.SHA384),
+    "SHA-512": ("sha512", hashes.SHA512),
+}
+RSA_PSS, DSA = "RSA-PSS", "DSA"
+_ECC_CURVES = ("SECT571K1", "SECT409K1", "SECT571R1", "SECT409R1", "SECP521R1", "SECP384R1")
+
+
+def _supported_curves() -> dict[str, type[ec.EllipticCurve]]:
+    curves: dict[str, type[ec.EllipticCurve]] = {}
+    for name in _ECC_CURVES:
+        curve = getattr(ec, name, None)
+        if curve is None:
+            continue
+        try:
+            ec.generate_private_key(curve())  # what this OpenSSL build really supports
+        except (UnsupportedAlgorithm, ValueError):
+            continue
+        curves[f"ECC_{name}"] = curve
+    return curves
+
+
+ECC_KEY_TYPES = _supported_curves()
+KEY_TYPES = (RSA_PSS, DSA, *ECC_KEY_TYPES)
+
+
+class SignatureVerificationFailed(BadRequest):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"Signature verification failed: {reason}")
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Requested:
+    """What the properties ask for, checked before any byte is read or the key manager is asked."""
+
+    certificate_uuid: str
+    hash_method: str
+    key_type: str
+    signature: bytes = field(repr=False)
+
+    @property
+    def algorithm(self) -> str:
+        return HASH_METHODS[self.hash_method][0]
+
+
+def requested(properties: Mapping[str, str]) -> Requested | None:
+    """The verification the image's properties ask for; None unless all four are set (as cursive)."""
+    if not all(name in properties for name in PROPERTIES):
+        return None
+    try:
+        signature = base64.b64decode(properties[SIGNATURE])
+    except (binascii.Error, ValueError):
+        raise SignatureVerificationFailed("The signature data was not properly encoded using base64") from None
+    hash_method = properties[HASH_METHOD]
+    if hash_method not in HASH_METHODS:
+        raise SignatureVerificationFailed(f"Invalid signature hash method: {hash_method}")
+    key_type = properties[KEY_TYPE]
+    if key_type not in KEY_TYPES:
+        raise SignatureVerificationFailed(f"Invalid signature key type: {key_type}")
+    if not signature:
+        raise SignatureVerificationFailed("The signature is empty")
+    return Requested(properties[CERTIFICATE_UUID], hash_method, key_type, signature)
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The stage: the pipeline hashes the data with ``algorithm`` and hands ``check`` the digest at the end."""
+
+    requested: Requested
+    public_key: rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey = field(repr=False)
+    certificate_fingerprint: str  # SHA-256 of the DER certificate, hex
+
+    @property
+    def algorithm(self) -> str:
+        return self.requested.algorithm
+
+    def check(self, digest: bytes) -> None:
+        """SignatureVerificationFailed unless the signature is valid for ``digest``."""
+        req = self.requested
+        prehashed = utils.Prehashed(HASH_METHODS[req.hash_method][1]())
+        key = self.public_key
+        try:
+            if isinstance(key, rsa.RSAPublicKey):
+                pss = padding.PSS(
+                    mgf=padding.MGF1(HASH_METHODS[req.hash_method][1]()), salt_length=padding.PSS.MAX_LENGTH
+                )
+                key.verify(req.signature, digest, pss, prehashed)
+            elif isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(req.signature, digest, ec.ECDSA(prehashed))
+            else:
+                key.verify(req.signature, digest, prehashed)
+        except InvalidSignature:
+            raise SignatureVerificationFailed("the signature does not match the data") from None
+        except (ValueError, TypeError) as exc:  # e.g. a digest the key's size cannot take
+            raise SignatureVerificationFailed(f"the signature cannot be checked: {exc}") from None
+
+
+def verification(req: Requested, certificate_der: bytes) -> Verification:
+    """The stage for ``req`` with the certificate the key manager gave (DER); the key must fit the key type."""
+    try:
+        certificate = x509.load_der_x509_certificate(certificate_der)
+        public_key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise SignatureVerificationFailed(f"Invalid certificate {req.certificate_uuid}: {exc}") from None
+    wanted: tuple[type, ...]
+    if req.key_type == RSA_PSS:
+        wanted = (rsa.RSAPublicKey,)
+    elif req.key_type == DSA:
+        wanted = (dsa.DSAPublicKey,)
+    else:
+        wanted = (ec.EllipticCurvePublicKey,)
+    if not isinstance(public_key, wanted):
+        raise SignatureVerificationFailed(f"Invalid public key type for signature key type: {req.key_type}")
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+    return Verification(req, public_key, fingerprint)

@@ -1,0 +1,70 @@
+"""Image signature verification, the use case: which data streams are verified, and with which certificate.
+
+The verification itself is a stage of the data pipeline (``data/signature.py``); this module prepares it
+before any byte is read: the properties are checked, the certificate is fetched from the key manager with
+the caller's credentials, and its key must fit the key type. A failure is a 400 (``SignatureVerificationFailed``)
+and leaves the image as it was; a key manager that cannot be reached is a 503 (``KeyManagerUnavailable``).
+
+An import runs later, in a worker, without the caller's token: the import request fetches the certificate
+and the task carries it (``task_input``: the certificate is public data), so the worker verifies with the
+certificate the caller was allowed to read. An image whose signature properties changed since is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Any
+
+from glimpse.context import RequestContext
+from glimpse.data import signature
+from glimpse.data.signature import SignatureVerificationFailed, Verification
+from glimpse.errors import KeyManagerRefused
+from glimpse.keys import KeyManager, NoKeyManager, credentials_of
+
+TASK_KEY = "signature_certificate"  # in an import task's input: {"uuid": ..., "der": base64}
+
+
+class Signatures:
+    def __init__(self, keys: KeyManager | None = None) -> None:
+        self.keys: KeyManager = keys if keys is not None else NoKeyManager()
+
+    async def prepare(self, ctx: RequestContext, properties: Mapping[str, str]) -> Verification | None:
+        """The pipeline's check for data of an image with these properties (None: nothing to verify)."""
+        req = signature.requested(properties)
+        if req is None:
+            return None
+        return signature.verification(req, await self._certificate(ctx, req.certificate_uuid))
+
+    async def task_input(self, ctx: RequestContext, properties: Mapping[str, str]) -> dict[str, Any]:
+        """What an import task needs to verify later: the certificate, fetched (and checked) now."""
+        req = signature.requested(properties)
+        if req is None:
+            return {}
+        der = await self._certificate(ctx, req.certificate_uuid)
+        signature.verification(req, der)  # a certificate that cannot serve is refused now, not in the worker
+        return {TASK_KEY: {"uuid": req.certificate_uuid, "der": base64.b64encode(der).decode()}}
+
+    @staticmethod
+    def for_task(task_input: Mapping[str, Any], properties: Mapping[str, str]) -> Verification | None:
+        """The check an import task runs, with the certificate its request fetched."""
+        req = signature.requested(properties)
+        if req is None:
+            return None
+        carried = task_input.get(TASK_KEY)
+        if not isinstance(carried, Mapping) or carried.get("uuid") != req.certificate_uuid:
+            raise SignatureVerificationFailed(
+                "the image's signature properties changed after the import was requested; import it again"
+            )
+        try:
+            der = base64.b64decode(str(carried.get("der", "")), validate=True)
+        except (binascii.Error, ValueError):
+            raise SignatureVerificationFailed("the import task carries no readable certificate") from None
+        return signature.verification(req, der)
+
+    async def _certificate(self, ctx: RequestContext, uuid: str) -> bytes:
+        try:
+            return await self.keys.certificate(credentials_of(ctx), uuid)
+        except KeyManagerRefused as exc:
+            raise SignatureVerificationFailed(f"Unable to retrieve certificate with ID {uuid}: {exc.message}") from None
