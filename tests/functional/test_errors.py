@@ -81,6 +81,19 @@ def test_html_error_body_for_any_accept(client: TestClient) -> None:
     assert f"No image found with ID {missing}<br /><br />" in response.text
 
 
+def test_html_error_body_escapes_as_webob(client: TestClient) -> None:
+    """Quotes and apostrophes become entities in Glance's HTML bodies, anything not ASCII a character reference."""
+    image = client.post("/v2/images", json={"visibility": "shared"}).json()
+    assert client.post(f"/v2/images/{image['id']}/members", json={"member": "x"}).status_code == 200
+    response = client.put(f"/v2/images/{image['id']}/members/x", json={"status": "maybe"}, headers={"accept": "*/*"})
+    assert response.status_code == 400
+    assert "Status must be &quot;pending&quot;, &quot;accepted&quot; or &quot;rejected&quot;." in response.text
+    response = client.post(f"/v2/images/{image['id']}/members", json={"member": ""}, headers={"accept": "*/*"})
+    assert "Member can&#x27;t be empty<br /><br />" in response.text
+    response = client.get("/v2/images/caf\u00e9", headers={"accept": "*/*"})
+    assert "caf&#233;" in response.text
+
+
 def test_forbidden_body(client: TestClient, make_image: Callable[..., dict[str, Any]]) -> None:
     response = client.post("/v2/images", json={"name": "x", "visibility": "public"}, headers=ALICE)
     assert response.status_code == 403

@@ -75,11 +75,25 @@ def test_concurrent_adds_of_one_member_give_one_200_and_409s(
     assert [m["member_id"] for m in members] == ["beta"]
 
 
-@pytest.mark.parametrize("body", [{}, {"member": ""}, {"member": None}, {"other": "beta"}])
-def test_create_member_with_bad_body_is_400(client: TestClient, shared: dict[str, Any], body: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "Member to be added not specified"),
+        ({"other": "beta"}, "Member to be added not specified"),
+        ({"member": ""}, "Member can't be empty"),
+        ({"member": None}, "Member can't be empty"),
+        ({"member": 5}, 'Expected a member in the form: {"member": "image_id"}'),  # Glance 33: a 500
+    ],
+)
+def test_create_member_with_bad_body_is_400(
+    client: TestClient, shared: dict[str, Any], body: dict[str, Any], message: str
+) -> None:
     response = client.post(f"/v2/images/{shared['id']}/members", json=body, headers=ALICE)
     assert response.status_code == 400
-    assert response.text.startswith("400 Bad Request\n\n")
+    assert response.text == plain_error("400 Bad Request", message)
+    # Glance reads the body before it looks for the image
+    missing = "00000000-0000-0000-0000-000000000000"
+    assert client.post(f"/v2/images/{missing}/members", json=body, headers=ALICE).status_code == 400
 
 
 def test_only_the_owner_may_add_members(client: TestClient, shared: dict[str, Any]) -> None:
@@ -97,9 +111,12 @@ def test_only_the_owner_may_add_members(client: TestClient, shared: dict[str, An
 
 def test_member_on_unknown_image_is_404(client: TestClient) -> None:
     missing = "00000000-0000-0000-0000-000000000000"
-    assert add_member(client, missing, "beta", {}).status_code == 404
-    assert client.get(f"/v2/images/{missing}/members").status_code == 404
-    assert client.get(f"/v2/images/{missing}/members/beta").status_code == 404
+    not_found = plain_error("404 Not Found", f"Image {missing} not found.")  # Glance's words here
+    assert add_member(client, missing, "beta", {}).text == not_found
+    assert client.get(f"/v2/images/{missing}/members").text == not_found
+    assert client.get(f"/v2/images/{missing}/members/beta").text == not_found
+    assert set_status(client, missing, "beta", "accepted", {}).text == not_found
+    assert client.delete(f"/v2/images/{missing}/members/beta").text == not_found
 
 
 @pytest.fixture
@@ -220,7 +237,14 @@ def test_bad_member_status_is_400(client: TestClient, shared: dict[str, Any], st
     response = set_status(client, shared["id"], "beta", status, {**BOB, **JSON_ACCEPT})
     assert response.status_code == 400
     assert response.json()["code"] == "400 Bad Request"
+    assert response.json()["message"] == 'Incorrect request: Status must be "pending", "accepted" or "rejected".'
     assert client.get(f"/v2/images/{shared['id']}/members/beta", headers=BOB).json()["status"] == "pending"
+
+
+def test_status_missing_from_the_body_is_400(client: TestClient, shared: dict[str, Any]) -> None:
+    assert add_member(client, shared["id"], "beta").status_code == 200
+    response = client.put(f"/v2/images/{shared['id']}/members/beta", json={"state": "accepted"}, headers=BOB)
+    assert response.text == plain_error("400 Bad Request", "Status not specified")
 
 
 def test_status_of_missing_member_is_404(client: TestClient, shared: dict[str, Any]) -> None:

@@ -6,6 +6,8 @@ Like Glance, the body format follows the Accept header: text/plain by default, t
 
 from __future__ import annotations
 
+import html
+
 import json
 import logging
 from collections.abc import Mapping
@@ -89,7 +91,8 @@ def error_response(status: int, message: str, accept: str = "", headers: Mapping
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """As webob escapes an explanation: quotes too, anything not ASCII as a character reference."""
+    return html.escape(text, quote=True).encode("ascii", "xmlcharrefreplace").decode("ascii")
 
 
 async def handle_domain_error(request: Request, exc: Exception) -> Response:

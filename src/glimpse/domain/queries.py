@@ -156,7 +156,7 @@ def parse_image_query(params: Sequence[tuple[str, str]], *, default_limit: int, 
             query.visibility = value
         elif name == "member_status":
             if value not in MEMBER_STATUSES:
-                raise BadRequest(f"Invalid status value: {value}")
+                raise BadRequest(f"Invalid status: {value}")
             query.member_status = value
         elif name in ("size_min", "size_max"):
             number = _int_param(name, value)

@@ -53,10 +53,22 @@ class MemberService:
             raise NotFound(f"{member_id} not found in the member list of the image {image.id}.")
         return member
 
-    async def create(self, ctx: RequestContext, image_id: str, member_id: Any) -> Member:
-        if not isinstance(member_id, str) or not member_id or len(member_id) > 255:
-            raise BadRequest('Member to be added not specified: body must be {"member": "<project id>"}')
-        image = await self.images.load(ctx, image_id, None)
+    async def _image(self, ctx: RequestContext, image_id: str) -> Image:
+        try:
+            return await self.images.load(ctx, image_id, None)
+        except NotFound:
+            raise NotFound(f"Image {image_id} not found.") from None  # Glance's words on the members API
+
+    async def create(self, ctx: RequestContext, image_id: str, body: dict[str, Any]) -> Member:
+        # Glance's checks of the body, before the image is looked up
+        if "member" not in body:
+            raise BadRequest("Member to be added not specified")
+        member_id = body["member"]
+        if not member_id:
+            raise BadRequest("Member can't be empty")
+        if not isinstance(member_id, str) or len(member_id) > 255:  # Glance: a 500 (or a database error)
+            raise BadRequest('Expected a member in the form: {"member": "image_id"}')
+        image = await self._image(ctx, image_id)
         if image.visibility != Visibility.SHARED:
             raise Forbidden(f"Not allowed to create members for image {image_id}.")
         self._enforce(ctx, "add_member", image)
@@ -80,7 +92,7 @@ class MemberService:
         return member
 
     async def list(self, ctx: RequestContext, image_id: str) -> list[Member]:
-        image = await self.images.load(ctx, image_id, None)
+        image = await self._image(ctx, image_id)
         if image.visibility != Visibility.SHARED:
             raise Forbidden(f"Not allowed to list members for image {image_id}: {ONLY_SHARED}")
         self._enforce(ctx, "get_members", image)
@@ -90,7 +102,7 @@ class MemberService:
         return await self.db.run(lambda s: MemberRepository(s).list(image_id, only))
 
     async def get(self, ctx: RequestContext, image_id: str, member_id: str) -> Member:
-        image = await self.images.load(ctx, image_id, None)
+        image = await self._image(ctx, image_id)
         try:
             if image.visibility != Visibility.SHARED:
                 raise Forbidden(ONLY_SHARED)
@@ -98,17 +110,17 @@ class MemberService:
         except Forbidden as exc:
             raise NotFound(exc.message) from None  # as Glance: no 403 on show, so nothing leaks
 
-    async def update(self, ctx: RequestContext, image_id: str, member_id: str, status: Any) -> Member:
-        image = await self.images.load(ctx, image_id, None)
+    async def update(self, ctx: RequestContext, image_id: str, member_id: str, body: dict[str, Any]) -> Member:
+        if "status" not in body:  # Glance's check of the body, before the image is looked up
+            raise BadRequest("Status not specified")
+        status = body["status"]
+        image = await self._image(ctx, image_id)
         if image.visibility != Visibility.SHARED:
             raise Forbidden(f"Not allowed to update members for image {image_id}.")
         await self._find(ctx, image, member_id)
         self._enforce(ctx, "modify_member", image)
         if status not in [s.value for s in MemberStatus]:
-            raise BadRequest(
-                f"Provided object does not match schema 'member': {status!r} is not one of "
-                f"{[s.value for s in MemberStatus]}"
-            )
+            raise BadRequest('Incorrect request: Status must be "pending", "accepted" or "rejected".')
 
         def work(session: Any) -> Member:
             member = MemberRepository(session).set_status(image_id, member_id, MemberStatus(status), utcnow())
@@ -118,7 +130,7 @@ class MemberService:
         return await self.db.run(work)
 
     async def delete(self, ctx: RequestContext, image_id: str, member_id: str) -> None:
-        image = await self.images.load(ctx, image_id, None)
+        image = await self._image(ctx, image_id)
         if image.visibility != Visibility.SHARED:
             raise Forbidden(f"Not allowed to delete members for image {image_id}.")
         member = await self._find(ctx, image, member_id)

@@ -25,9 +25,7 @@ def member_view(member: Member) -> dict[str, Any]:
 
 async def create(request: Request) -> Response:
     body = await json_object(request)
-    member = await services(request).members.create(
-        context(request), request.path_params["image_id"], body.get("member")
-    )
+    member = await services(request).members.create(context(request), request.path_params["image_id"], body)
     return json_response(member_view(member))
 
 
@@ -46,7 +44,7 @@ async def show(request: Request) -> Response:
 async def update(request: Request) -> Response:
     body = await json_object(request)
     member = await services(request).members.update(
-        context(request), request.path_params["image_id"], request.path_params["member_id"], body.get("status")
+        context(request), request.path_params["image_id"], request.path_params["member_id"], body
     )
     return json_response(member_view(member))
 
