@@ -7,7 +7,6 @@ Like Glance, the body format follows the Accept header: text/plain by default, t
 from __future__ import annotations
 
 import html
-
 import json
 import logging
 from collections.abc import Mapping
