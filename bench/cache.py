@@ -1,0 +1,198 @@
+"""Image cache benchmark: 1 GiB downloads from Swift, RBD and the filesystem store, cold versus cached.
+
+    .venv/bin/python bench/cache.py                       # 1 GiB, stores fs, swift, rbd (`make backends` first)
+    .venv/bin/python bench/cache.py --size-mib 256 --only fs swift
+
+A real `glimpse serve` (noauth, SQLite) runs with three stores and the image cache on. For each store one
+image of ``--size-mib`` random bytes is uploaded to it, then, with ``curl -o /dev/null``:
+
+- store: ``Range: bytes=0-`` of the whole image (a ranged read never fills the cache, so this is the store's
+  own download figure, answered 206);
+- cold: the whole image while it is not cached (the download fills the cache as it streams); the entry is
+  deleted before each repeat;
+- cached: the whole image from the cache;
+- ranged cached: 32 reads of 32 MiB at random offsets (MB/s), and 200 reads of 4 KiB (median ms).
+
+Each figure is the best of ``--repeat`` runs (default 3; the machine has 2 cores and other work only ever
+slows a run). Results go to bench/results/cache-latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+RESULTS = BENCH_DIR / "results" / "cache-latest.json"
+GLIMPSE = ROOT / ".venv" / "bin" / "glimpse"
+CEPH_CONF = Path(os.environ.get("GLIMPSE_CEPH_HOME", Path.home() / ".cache" / "glimpse-ceph")) / "ceph.conf"
+MB = 1_000_000
+
+sys.path.insert(0, str(BENCH_DIR))
+from benchlib.httpc import Endpoint  # noqa: E402
+from benchlib.server import free_port, wait_ready  # noqa: E402
+
+
+def config(work: Path, port: int, stores: list[str]) -> Path:
+    backends = {"fs": "fs:file", "swift": "swift:swift", "rbd": "rbd:rbd"}
+    sections = {
+        "fs": f"[fs]\nfilesystem_store_datadir = {work / 'fs'}\n",
+        "swift": "[swift]\nswift_store_auth_address = http://127.0.0.1:8080/auth/v1.0\nswift_store_auth_version = 1\n"
+        "swift_store_user = glimpse:glimpse\nswift_store_key = glimpse-secret\n"
+        f"swift_store_container = glimpse-cache-bench-{port}\nswift_store_create_container_on_put = true\n",
+        "rbd": f"[rbd]\nrbd_store_ceph_conf = {CEPH_CONF}\nrbd_store_user = admin\nrbd_store_pool = images\n",
+    }
+    text = (
+        f"[DEFAULT]\nenabled_backends = {', '.join(backends[s] for s in stores)}\n"
+        f"image_cache_dir = {work / 'cache'}\nimage_cache_max_size = {8 * 1024**3}\n"
+        f"[glance_store]\ndefault_backend = {stores[0]}\n"
+        + "".join(sections[s] for s in stores)
+        + f"[database]\nconnection = sqlite:///{work / 'glimpse.db'}\n[glimpse]\ndata_dir = {work / 'data'}\n"
+    )
+    path = work / "glimpse.conf"
+    path.write_text(text)
+    return path
+
+
+def curl(url: str, *args: str) -> tuple[int, int, float]:
+    """(status, bytes downloaded, seconds) of ``curl -o /dev/null``."""
+    proc = subprocess.run(
+        ["curl", "-sS", "--noproxy", "*", "-o", "/dev/null", "-w", "%{http_code} %{size_download} %{time_total}",
+         *args, url],
+        capture_output=True, text=True, timeout=1800, check=False,
+    )  # fmt: skip
+    fields = proc.stdout.split()
+    if proc.returncode != 0 or len(fields) != 3:
+        raise RuntimeError(f"curl failed: {proc.stderr.strip()}")
+    return int(fields[0]), int(float(fields[1])), float(fields[2])
+
+
+def request(base: str, method: str, path: str, *args: str) -> str:
+    proc = subprocess.run(["curl", "-sS", "--noproxy", "*", "-X", method, *args, base + path],
+                          capture_output=True, text=True, timeout=1800, check=True)  # fmt: skip
+    return proc.stdout
+
+
+def upload(base: str, store: str, source: Path) -> str:
+    created = json.loads(request(base, "POST", "/v2/images", "-H", "Content-Type: application/json",
+                                 "-d", json.dumps({"name": f"bench-{store}", "disk_format": "raw",
+                                                   "container_format": "bare"})))  # fmt: skip
+    image_id = str(created["id"])
+    request(base, "PUT", f"/v2/images/{image_id}/file", "-T", str(source), "-H", "Expect:",
+            "-H", "Content-Type: application/octet-stream", "-H", f"x-image-meta-store: {store}")  # fmt: skip
+    shown = json.loads(request(base, "GET", f"/v2/images/{image_id}"))
+    assert shown["status"] == "active", shown
+    return image_id
+
+
+def expect(status: int, wanted_status: int, got: int, wanted: int) -> None:
+    if status != wanted_status or got != wanted:
+        raise RuntimeError(f"answered {status} with {got} bytes; expected {wanted_status} with {wanted}")
+
+
+def rate(size: int, seconds: float) -> float:
+    return size / seconds / MB
+
+
+def measure(base: str, image_id: str, size: int, repeat: int) -> dict[str, Any]:
+    url = f"{base}/v2/images/{image_id}/file"
+    out: dict[str, Any] = {}
+    store = []
+    for _ in range(repeat):
+        status, got, seconds = curl(url, "-H", "Range: bytes=0-")
+        expect(status, 206, got, size)
+        store.append(rate(size, seconds))
+    out["store_MBps"] = max(store)
+    cold = []
+    for _ in range(repeat):
+        request(base, "DELETE", f"/v2/cache/{image_id}")
+        status, got, seconds = curl(url)
+        expect(status, 200, got, size)
+        cold.append(rate(size, seconds))
+        cached = json.loads(request(base, "GET", "/v2/cache"))["cached_images"]
+        assert any(e["image_id"] == image_id for e in cached), "the cold download did not fill the cache"
+    out["cold_MBps"] = max(cold)
+    warm = []
+    for _ in range(repeat):
+        status, got, seconds = curl(url)
+        expect(status, 200, got, size)
+        warm.append(rate(size, seconds))
+    out["cached_MBps"] = max(warm)
+    rng = random.Random(1)
+    piece = min(32 * 1024 * 1024, size)
+    started, total = time.perf_counter(), 0
+    for _ in range(32):
+        start = rng.randrange(0, size - piece + 1)
+        status, got, _ = curl(url, "-H", f"Range: bytes={start}-{start + piece - 1}")
+        expect(status, 206, got, piece)
+        total += got
+    out["ranged_32MiB_cached_MBps"] = rate(total, time.perf_counter() - started)
+    small = []
+    for _ in range(200):
+        start = rng.randrange(0, size - 4096)
+        status, got, seconds = curl(url, "-H", f"Range: bytes={start}-{start + 4095}")
+        expect(status, 206, got, 4096)
+        small.append(seconds * 1000)
+    out["ranged_4KiB_cached_median_ms"] = statistics.median(small)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=["fs", "swift", "rbd"], choices=["fs", "swift", "rbd"])
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    size = args.size_mib * 1024 * 1024
+    with tempfile.TemporaryDirectory(prefix="glimpse-cache-bench-") as temp:
+        work = Path(temp)
+        source = work / "image.bin"
+        with source.open("wb") as handle:
+            block = os.urandom(4 * 1024 * 1024)
+            for i in range(0, size, len(block)):
+                handle.write(block[: min(len(block), size - i)] if i else os.urandom(min(len(block), size)))
+        port = free_port()
+        conf = config(work, port, args.only)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+        env["GLIMPSE_AUTH"] = "noauth"
+        log = (work / "server.log").open("wb")
+        server = subprocess.Popen([str(GLIMPSE), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                   "--config", str(conf)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                  start_new_session=True)  # fmt: skip
+        results: dict[str, Any] = {"size_mib": args.size_mib, "repeat": args.repeat, "stores": {}}
+        try:
+            wait_ready(Endpoint("127.0.0.1", port), 60, server)
+            base = f"http://127.0.0.1:{port}"
+            for store in args.only:
+                image_id = upload(base, store, source)
+                figures = measure(base, image_id, size, args.repeat)
+                results["stores"][store] = figures
+                print(f"{store:6} " + "  ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
+        finally:
+            server.terminate()
+            server.wait(30)
+            log.close()
+    fs = results["stores"].get("fs", {}).get("store_MBps")
+    if fs:
+        for figures in results["stores"].values():
+            figures["cached_vs_fs_store"] = figures["cached_MBps"] / fs
+        print("cached / filesystem store download: "
+              + ", ".join(f"{s} {f['cached_vs_fs_store']:.2f}" for s, f in results["stores"].items()))  # fmt: skip
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
