@@ -5,6 +5,10 @@ Each test configures its server (enabled types, quotas, policy file, noauth) on 
 start_servers(); here that configuration is written as a Glimpse INI file (Glare's option names) with a
 SQLite database and a filesystem store in the test's own directory, and `glimpse artifacts serve` is
 started on the port the test chose. The tests then speak plain HTTP to it with identity headers.
+
+Glare's scrubber is Glimpse's too: its daemon is `glimpse worker` (which runs the ``artifact_scrub`` task a
+delayed delete enqueues), and the scrubber command the scrubber tests run (``python -m glare.cmd.scrubber``)
+is `glimpse artifacts scrub` with the same configuration.
 Python 3.8 syntax: this file runs in Glare's venv, not the project's.
 """
 
@@ -15,6 +19,7 @@ import subprocess
 import time
 
 from glare.tests import functional
+from glare.tests.functional import test_scrubber
 
 GLIMPSE = os.environ.get("GLIMPSE_BIN", "glimpse")
 START_TIMEOUT = float(os.environ.get("GLIMPSE_START_TIMEOUT", "60"))
@@ -30,6 +35,7 @@ def _ini(server, test_dir):
         "enabled_artifact_types = {}".format(", ".join(types)),
         f"max_uploaded_data = {server.max_uploaded_data}",
         f"max_artifact_number = {server.max_artifact_number}",
+        f"delayed_delete = {server.delayed_delete}",
         "[glimpse]",
         f"auth = {auth}",
         "data_dir = {}".format(os.path.join(test_dir, "glimpse")),
@@ -66,6 +72,12 @@ def _wait(port, process, log_path):
     raise RuntimeError(f"glimpse artifacts serve did not listen on {port} within {START_TIMEOUT}s")
 
 
+def _start(args, log_path):
+    log = open(log_path, "w")  # noqa: SIM115 -- the process writes to it for as long as it runs; closed at stop
+    process = subprocess.Popen([GLIMPSE, *args], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, log
+
+
 def start_servers(self, **kwargs):
     server = self.glare_server
     if server.sock is not None:  # the test held its port open for Glare's forking server
@@ -77,20 +89,16 @@ def start_servers(self, **kwargs):
     server.bind_port = self.glare_port
     conf = _ini(server, self.test_dir)
     log_path = os.path.join(self.test_dir, "glimpse.log")
-    log = open(log_path, "w")  # noqa: SIM115 -- the server writes to it for as long as it runs; closed at stop
-    process = subprocess.Popen(
-        [GLIMPSE, "artifacts", "serve", "--config", conf],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    self._glimpse = (process, log)
-    _wait(self.glare_port, process, log_path)
+    self._glimpse = [_start(["artifacts", "serve", "--config", conf], log_path)]
+    _wait(self.glare_port, self._glimpse[0][0], log_path)
+    if self.include_scrubber:
+        self.scrubber_daemon.conf_file_name = conf  # what the scrubber command is run with
+        if kwargs.get("daemon"):
+            self._glimpse.append(_start(["worker", "--config", conf], os.path.join(self.test_dir, "worker.log")))
 
 
 def stop_servers(self):
-    process, log = getattr(self, "_glimpse", (None, None))
-    if process is not None:
+    for process, log in getattr(self, "_glimpse", []):
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=15)
@@ -98,13 +106,25 @@ def stop_servers(self):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
         log.close()
-        self._glimpse = (None, None)
+    self._glimpse = []
+
+
+def execute(cmd, raise_error=True, **kwargs):
+    """The scrubber tests' command runner: Glare's scrubber command is `glimpse artifacts scrub`."""
+    args = cmd.split()
+    if "glare.cmd.scrubber" in args:
+        args = [GLIMPSE, "artifacts", "scrub", "--config", args[args.index("--config-file") + 1]]
+    done = subprocess.run(args, capture_output=True, text=True)
+    if raise_error and done.returncode != 0:
+        raise RuntimeError(f"{cmd} exited {done.returncode}: {done.stderr}")
+    return done.returncode, done.stdout, done.stderr
 
 
 def cleanup(self):
     stop_servers(self)
 
 
+test_scrubber.execute = execute
 functional.FunctionalTest.start_servers = start_servers
 functional.FunctionalTest.stop_servers = stop_servers
 functional.FunctionalTest.cleanup = cleanup

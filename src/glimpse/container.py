@@ -15,6 +15,7 @@ from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
 from glimpse.services.artifacts import ArtifactService, ArtifactTypes, BlobService
+from glimpse.services.artifacts.scrubber import Scrubber
 from glimpse.services.cache import CacheService, NodeCache
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
@@ -62,6 +63,7 @@ class Services:
     outbox: Outbox
     artifacts: ArtifactService
     artifact_blobs: BlobService
+    artifact_scrubber: Scrubber
     cache: CacheService
     events: Events
 
@@ -109,7 +111,7 @@ def build_services(
         await fetch.check_import_uri(url, web)
 
     queue = TaskQueue(db)
-    artifacts = ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types))
+    artifacts = ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types), queue)
     # events go through the outbox to the notification sinks; with none configured, nothing is recorded
     notifiers = sinks_for(settings, protections)
     outbox = Outbox(queue, notifiers or [LoggingSink()])
@@ -145,6 +147,7 @@ def build_services(
         outbox=outbox,
         artifacts=artifacts,
         artifact_blobs=BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location),
+        artifact_scrubber=Scrubber(artifacts),
         cache=CacheService(settings, db, policy, images, image_data, queue, image_data.cache),
         events=events,
     )

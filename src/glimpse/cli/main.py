@@ -1,4 +1,4 @@
-"""The `glimpse` command: serve, artifacts serve, worker, fsck, db upgrade/check, quota set/show,
+"""The `glimpse` command: serve, artifacts serve/scrub, worker, fsck, db upgrade/check, quota set/show,
 metadefs load/unload/export,
 settings show, token create, policy sample."""
 
@@ -143,6 +143,30 @@ def artifacts_serve(host: str | None, port: int | None, config_file: Path | None
         http="httptools",
         timeout_keep_alive=30,
     )
+
+
+@artifacts_group.command("scrub")
+@config_option
+def artifacts_scrub(config_file: Path | None) -> None:
+    """Remove every artifact deleted with delayed_delete now (Glare's scrubber run once; a worker scrubs each
+    deleted artifact by itself)."""
+    from glimpse.logs import configure_logging
+
+    settings = _settings(config_file)
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())
+
+    import asyncio
+
+    from glimpse.container import build_services
+
+    async def run() -> int:
+        services = build_services(settings)
+        try:
+            return await services.artifact_scrubber.scrub()
+        finally:
+            services.close()
+
+    click.echo(f"scrubbed {asyncio.run(run())} deleted artifact(s)")
 
 
 def _masked(config: dict[str, Any], secrets: list[str]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class TaskType(StrEnum):
     LOCATION_IMPORT = "location_import"
     OUTBOX_DRAIN = "outbox_drain"  # internal: never shown by the tasks API
     ARTIFACT_BLOB_DELETE = "artifact_blob_delete"  # internal: the data of a blob object nothing references
+    ARTIFACT_SCRUB = "artifact_scrub"  # internal: remove an artifact deleted with delayed_delete
     CACHE_IMAGE = "cache_image"  # internal: fill one node's image cache (PUT /v2/cache/{id})
 
 

@@ -26,11 +26,21 @@ ANONYMOUS = {"X-Identity-Status": "Confirmed"}
 PATCH = {"content-type": "application/json-patch+json"}
 
 
+def artifact_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    """noauth settings with every type enabled, over a test's own data directory and database."""
+    return load_settings(
+        env={},
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        auth="noauth",
+        enabled_artifact_types=ALL_TYPES,
+        **overrides,
+    )
+
+
 @pytest.fixture
 def settings(tmp_path: Path, clean_db: str) -> Settings:
-    return load_settings(
-        env={}, data_dir=tmp_path / "data", database_url=clean_db, auth="noauth", enabled_artifact_types=ALL_TYPES
-    )
+    return artifact_settings(tmp_path, clean_db)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from glimpse.container import Services
 from glimpse.context import RequestContext
 from glimpse.db.repositories.artifacts import ArtifactRepository
 from glimpse.errors import Forbidden, OverLimit
-from glimpse.settings import Settings, load_settings
-from tests.functional.artifacts.conftest import ADMIN, ALL_TYPES, USER1, USER2, Api
+from glimpse.settings import Settings
+from tests.functional.artifacts.conftest import ADMIN, USER1, USER2, Api, artifact_settings
 
 TYPE_SECTIONS = {
     "images": {"max_artifact_number": 2, "max_uploaded_data": 1500},
@@ -33,12 +33,9 @@ CONFIGURED = {
 
 @pytest.fixture
 def settings(tmp_path: Path, clean_db: str) -> Settings:
-    return load_settings(
-        env={},
-        data_dir=tmp_path / "data",
-        database_url=clean_db,
-        auth="noauth",
-        enabled_artifact_types=ALL_TYPES,
+    return artifact_settings(
+        tmp_path,
+        clean_db,
         max_artifact_number=4,
         max_uploaded_data=1000,
         artifact_types={**TYPE_SECTIONS, "not_enabled": {"max_artifact_number": 1}},

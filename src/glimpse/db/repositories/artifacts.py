@@ -376,6 +376,11 @@ class ArtifactRepository:
             self.session.execute(delete(table).where(table.artifact_id == artifact_id))
         self.session.execute(delete(ArtifactRow).where(ArtifactRow.id == artifact_id))
 
+    def deleted_ids(self, limit: int) -> list[str]:
+        """Artifacts deleted with delayed_delete, waiting for the scrubber (the oldest first)."""
+        query = select(A.id).where(A.status == "deleted").order_by(A.updated_at, A.id).limit(limit)
+        return list(self.session.execute(query).scalars())
+
     # -- quota usage ----------------------------------------------------------------------------------
     def count_by_type(self, owner: str) -> dict[str, int]:
         """The project's artifacts by type (every status: a deleted one waiting for the scrubber counts)."""

@@ -1,4 +1,5 @@
-"""Artifacts: create, show, list, JSON-patch update (with the lifecycle and publishing), delete.
+"""Artifacts: create, show, list, JSON-patch update (with the lifecycle and publishing), delete (at once, or with
+``delayed_delete`` marked ``deleted`` for the scrubber, ``scrubber.py``).
 
 Every method reads top to bottom: find the type, policy, load what the caller may see, validate, then the
 repository work in one transaction. Writes that change an artifact's scope (type, name, version, owner or
@@ -23,11 +24,14 @@ from glimpse.domain.artifacts.fields import Field, link_target
 from glimpse.domain.artifacts.queries import parse_list_query
 from glimpse.domain.artifacts.types import BASE_COLUMNS, DEFAULT_VERSION, ArtifactType
 from glimpse.domain.clock import isoformat, utcnow
+from glimpse.domain.images import new_id
+from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, Forbidden
 from glimpse.policy import Policy
 from glimpse.policy.engine import Target
 from glimpse.services.artifacts.quotas import ArtifactQuotas
 from glimpse.services.artifacts.registry import ArtifactTypes
+from glimpse.services.task_queue import TASK_TTL, TaskQueue
 from glimpse.settings import Settings
 
 T = TypeVar("T")
@@ -53,11 +57,14 @@ def blob_view(
 
 
 class ArtifactService:
-    def __init__(self, settings: Settings, db: Database, policy: Policy, types: ArtifactTypes) -> None:
+    def __init__(
+        self, settings: Settings, db: Database, policy: Policy, types: ArtifactTypes, queue: TaskQueue | None = None
+    ) -> None:
         self.settings = settings
         self.db = db
         self.policy = policy
         self.types = types
+        self.queue = queue or TaskQueue(db)
         # drops an artifact's references to stored blob data in the deleting transaction (BlobService.release)
         self.release_blobs: Callable[[Any, list[str]], None] | None = None
         self.quotas = ArtifactQuotas(settings, db, policy, types)
@@ -344,12 +351,35 @@ class ArtifactService:
             blobs = [blob for folder in record.blobs.values() for blob in folder.values()]
             if any(blob["status"] == "saving" for blob in blobs):
                 raise Conflict("Cannot delete an artifact while one of its blobs is being uploaded.")
-            repo.delete(artifact_id)
-            held = [b["sha256"] for b in blobs if b["sha256"] and not b["external"] and not b["url"]]
-            if held and self.release_blobs is not None:
-                self.release_blobs(repo.session, held)
+            if not self.delayed_delete(kind):
+                self.remove(repo, record)
+            elif record.columns["status"] != "deleted":  # listed no more, shown as deleted until scrubbed
+                now = utcnow()
+                repo.update_columns(artifact_id, {"status": "deleted", "updated_at": now})
+                self.queue.enqueue(
+                    repo.session,
+                    Task(
+                        id=new_id(), type=TaskType.ARTIFACT_SCRUB, status=TaskStatus.PENDING, owner=None,
+                        created_at=now, updated_at=now, expires_at=now + TASK_TTL, input={"artifact_id": artifact_id},
+                    ),
+                )  # fmt: skip
 
         await self._run(work)
+
+    def delayed_delete(self, kind: type[ArtifactType]) -> bool:
+        """The type's ``delayed_delete`` ([artifact_type:<name>]), else the global one."""
+        options = self.settings.artifact_types.get(kind.type_name)
+        if options is not None and options.delayed_delete is not None:
+            return options.delayed_delete
+        return self.settings.delayed_delete
+
+    def remove(self, repo: ArtifactRepository, record: ArtifactRecord) -> None:
+        """The artifact's rows go, and its references to stored blob data (in this transaction)."""
+        blobs = [blob for folder in record.blobs.values() for blob in folder.values()]
+        repo.delete(record.id)
+        held = [b["sha256"] for b in blobs if b["sha256"] and not b["external"] and not b["url"]]
+        if held and self.release_blobs is not None:
+            self.release_blobs(repo.session, held)
 
 
 def _copy(value: Any) -> Any:
