@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # symlinks; the editable install must point at the checkout, never at that scratch directory)
 ROOT := $(patsubst %/,%,$(dir $(realpath $(firstword $(MAKEFILE_LIST)))))
 
-.PHONY: run install system-deps keystone backends test lint bench fuzz clean interop interop-glance compat
+.PHONY: run install system-deps keystone backends test lint bench fuzz clean interop interop-glance compat glare
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ INTEROP_RESULTS ?= $(VENV)/interop-results.txt
 interop: install system-deps keystone
 	GLIMPSE_INTEROP_RESULTS=$(INTEROP_RESULTS) scripts/interop glimpse
 	$(BIN)/python tests/interop/failures.py check tests/interop/must-pass.txt $(INTEROP_RESULTS)
+
+## Glare 5.0.1's own functional tests against `glimpse artifacts serve` (scripts/glare-tests: their Python 3.8
+## venv under ~/.cache/glimpse-glare, reused while its pins hold); fails when a test of
+## tests/interop/glare-must-pass.txt does not pass
+GLARE_RESULTS ?= $(VENV)/glare-results.txt
+glare: install
+	GLIMPSE_GLARE_RESULTS=$(GLARE_RESULTS) scripts/glare-tests || true
+	$(BIN)/python tests/interop/failures.py check tests/interop/glare-must-pass.txt $(GLARE_RESULTS)
 
 ## The same suites against a real Glance 33 (its own venv, not part of CI): refreshes the reference results
 interop-glance: system-deps keystone
