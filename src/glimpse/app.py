@@ -76,8 +76,11 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         worker = None
-        if settings.worker_in_process:  # deletes the data of blobs nothing references any more
-            runners: dict[TaskType, Runner] = {TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs}
+        if settings.worker_in_process:  # scrubs delayed deletes, deletes the data nothing references any more
+            runners: dict[TaskType, Runner] = {
+                TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs,
+                TaskType.ARTIFACT_SCRUB: svc.artifact_scrubber,
+            }
             blob_worker = Worker(
                 svc.queue, runners, poll_interval=settings.task_heartbeat_interval, only_own_types=True
             )

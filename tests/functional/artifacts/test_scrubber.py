@@ -24,6 +24,7 @@ def settings(tmp_path: Path, clean_db: str) -> Settings:
         tmp_path,
         clean_db,
         delayed_delete=True,
+        worker_in_process=False,  # the test runs the worker's tasks itself
         max_artifact_number=2,
         artifact_types={"images": {"delayed_delete": False}},
     )

@@ -3,8 +3,8 @@
 bytes go through the ``artifact_blob_delete`` tasks once nothing references them).
 
 The delete enqueues an ``artifact_scrub`` task in its own transaction, so every deleted artifact is scrubbed by
-a worker (`glimpse worker`, or the one in `glimpse serve`); `glimpse artifacts scrub` scrubs every deleted
-artifact at once, as Glare's scrubber run without ``daemon``.
+a worker (`glimpse worker`, the one in `glimpse serve`, or the artifacts server's own); `glimpse artifacts
+scrub` scrubs every deleted artifact at once, as Glare's scrubber run without ``daemon``.
 """
 
 from __future__ import annotations
