@@ -379,7 +379,7 @@ class ArtifactBlobRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     artifact_id: Mapped[str] = mapped_column(ForeignKey("artifacts.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
-    key_name: Mapped[str] = mapped_column(String(255), default="")
+    key_name: Mapped[str] = mapped_column(Text, default="")  # a folder key may be long (Glare's tests: 900)
     status: Mapped[str] = mapped_column(String(32))
     external: Mapped[bool] = mapped_column(Boolean, default=False)
     size: Mapped[int | None] = mapped_column(BigInteger)

@@ -165,13 +165,15 @@ def test_max_blob_size_option_caps_every_field(tmp_path: Any, clean_db: str) -> 
 
 
 def test_folder_blobs(api: Api, client: TestClient, artifact: str) -> None:
-    key = "k" * 200
+    key = "k" * 900  # Glare's own tests use 900 characters
     shown = put(api, f"{artifact}/dict_of_blobs/{key}", b"data" * 100)
     assert shown["dict_of_blobs"][key]["url"] == f"{artifact}/dict_of_blobs/{key}"
     put(api, f"{artifact}/dict_of_blobs/other", b"x")
     assert client.get(f"{artifact}/dict_of_blobs/{key}", headers=USER1).content == b"data" * 100
     assert set(api.get(artifact)["dict_of_blobs"]) == {key, "other"}
     api.get(f"{artifact}/dict_of_blobs/missing", status=404)
+    put(api, f"{artifact}/dict_of_blobs/{'k' * 2049}", b"x", status=400)
+    put(api, f"{artifact}/dict_of_blobs/ct", b"x", **{"content-type": "a/" + "b" * 300}, status=400)
 
 
 def test_wrong_fields_and_artifacts(api: Api, artifact: str) -> None:

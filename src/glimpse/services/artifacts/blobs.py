@@ -59,6 +59,8 @@ KEY_PREFIX = "artifact-"  # the store key of every blob upload (fsck attributes 
 RESTRICTED_SCHEMES = frozenset({"file", "filesystem", "swift+config", "sql"})  # never an internal location
 INTERNAL_SCHEMES = frozenset({"http", "https"})  # internal locations Glimpse can read (through the fetch guard)
 _HASHES = ("md5", "sha1", "sha256")
+MAX_KEY_BYTES = 2048  # a folder key (it is part of a unique index: PostgreSQL's entries stay under 2.7 kB)
+MAX_CONTENT_TYPE = 255
 _COLUMN_WIDTHS = {"md5": 32, "sha1": 40, "sha256": 64}
 
 
@@ -110,6 +112,8 @@ class BlobService:
 
     # -- shared checks ---------------------------------------------------------------------------------
     def _field(self, kind: type[ArtifactType], name: str, key: str) -> Field:
+        if len(key.encode()) > MAX_KEY_BYTES:
+            raise BadRequest(f"A blob key is at most {MAX_KEY_BYTES} bytes long")
         item = kind.field(name)
         if key:
             if item is None or not item.is_folder:
@@ -156,6 +160,8 @@ class BlobService:
         name, key = parse_blob_path(path)
         item = self._field(kind, name, key)
         label = blob_name(name, key)
+        if len(content_type) > MAX_CONTENT_TYPE:
+            raise BadRequest(f"Content-Type is at most {MAX_CONTENT_TYPE} characters long")
 
         def begin(session: Any) -> tuple[int, dict[str, Any] | None, str]:
             repo = ArtifactRepository(session)
