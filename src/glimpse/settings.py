@@ -499,7 +499,7 @@ class Settings(BaseModel):
         default_factory=list
     )
     # tasks: run by an in-process worker unless `glimpse worker` processes do it
-    worker_in_process: Annotated[bool, Ini("glimpse", "worker_in_process")] = True
+    worker_in_process: Annotated[bool, Ini("glimpse", "worker_in_process"), Env("GLIMPSE_WORKER_IN_PROCESS")] = True
     # default <data_dir>/staging
     staging_dir: Annotated[Path | None, Ini("os_glance_staging_store", "filesystem_store_datadir")] = None
     task_heartbeat_interval: Annotated[float, Ini("glimpse", "task_heartbeat_interval")] = Field(default=2.0, gt=0)
@@ -611,12 +611,12 @@ class Settings(BaseModel):
     barbican_auth_endpoint: Annotated[str | None, Ini("barbican", "auth_endpoint")] = None
     barbican_verify_ssl: Annotated[bool, Ini("barbican", "verify_ssl")] = True
     # notifications (Glance's options; docs/notifications.md): no driver or `noop` sends none
-    notification_driver: Annotated[list[str], Ini("oslo_messaging_notifications", "driver")] = Field(
-        default_factory=list
-    )
-    notification_topics: Annotated[list[str], Ini("oslo_messaging_notifications", "topics")] = Field(
-        default_factory=lambda: ["notifications"]
-    )
+    notification_driver: Annotated[
+        list[str], Ini("oslo_messaging_notifications", "driver"), Env("GLIMPSE_NOTIFICATION_DRIVER")
+    ] = Field(default_factory=list)
+    notification_topics: Annotated[
+        list[str], Ini("oslo_messaging_notifications", "topics"), Env("GLIMPSE_NOTIFICATION_TOPICS")
+    ] = Field(default_factory=lambda: ["notifications"])
     notification_transport_url: Annotated[
         SecretUrl | None,
         Ini("oslo_messaging_notifications", "transport_url"),

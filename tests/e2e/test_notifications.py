@@ -12,6 +12,8 @@ import contextlib
 import io
 import json
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -454,3 +456,38 @@ def test_every_event_arrives_after_a_broker_outage_and_none_of_refused_changes(b
         assert about_target == ["image.create", "image.update"]  # nothing for the refused changes
         renamed_event = next(e for e in collector.about(target) if e.event_type == "image.update")
         assert renamed_event.payload["name"] == "events-outage-renamed"
+
+
+SEND_AND_EXIT = """
+import asyncio, sys
+from datetime import datetime
+from glimpse.domain.outbox import OutboxMessage
+from glimpse.events.notifier import NotifierSink
+from glimpse.settings import load_settings
+
+settings = load_settings(env={}, data_dir=sys.argv[1], notification_driver=["messagingv2"],
+                         notification_topics=[sys.argv[2]], notification_transport_url=sys.argv[3])
+sink = NotifierSink(settings, None)
+message = OutboxMessage(id="m", topic="image.create", created_at=datetime(2026, 1, 1), payload={"payload": {}})
+
+async def main():
+    assert await sink.deliver_batch([message]) == (1, None)
+
+asyncio.run(main())
+sink.close()
+print("sent")
+"""
+
+
+def test_a_process_that_sent_notifications_exits(tmp_path: Path) -> None:
+    """oslo.messaging's connection threads must not keep a stopping `glimpse worker` (or any process) alive."""
+    topic = f"glimpse_e2e_exit_{uuid.uuid4().hex[:8]}"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", SEND_AND_EXIT, str(tmp_path), topic, RABBIT_URL],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+    finally:
+        _delete_queues([topic])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "sent"

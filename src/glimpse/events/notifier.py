@@ -15,12 +15,15 @@ every property (what Glance does); a topic that is not listed is read by the ``r
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+import queue
 import threading
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +45,7 @@ def oslo_messaging() -> Any:
     """oslo.messaging, loaded on first use (only a server that sends notifications pays for it), on
     oslo.service's threading backend (never eventlet)."""
     with warnings.catch_warnings():  # its executors import eventlet, which warns; it is never used here
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from oslo_service import backend
 
         if backend.get_backend_type() is None:
@@ -100,6 +103,38 @@ def _timestamp(message: OutboxMessage) -> str:
     return str(message.created_at.replace(tzinfo=None))
 
 
+class SenderThread(Executor):
+    """One daemon thread that runs every send. oslo.messaging's rabbit connections start a heartbeat thread
+    and keep per-thread state whose clean-up waits for it: a thread of asyncio's default executor that used
+    one never finishes exiting, and the process then hangs at exit joining it. A daemon thread that lives as
+    long as the sink is never joined (and keeps each connection on one thread)."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], tuple[Any, ...]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._run, name="glimpse-notifier", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._work.put((future, functools.partial(fn, **kwargs), args))
+        return future
+
+    def _run(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # handed to the waiting coroutine
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._work.put(None)
+
+
 class NotifierSink:
     """Sends outbox events to the notification topics (an outbox ``Sink``)."""
 
@@ -112,6 +147,7 @@ class NotifierSink:
         self.retry = settings.notification_retry
         self._transport: Any = None
         self._lock = threading.Lock()
+        self._sender = SenderThread()
 
     @property
     def active(self) -> bool:
@@ -135,7 +171,21 @@ class NotifierSink:
 
     async def deliver(self, message: OutboxMessage) -> None:
         if self.drivers:
-            await asyncio.to_thread(self.send, message)
+            await asyncio.get_running_loop().run_in_executor(self._sender, self.send, message)
+
+    async def deliver_batch(self, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
+        """Send ``messages`` in order in one worker thread; how many went, and the error that stopped it."""
+        if not self.drivers:
+            return len(messages), None
+        return await asyncio.get_running_loop().run_in_executor(self._sender, self._send_all, messages)
+
+    def _send_all(self, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
+        for done, message in enumerate(messages):
+            try:
+                self.send(message)
+            except Exception as exc:
+                return done, f"{type(exc).__name__}: {exc}"
+        return len(messages), None
 
     def messages(self, message: OutboxMessage) -> list[tuple[str, str, dict[str, Any]]]:
         """``(topic, priority, message)`` for every topic: what ``send`` hands to the transport."""
@@ -177,6 +227,7 @@ class NotifierSink:
             if self._transport is not None:
                 self._transport.cleanup()
                 self._transport = None
+        self._sender.shutdown(wait=False)
 
 
 def sinks_for(settings: Settings, protections: PropertyProtections | None) -> Sequence[NotifierSink]:

@@ -13,6 +13,7 @@ the notifications work adds its own sinks.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -28,10 +29,26 @@ from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQ
 log = logging.getLogger(__name__)
 
 BATCH = 500  # messages delivered by one drain task; a fuller outbox gets another drain
+LINGER = 0.05  # seconds a drain waits before reading, so that a burst of changes is one drain
 
 
 class Sink(Protocol):
     async def deliver(self, message: OutboxMessage) -> None: ...
+
+
+async def _deliver(sink: Sink, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
+    """How many of ``messages`` (in order) ``sink`` took, and why it stopped; a sink with
+    ``deliver_batch(messages) -> (taken, error)`` gets them all in one call."""
+    batch = getattr(sink, "deliver_batch", None)
+    if batch is not None:
+        taken: tuple[int, str | None] = await batch(messages)
+        return taken
+    for done, message in enumerate(messages):
+        try:
+            await sink.deliver(message)
+        except Exception as exc:
+            return done, f"{type(exc).__name__}: {exc}"
+    return len(messages), None
 
 
 class LoggingSink:
@@ -67,21 +84,18 @@ class Outbox:
 
     # -- the runner -----------------------------------------------------------------------------------
     async def run(self, task: Task, progress: Progress) -> Outcome:
+        # a moment for the changes committing right now: one drain then carries many messages, not one each
+        await asyncio.sleep(LINGER)
         messages = await self.db.run(lambda s: OutboxRepository(s).undelivered(BATCH))
-        delivered: list[OutboxMessage] = []
-        error = None
-        for message in messages:
-            try:
-                for sink in self.sinks:
-                    await sink.deliver(message)
-            except Exception as exc:  # the rest waits for the worker's next redrive (outbox_retry_interval)
-                error = f"{type(exc).__name__}: {exc}"
-                log.warning(
-                    "outbox: message %s (%s) not delivered: %s; retrying later", message.id, message.topic, error
-                )
-                break
-            delivered.append(message)
-            progress(len(delivered), len(messages))
+        count, error = len(messages), None
+        for sink in self.sinks:  # a message is delivered once every sink took it
+            taken, failed = await _deliver(sink, messages[:count])
+            if failed is not None:
+                count, error = taken, failed
+        delivered = messages[:count]
+        if error is not None:  # the rest waits for the worker's next redrive (outbox_retry_interval)
+            log.warning("outbox: %d of %d messages delivered: %s; retrying later", count, len(messages), error)
+        progress(count, len(messages))
         ids = [message.id for message in delivered]
         more = len(messages) == BATCH and error is None
 
