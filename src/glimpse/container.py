@@ -27,6 +27,7 @@ from glimpse.services.members import MemberService
 from glimpse.services.metadefs import Metadefs
 from glimpse.services.outbox import LoggingSink, Outbox
 from glimpse.services.quotas import IMAGES, DatabaseLimits, LimitSource, QuotaService
+from glimpse.services.remote_glance import RegionCatalog
 from glimpse.services.schemas import Schemas
 from glimpse.services.signatures import Signatures
 from glimpse.services.stores import StoreService
@@ -117,6 +118,8 @@ def build_services(
     outbox = Outbox(queue, notifiers or [LoggingSink()])
     events = Events(outbox if notifiers else None, settings.disabled_notifications)
     imports = ImportService(settings, db, policy, images, stores, staging, open_url, check_import_uri, queue)
+    if settings.auth == "keystone":  # glance-download finds other regions in the Keystone catalog
+        imports.regions = RegionCatalog(settings, lambda: _keystone_session(settings))
     image_data = ImageDataService(settings, db, policy, images, stores, metrics)
     image_data.cache = NodeCache(settings, db, metrics) if settings.image_cache_dir is not None else None
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
@@ -172,3 +175,10 @@ def fetch_policy(settings: Settings) -> fetch.FetchPolicy:
         disallowed_ports=tuple(settings.import_disallowed_ports),
         max_bytes=settings.image_size_cap,
     )
+
+
+def _keystone_session(settings: Settings) -> object:
+    """The service user's Keystone session (its catalog names the other regions' image endpoints)."""
+    from glimpse.auth.keystone import build_session
+
+    return build_session(settings.keystone_authtoken)

@@ -277,9 +277,34 @@ def test_glance_download_from_another_region(tmp_path: Path, clean_db: str, remo
         assert image["os_distro"] == "cirros"
         assert image["min_ram"] == 64
         assert client.get(f"/v2/images/{image_id}/file").content == DATA
-        bad = client.post(f"/v2/images/{_create(client)}/import", json={"method": {
-            "name": "glance-download", "glance_image_id": created["id"], "glance_region": "Nowhere"}})
-        assert bad.status_code == 400
+        # the remote's formats become the image's, as in Glance (the data is inspected against them)
+        other = _create(client, disk_format="qcow2", container_format="ovf")
+        response = client.post(f"/v2/images/{other}/import", json={"method": {
+            "name": "glance-download", "glance_image_id": created["id"], "glance_region": "RegionTwo"}})
+        assert response.status_code == 202, response.text
+        image = _wait(client, other, lambda i: i["status"] == "active")
+        assert (image["disk_format"], image["container_format"]) == ("raw", "bare")
+        # Glance's checks of the request; an unknown region is accepted and fails the task
+        for method, message in [
+            ({"glance_image_id": created["id"]}, "'glance_region' needs to be set for glance-download import method"),
+            ({"glance_region": "RegionTwo"}, "'glance_image_id' needs to be set for glance-download import method"),
+            ({"glance_region": "RegionTwo", "glance_image_id": "x"}, "Remote image id does not look like a UUID: x"),
+        ]:
+            refused = client.post(f"/v2/images/{_create(client)}/import", headers={"accept": "application/json"},
+                                  json={"method": {"name": "glance-download", **method}})
+            assert (refused.status_code, refused.json()["message"]) == (400, message)
+        nowhere = _create(client, hw_cpu_cores="1")
+        accepted = client.post(f"/v2/images/{nowhere}/import", json={"method": {
+            "name": "glance-download", "glance_image_id": created["id"], "glance_region": "Nowhere",
+            "glance_service_interface": "not an interface"}})
+        assert accepted.status_code == 202, accepted.text
+        deadline = time.monotonic() + 60
+        while (tasks := client.get(f"/v2/images/{nowhere}/tasks").json()["tasks"])[0]["status"] != "failure":
+            assert time.monotonic() < deadline, tasks
+            time.sleep(0.05)
+        assert "not an interface glance endpoint not found for region Nowhere" in tasks[0]["message"]
+        image = client.get(f"/v2/images/{nowhere}").json()
+        assert (image["status"], image["hw_cpu_cores"]) == ("queued", "1")
     services.close()
     remote.close()
 

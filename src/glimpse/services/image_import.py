@@ -32,7 +32,7 @@ from glimpse.events import NO_EVENTS, Events, payloads
 from glimpse.policy import Policy
 from glimpse.services.image_data import image_hashes, plan, record, start_receiving
 from glimpse.services.images import ImageService, target_of
-from glimpse.services.remote_glance import RemoteImages
+from glimpse.services.remote_glance import RegionCatalog, RemoteImages
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
@@ -163,13 +163,14 @@ class ImportService:
         self.check_url = check_url
         self.queue = queue
         self.events: Events = NO_EVENTS  # the container sets it
+        self.regions = RegionCatalog(settings, None)  # the container gives it Keystone's catalog
 
     @property
     def methods(self) -> list[str]:
         return [
             method
             for method in self.settings.enabled_import_methods
-            if method in METHODS and (method != "glance-download" or self.settings.glance_download_endpoints)
+            if method in METHODS and (method != "glance-download" or self.regions.available)
         ]
 
     # -- staging --------------------------------------------------------------------------------------
@@ -256,12 +257,14 @@ class ImportService:
         if name == "web-download" and (not isinstance(uri, str) or not uri):
             raise BadRequest("URI for web-download does not pass filtering: a 'uri' is required.")
         remote = None
-        if name == "glance-download":
+        if name == "glance-download":  # Glance's checks; the region is looked up when the task runs
             remote_id, region = method.get("glance_image_id"), method.get("glance_region")
+            if "glance_region" not in method:
+                raise BadRequest("'glance_region' needs to be set for glance-download import method")
+            if "glance_image_id" not in method:
+                raise BadRequest("'glance_image_id' needs to be set for glance-download import method")
             if not isinstance(remote_id, str) or not is_uuid(remote_id):
-                raise BadRequest("glance-download needs 'glance_image_id', the id of the image in the other region")
-            if region not in self.settings.glance_download_endpoints:
-                raise BadRequest(f"Unknown glance_region {region!r} for glance-download")
+                raise BadRequest(f"Remote image id does not look like a UUID: {remote_id}")
             remote = {
                 "glance_image_id": remote_id,
                 "glance_region": str(region),
@@ -381,14 +384,17 @@ class ImportService:
             await self.db.run(functools.partial(self._started, task, image))
         total: int | None = image.size if method == "copy-image" else None
         remote: dict[str, Any] | None = None
+        remote_images: RemoteImages | None = None
         if method == "glance-download":
-            remote = await self._remote(task).show(task.input["method"]["glance_image_id"])
+            remote_images = await self._remote(task)
+            remote = await remote_images.show(task.input["method"]["glance_image_id"])
             if remote.get("status") != "active":
-                raise BadRequest(f"The remote image is {remote.get('status')}, not active")
+                raise BadRequest(f"Source image status should be active instead of {remote.get('status')}")
             total = remote.get("size")
-            await self._copy_remote_properties(image.id, remote)
+            # the remote's formats become the image's (as Glance), and its data is inspected against them
+            image = await self._copy_remote_properties(image.id, remote)
         claim = await self.images.quotas.resume(image.owner, f"import:{task.id}", hold=TASK_TTL)
-        source = await self._open_source(image, method, task)
+        source = await self._open_source(image, method, task, remote_images)
         try:
             if method == "copy-image":
                 known = (image.os_hash_algo, image.os_hash_value)
@@ -446,20 +452,20 @@ class ImportService:
             raise
         return self._outcome(task, out.stored, out.failures, digests)
 
-    def _remote(self, task: Task) -> RemoteImages:
-        region = task.input["method"]["glance_region"]
-        token = self.settings.glance_download_token
-        return RemoteImages(
-            self.settings.glance_download_endpoints[region], token.get_secret_value() if token is not None else None
-        )
+    async def _remote(self, task: Task) -> RemoteImages:
+        method = task.input["method"]
+        return await self.regions.remote(str(method["glance_region"]), str(method.get("glance_service_interface")))
 
-    async def _copy_remote_properties(self, image_id: str, remote: Mapping[str, Any]) -> None:
-        """The remote image's extra properties (and boot requirements) come along, as Glance does."""
+    async def _copy_remote_properties(self, image_id: str, remote: Mapping[str, Any]) -> Image:
+        """The remote image's formats, extra properties (and boot requirements) come along, as Glance does."""
         core = ("min_disk", "min_ram")
 
-        def work(session: Any) -> None:
+        def work(session: Any) -> Image:
             repo = ImageRepository(session)
             image = repo.get(image_id, None, for_update=True)
+            for name in ("disk_format", "container_format"):
+                if isinstance(remote.get(name), str) and remote[name]:
+                    setattr(image, name, remote[name])
             for name in core:
                 if isinstance(remote.get(name), int):
                     setattr(image, name, remote[name])
@@ -473,12 +479,16 @@ class ImportService:
                 ):
                     image.properties[name] = value
             repo.save(image)
+            return image
 
-        await self.db.run(work)
+        return await self.db.run(work)
 
-    async def _open_source(self, image: Image, method: str, task: Task) -> AsyncIterator[bytes]:
+    async def _open_source(
+        self, image: Image, method: str, task: Task, remote: RemoteImages | None = None
+    ) -> AsyncIterator[bytes]:
         if method == "glance-download":
-            return self._remote(task).data(task.input["method"]["glance_image_id"])
+            assert remote is not None
+            return remote.data(task.input["method"]["glance_image_id"])
         if method == "glance-direct":
             return aiter(self.staging.open(self.staged_url(image.id)))
         if method == "web-download":

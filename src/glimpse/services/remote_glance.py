@@ -1,18 +1,67 @@
 """Reading an image from another region's Images API (Glance or Glimpse), for the glance-download import.
 
-The remote endpoint is named by the operator (`glance_download_endpoints`), so it is trusted the way a
-configured store is: no SSRF filtering, but bounded time, and every failure reported as a remote error.
+The remote endpoint is the ``image`` endpoint of the named region and interface in the Keystone catalog (as
+Glance finds it), or one the operator names in ``glance_download_endpoints`` (which wins, and is how a
+deployment without Keystone uses the method). Either way it is trusted the way a configured store is: no SSRF
+filtering, but bounded time, and every failure reported as a remote error, when the task runs: an unknown
+region or interface fails the task, as in Glance, not the request.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import anyio
 import httpx
 
 from glimpse.errors import BadRequest
 from glimpse.services.fetch import RemoteFetchError
+from glimpse.settings import Settings
+
+# a Keystone session (keystoneauth1) signed in as Glimpse's service user, made when first needed
+SessionFactory = Callable[[], Any]
+
+
+class RegionCatalog:
+    """Where another region's image service is, and the token to read it with."""
+
+    def __init__(self, settings: Settings, session_factory: SessionFactory | None) -> None:
+        self.settings = settings
+        self._factory = session_factory
+        self._session: Any = None
+
+    @property
+    def available(self) -> bool:
+        return bool(self.settings.glance_download_endpoints) or self._factory is not None
+
+    def _keystone(self) -> Any:
+        if self._session is None:
+            assert self._factory is not None
+            self._session = self._factory()
+        return self._session
+
+    async def remote(self, region: str, interface: str) -> RemoteImages:
+        configured = self.settings.glance_download_endpoints.get(region)
+        token = self.settings.glance_download_token
+        secret = token.get_secret_value() if token is not None else None
+        if configured is not None and (self._factory is None or secret is not None):
+            return RemoteImages(configured, secret)
+        if self._factory is None:
+            raise RemoteFetchError(f"{interface} glance endpoint not found for region {region}")
+
+        def look_up() -> tuple[str | None, str | None]:
+            keystone = self._keystone()
+            url = configured or keystone.get_endpoint(service_type="image", region_name=region, interface=interface)
+            return url, secret or keystone.get_token()
+
+        try:
+            url, found_token = await anyio.to_thread.run_sync(look_up)
+        except Exception as exc:  # keystoneauth's errors: no such interface, Keystone unreachable
+            raise RemoteFetchError(f"{interface} glance endpoint not found for region {region}: {exc}") from exc
+        if not url:
+            raise RemoteFetchError(f"{interface} glance endpoint not found for region {region}")
+        return RemoteImages(url, found_token)
 
 TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
 CHUNK = 1024 * 1024
