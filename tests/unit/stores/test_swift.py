@@ -446,7 +446,7 @@ def test_a_swift_that_goes_away_mid_read_is_a_store_error(store: SwiftStore) -> 
      (503, StoreUnavailable), (409, StoreError), (422, StoreError)],
 )  # fmt: skip
 def test_swift_statuses_become_store_errors(status: int, expected: type[StoreError]) -> None:
-    error = swift._failure("s", swiftclient.ClientException("boom", http_status=status), "cannot write")
+    error = swift.failure("s", swiftclient.ClientException("boom", http_status=status), "cannot write")
     assert type(error) is expected
     assert "store s cannot write" in error.message.lower()
 
