@@ -78,7 +78,7 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
         worker = None
         if settings.worker_in_process:  # scrubs delayed deletes, deletes the data nothing references any more
             runners: dict[TaskType, Runner] = {
-                TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs,
+                TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs.objects,
                 TaskType.ARTIFACT_SCRUB: svc.artifact_scrubber,
             }
             blob_worker = Worker(

@@ -39,7 +39,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.API_IMAGE_IMPORT: services.imports,
         TaskType.LOCATION_IMPORT: services.locations,
         TaskType.OUTBOX_DRAIN: services.outbox,
-        TaskType.ARTIFACT_BLOB_DELETE: services.artifact_blobs,
+        TaskType.ARTIFACT_BLOB_DELETE: services.artifact_blobs.objects,
         TaskType.ARTIFACT_SCRUB: services.artifact_scrubber,
         TaskType.CACHE_IMAGE: services.cache,
     }

@@ -43,12 +43,11 @@ from glimpse.domain.artifacts import lifecycle
 from glimpse.domain.artifacts.fields import Field
 from glimpse.domain.artifacts.types import ArtifactType
 from glimpse.domain.clock import utcnow
-from glimpse.domain.images import new_id
-from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, OverLimit, StoreError, TooLarge
+from glimpse.services.artifacts.blob_objects import BlobObjects, object_lock
 from glimpse.services.artifacts.quotas import UploadQuota
 from glimpse.services.artifacts.service import ArtifactService
-from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
+from glimpse.services.task_queue import TaskQueue
 from glimpse.stores.base import StoredObject
 from glimpse.stores.registry import StoreRegistry
 
@@ -83,10 +82,6 @@ def blob_name(name: str, key: str) -> str:
     return f"{name}[{key}]" if key else name
 
 
-def _object_lock(sha256: str) -> str:
-    return scope_id("blob-object", sha256, "", None, "public")
-
-
 def _own_lock(kind: type[ArtifactType], artifact_id: str) -> str:
     return scope_id(kind.type_name, "artifact", artifact_id, None, "public")  # the lock updates hold
 
@@ -108,7 +103,8 @@ class BlobService:
         self.queue = queue
         self.check_url = check_url
         self.open_url = open_url
-        artifacts.release_blobs = self.release
+        self.objects = BlobObjects(self.settings, db, stores, queue)
+        artifacts.release_blobs = self.objects.release
 
     # -- shared checks ---------------------------------------------------------------------------------
     def _field(self, kind: type[ArtifactType], name: str, key: str) -> Field:
@@ -230,7 +226,7 @@ class BlobService:
         finally:
             if quota is not None:  # the recorded blob counts from now on
                 await asyncio.shield(quota.release())
-        if not keep:  # the data was there already: these bytes are not needed
+        if not keep:  # the data was there already (a blob's or an image's): these bytes are not needed
             await _quietly(store.delete(stored.url))
         return self.artifacts.present(kind, record)
 
@@ -249,7 +245,7 @@ class BlobService:
     ) -> tuple[ArtifactRecord, bool]:
         """The end of an upload: the blob names its object, found or created. Returns the artifact and whether
         the bytes just written are the object's."""
-        repo, blobs = ArtifactRepository(session), BlobRepository(session)
+        repo = ArtifactRepository(session)
         now = utcnow()
         repo.lock_scope(_own_lock(kind, artifact_id), now)
         record = repo.get(artifact_id, kind.type_name, Viewer(None, all_projects=True))
@@ -258,33 +254,14 @@ class BlobService:
             raise NotFound(f"Artifact {artifact_id} or its blob changed while the blob was being uploaded")
         sha256 = blob["sha256"]
         previous = _internal_sha(existing)
-        for lock in sorted({_object_lock(sha256), *([_object_lock(previous)] if previous else [])}):
+        for lock in sorted({object_lock(sha256), *([object_lock(previous)] if previous else [])}):
             repo.lock_scope(lock, now)
-        keep = False
-        if blobs.object(sha256) is None:
-            copy = blobs.image_copy(store_id, blob["size"], blob["md5"], self.settings.hashing_algorithm, multihash)
-            location = copy[1] if copy is not None else stored.url
-            keep = copy is None
-            if copy is not None:
-                log.info(
-                    "blob %s of artifact %s: the same bytes as image %s: stored once", sha256, artifact_id, copy[0]
-                )
-            blobs.add_object(
-                ArtifactBlobObjectRow(
-                    sha256=sha256,
-                    store=store_id,
-                    location=location,
-                    size=blob["size"],
-                    md5=blob["md5"],
-                    sha1=blob["sha1"],
-                    created_at=now,
-                )
-            )
+        keep = self.objects.place(session, blob, store_id, stored.url, multihash, now)
         repo.set_blob(artifact_id, name, key, blob)
         repo.update_columns(artifact_id, {"updated_at": now})
         if previous and previous != sha256:
-            self._release_locked(session, previous)
-        for lock in {_object_lock(sha256), *([_object_lock(previous)] if previous else [])}:
+            self.objects.release_locked(session, previous)
+        for lock in {object_lock(sha256), *([object_lock(previous)] if previous else [])}:
             repo.unlock_scope(lock)
         repo.unlock_scope(_own_lock(kind, artifact_id))
         return repo.get(artifact_id, kind.type_name, Viewer(None, all_projects=True)), keep
@@ -434,68 +411,6 @@ class BlobService:
             log.error("artifact %s: the data of blob %s is missing from store %s", artifact_id, label, obj.store)
             raise NotFound(f"The data of blob {label} is missing") from None
         return BlobDownload(meta, body=_prepend(first, stream))
-
-    # -- reference counting ----------------------------------------------------------------------------
-    def release(self, session: Any, sha256s: list[str]) -> None:
-        """Called in the transaction that removed blob rows naming these objects (an artifact's delete)."""
-        repo = ArtifactRepository(session)
-        locks = sorted({_object_lock(sha) for sha in sha256s})
-        for lock in locks:
-            repo.lock_scope(lock, utcnow())
-        for sha in dict.fromkeys(sha256s):
-            self._release_locked(session, sha)
-        for lock in locks:
-            repo.unlock_scope(lock)
-
-    def _release_locked(self, session: Any, sha256: str) -> None:
-        """The object's lock is held: if no blob references it any more, it goes, and its data with it
-        (by a durable task enqueued in this transaction) unless a live image keeps its data there."""
-        blobs = BlobRepository(session)
-        if blobs.references(sha256) > 0:
-            return
-        obj = blobs.object(sha256)
-        if obj is None:
-            return
-        blobs.remove_object(sha256)
-        if blobs.image_holds(obj.store, obj.location):
-            return
-        now = utcnow()
-        self.queue.enqueue(
-            session,
-            Task(
-                id=new_id(),
-                type=TaskType.ARTIFACT_BLOB_DELETE,
-                status=TaskStatus.PENDING,
-                owner=None,
-                created_at=now,
-                updated_at=now,
-                expires_at=now + TASK_TTL,
-                input={"store": obj.store, "url": obj.location, "sha256": sha256},
-            ),
-        )
-
-    # -- the task runner: delete an object's data --------------------------------------------------------
-    async def run(self, task: Task, progress: Progress) -> Outcome:
-        store_id, url = task.input["store"], task.input["url"]
-
-        def still_used(session: Any) -> bool:
-            blobs = BlobRepository(session)
-            return bool(blobs.shared_urls([url])) or blobs.image_holds(store_id, url)
-
-        if await self.db.run(still_used):  # the same location was taken again meanwhile (an image's)
-            return Outcome(result={"deleted": False})
-        if store_id in self.stores:
-            await self.stores.get(store_id).delete(url)
-        else:
-            log.warning("blob data at %s: store %s is not configured; left for `glimpse fsck`", url, store_id)
-        return Outcome(result={"deleted": True})
-
-    async def undo(self, task: Task, reason: str) -> Step | None:
-        log.warning("could not delete blob data at %s: %s; `glimpse fsck` finds it", task.input.get("url"), reason)
-        return None
-
-    def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
-        pass
 
 
 def _empty_blob(content_type: str) -> dict[str, Any]:
