@@ -301,6 +301,7 @@ UPLOADED = [
     "image.upload",
     "image.activate",
     "image.update",  # active
+    "image.send",  # the download
     "image.member.create",
 ]
 IMPORTED = [
@@ -327,6 +328,7 @@ def test_glanceclient_lifecycle_sends_glances_events_in_order(bus: Bus) -> None:
             os_distro="cirros", secret_owner_note="only admins read this",
         )  # fmt: skip
         glance.images.upload(uploaded.id, io.BytesIO(data))
+        assert b"".join(glance.images.data(uploaded.id)) == data
         glance.image_members.create(uploaded.id, "beta")
 
         imported = glance.images.create(
@@ -379,6 +381,11 @@ def test_glanceclient_lifecycle_sends_glances_events_in_order(bus: Bus) -> None:
         assert created["properties"].get("os_distro") == "cirros"
         active = [e.payload for e in events if e.event_type == "image.activate"]
         assert {p["size"] for p in active} == {len(data)}
+        send = next(e.payload for e in events if e.event_type == "image.send")
+        assert send == {
+            "bytes_sent": len(data), "image_id": uploaded.id, "owner_id": "admin", "receiver_tenant_id": "admin",
+            "receiver_user_id": "admin",
+        }  # fmt: skip
         member = next(e.payload for e in events if e.event_type == "image.member.create")
         assert member["member_id"] == "beta"
         assert member["status"] == "pending"

@@ -36,6 +36,7 @@ from glimpse.errors import (
     TooLarge,
 )
 from glimpse.events import NO_EVENTS, Events, payloads
+from glimpse.events.emit import Priority
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, target_of
@@ -347,7 +348,26 @@ class ImageDataService:
             return None
         if self.cache is not None and cached is None and requested is None:
             body = await self.cache.tee(image, body)  # a whole-image read fills the cache as it streams
+        if self.events.enabled("image.send"):
+            body = self._sent(ctx, image, length, body)
         return Download(image=image, total=total, start=start, length=length, partial=requested is not None, body=body)
+
+    async def _sent(
+        self, ctx: RequestContext, image: Image, length: int, body: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        """``body``, and once it ended an ``image.send`` (ERROR when the client got less than it asked for)."""
+        sent = 0
+        try:
+            async for chunk in body:
+                sent += len(chunk)
+                yield chunk
+        finally:
+            payload = payloads.send(image, sent, ctx.project_id, ctx.user_id)
+            priority: Priority = "INFO" if sent == length else "ERROR"
+            try:
+                await asyncio.shield(self.db.run(lambda s: self.events.emit(s, "image.send", payload, priority)))
+            except Exception as exc:  # the download itself went fine; only its event is lost
+                log.warning("image %s: could not record image.send: %s", image.id, exc)
 
     async def open_data(self, image: Image, start: int, length: int) -> AsyncIterator[bytes] | None:
         """The image's bytes from the best store that can serve them (the image cache's fill reads this)."""
