@@ -93,7 +93,7 @@ def build_services(
     protections = PropertyProtections.from_settings(settings, policy)
     quotas = QuotaService(db, build_limit_source(settings, db), IMAGES)
     images = ImageService(settings, db, policy, schemas, stores, protections, quotas)
-    images.signatures = Signatures(build_key_manager(settings))
+    images.signatures = Signatures(build_key_manager(settings), required_for=settings.require_signed_images)
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)
     web = fetch_policy(settings)

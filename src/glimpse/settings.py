@@ -610,6 +610,9 @@ class Settings(BaseModel):
     # the Keystone castellan rescopes the caller's token at; none: [keystone_authtoken] auth_url
     barbican_auth_endpoint: Annotated[str | None, Ini("barbican", "auth_endpoint")] = None
     barbican_verify_ssl: Annotated[bool, Ini("barbican", "verify_ssl")] = True
+    # projects whose image data must be signed (all four img_signature* properties, verified): project ids,
+    # or * for every project; uploads and imports of unsigned data are refused with 400
+    require_signed_images: Annotated[list[str], Ini("glimpse", "require_signed_images")] = Field(default_factory=list)
     # notifications (Glance's options; docs/notifications.md): no driver or `noop` sends none
     notification_driver: Annotated[
         list[str], Ini("oslo_messaging_notifications", "driver"), Env("GLIMPSE_NOTIFICATION_DRIVER")

@@ -168,6 +168,11 @@ def test_signed_upload_with_glanceclient_becomes_active(
     assert image["status"] == "active"
     assert image["img_signature"] == props["img_signature"]
     assert image["os_hash_value"] == hashlib.sha512(data).hexdigest()
+    # what the data was verified with, read-only
+    assert image["img_signature_verified_certificate_uuid"] == certificates[name]
+    assert image["img_signature_verified_certificate_sha256"] == signer.certificate.fingerprint(hashes.SHA256()).hex()
+    with pytest.raises(glance_exc.HTTPForbidden):
+        glance.images.update(image_id, img_signature_verified_certificate_uuid=str(uuid.uuid4()))
     assert b"".join(glance.images.data(image_id)) == data
 
 
@@ -330,3 +335,25 @@ def test_barbican_down_is_a_503_and_unsigned_uploads_work(
         unsigned = new_image(client)
         client.images.upload(unsigned, io.BytesIO(data), image_size=len(data))
         assert client.images.get(unsigned)["status"] == "active"
+
+
+def test_a_project_may_require_signed_images(
+    tmp_path_factory: pytest.TempPathFactory, signers: dict[str, Signer], certificates: dict[str, str], data: bytes
+) -> None:
+    alpha = password_session("alpha-member", "alpha")
+    extra = f"\n[glimpse]\nrequire_signed_images = {alpha.get_project_id()}\n"
+    with keystone_server(tmp_path_factory, "require-signed", extra=extra) as strict:
+        client = glanceclient.Client("2", endpoint=strict.url, session=alpha)
+        unsigned = new_image(client)
+        refused(client, strict, unsigned, data, "accepts signed image data only")
+        props = signature_properties(signers["p521"], certificates["p521"], data)
+        partial = new_image(client, **{k: v for k, v in props.items() if k != "img_signature"})
+        refused(client, strict, partial, data, "missing: img_signature")
+        signed = new_image(client, **props)
+        client.images.upload(signed, io.BytesIO(data), image_size=len(data))
+        assert client.images.get(signed)["status"] == "active"
+        # another project is not bound by alpha's rule
+        beta = glanceclient.Client("2", endpoint=strict.url, session=password_session("beta-member", "beta"))
+        other = new_image(beta)
+        beta.images.upload(other, io.BytesIO(data), image_size=len(data))
+        assert beta.images.get(other)["status"] == "active"

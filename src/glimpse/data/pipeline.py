@@ -44,6 +44,10 @@ class Check(Protocol):
 
     def check(self, digest: bytes) -> None: ...
 
+    def recorded(self) -> dict[str, str]:
+        """The (read-only) image properties that say the check passed, and how."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -66,6 +70,7 @@ class Outcome:
     inspection: Inspection | None = None
     stored: dict[str, StoredObject] = field(default_factory=dict)
     failures: dict[str, BaseException] = field(default_factory=dict)
+    verified: dict[str, str] = field(default_factory=dict)  # what the checks that passed record
 
     def digests(self, algorithm: str, *, virtual_size: int | None = None) -> Digests:
         """What an image records: the size, md5 as ``checksum`` and ``algorithm`` as the multihash."""
@@ -75,6 +80,7 @@ class Outcome:
             hash_algo=algorithm,
             hash_value=self.hexdigests.get(algorithm),
             virtual_size=virtual_size,
+            verified=tuple(sorted(self.verified.items())),
         )
 
 
@@ -110,6 +116,7 @@ async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out
     hexdigests = hashes.hexdigests()
     for check in plan.checks:  # one digest per algorithm however many stores the blocks go to
         check.check(bytes.fromhex(hexdigests[check.algorithm]))
+        out.verified.update(check.recorded())
     out.hexdigests = {algorithm: hexdigests[algorithm] for algorithm in plan.algorithms}
     out.inspection = inspect.result() if inspect is not None else None
 

@@ -37,6 +37,9 @@ SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID = (
     "img_signature_certificate_uuid",
 )
 PROPERTIES = (SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID)
+# read-only, set by Glimpse when the data passed: the certificate verified with, and its SHA-256 fingerprint
+VERIFIED_CERTIFICATE_UUID = "img_signature_verified_certificate_uuid"
+VERIFIED_CERTIFICATE_SHA256 = "img_signature_verified_certificate_sha256"
 
 # the hash method's name -> (the pipeline's hashlib name, cryptography's algorithm)
 HASH_METHODS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
@@ -117,6 +120,12 @@ class Verification:
     @property
     def algorithm(self) -> str:
         return self.requested.algorithm
+
+    def recorded(self) -> dict[str, str]:
+        return {
+            VERIFIED_CERTIFICATE_UUID: self.requested.certificate_uuid,
+            VERIFIED_CERTIFICATE_SHA256: self.certificate_fingerprint,
+        }
 
     def check(self, digest: bytes) -> None:
         """SignatureVerificationFailed unless the signature is valid for ``digest``."""

@@ -64,6 +64,8 @@ READ_ONLY = frozenset(
     {
         "id", "status", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "created_at",
         "updated_at", "self", "file", "schema", "direct_url", "stores",
+        # the signature verification the data passed (data/signature.py): recorded by Glimpse only
+        "img_signature_verified_certificate_uuid", "img_signature_verified_certificate_sha256",
     }
 )  # fmt: skip
 # `id` may be given once, on create; everything else read-only stays read-only.
@@ -128,6 +130,7 @@ class Digests:
     hash_algo: str | None
     hash_value: str | None
     virtual_size: int | None = None
+    verified: tuple[tuple[str, str], ...] = ()  # read-only properties the checks the data passed record
 
 
 @dataclass(slots=True)
@@ -175,6 +178,7 @@ class Image:
         self.virtual_size = digests.virtual_size
         self.os_hash_algo = digests.hash_algo
         self.os_hash_value = digests.hash_value
+        self.properties.update(digests.verified)
         self.locations = [*self.locations, *locations]
         self.updated_at = now
 

@@ -218,7 +218,7 @@ class ImageDataService:
             raise BadRequest(f"Store {store.id} is read-only: image data cannot be uploaded to it")
         if image.status == Status.QUEUED and (not image.disk_format or not image.container_format):
             raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
-        verify = await self.images.signatures.prepare(ctx, image.properties) if image.status == Status.QUEUED else None
+        verify = await self.images.signatures.prepare(ctx, image) if image.status == Status.QUEUED else None
         claim = await self.images.quotas.claim(
             image.owner,
             {Resource.IMAGE_COUNT_UPLOADING: 1, Resource.IMAGE_SIZE_TOTAL: declared_size or 0},

@@ -150,7 +150,7 @@ class LocationService:
         store = self.store_for(url)
         now = utcnow()
         task_input: dict[str, Any] = {"image_id": image_id, "url": url, "store": store.id}
-        task_input.update(await self.images.signatures.task_input(ctx, image.properties))
+        task_input.update(await self.images.signatures.task_input(ctx, image))
         if validation is not None:
             task_input["validation_data"] = {"os_hash_algo": validation.algorithm, "os_hash_value": validation.value}
         task = Task(
@@ -212,7 +212,7 @@ class LocationService:
                 inspect=inspected(image.container_format),
                 quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
                 progress=lambda done: progress(done, None),
-                checks=(self.images.signatures.for_task(task.input, image.properties),),
+                checks=(self.images.signatures.for_task(task.input, image),),
             )
             out = await pipeline.run(source, steps, [], image_id)  # read and checked, written nowhere
             digests = record(self.settings, image, out, algorithm)

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.data import signature
 from glimpse.data.signature import SignatureVerificationFailed, Verification
+from glimpse.domain.images import Image
 from glimpse.errors import KeyManagerRefused
 from glimpse.keys import KeyManager, NoKeyManager, credentials_of
 
@@ -27,29 +28,40 @@ TASK_KEY = "signature_certificate"  # in an import task's input: {"uuid": ..., "
 
 
 class Signatures:
-    def __init__(self, keys: KeyManager | None = None) -> None:
+    def __init__(self, keys: KeyManager | None = None, *, required_for: Collection[str] = ()) -> None:
         self.keys: KeyManager = keys if keys is not None else NoKeyManager()
+        self.required_for = frozenset(required_for)  # project ids, or "*": unsigned data is refused
 
-    async def prepare(self, ctx: RequestContext, properties: Mapping[str, str]) -> Verification | None:
-        """The pipeline's check for data of an image with these properties (None: nothing to verify)."""
-        req = signature.requested(properties)
+    def requested(self, image: Image) -> signature.Requested | None:
+        """What the image's properties ask for; SignatureVerificationFailed when its project requires a
+        signature and they ask for none."""
+        req = signature.requested(image.properties)
+        if req is None and ("*" in self.required_for or image.owner in self.required_for):
+            missing = [name for name in signature.PROPERTIES if name not in image.properties]
+            raise SignatureVerificationFailed(
+                f"project {image.owner} accepts signed image data only; missing: {', '.join(missing)}"
+            )
+        return req
+
+    async def prepare(self, ctx: RequestContext, image: Image) -> Verification | None:
+        """The pipeline's check for the image's data (None: nothing to verify)."""
+        req = self.requested(image)
         if req is None:
             return None
         return signature.verification(req, await self._certificate(ctx, req.certificate_uuid))
 
-    async def task_input(self, ctx: RequestContext, properties: Mapping[str, str]) -> dict[str, Any]:
+    async def task_input(self, ctx: RequestContext, image: Image) -> dict[str, Any]:
         """What an import task needs to verify later: the certificate, fetched (and checked) now."""
-        req = signature.requested(properties)
+        req = self.requested(image)
         if req is None:
             return {}
         der = await self._certificate(ctx, req.certificate_uuid)
         signature.verification(req, der)  # a certificate that cannot serve is refused now, not in the worker
         return {TASK_KEY: {"uuid": req.certificate_uuid, "der": base64.b64encode(der).decode()}}
 
-    @staticmethod
-    def for_task(task_input: Mapping[str, Any], properties: Mapping[str, str]) -> Verification | None:
+    def for_task(self, task_input: Mapping[str, Any], image: Image) -> Verification | None:
         """The check an import task runs, with the certificate its request fetched."""
-        req = signature.requested(properties)
+        req = self.requested(image)
         if req is None:
             return None
         carried = task_input.get(TASK_KEY)

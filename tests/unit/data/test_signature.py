@@ -90,10 +90,15 @@ def test_a_good_signature_passes_and_the_data_is_stored(keys: dict[str, Any], ke
     sig = sign(key, DATA, hash_method)
     req = signature.requested(properties(key_type, hash_method, sig))
     assert req is not None
-    check = signature.verification(req, certificate_der(key))
+    der = certificate_der(key)
+    check = signature.verification(req, der)
     stores = [MemoryStore("a"), MemoryStore("b")]
     out = stream(check, DATA, stores)
     assert all(store.objects[out.stored[store.id].url] == DATA for store in stores)
+    assert out.digests("sha512").verified == (
+        ("img_signature_verified_certificate_sha256", hashlib.sha256(der).hexdigest()),
+        ("img_signature_verified_certificate_uuid", "cert-uuid"),
+    )
     # only the plan's own digests are reported, whatever the signature hashed with
     assert out.hexdigests == {"md5": hashlib.md5(DATA).hexdigest(), "sha512": hashlib.sha512(DATA).hexdigest()}
     # cursive's verifier (what Glance and Nova run) agrees
