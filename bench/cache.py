@@ -100,6 +100,16 @@ def expect(status: int, wanted_status: int, got: int, wanted: int) -> None:
         raise RuntimeError(f"answered {status} with {got} bytes; expected {wanted_status} with {wanted}")
 
 
+def wait_cached(base: str, image_id: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        cached = json.loads(request(base, "GET", "/v2/cache"))["cached_images"]
+        if any(e["image_id"] == image_id for e in cached):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"the cold download of {image_id} did not fill the cache")
+
+
 def rate(size: int, seconds: float) -> float:
     return size / seconds / MB
 
@@ -119,8 +129,7 @@ def measure(base: str, image_id: str, size: int, repeat: int) -> dict[str, Any]:
         status, got, seconds = curl(url)
         expect(status, 200, got, size)
         cold.append(rate(size, seconds))
-        cached = json.loads(request(base, "GET", "/v2/cache"))["cached_images"]
-        assert any(e["image_id"] == image_id for e in cached), "the cold download did not fill the cache"
+        wait_cached(base, image_id)  # the entry is committed just after the last byte went out
     out["cold_MBps"] = max(cold)
     warm = []
     for _ in range(repeat):

@@ -345,3 +345,14 @@ def test_the_glimpse_cache_commands(
     failed = CliRunner().invoke(main, ["cache", "queue", "4a1b8e6f-0000-4000-8000-000000000000"], env=env)
     assert failed.exit_code == 1
     assert "not found" in failed.output
+
+
+def test_a_response_never_sent_leaves_no_partial_file(
+    client: TestClient, settings: Settings, active_image: Callable[..., dict[str, Any]]
+) -> None:
+    assert settings.image_cache_dir is not None
+    image = active_image(os.urandom(40_000))
+    assert client.head(f"/v2/images/{image['id']}/file").status_code == 200
+    with client.stream("GET", f"/v2/images/{image['id']}/file") as response:  # the client goes away unread
+        assert response.status_code == 200
+    assert list((settings.image_cache_dir / "incomplete").iterdir()) == []

@@ -164,25 +164,30 @@ class NodeCache:
         return True
 
     async def tee(self, image: Image, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """``body`` (the whole image from a store), written into the cache as it is sent when there is room."""
+        """``body`` (the whole image from a store), written into the cache as it is sent when there is room.
+        The space is reserved when the first chunk is sent, so a response never sent reserves nothing."""
         if not self.cacheable(image):
             return body
+        return self._teeing(image, body)
+
+    async def _admit(self, image: Image) -> Any:
         try:
-            fill = await self._reserve(image)
+            return await self._reserve(image)
         except Refused as exc:
             log.info("image %s not cached: %s", image.id, exc.message)
-            return body
         except OSError as exc:
             log.warning("image %s not cached: %s", image.id, exc)
-            return body
-        return self._teeing(image, body, fill)
+        return None
 
-    async def _teeing(self, image: Image, body: AsyncIterator[bytes], fill: Any) -> AsyncIterator[bytes]:
+    async def _teeing(self, image: Image, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         written = self.metrics.cache_bytes.labels("in")
-        finished = False
+        fill: Any = None
+        admitted = finished = False
         try:
             async for chunk in body:
-                if fill.fd is not None:
+                if not admitted:
+                    admitted, fill = True, await self._admit(image)
+                if fill is not None and fill.fd is not None:
                     try:
                         await anyio.to_thread.run_sync(fill.write, chunk)
                         written.inc(len(chunk))
@@ -190,10 +195,10 @@ class NodeCache:
                         log.warning("image %s: cache fill abandoned: %s", image.id, exc)
                         fill.discard()
                 yield chunk
-            if fill.fd is not None:
+            if fill is not None and fill.fd is not None:
                 finished = await self._finish(image, fill)
         finally:
-            if not finished:
+            if fill is not None and not finished:
                 fill.discard()
 
     async def fill(self, image: Image, body: AsyncIterator[bytes], progress: Callable[[int], None]) -> None:
