@@ -356,3 +356,26 @@ def test_recovery_settles_interrupted_uploads_and_removes_their_bytes(api: Api, 
     assert api.get(f"{URL}/{again}")["blob"]["status"] == "active"
     assert len(stored_files(services)) == 1  # the committed blob's data only
     assert api.client.get(f"{URL}/{again}/blob", headers=USER1).content == b"kept"
+
+
+def test_a_commit_whose_outcome_was_hidden_keeps_its_bytes(
+    api: Api, client: TestClient, services: Services, artifact: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database fails as the upload's final transaction commits (it did commit): the bytes stay."""
+    from glimpse.errors import DatabaseUnavailable
+
+    real = services.db.run
+    calls = {"count": 0}
+
+    async def flaky(work: Any, **kwargs: Any) -> Any:
+        result = await real(work, **kwargs)
+        calls["count"] += 1
+        if calls["count"] == 2:  # begin, then the commit of the blob: committed, but the answer is lost
+            raise DatabaseUnavailable("connection lost during commit")
+        return result
+
+    monkeypatch.setattr(services.artifact_blobs, "db", type("Flaky", (), {"run": staticmethod(flaky)})())
+    put(api, f"{artifact}/blob", b"committed after all", status=503)
+    monkeypatch.undo()
+    assert api.get(artifact)["blob"]["status"] == "active"
+    assert client.get(f"{artifact}/blob", headers=USER1).content == b"committed after all"

@@ -275,9 +275,20 @@ class BlobService:
         existing: dict[str, Any] | None,
         stored: StoredObject | None,
     ) -> None:
-        """After a failed upload: the bytes written go, the blob is back to what it was (or gone)."""
+        """After a failed upload: the bytes written go, the blob is back to what it was (or gone). When the
+        failure hid the outcome of the final commit (the database failed during it), the database decides:
+        bytes an object names were committed and stay; with no answer, they stay for `glimpse fsck`."""
         if stored is not None:
-            await _quietly(self.stores.default.delete(stored.url))
+            url = stored.url
+            try:
+                committed = await self.db.run(lambda s: bool(BlobRepository(s).shared_urls([url])))
+            except Exception:
+                log.warning("artifact %s: the outcome of its blob upload is unknown; its bytes at %s are left "
+                            "for `glimpse fsck`", artifact_id, url)  # fmt: skip
+                return
+            if committed:
+                return
+            await _quietly(self.stores.default.delete(url))
 
         def settle(session: Any) -> None:
             repo = ArtifactRepository(session)
