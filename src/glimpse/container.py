@@ -125,8 +125,11 @@ def build_services(
     images.location_patch = LocationPatch(settings, policy, schemas, stores, lambda url: fetch.check_url(url, web))
     members = MemberService(settings, db, policy, images)
     tasks = TaskService(settings, db, policy, images, imports)
+    metadefs = Metadefs.build(settings, db, policy)
     for service in (images, imports, image_data, members):
         service.events = events
+    for metadef in (metadefs.namespaces, metadefs.objects, metadefs.properties, metadefs.tags):
+        metadef.events = events
     return Services(
         settings=settings,
         db=db,
@@ -145,7 +148,7 @@ def build_services(
         tasks=tasks,
         quotas=quotas,
         locations=LocationService(settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue),
-        metadefs=Metadefs.build(settings, db, policy),
+        metadefs=metadefs,
         queue=queue,
         outbox=outbox,
         artifacts=artifacts,

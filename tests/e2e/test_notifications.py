@@ -498,3 +498,35 @@ def test_a_process_that_sent_notifications_exits(tmp_path: Path) -> None:
         _delete_queues([topic])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "sent"
+
+
+def test_metadef_changes_send_glances_metadef_events(bus: Bus) -> None:
+    ns = f"OS::Glimpse::Events{uuid.uuid4().hex[:8]}"
+    with _http(bus, "admin") as http:
+        assert http.post("/v2/metadefs/namespaces", json={"namespace": ns, "visibility": "public"}).status_code == 201
+        assert http.post(f"/v2/metadefs/namespaces/{ns}/tags/color").status_code == 201
+        assert http.post(f"/v2/metadefs/namespaces/{ns}/objects", json={"name": "flavor"}).status_code == 201
+        updated = http.put(f"/v2/metadefs/namespaces/{ns}", json={"namespace": ns, "display_name": "Events"})
+        assert updated.status_code == 200, updated.text
+        assert http.delete(f"/v2/metadefs/namespaces/{ns}/tags/color").status_code == 204
+        assert http.delete(f"/v2/metadefs/namespaces/{ns}").status_code == 204
+    expected = [
+        "metadef_namespace.create",
+        "metadef_tag.create",
+        "metadef_object.create",
+        "metadef_namespace.update",
+        "metadef_tag.delete",
+        "metadef_namespace.delete",
+    ]
+
+    def about_ns() -> list[Received]:
+        return [e for e in bus.reader.unique() if isinstance(e.payload, dict) and e.payload.get("namespace") == ns]
+
+    _wait_for(lambda: len(about_ns()) >= len(expected), "the metadef events", bus.server)
+    events = about_ns()
+    assert [e.event_type for e in events] == expected
+    update = events[3].payload
+    assert update["display_name"] == "Events"
+    assert update["namespace_old"] == ns
+    assert events[1].payload["name"] == "color"
+    assert events[-1].payload["deleted"] is True

@@ -6,11 +6,13 @@ Locations are never part of a payload (their URLs may carry store credentials), 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Member
+from glimpse.domain.metadefs import MetadefObject, Namespace, Property, Tag
 from glimpse.domain.tasks import Task
 
 IMPORTING_TO = "os_glance_importing_to_stores"
@@ -107,3 +109,74 @@ def send(image: Image, bytes_sent: int, receiver_project: str | None, receiver_u
         "receiver_tenant_id": receiver_project,
         "receiver_user_id": receiver_user,
     }
+
+
+# -- metadata definitions -----------------------------------------------------------------------------------
+_PROPERTY_KEYS = (
+    "type", "title", "description", "default", "minimum", "maximum", "enum", "pattern", "minLength", "maxLength",
+    "confidential", "items", "uniqueItems", "minItems", "maxItems", "additionalItems",
+)  # fmt: skip
+
+
+def metadef_namespace(ns: Namespace, *, old_name: str | None = None, deleted: bool = False) -> dict[str, Any]:
+    """``metadef_namespace.create|update|delete|delete_objects|delete_properties|delete_tags``."""
+    return _deleted(
+        {
+            "namespace": ns.namespace,
+            "namespace_old": old_name or ns.namespace,
+            "display_name": ns.display_name,
+            "protected": ns.protected,
+            "visibility": ns.visibility,
+            "owner": ns.owner,
+            "description": ns.description,
+            "created_at": isotime(ns.created_at),
+            "updated_at": isotime(ns.updated_at),
+        },
+        deleted,
+    )
+
+
+def _property_schema(name: str, schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {"name": name, **{key: schema.get(key) for key in _PROPERTY_KEYS}}
+
+
+def metadef_object(
+    namespace: str, obj: MetadefObject, *, old_name: str | None = None, deleted: bool = False
+) -> dict[str, Any]:
+    """``metadef_object.create|update|delete``: its property definitions with Glance's keys."""
+    return _deleted(
+        {
+            "namespace": namespace,
+            "name": obj.name,
+            "name_old": old_name or obj.name,
+            "properties": [_property_schema(name, schema) for name, schema in (obj.properties or {}).items()],
+            "required": obj.required,
+            "description": obj.description,
+            "created_at": isotime(obj.created_at),
+            "updated_at": isotime(obj.updated_at),
+        },
+        deleted,
+    )
+
+
+def metadef_property(
+    namespace: str, prop: Property, *, old_name: str | None = None, deleted: bool = False
+) -> dict[str, Any]:
+    """``metadef_property.create|update|delete``."""
+    payload = _property_schema(prop.name, prop.schema)
+    payload.update(namespace=namespace, name_old=old_name or prop.name)
+    return _deleted(payload, deleted)
+
+
+def metadef_tag(namespace: str, tag: Tag, *, old_name: str | None = None, deleted: bool = False) -> dict[str, Any]:
+    """``metadef_tag.create|update|delete``."""
+    return _deleted(
+        {
+            "namespace": namespace,
+            "name": tag.name,
+            "name_old": old_name or tag.name,
+            "created_at": isotime(tag.created_at),
+            "updated_at": isotime(tag.updated_at),
+        },
+        deleted,
+    )

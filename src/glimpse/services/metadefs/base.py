@@ -15,6 +15,7 @@ from glimpse.db import Database
 from glimpse.db.repositories.metadefs import MetadefRepository
 from glimpse.domain.metadefs import Namespace
 from glimpse.errors import Forbidden, NotFound, TooLarge
+from glimpse.events import NO_EVENTS, Events
 from glimpse.policy import Policy
 from glimpse.policy.engine import Target
 from glimpse.settings import Settings
@@ -33,6 +34,7 @@ class MetadefBase:
         self.settings = settings
         self.db = db
         self.policy = policy
+        self.events: Events = NO_EVENTS  # the container sets it
 
     def is_admin(self, ctx: RequestContext) -> bool:
         return self.policy.check(ctx, "context_is_admin")

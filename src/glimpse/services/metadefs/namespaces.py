@@ -24,6 +24,7 @@ from glimpse.domain.metadefs import (
     prefixed_object,
 )
 from glimpse.errors import BadRequest, Forbidden, NotFound
+from glimpse.events import payloads
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase, namespace_missing, namespace_target
 
@@ -85,6 +86,7 @@ class NamespaceService(MetadefBase):
                 repo.save_property(created.id, name, Property(prop_name, dict(definition)), replacing=None, now=now)
             if tags:
                 repo.add_tags(created.id, name, tags, now)
+            self.events.emit(session, "metadef_namespace.create", payloads.metadef_namespace(created))
             return NamespaceDetail(created.with_associations(linked), saved, dict(properties), tags)
 
         return await self.db.run(work)
@@ -162,13 +164,26 @@ class NamespaceService(MetadefBase):
         for key in ("resource_type_associations", "objects", "properties", "tags"):
             body.pop(key, None)  # as Glance: a replace changes the namespace's own fields only
         values = _namespace_values(body, ctx)
-        return await self.db.run(lambda s: MetadefRepository(s).update_namespace(namespace.id, values, utcnow()))
+
+        def work(session: Any) -> Namespace:
+            updated = MetadefRepository(session).update_namespace(namespace.id, values, utcnow())
+            payload = payloads.metadef_namespace(updated, old_name=name)
+            self.events.emit(session, "metadef_namespace.update", payload)
+            return updated
+
+        return await self.db.run(work)
 
     async def delete(self, ctx: RequestContext, name: str) -> None:
         namespace = await self.load(ctx, name)
         self.enforce(ctx, "delete_metadef_namespace", namespace)
         _refuse_protected(namespace)
-        await self.db.run(lambda s: MetadefRepository(s).delete_namespace(namespace.id))
+
+        def work(session: Any) -> None:
+            MetadefRepository(session).delete_namespace(namespace.id)
+            payload = payloads.metadef_namespace(namespace, deleted=True)
+            self.events.emit(session, "metadef_namespace.delete", payload)
+
+        await self.db.run(work)
 
     async def delete_all(self, ctx: RequestContext, name: str, kind: str) -> None:
         """``DELETE .../objects``, ``.../properties`` or ``.../tags``: Glance guards these with
@@ -179,7 +194,13 @@ class NamespaceService(MetadefBase):
         if kind == "tags":
             self.enforce(ctx, "delete_metadef_tags", namespace)
         _refuse_protected(namespace)
-        await self.db.run(lambda s: MetadefRepository(s).delete_all(namespace.id, kind))
+
+        def work(session: Any) -> None:
+            MetadefRepository(session).delete_all(namespace.id, kind)
+            payload = payloads.metadef_namespace(namespace)
+            self.events.emit(session, f"metadef_namespace.delete_{kind}", payload)
+
+        await self.db.run(work)
 
 
 def _refuse_protected(namespace: Namespace) -> None:

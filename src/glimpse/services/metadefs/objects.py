@@ -9,6 +9,7 @@ from glimpse.db.repositories.metadefs import MetadefRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.metadefs import OBJECT_SORT_KEYS, MetadefObject, parse_sort
 from glimpse.errors import Forbidden, NotFound
+from glimpse.events import payloads
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase, namespace_missing, namespace_target
 from glimpse.services.metadefs.namespaces import check_read_only
@@ -37,7 +38,9 @@ class ObjectService(MetadefBase):
         def work(session: Any) -> MetadefObject:
             repo = MetadefRepository(session)
             self.check_cap(repo, namespace.owner, 1)
-            return repo.save_object(namespace.id, ns_name, obj, replacing=None, now=obj.created_at)
+            saved = repo.save_object(namespace.id, ns_name, obj, replacing=None, now=obj.created_at)
+            self.events.emit(session, "metadef_object.create", payloads.metadef_object(ns_name, saved))
+            return saved
 
         return await self.db.run(work)
 
@@ -67,7 +70,10 @@ class ObjectService(MetadefBase):
             repo = MetadefRepository(session)
             if repo.find_object(namespace.id, name) is None:
                 raise NotFound(f"Could not find metadata object {name}")
-            return repo.save_object(namespace.id, ns_name, obj, replacing=name, now=obj.updated_at)
+            saved = repo.save_object(namespace.id, ns_name, obj, replacing=name, now=obj.updated_at)
+            payload = payloads.metadef_object(ns_name, saved, old_name=name)
+            self.events.emit(session, "metadef_object.update", payload)
+            return saved
 
         return await self.db.run(work)
 
@@ -77,10 +83,13 @@ class ObjectService(MetadefBase):
 
         def work(session: Any) -> None:
             repo = MetadefRepository(session)
-            if repo.find_object(namespace.id, name) is None:
+            found = repo.find_object(namespace.id, name)
+            if found is None:
                 raise NotFound(f"Could not find metadata object {name}")
             if namespace.protected:
                 raise Forbidden(f"Metadata definition object {name} is protected and cannot be deleted.")
             repo.delete_object(namespace.id, name)
+            payload = payloads.metadef_object(ns_name, found, deleted=True)
+            self.events.emit(session, "metadef_object.delete", payload)
 
         await self.db.run(work)

@@ -10,6 +10,7 @@ from glimpse.db.repositories.metadefs import MetadefRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.metadefs import Property
 from glimpse.errors import Forbidden, NotFound
+from glimpse.events import payloads
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase
 from glimpse.services.metadefs.namespaces import check_read_only
@@ -30,7 +31,9 @@ class PropertyService(MetadefBase):
         def work(session: Any) -> Property:
             repo = MetadefRepository(session)
             self.check_cap(repo, namespace.owner, 1)
-            return repo.save_property(namespace.id, ns_name, prop, replacing=None, now=utcnow())
+            saved = repo.save_property(namespace.id, ns_name, prop, replacing=None, now=utcnow())
+            self.events.emit(session, "metadef_property.create", payloads.metadef_property(ns_name, saved))
+            return saved
 
         return await self.db.run(work)
 
@@ -73,7 +76,10 @@ class PropertyService(MetadefBase):
             repo = MetadefRepository(session)
             if repo.find_property(namespace.id, name) is None:
                 raise NotFound(f"Could not find property {name}")
-            return repo.save_property(namespace.id, ns_name, prop, replacing=name, now=utcnow())
+            saved = repo.save_property(namespace.id, ns_name, prop, replacing=name, now=utcnow())
+            payload = payloads.metadef_property(ns_name, saved, old_name=name)
+            self.events.emit(session, "metadef_property.update", payload)
+            return saved
 
         return await self.db.run(work)
 
@@ -83,10 +89,13 @@ class PropertyService(MetadefBase):
 
         def work(session: Any) -> None:
             repo = MetadefRepository(session)
-            if repo.find_property(namespace.id, name) is None:
+            found = repo.find_property(namespace.id, name)
+            if found is None:
                 raise NotFound(f"Could not find property {name}")
             if namespace.protected:
                 raise Forbidden(f"Metadata definition property {name} is protected and cannot be deleted.")
             repo.delete_property(namespace.id, name)
+            payload = payloads.metadef_property(ns_name, found, deleted=True)
+            self.events.emit(session, "metadef_property.delete", payload)
 
         await self.db.run(work)

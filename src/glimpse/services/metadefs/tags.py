@@ -9,6 +9,7 @@ from glimpse.db.repositories.metadefs import MetadefRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.metadefs import TAG_SORT_KEYS, Tag, check_unique_tags, parse_limit, parse_sort
 from glimpse.errors import Forbidden, NotFound
+from glimpse.events import payloads
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase, namespace_target
 
@@ -27,7 +28,9 @@ class TagService(MetadefBase):
             repo = MetadefRepository(session)
             repo.lock_owner(namespace.owner)  # tag names are unique regardless of case: checked, not constrained
             self.check_cap(repo, namespace.owner, 1)
-            return repo.add_tags(namespace.id, ns_name, [name], utcnow())[0]
+            tag = repo.add_tags(namespace.id, ns_name, [name], utcnow())[0]
+            self.events.emit(session, "metadef_tag.create", payloads.metadef_tag(ns_name, tag))
+            return tag
 
         return await self.db.run(work)
 
@@ -45,7 +48,12 @@ class TagService(MetadefBase):
             if not append:
                 repo.delete_all(namespace.id, "tags")
             self.check_cap(repo, namespace.owner, len(names))
-            return repo.add_tags(namespace.id, ns_name, names, utcnow())
+            if not append:
+                self.events.emit(session, "metadef_namespace.delete_tags", payloads.metadef_namespace(namespace))
+            added = repo.add_tags(namespace.id, ns_name, names, utcnow())
+            for tag in added:
+                self.events.emit(session, "metadef_tag.create", payloads.metadef_tag(ns_name, tag))
+            return added
 
         return await self.db.run(work)
 
@@ -81,7 +89,11 @@ class TagService(MetadefBase):
         def work(session: Any) -> Tag | None:
             repo = MetadefRepository(session)
             repo.lock_owner(namespace.owner)
-            return repo.rename_tag(namespace.id, ns_name, name, body["name"], utcnow())
+            renamed = repo.rename_tag(namespace.id, ns_name, name, body["name"], utcnow())
+            if renamed is not None:
+                payload = payloads.metadef_tag(ns_name, renamed, old_name=name)
+                self.events.emit(session, "metadef_tag.update", payload)
+            return renamed
 
         renamed = await self.db.run(work)
         if renamed is None:
@@ -94,10 +106,12 @@ class TagService(MetadefBase):
 
         def work(session: Any) -> None:
             repo = MetadefRepository(session)
-            if repo.find_tag(namespace.id, name) is None:
+            tag = repo.find_tag(namespace.id, name)
+            if tag is None:
                 raise tag_not_found(name, ns_name)
             if namespace.protected:
                 raise Forbidden(f"Metadata definition tag {name} is protected and cannot be deleted.")
             repo.delete_tag(namespace.id, name)
+            self.events.emit(session, "metadef_tag.delete", payloads.metadef_tag(ns_name, tag, deleted=True))
 
         await self.db.run(work)
