@@ -122,7 +122,7 @@ def test_stores_detail_shows_every_driver(backend_server: GlimpseServer) -> None
     assert stores["s3"]["default"] == "true"
     rbd = stores["ceph"]["properties"]
     assert rbd["pool"] == "images"
-    assert rbd["chunk_size"] == 8
+    assert rbd["chunk_size"] == 8 * 1024 * 1024  # bytes, as Glance 33 reports it
     assert rbd["thin_provisioning"] is False
     assert len(rbd["fsid"]) == 36
     health = httpx.get(f"{backend_server.url}/healthcheck").json()
