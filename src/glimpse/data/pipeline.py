@@ -42,7 +42,7 @@ class Check(Protocol):
     @property
     def algorithm(self) -> str: ...
 
-    def check(self, digest: bytes) -> None: ...
+    async def check(self, digest: bytes) -> None: ...
 
     def recorded(self) -> dict[str, str]:
         """The (read-only) image properties that say the check passed, and how."""
@@ -115,7 +115,7 @@ async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out
     out.size = limits.size
     hexdigests = hashes.hexdigests()
     for check in plan.checks:  # one digest per algorithm however many stores the blocks go to
-        check.check(bytes.fromhex(hexdigests[check.algorithm]))
+        await check.check(bytes.fromhex(hexdigests[check.algorithm]))
         out.verified.update(check.recorded())
     out.hexdigests = {algorithm: hexdigests[algorithm] for algorithm in plan.algorithms}
     out.inspection = inspect.result() if inspect is not None else None

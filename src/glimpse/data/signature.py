@@ -18,9 +18,10 @@ nothing behind. ``cryptography`` does the mathematics; nothing here is hand-made
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -127,7 +128,10 @@ class Verification:
             VERIFIED_CERTIFICATE_SHA256: self.certificate_fingerprint,
         }
 
-    def check(self, digest: bytes) -> None:
+    async def check(self, digest: bytes) -> None:
+        self.verify(digest)
+
+    def verify(self, digest: bytes) -> None:
         """SignatureVerificationFailed unless the signature is valid for ``digest``."""
         req = self.requested
         prehashed = utils.Prehashed(HASH_METHODS[req.hash_method][1]())
@@ -146,6 +150,35 @@ class Verification:
             raise SignatureVerificationFailed("the signature does not match the data") from None
         except (ValueError, TypeError) as exc:  # e.g. a digest the key's size cannot take
             raise SignatureVerificationFailed(f"the signature cannot be checked: {exc}") from None
+
+
+class Deferred:
+    """The stage while the certificate is still on its way: the key manager is asked while the data streams
+    (its round trips then cost the upload nothing); the verdict waits for it at the end of the stream, and a
+    certificate that cannot be had fails the upload there, before anything is stored."""
+
+    def __init__(self, req: Requested, certificate: Awaitable[bytes]) -> None:
+        self.requested = req
+        self._certificate = asyncio.ensure_future(certificate)
+        self._certificate.add_done_callback(_retrieved)
+        self._verification: Verification | None = None
+
+    @property
+    def algorithm(self) -> str:
+        return self.requested.algorithm
+
+    async def check(self, digest: bytes) -> None:
+        self._verification = verification(self.requested, await self._certificate)
+        self._verification.verify(digest)
+
+    def recorded(self) -> dict[str, str]:
+        return self._verification.recorded() if self._verification is not None else {}
+
+
+def _retrieved(future: asyncio.Future[bytes]) -> None:
+    """A stream that failed before its check never awaits the certificate: its error is not news."""
+    if not future.cancelled():
+        future.exception()
 
 
 def verification(req: Requested, certificate_der: bytes) -> Verification:

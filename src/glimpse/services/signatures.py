@@ -1,9 +1,10 @@
 """Image signature verification, the use case: which data streams are verified, and with which certificate.
 
-The verification itself is a stage of the data pipeline (``data/signature.py``); this module prepares it
-before any byte is read: the properties are checked, the certificate is fetched from the key manager with
-the caller's credentials, and its key must fit the key type. A failure is a 400 (``SignatureVerificationFailed``)
-and leaves the image as it was; a key manager that cannot be reached is a 503 (``KeyManagerUnavailable``).
+The verification itself is a stage of the data pipeline (``data/signature.py``); this module prepares it:
+the properties are checked before any byte is read, the certificate is fetched from the key manager with
+the caller's credentials while the data streams, and its key must fit the key type. A failure is a 400
+(``SignatureVerificationFailed``) and leaves the image as it was; a key manager that cannot be reached is a
+503 (``KeyManagerUnavailable``).
 
 An import runs later, in a worker, without the caller's token: the import request fetches the certificate
 and the task carries it (``task_input``: the certificate is public data), so the worker verifies with the
@@ -19,7 +20,7 @@ from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.data import signature
-from glimpse.data.signature import SignatureVerificationFailed, Verification
+from glimpse.data.signature import Deferred, SignatureVerificationFailed, Verification
 from glimpse.domain.images import Image
 from glimpse.errors import KeyManagerRefused
 from glimpse.keys import KeyManager, NoKeyManager, credentials_of
@@ -43,12 +44,13 @@ class Signatures:
             )
         return req
 
-    async def prepare(self, ctx: RequestContext, image: Image) -> Verification | None:
-        """The pipeline's check for the image's data (None: nothing to verify)."""
+    async def prepare(self, ctx: RequestContext, image: Image) -> Deferred | None:
+        """The pipeline's check for the image's data (None: nothing to verify). The properties are checked
+        now; the certificate is fetched while the data streams."""
         req = self.requested(image)
         if req is None:
             return None
-        return signature.verification(req, await self._certificate(ctx, req.certificate_uuid))
+        return Deferred(req, self._certificate(ctx, req.certificate_uuid))
 
     async def task_input(self, ctx: RequestContext, image: Image) -> dict[str, Any]:
         """What an import task needs to verify later: the certificate, fetched (and checked) now."""
