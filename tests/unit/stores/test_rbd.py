@@ -568,7 +568,7 @@ def test_from_options_refuses_bad_values(options: dict[str, str]) -> None:
     [("", 1), ("61", 61), ("60", 61), ("layering,exclusive-lock", 5), ("exclusive-lock, object-map", 13)],
 )
 def test_image_features_always_include_layering(configured: str, expected: int) -> None:
-    assert rbd_store._features(configured) == expected
+    assert rbd_store.features(configured) == expected
 
 
 @pytest.mark.parametrize(
@@ -586,6 +586,6 @@ def test_image_features_always_include_layering(configured: str, expected: int) 
     ],
 )
 def test_ceph_errors_are_translated_at_the_edge(error: Exception, expected: type[Exception]) -> None:
-    translated = rbd_store._translate("ceph", error, "cannot write")
+    translated = rbd_store.translate("ceph", error, "cannot write")
     assert type(translated) is expected
     assert "ceph" in translated.message

@@ -1,27 +1,12 @@
-"""Ceph RBD: each image's data is an RBD image in one pool, with a protected snapshot that others clone.
-
-An upload creates the RBD image (with layering), writes the data in whole RADOS objects (the image's
-object size, ``rbd_store_chunk_size`` MB), then takes the snapshot ``snap`` and protects it, so Nova and
-Cinder can make copy-on-write clones of it. An image without the protected snapshot is a write in progress
-or the leftover of one. Locations look like ``rbd://<fsid>/<pool>/<image>/snap``; with the Glimpse-specific
-``rbd_store_namespace`` the namespace comes between the pool and the image.
-
-librados and librbd block, so every call runs in a worker thread; the cluster connection is made on first
-use (bounded by ``rados_connect_timeout``) and shared by everything the store does. The Python bindings
-(Debian's python3-rados and python3-rbd) are imported then too: a deployment without Ceph never needs them.
-"""
+"""The RBD store: one connection shared by every call (each in a worker thread), locations, the protocol."""
 
 from __future__ import annotations
 
-import contextlib
 import errno
-import importlib
 import logging
-import math
 import secrets
 import threading
 from collections.abc import AsyncIterator, Callable
-from types import ModuleType
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
@@ -31,185 +16,29 @@ import anyio.to_thread
 from glimpse.concurrency import SerialWorker
 from glimpse.errors import (
     Conflict,
-    GlimpseError,
     NotFound,
-    StorageFull,
-    StorageWriteDenied,
     StoreError,
     StoreUnavailable,
 )
-from glimpse.settings import RbdStoreOptions
 from glimpse.stores.base import Block, ListedObject, StoredObject
-
-SNAPSHOT = "snap"
-DEFAULT_POOL = "images"
-DEFAULT_CHUNK_MB = 8
-DEFAULT_CONNECT_TIMEOUT = 10
-LAYERING = 1
-_FEATURE_BITS = {
-    "layering": 1,
-    "striping": 2,
-    "exclusive-lock": 4,
-    "object-map": 8,
-    "fast-diff": 16,
-    "deep-flatten": 32,
-    "journaling": 64,
-    "data-pool": 128,
-}
-_LIST_PAGE = 64
-_READ_SIZE = 1 << 20
-_PROBE_TIMEOUT = 10.0
-
-_NOT_FOUND = frozenset({errno.ENOENT})
-_IN_USE = frozenset({errno.EBUSY, errno.ENOTEMPTY, errno.EEXIST})
-_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
-_NOT_WRITABLE = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
-_UNREACHABLE = frozenset(
-    {errno.ETIMEDOUT, errno.ESHUTDOWN, errno.ENOTCONN, errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.EINTR}
+from glimpse.stores.rbd.connection import (
+    DEFAULT_CHUNK_MB,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_POOL,
+    LIST_PAGE,
+    PROBE_TIMEOUT,
+    READ_SIZE,
+    SNAPSHOT,
+    Connection,
+    features,
+    load_bindings,
+    translate,
 )
+from glimpse.stores.rbd.upload import Upload
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-_bindings_lock = threading.Lock()
-_bindings: tuple[ModuleType, ModuleType] | None = None
-
-
-def _load_bindings() -> tuple[ModuleType, ModuleType]:
-    """The ``rados`` and ``rbd`` modules, imported on first use."""
-    global _bindings
-    with _bindings_lock:
-        if _bindings is None:
-            try:
-                _bindings = importlib.import_module("rados"), importlib.import_module("rbd")
-            except ImportError as exc:
-                raise StoreUnavailable(
-                    f"The Ceph Python bindings are not importable ({exc}): install python3-rados and python3-rbd "
-                    "and make them visible to this interpreter (scripts/ceph-python-link)"
-                ) from exc
-        return _bindings
-
-
-def _translate(store_id: str, exc: BaseException, what: str) -> GlimpseError:
-    """This store's error for a failed librados/librbd call, chosen by its errno."""
-    code = getattr(exc, "errno", None)
-    reason = str(exc) or type(exc).__name__
-    if code in _NOT_FOUND:
-        return NotFound(f"Store {store_id} {what}: not found ({reason})")
-    if code in _NO_SPACE:
-        return StorageFull(f"Image storage media is full: store {store_id} has no space left ({reason})")
-    if code in _NOT_WRITABLE:
-        return StorageWriteDenied(f"Store {store_id} cannot write: {reason}")
-    if code in _IN_USE:
-        return Conflict(f"Store {store_id} {what}: in use ({reason})")
-    if code in _UNREACHABLE or type(exc).__name__ in ("TimedOut", "Timeout", "ConnectionShutdown", "NotConnected"):
-        return StoreUnavailable(f"Store {store_id} cannot reach the Ceph cluster: {reason}")
-    return StoreError(f"Store {store_id} {what}: {reason}")
-
-
-def _features(configured: str) -> int:
-    """The cluster's ``rbd_default_features`` (a number or a comma-separated list of names), plus layering."""
-    configured = configured.strip()
-    if not configured:
-        return LAYERING
-    if configured.isdigit():
-        return int(configured) | LAYERING
-    bits = LAYERING
-    for name in configured.replace(" ", "").split(","):
-        bits |= _FEATURE_BITS.get(name, 0)
-    return bits
-
-
-def _is_zero(data: bytes) -> bool:
-    # compares a stride at a time against zeros without building a second buffer of the whole length
-    view = memoryview(data)
-    for start in range(0, len(view), len(_ZEROS)):
-        piece = view[start : start + len(_ZEROS)]
-        if piece != _ZEROS[: len(piece)]:
-            return False
-    return True
-
-
-_ZEROS = memoryview(bytes(1 << 20))
-
-
-class _Connection:
-    """One cluster connection and the I/O context of the store's pool (and namespace)."""
-
-    def __init__(self, cluster: Any, ioctx: Any, fsid: str, features: int) -> None:
-        self.cluster = cluster
-        self.ioctx = ioctx
-        self.fsid = fsid
-        self.features = features
-
-    def close(self) -> None:
-        try:
-            self.ioctx.close()
-        finally:
-            self.cluster.shutdown()
-
-
-class _Upload:
-    """The blocking side of one put: the image being written, used by one thread at a time."""
-
-    def __init__(self, store: RbdStore, conn: _Connection, name: str) -> None:
-        self.store = store
-        self.conn = conn
-        self.name = name
-        self.image: Any = None
-        self.size = 0  # the RBD image's current size
-        self.written = 0  # bytes received so far (the image's size at the end)
-        self.created = False
-
-    def create(self, size: int) -> None:
-        _, rbd = _load_bindings()
-        try:
-            rbd.RBD().create(
-                self.conn.ioctx, self.name, size, order=self.store.order, old_format=False, features=self.conn.features
-            )
-        except rbd.ImageExists:
-            raise Conflict(f"Store {self.store.id} already holds an image named {self.name}") from None
-        self.created = True
-        self.image = rbd.Image(self.conn.ioctx, self.name)
-        self.size = size
-
-    def _grow_to(self, end: int) -> None:
-        # without a size hint the image grows one object (rbd_store_chunk_size) at a time as data arrives
-        if end > self.size:
-            step = self.store.object_size
-            self.size = math.ceil(end / step) * step
-            self.image.resize(self.size)
-
-    def write(self, data: bytes) -> None:
-        offset = self.written
-        self._grow_to(offset + len(data))
-        self.written += len(data)
-        if self.store.thin_provisioning and _is_zero(data):
-            return  # a fresh RBD image reads as zeros where nothing was written
-        self.image.write(data, offset)
-
-    def finish(self) -> None:
-        if self.size != self.written:
-            self.image.resize(self.written)
-            self.size = self.written
-        self.image.flush()
-        self.image.create_snap(SNAPSHOT)
-        self.image.protect_snap(SNAPSHOT)
-        self.image.close()
-        self.image = None
-
-    def discard(self) -> None:
-        """Remove whatever this upload created; errors here must not hide the one that caused it."""
-        if self.image is not None:
-            with contextlib.suppress(Exception):  # the removal below reports what matters
-                self.image.close()
-            self.image = None
-        if not self.created:
-            return  # an image of that name that this upload did not make is not ours to remove
-        try:
-            self.store._remove(self.conn, self.name)
-        except Exception as exc:  # the caller raises the error that made the upload fail
-            log.warning("store %s: the unfinished RBD image %s stays behind: %s", self.store.id, self.name, exc)
+T = TypeVar("T")
 
 
 class RbdStore:
@@ -245,15 +74,15 @@ class RbdStore:
         self.connect_timeout = connect_timeout
         self.thin_provisioning = thin_provisioning
         self.chunk_size = chunk_size  # the size of the blocks open() yields
-        self.read_size = max(chunk_size, _READ_SIZE)
+        self.read_size = max(chunk_size, READ_SIZE)
         self.write_queue = 2  # object-sized writes queued ahead of the writing thread
         self._lock = threading.Lock()
-        self._conn: _Connection | None = None
+        self._conn: Connection | None = None
         self._known_fsid: str | None = None
 
     # -- the connection ---------------------------------------------------------------------------------
 
-    def _connection(self) -> _Connection:
+    def _connection(self) -> Connection:
         """The store's cluster connection, made on first use (blocking: call from a worker thread)."""
         with self._lock:
             if self._conn is None:
@@ -261,8 +90,8 @@ class RbdStore:
                 self._known_fsid = self._conn.fsid
             return self._conn
 
-    def _connect(self) -> _Connection:
-        rados, _ = _load_bindings()
+    def _connect(self) -> Connection:
+        rados, _ = load_bindings()
         settings: dict[str, str] = {}
         if self.connect_timeout > 0:
             settings = {
@@ -285,7 +114,7 @@ class RbdStore:
                 raise StoreUnavailable(f"Store {self.id}: pool {self.pool} does not exist") from exc
             raise StoreUnavailable(f"Store {self.id} cannot connect to the Ceph cluster: {exc}") from exc
         if self.namespace:
-            _, rbd = _load_bindings()
+            _, rbd = load_bindings()
             try:
                 exists = rbd.RBD().namespace_exists(ioctx, self.namespace)
             except (rados.Error, rbd.Error) as exc:
@@ -298,7 +127,7 @@ class RbdStore:
                 cluster.shutdown()
                 raise StoreUnavailable(f"Store {self.id}: RBD namespace {self.namespace} of pool {self.pool}: {reason}")
             ioctx.set_namespace(self.namespace)
-        return _Connection(cluster, ioctx, cluster.get_fsid(), _features(cluster.conf_get("rbd_default_features")))
+        return Connection(cluster, ioctx, cluster.get_fsid(), features(cluster.conf_get("rbd_default_features")))
 
     def close(self) -> None:
         """Shut the cluster connection down (a later call connects again)."""
@@ -312,11 +141,11 @@ class RbdStore:
 
         def run(*args: Any) -> T:
             conn = self._connection()
-            rados, rbd = _load_bindings()
+            rados, rbd = load_bindings()
             try:
                 return call(conn, *args)
             except (rados.Error, rbd.Error) as exc:
-                raise _translate(self.id, exc, what) from exc
+                raise translate(self.id, exc, what) from exc
 
         return run
 
@@ -349,7 +178,7 @@ class RbdStore:
             return None
         return pieces[-2], pieces[-1] or None
 
-    def _locate(self, conn: _Connection, url: str) -> tuple[str, str | None]:
+    def _locate(self, conn: Connection, url: str) -> tuple[str, str | None]:
         """The image name and snapshot a location of this store names; NotFound for any other location."""
         located = self._parse(url, conn.fsid)
         if located is None:
@@ -371,7 +200,7 @@ class RbdStore:
     async def put(self, key: str, blocks: AsyncIterator[Block], size_hint: int | None = None) -> StoredObject:
         name = self._image_name(key)
         conn = await self._run(lambda conn: conn, "cannot connect")
-        upload = _Upload(self, conn, name)
+        upload = Upload(self, conn, name)
         try:
             # with a size hint the image is made at its final size at once: no resize while writing
             await self._run(lambda _conn: upload.create(max(size_hint or 0, 0)), f"cannot create image {name}")
@@ -407,7 +236,7 @@ class RbdStore:
             end = size if length is None else min(size, start + length)
             offset = start
             read = self._guarded(lambda _conn, at, count: image.read(at, count), f"cannot read {url}")
-            # librbd is asked for at least _READ_SIZE at a time (one round trip each), handed out in chunk_size
+            # librbd is asked for at least READ_SIZE at a time (one round trip each), handed out in chunk_size
             while offset < end:
                 data: bytes = await anyio.to_thread.run_sync(read, offset, min(self.read_size, end - offset))
                 if not data:
@@ -423,8 +252,8 @@ class RbdStore:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(image.close)
 
-    def _open_image(self, conn: _Connection, url: str) -> tuple[Any, int]:
-        _, rbd = _load_bindings()
+    def _open_image(self, conn: Connection, url: str) -> tuple[Any, int]:
+        _, rbd = load_bindings()
         name, snapshot = self._locate(conn, url)
         try:
             image = rbd.Image(conn.ioctx, name, snapshot=snapshot, read_only=True)
@@ -439,13 +268,13 @@ class RbdStore:
     async def delete(self, url: str) -> None:
         await self._run(self._delete, "cannot delete", url)
 
-    def _delete(self, conn: _Connection, url: str) -> None:
+    def _delete(self, conn: Connection, url: str) -> None:
         name, _ = self._locate(conn, url)
         self._remove(conn, name)
 
-    def _remove(self, conn: _Connection, name: str) -> None:
+    def _remove(self, conn: Connection, name: str) -> None:
         """Unprotect and remove the image's snapshots, then the image; a missing image is not an error."""
-        _, rbd = _load_bindings()
+        _, rbd = load_bindings()
         try:
             with rbd.Image(conn.ioctx, name) as image:
                 for snap in list(image.list_snaps()):
@@ -462,7 +291,7 @@ class RbdStore:
         except (rbd.ImageBusy, rbd.ImageHasSnapshots) as exc:
             raise Conflict(f"Image {name} is in use in store {self.id}: {exc}") from exc
         except rbd.Error as exc:
-            raise _translate(self.id, exc, f"cannot remove image {name}") from exc
+            raise translate(self.id, exc, f"cannot remove image {name}") from exc
         try:
             rbd.RBD().remove(conn.ioctx, name)
         except rbd.ImageNotFound:
@@ -472,10 +301,10 @@ class RbdStore:
         except (rbd.ImageBusy, rbd.ImageHasSnapshots) as exc:
             raise Conflict(f"Image {name} is in use in store {self.id}: {exc}") from exc
         except rbd.Error as exc:
-            raise _translate(self.id, exc, f"cannot remove image {name}") from exc
+            raise translate(self.id, exc, f"cannot remove image {name}") from exc
 
-    def _exists(self, conn: _Connection, name: str) -> bool:
-        _, rbd = _load_bindings()
+    def _exists(self, conn: Connection, name: str) -> bool:
+        _, rbd = load_bindings()
         try:
             with rbd.Image(conn.ioctx, name, read_only=True):
                 return True
@@ -485,8 +314,8 @@ class RbdStore:
     async def stat(self, url: str) -> int | None:
         return await self._run(self._stat, "cannot read", url)
 
-    def _stat(self, conn: _Connection, url: str) -> int | None:
-        _, rbd = _load_bindings()
+    def _stat(self, conn: Connection, url: str) -> int | None:
+        _, rbd = load_bindings()
         name, snapshot = self._locate(conn, url)
         try:
             with rbd.Image(conn.ioctx, name, snapshot=snapshot, read_only=True) as image:
@@ -496,18 +325,18 @@ class RbdStore:
 
     async def list_objects(self) -> AsyncIterator[ListedObject]:
         names: list[str] = await self._run(self._names, "cannot list its pool")
-        for page in range(0, len(names), _LIST_PAGE):
-            found = await self._run(self._describe, "cannot list its pool", names[page : page + _LIST_PAGE])
+        for page in range(0, len(names), LIST_PAGE):
+            found = await self._run(self._describe, "cannot list its pool", names[page : page + LIST_PAGE])
             for listed in found:
                 yield listed
 
-    def _names(self, conn: _Connection) -> list[str]:
-        _, rbd = _load_bindings()
+    def _names(self, conn: Connection) -> list[str]:
+        _, rbd = load_bindings()
         return sorted(rbd.RBD().list(conn.ioctx))
 
-    def _describe(self, conn: _Connection, names: list[str]) -> list[ListedObject]:
+    def _describe(self, conn: Connection, names: list[str]) -> list[ListedObject]:
         """Size and completeness of each named image (one without the protected snapshot is unfinished)."""
-        _, rbd = _load_bindings()
+        _, rbd = load_bindings()
         found = []
         for name in names:
             try:
@@ -537,7 +366,7 @@ class RbdStore:
         """The cluster's fsid: known once connected, else read from the configuration file (no network)."""
         if self._known_fsid is None:
             try:
-                rados, _ = _load_bindings()
+                rados, _ = load_bindings()
                 fsid = rados.Rados(conffile=self.conffile, rados_id=self.user).conf_get("fsid")
             except Exception:
                 return None
@@ -547,7 +376,7 @@ class RbdStore:
 
     async def check(self) -> None:
         try:
-            with anyio.fail_after(max(self.connect_timeout, 0) + _PROBE_TIMEOUT):
+            with anyio.fail_after(max(self.connect_timeout, 0) + PROBE_TIMEOUT):
                 await anyio.to_thread.run_sync(self._guarded(self._probe, "cannot write"), abandon_on_cancel=True)
         except TimeoutError:
             raise StoreUnavailable(f"Store {self.id}: the Ceph cluster does not answer") from None
@@ -556,7 +385,7 @@ class RbdStore:
         except StoreError as exc:
             raise StoreUnavailable(exc.message) from exc
 
-    def _probe(self, conn: _Connection) -> None:
+    def _probe(self, conn: Connection) -> None:
         """Write a small object to the pool and remove it, waiting a bounded time for each."""
         name = f".glimpse-healthcheck.{secrets.token_hex(4)}"
         self._await_completion(lambda done: conn.ioctx.aio_write_full(name, b"ok", oncomplete=done), "write")
@@ -573,27 +402,8 @@ class RbdStore:
             finished.set()
 
         start(done)
-        if not finished.wait(_PROBE_TIMEOUT):
+        if not finished.wait(PROBE_TIMEOUT):
             raise StoreUnavailable(f"Store {self.id}: pool {self.pool} did not {what} a probe object in time")
         if outcome[0] < 0:
             reason = errno.errorcode.get(-outcome[0], str(-outcome[0]))
             raise StoreUnavailable(f"Store {self.id} cannot {what} a probe object in pool {self.pool}: {reason}")
-
-
-def from_options(
-    store_id: str, options: RbdStoreOptions, *, description: str, weight: int, chunk_size: int
-) -> RbdStore:
-    """A store from Glance's rbd option names (plus ``rbd_store_namespace``)."""
-    return RbdStore(
-        store_id,
-        pool=options.rbd_store_pool,
-        user=options.rbd_store_user,
-        conffile=options.rbd_store_ceph_conf,
-        chunk_size_mb=options.rbd_store_chunk_size,
-        connect_timeout=options.rados_connect_timeout,
-        thin_provisioning=options.rbd_thin_provisioning,
-        namespace=options.rbd_store_namespace,
-        description=description,
-        weight=weight,
-        chunk_size=chunk_size,
-    )
