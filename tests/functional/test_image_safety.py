@@ -139,9 +139,12 @@ def _luks_qcow2(tmp_path: Path) -> bytes:
     return bytes(data)
 
 
+KEY = "f4ee9d6c-0b1a-4c2e-9d3f-5a6b7c8d9e0f"  # a key id in the key manager (a UUID)
+
+
 @pytest.mark.parametrize(
     "properties",
-    [{"os_encrypt_format": "luks", "os_encrypt_key_id": "f4ee9d6c"}, {"cinder_encryption_key_id": "f4ee9d6c"}],
+    [{"os_encrypt_format": "luks", "os_encrypt_key_id": KEY}, {"cinder_encryption_key_id": KEY}],
 )
 def test_encrypted_qcow2_is_accepted_when_the_image_says_it_is_encrypted(
     client: TestClient, tmp_path: Path, properties: dict[str, str]

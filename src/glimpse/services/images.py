@@ -13,6 +13,7 @@ from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.images import ImageRepository
+from glimpse.domain import encryption
 from glimpse.domain import images as model
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Status, Visibility
@@ -168,6 +169,7 @@ class ImageService:
         self.schemas.validate_image(document)
         for name, value in image.properties.items():
             model.check_extra_property(name, value)
+        encryption.parse(image.properties, container_formats=self.settings.container_formats)
         self._check_limits(image)
 
     # -- create ---------------------------------------------------------------------------------------
