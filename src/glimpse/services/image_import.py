@@ -343,6 +343,8 @@ class ImportService:
                    "backend": request.stores, "import_req": dict(body), **(task_input or {})},
             expires_at=now + TASK_TTL,
         )  # fmt: skip
+        if request.method == "glance-download" and ctx.auth_token:
+            self.regions.hold_token(task.id, ctx.auth_token)
 
         def work(session: Any) -> None:
             repo = ImageRepository(session)
@@ -454,7 +456,9 @@ class ImportService:
 
     async def _remote(self, task: Task) -> RemoteImages:
         method = task.input["method"]
-        return await self.regions.remote(str(method["glance_region"]), str(method.get("glance_service_interface")))
+        return await self.regions.remote(
+            str(method["glance_region"]), str(method.get("glance_service_interface")), task.id
+        )
 
     async def _copy_remote_properties(self, image_id: str, remote: Mapping[str, Any]) -> Image:
         """The remote image's formats, extra properties (and boot requirements) come along, as Glance does."""

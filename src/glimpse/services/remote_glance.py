@@ -9,6 +9,7 @@ region or interface fails the task, as in Glance, not the request.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -23,13 +24,24 @@ from glimpse.settings import Settings
 SessionFactory = Callable[[], Any]
 
 
+HELD_TOKENS = 1000  # callers' tokens kept for tasks another process may run instead (then never picked up)
+
+
 class RegionCatalog:
-    """Where another region's image service is, and the token to read it with."""
+    """Where another region's image service is, and the token to read it with: as in Glance, the caller's
+    own token when this process runs the task it asked for (kept in memory only, never stored), else
+    ``glance_download_token``, else the service user's."""
 
     def __init__(self, settings: Settings, session_factory: SessionFactory | None) -> None:
         self.settings = settings
         self._factory = session_factory
         self._session: Any = None
+        self._tokens: OrderedDict[str, str] = OrderedDict()
+
+    def hold_token(self, task_id: str, token: str) -> None:
+        self._tokens[task_id] = token
+        while len(self._tokens) > HELD_TOKENS:
+            self._tokens.popitem(last=False)
 
     @property
     def available(self) -> bool:
@@ -41,10 +53,10 @@ class RegionCatalog:
             self._session = self._factory()
         return self._session
 
-    async def remote(self, region: str, interface: str) -> RemoteImages:
+    async def remote(self, region: str, interface: str, task_id: str = "") -> RemoteImages:
         configured = self.settings.glance_download_endpoints.get(region)
         token = self.settings.glance_download_token
-        secret = token.get_secret_value() if token is not None else None
+        secret = self._tokens.pop(task_id, None) or (token.get_secret_value() if token is not None else None)
         if configured is not None and (self._factory is None or secret is not None):
             return RemoteImages(configured, secret)
         if self._factory is None:
