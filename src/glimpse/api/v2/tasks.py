@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -10,31 +11,77 @@ from starlette.responses import Response
 
 from glimpse.api.http import context, json_object, json_response, services
 from glimpse.domain.clock import isoformat
-from glimpse.domain.tasks import Task
+from glimpse.domain.tasks import Task, TaskStatus, TaskType
+
+
+MIB = 1024 * 1024
+# what Glance keeps of an import task's input and result; Glimpse's own bookkeeping stays out of sight
+IMPORT_INPUT = ("image_id", "import_req", "backend")
+IMPORT_RESULT = ("image_id",)
+
+
+def _fields(task: Task) -> tuple[Any, Any, str]:
+    """The task's input, result and message as Glance shows them."""
+    if task.type != TaskType.API_IMAGE_IMPORT:
+        return task.input, task.result, task.message
+    shown_input = {key: task.input[key] for key in IMPORT_INPUT if key in task.input}
+    result = {key: task.result[key] for key in IMPORT_RESULT if key in task.result} if task.result else task.result
+    message = task.message
+    if not message and task.status in (TaskStatus.PROCESSING, TaskStatus.SUCCESS) and task.bytes_done is not None:
+        message = f"Copied {task.bytes_done // MIB} MiB"  # Glance's progress report, kept once it succeeded
+    return shown_input, result, message
 
 
 def task_view(task: Task) -> dict[str, Any]:
+    shown_input, result, message = _fields(task)
     return {
         "id": task.id,
         "type": task.type.value,
         "status": task.status.value,
         "owner": task.owner,
-        "input": task.input,
-        "result": task.result,
-        "message": task.message,
+        "input": shown_input,
+        "result": result,
+        "message": message,
         "image_id": task.image_id,
         "user_id": task.user_id,
         "request_id": task.request_id,
         "expires_at": isoformat(task.expires_at) if task.expires_at else None,
         "created_at": isoformat(task.created_at),
         "updated_at": isoformat(task.updated_at),
-        "progress": {"bytes_done": task.bytes_done, "bytes_total": task.bytes_total},
         "self": f"/v2/tasks/{task.id}",
         "schema": "/v2/schemas/task",
     }
 
 
-STUB_OMITS = ("input", "result", "message")  # a listed task, as Glance's: without its blobs
+def _raw_time(value: datetime | None) -> str | None:
+    """A time as Glance's database rows read: naive UTC, microseconds, no zone."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") if value else None
+
+
+def image_task_view(task: Task) -> dict[str, Any]:
+    """A task in ``GET /v2/images/{id}/tasks``: Glance answers with its database rows as they are."""
+    shown_input, result, message = _fields(task)
+    return {
+        "id": task.id,
+        "type": task.type.value,
+        "status": task.status.value,
+        "owner": task.owner,
+        "input": shown_input,
+        "result": result,
+        "message": message,
+        "image_id": task.image_id,
+        "user_id": task.user_id,
+        "request_id": task.request_id,
+        "expires_at": _raw_time(task.expires_at),
+        "created_at": _raw_time(task.created_at),
+        "updated_at": _raw_time(task.updated_at),
+        "deleted": False,
+        "deleted_at": None,
+    }
+
+
+# a listed task, as Glance's: without its blobs and without whose and which image it is
+STUB_OMITS = ("input", "result", "message", "image_id", "user_id", "request_id")
 
 
 def task_stub(task: Task) -> dict[str, Any]:
@@ -70,4 +117,4 @@ async def show(request: Request) -> Response:
 
 async def for_image(request: Request) -> Response:
     tasks = await services(request).tasks.for_image(context(request), request.path_params["image_id"])
-    return json_response({"tasks": [task_view(t) for t in tasks]})
+    return json_response({"tasks": [image_task_view(t) for t in tasks]})
