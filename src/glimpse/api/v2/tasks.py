@@ -13,7 +13,6 @@ from glimpse.api.http import context, json_object, json_response, services
 from glimpse.domain.clock import isoformat
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 
-
 MIB = 1024 * 1024
 # what Glance keeps of an import task's input and result; Glimpse's own bookkeeping stays out of sight
 IMPORT_INPUT = ("image_id", "import_req", "backend")
