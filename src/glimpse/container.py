@@ -128,7 +128,7 @@ def build_services(
     metadefs = Metadefs.build(settings, db, policy)
     for service in (images, imports, image_data, members):
         service.events = events
-    for metadef in (metadefs.namespaces, metadefs.objects, metadefs.properties, metadefs.tags):
+    for metadef in (metadefs.namespaces, metadefs.objects, metadefs.properties, metadefs.tags, metadefs.resource_types):
         metadef.events = events
     return Services(
         settings=settings,

@@ -506,6 +506,10 @@ def test_metadef_changes_send_glances_metadef_events(bus: Bus) -> None:
         assert http.post("/v2/metadefs/namespaces", json={"namespace": ns, "visibility": "public"}).status_code == 201
         assert http.post(f"/v2/metadefs/namespaces/{ns}/tags/color").status_code == 201
         assert http.post(f"/v2/metadefs/namespaces/{ns}/objects", json={"name": "flavor"}).status_code == 201
+        linked = http.post(
+            f"/v2/metadefs/namespaces/{ns}/resource_types", json={"name": "OS::Glance::Image", "prefix": "ev_"}
+        )
+        assert linked.status_code == 201, linked.text
         updated = http.put(f"/v2/metadefs/namespaces/{ns}", json={"namespace": ns, "display_name": "Events"})
         assert updated.status_code == 200, updated.text
         assert http.delete(f"/v2/metadefs/namespaces/{ns}/tags/color").status_code == 204
@@ -514,6 +518,7 @@ def test_metadef_changes_send_glances_metadef_events(bus: Bus) -> None:
         "metadef_namespace.create",
         "metadef_tag.create",
         "metadef_object.create",
+        "metadef_resource_type.create",
         "metadef_namespace.update",
         "metadef_tag.delete",
         "metadef_namespace.delete",
@@ -525,7 +530,8 @@ def test_metadef_changes_send_glances_metadef_events(bus: Bus) -> None:
     _wait_for(lambda: len(about_ns()) >= len(expected), "the metadef events", bus.server)
     events = about_ns()
     assert [e.event_type for e in events] == expected
-    update = events[3].payload
+    assert events[3].payload["prefix"] == "ev_"
+    update = events[4].payload
     assert update["display_name"] == "Events"
     assert update["namespace_old"] == ns
     assert events[1].payload["name"] == "color"

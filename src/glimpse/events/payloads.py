@@ -12,7 +12,7 @@ from typing import Any
 
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Member
-from glimpse.domain.metadefs import MetadefObject, Namespace, Property, Tag
+from glimpse.domain.metadefs import Association, MetadefObject, Namespace, Property, Tag
 from glimpse.domain.tasks import Task
 
 IMPORTING_TO = "os_glance_importing_to_stores"
@@ -177,6 +177,22 @@ def metadef_tag(namespace: str, tag: Tag, *, old_name: str | None = None, delete
             "name_old": old_name or tag.name,
             "created_at": isotime(tag.created_at),
             "updated_at": isotime(tag.updated_at),
+        },
+        deleted,
+    )
+
+
+def metadef_resource_type(namespace: str, association: Association, *, deleted: bool = False) -> dict[str, Any]:
+    """``metadef_resource_type.create|delete``: a resource type associated with (or taken from) a namespace."""
+    return _deleted(
+        {
+            "namespace": namespace,
+            "name": association.name,
+            "name_old": association.name,
+            "prefix": association.prefix,
+            "properties_target": association.properties_target,
+            "created_at": isotime(association.created_at),
+            "updated_at": isotime(association.updated_at),
         },
         deleted,
     )

@@ -11,6 +11,7 @@ from glimpse.db.repositories.metadefs import MetadefRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.metadefs import Association, ResourceType
 from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound
+from glimpse.events import payloads
 from glimpse.services.metadefs import schemas
 from glimpse.services.metadefs.base import MetadefBase
 from glimpse.services.metadefs.namespaces import check_read_only
@@ -98,9 +99,13 @@ class ResourceTypeService(MetadefBase):
         )
         namespace = await self.load(ctx, ns_name)
         self.enforce(ctx, "add_metadef_resource_type_association", namespace)
-        return await self.db.run(
-            lambda s: MetadefRepository(s).add_association(namespace.id, ns_name, association, utcnow())
-        )
+
+        def work(session: Any) -> Association:
+            linked = MetadefRepository(session).add_association(namespace.id, ns_name, association, utcnow())
+            self.events.emit(session, "metadef_resource_type.create", payloads.metadef_resource_type(ns_name, linked))
+            return linked
+
+        return await self.db.run(work)
 
     async def dissociate(self, ctx: RequestContext, ns_name: str, name: str) -> None:
         namespace = await self.load(ctx, ns_name)
@@ -109,4 +114,11 @@ class ResourceTypeService(MetadefBase):
             raise NotFound(f"Failed to find resource type {name} to delete")
         if namespace.protected:
             raise Forbidden(f"Metadata definition resource-type-association {name} is protected and cannot be deleted.")
-        await self.db.run(lambda s: MetadefRepository(s).delete_association(namespace.id, name))
+        linked = next(a for a in namespace.associations if a.name == name)
+
+        def work(session: Any) -> None:
+            MetadefRepository(session).delete_association(namespace.id, name)
+            payload = payloads.metadef_resource_type(ns_name, linked, deleted=True)
+            self.events.emit(session, "metadef_resource_type.delete", payload)
+
+        await self.db.run(work)
