@@ -194,9 +194,13 @@ class NodeCache:
                     except (OSError, Refused) as exc:
                         log.warning("image %s: cache fill abandoned: %s", image.id, exc)
                         fill.discard()
+                if fill is not None and fill.fd is not None and fill.written == image.size:
+                    # the entry is committed before the client has the last byte: a client that closes the
+                    # connection as soon as it has everything cancels this generator, and the finish would be
+                    # lost with it (the download would never be cached); shielded for the same reason
+                    with anyio.CancelScope(shield=True):
+                        finished = await self._finish(image, fill)
                 yield chunk
-            if fill is not None and fill.fd is not None:
-                finished = await self._finish(image, fill)
         finally:
             if fill is not None and not finished:
                 fill.discard()
