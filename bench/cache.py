@@ -188,6 +188,11 @@ def main() -> int:
                 figures = measure(base, image_id, size, args.repeat)
                 results["stores"][store] = figures
                 print(f"{store:6} " + "  ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
+        except BaseException:
+            log.flush()
+            lines = (work / "server.log").read_text(errors="replace").splitlines()
+            print("\n".join(line for line in lines if "GET /v2/cache " not in line)[-4000:], file=sys.stderr)
+            raise
         finally:
             server.terminate()
             server.wait(30)

@@ -8,6 +8,7 @@ balancer share their stores and database; only the cache directory and the node 
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -185,3 +186,17 @@ def test_nodes_name_the_node_holding_the_image(nodes: tuple[Node, Node], tmp_pat
     for node in (node_a, node_b):
         glance(node).run("admin", "cache-clean")
         assert not (node.cache_dir / "data" / image_id).exists()
+
+
+def test_a_client_hanging_up_after_its_last_byte_still_fills_the_cache(
+    nodes: tuple[Node, Node], tmp_path: Path
+) -> None:
+    node, _ = nodes
+    image_id, data = make_image(node, tmp_path, size=32 * 1024 * 1024)
+    target = tmp_path / "curl-download"
+    # curl closes the connection as soon as it has Content-Length bytes
+    token = f"X-Auth-Token: {node.server.tokens['admin']}"
+    subprocess.run(["curl", "-sS", "--noproxy", "*", "-o", str(target), "-H", token,
+                    f"{node.server.url}/v2/images/{image_id}/file"], check=True, timeout=120)  # fmt: skip
+    assert target.read_bytes() == data
+    wait_until(lambda: cache_rows(node).get(image_id) == "cached", f"{image_id} cached by the download")
