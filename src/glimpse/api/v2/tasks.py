@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -31,7 +32,8 @@ def _fields(task: Task) -> tuple[Any, Any, str]:
     return shown_input, result, message
 
 
-def task_view(task: Task) -> dict[str, Any]:
+def _common(task: Task, when: Callable[[datetime | None], str | None]) -> dict[str, Any]:
+    """The keys both task forms share, times written by ``when``."""
     shown_input, result, message = _fields(task)
     return {
         "id": task.id,
@@ -44,12 +46,18 @@ def task_view(task: Task) -> dict[str, Any]:
         "image_id": task.image_id,
         "user_id": task.user_id,
         "request_id": task.request_id,
-        "expires_at": isoformat(task.expires_at) if task.expires_at else None,
-        "created_at": isoformat(task.created_at),
-        "updated_at": isoformat(task.updated_at),
-        "self": f"/v2/tasks/{task.id}",
-        "schema": "/v2/schemas/task",
+        "expires_at": when(task.expires_at),
+        "created_at": when(task.created_at),
+        "updated_at": when(task.updated_at),
     }
+
+
+def _api_time(value: datetime | None) -> str | None:
+    return isoformat(value) if value else None
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    return {**_common(task, _api_time), "self": f"/v2/tasks/{task.id}", "schema": "/v2/schemas/task"}
 
 
 def _raw_time(value: datetime | None) -> str | None:
@@ -59,24 +67,7 @@ def _raw_time(value: datetime | None) -> str | None:
 
 def image_task_view(task: Task) -> dict[str, Any]:
     """A task in ``GET /v2/images/{id}/tasks``: Glance answers with its database rows as they are."""
-    shown_input, result, message = _fields(task)
-    return {
-        "id": task.id,
-        "type": task.type.value,
-        "status": task.status.value,
-        "owner": task.owner,
-        "input": shown_input,
-        "result": result,
-        "message": message,
-        "image_id": task.image_id,
-        "user_id": task.user_id,
-        "request_id": task.request_id,
-        "expires_at": _raw_time(task.expires_at),
-        "created_at": _raw_time(task.created_at),
-        "updated_at": _raw_time(task.updated_at),
-        "deleted": False,
-        "deleted_at": None,
-    }
+    return {**_common(task, _raw_time), "deleted": False, "deleted_at": None}
 
 
 # a listed task, as Glance's: without its blobs and without whose and which image it is
