@@ -91,11 +91,11 @@ def cache_rows(node: Node) -> dict[str, str]:
     return {row[0]: row[1] for row in parse_table(listed.stdout)[1:]}
 
 
-def wait_until(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
+def wait_until(condition: Any, what: str, within: float = DEADLINE) -> None:
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"not within {DEADLINE}s: {what}")
+            raise AssertionError(f"not within {within}s: {what}")
         time.sleep(0.1)
 
 
@@ -181,11 +181,44 @@ def test_nodes_name_the_node_holding_the_image(nodes: tuple[Node, Node], tmp_pat
     assert node_a.name in listed
     assert node_b.name in listed
 
-    # deleting the image: neither node serves it, and each node's sweep (or clean) removes its copy
+    # deleting the image through node a: node b refuses it at once (each request reads the image's status),
+    # and each node's worker evicts its copy at its next poll, without a clean or a request
     glance(node_a).run("admin", "image-delete", image_id)
+    refused = glance(node_b).run("admin", "image-download", "--file", str(tmp_path / "gone"), image_id, check=False)
+    assert refused.returncode != 0
+    assert "404" in refused.stderr or "not found" in refused.stderr.lower()
     for node in (node_a, node_b):
-        glance(node).run("admin", "cache-clean")
-        assert not (node.cache_dir / "data" / image_id).exists()
+        wait_until(lambda n=node: not (n.cache_dir / "data" / image_id).exists(), f"{image_id} evicted", 10.0)
+        assert image_id not in cache_rows(node)
+    listed_after = glance(node_a).run("admin", "cache-nodes-list", image_id, check=False)
+    assert "not found" in listed_after.stderr.lower()  # glanceclient prints the 404 (and exits 0)
+    assert node_b.name not in listed_after.stdout
+
+
+def test_a_deactivated_image_leaves_every_nodes_cache(nodes: tuple[Node, Node], tmp_path: Path) -> None:
+    node_a, node_b = nodes
+    image_id, data = make_image(node_a, tmp_path)
+    glance(node_a).run("admin", "image-update", "--visibility", "public", image_id)
+    glance(node_b).run("admin", "cache-queue", image_id)
+    wait_until(lambda: cache_rows(node_b).get(image_id) == "cached", f"{image_id} cached on node b")
+
+    glance(node_a).run("admin", "image-deactivate", image_id)
+    # node b, asked at once: a member of another project is refused; no request reaches node b's cache
+    refused = glance(node_b).run("alpha", "image-download", "--file", str(tmp_path / "refused"), image_id,
+                                 check=False)  # fmt: skip
+    assert refused.returncode != 0
+    assert "403" in refused.stderr or "forbidden" in refused.stderr.lower() or "deactivated" in refused.stderr.lower()
+    # node b's worker evicts its copy within seconds (no clean, no download through node b)
+    wait_until(lambda: not (node_b.cache_dir / "data" / image_id).exists(), f"{image_id} evicted from b", 10.0)
+    assert image_id not in cache_rows(node_b)
+    assert node_b.name not in glance(node_a).run("admin", "cache-nodes-list", image_id).stdout
+
+    # reactivated, the admin's download through node b comes from the store (and fills b's cache again)
+    glance(node_a).run("admin", "image-reactivate", image_id)
+    target = tmp_path / "again"
+    glance(node_b).run("admin", "image-download", "--file", str(target), image_id)
+    assert target.read_bytes() == data
+    wait_until(lambda: cache_rows(node_b).get(image_id) == "cached", f"{image_id} cached on node b again")
 
 
 def test_a_client_hanging_up_after_its_last_byte_still_fills_the_cache(

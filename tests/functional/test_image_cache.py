@@ -253,6 +253,25 @@ def test_deleted_images_are_evicted_by_the_sweep(
     assert cache_state(client)["cached_images"] == []
 
 
+def test_the_worker_evicts_deleted_and_deactivated_images_at_its_next_poll(
+    client: TestClient, settings: Settings, active_image: Callable[..., dict[str, Any]]
+) -> None:
+    deleted, deactivated, kept = (active_image(os.urandom(10_000 + i)) for i in range(3))
+    for image in (deleted, deactivated, kept):
+        assert client.put(f"/v2/cache/{image['id']}").status_code == 202
+        wait_cached(client, image["id"])
+    before = metric(client, "glimpse_image_cache_evictions_total", reason="inactive")
+    # neither change touches the cache; no download, clean or sweep follows: the worker's poll evicts both
+    assert client.delete(f"/v2/images/{deleted['id']}").status_code == 204
+    assert client.post(f"/v2/images/{deactivated['id']}/actions/deactivate").status_code == 204
+    deadline = time.monotonic() + DEADLINE
+    while len(cache_files(settings)) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name for p in cache_files(settings)] == [kept["id"]]
+    assert [e["image_id"] for e in cache_state(client)["cached_images"]] == [kept["id"]]
+    assert metric(client, "glimpse_image_cache_evictions_total", reason="inactive") == before + 2
+
+
 @pytest.fixture
 def small_cache(tmp_path: Path, clean_db: str) -> Iterator[tuple[TestClient, Settings]]:
     budget = 3 * (100_000 + RECORD_RESERVE)

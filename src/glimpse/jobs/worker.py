@@ -84,6 +84,7 @@ class Worker:
             sweeps=[
                 (300.0, services.imports.sweep_staging),
                 (60.0, services.cache.sweep),
+                (s.task_heartbeat_interval, services.cache.evict_unservable),
                 (s.outbox_retry_interval, services.outbox.redrive),
             ],
             node=s.cache_node() if s.image_cache_dir is not None else None,

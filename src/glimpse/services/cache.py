@@ -9,7 +9,8 @@ A fill happens while a whole-image download streams from a store (the bytes are 
 are sent), or at once by ``PUT /v2/cache/{id}``: a queued row and a ``cache_image`` task bound to this node
 (``tasks.node``), run by this node's worker through :mod:`glimpse.services.task_queue`. Either way the file
 is served only after its multihash matched the image's. A cached copy is served only while the image is
-active; anything else evicts it at once on the node asked, and the worker's sweep evicts it on every node.
+active; anything else evicts it at once on the node asked, and every node's worker evicts its copy at its
+next poll (``task_heartbeat_interval``, 2 s).
 """
 
 from __future__ import annotations
@@ -347,29 +348,34 @@ class CacheService:
         files = set(await anyio.to_thread.run_sync(node.files.cached_ids))
 
         def look(session: Any) -> tuple[list[str], list[str]]:
-            rows = {e.image_id for e in node.repo(session).entries(CACHED)}
-            images = ImageRepository(session)
-            inactive = []
-            for image_id in sorted(files | rows):
-                try:
-                    image = images.get(image_id, None)
-                except NotFound:
-                    inactive.append(image_id)
-                    continue
-                if image.status != Status.ACTIVE:
-                    inactive.append(image_id)
-            return inactive, sorted(rows - files)
+            repo = node.repo(session)
+            rows = {e.image_id for e in repo.entries(CACHED)}
+            return repo.not_servable(), sorted(rows - files)
 
         inactive, missing = await self.db.run(look)
         for image_id in inactive:
             await node.evict(image_id, "inactive")
         orphans = sorted(files - set(inactive) - set(await self.db.run(lambda s: [
             e.image_id for e in node.repo(s).entries(CACHED)])))  # fmt: skip
-        for image_id in orphans:
+        for image_id in orphans:  # files no row knows of (a fill whose row was removed, a crash)
             await anyio.to_thread.run_sync(node.files.remove, image_id)
         stale = missing + inactive
         if stale:
             await self.db.run(lambda s: node.repo(s).remove(stale, CACHED))
+
+    async def evict_unservable(self) -> None:
+        """The worker's check at every poll: evict this node's entries of images deleted or deactivated (on any
+        node). Requests never wait for it: each download reads the image's status first and serves a cached
+        copy of an active image only."""
+        node = self.node
+        if node is None:
+            return
+        gone = await self.db.run(lambda s: node.repo(s).not_servable())
+        for image_id in gone:
+            await node.evict(image_id, "inactive")
+        if gone:
+            log.info("image cache: evicted %d images no longer active: %s", len(gone), ", ".join(gone))
+            await self.db.run(lambda s: node.repo(s).remove(gone, CACHED))
 
     # -- the cache_image task -----------------------------------------------------------------------------
     async def run(self, task: Task, progress: Progress) -> Outcome:

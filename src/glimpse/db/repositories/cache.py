@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from glimpse.db.models import CachedImageRow
+from glimpse.db.models import CachedImageRow, ImageRow
+from glimpse.domain.images import Status
 
 CACHED = "cached"
 QUEUED = "queued"
@@ -89,6 +90,18 @@ class CacheRepository:
     def remove_all(self, state: str) -> int:
         stmt = delete(CachedImageRow).where(CachedImageRow.node == self.node, CachedImageRow.state == state)
         return int(getattr(self.session.execute(stmt), "rowcount", 0) or 0)
+
+    def not_servable(self) -> list[str]:
+        """This node's cached images that are gone, deleted or no longer active (one indexed query: the
+        worker asks at every poll, so a delete or deactivate on any node reaches every cache within seconds)."""
+        stmt = (
+            select(CachedImageRow.image_id)
+            .outerjoin(ImageRow, ImageRow.id == CachedImageRow.image_id)
+            .where(CachedImageRow.node == self.node, CachedImageRow.state == CACHED)
+            .where(or_(ImageRow.id.is_(None), ImageRow.deleted.is_(True), ImageRow.status != Status.ACTIVE.value))
+            .order_by(CachedImageRow.image_id)
+        )
+        return list(self.session.scalars(stmt))
 
     def nodes_holding(self, image_id: str) -> list[str]:
         """Every node whose cache holds ``image_id`` (any node, not only this one)."""
