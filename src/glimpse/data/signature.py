@@ -41,6 +41,7 @@ PROPERTIES = (SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID)
 # read-only, set by Glimpse when the data passed: the certificate verified with, and its SHA-256 fingerprint
 VERIFIED_CERTIFICATE_UUID = "img_signature_verified_certificate_uuid"
 VERIFIED_CERTIFICATE_SHA256 = "img_signature_verified_certificate_sha256"
+VERIFIED = (VERIFIED_CERTIFICATE_UUID, VERIFIED_CERTIFICATE_SHA256)
 
 # the hash method's name -> (the pipeline's hashlib name, cryptography's algorithm)
 HASH_METHODS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
@@ -93,7 +94,7 @@ class Requested:
 
 def requested(properties: Mapping[str, str]) -> Requested | None:
     """The verification the image's properties ask for; None unless all four are set (as cursive)."""
-    if not all(name in properties for name in PROPERTIES):
+    if not requested_all(properties):
         return None
     try:
         signature = base64.b64decode(properties[SIGNATURE])
@@ -108,6 +109,24 @@ def requested(properties: Mapping[str, str]) -> Requested | None:
     if not signature:
         raise SignatureVerificationFailed("The signature is empty")
     return Requested(properties[CERTIFICATE_UUID], hash_method, key_type, signature)
+
+
+def verified(properties: Mapping[str, str]) -> bool:
+    """Whether the data was verified against the signature these properties ask for now: the read-only
+    record is there (it is dropped whenever a signature property changes, ``still_verified``)."""
+    return requested_all(properties) and properties.get(VERIFIED_CERTIFICATE_UUID) == properties[CERTIFICATE_UUID]
+
+
+def requested_all(properties: Mapping[str, str]) -> bool:
+    return all(name in properties for name in PROPERTIES)
+
+
+def still_verified(before: Mapping[str, str], properties: dict[str, str]) -> None:
+    """Drop the verification record from ``properties`` when a signature property changed since ``before``:
+    the record vouches for the signature the data was verified against, not for a new one."""
+    if any(before.get(name) != properties.get(name) for name in PROPERTIES):
+        for name in VERIFIED:
+            properties.pop(name, None)
 
 
 @dataclass(frozen=True, slots=True)

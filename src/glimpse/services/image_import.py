@@ -332,7 +332,10 @@ class ImportService:
         if request.method == "web-download":
             assert request.uri is not None
             await self.check_url(request.uri)
-        task_input = {**(task_input or {}), **await self.images.signatures.task_input(ctx, image)}
+        task_input = {
+            **(task_input or {}),
+            **await self.images.signatures.task_input(ctx, image, copy=request.method == "copy-image"),
+        }
         now = utcnow()
         task = Task(
             id=new_id(), type=task_type, status=TaskStatus.PENDING, owner=image.owner,
@@ -441,7 +444,7 @@ class ImportService:
             inspect=method != "copy-image" and inspected(image.container_format),
             quota=quota,
             progress=lambda done: progress(done, total),
-            checks=(self.images.signatures.for_task(task.input, image),),
+            checks=(self.images.signatures.for_task(task.input, image, copy=method == "copy-image"),),
         )
         out = await pipeline.run(source, steps, targets, image_id, size_hint=expected, all_must_succeed=must)
         try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from glimpse.context import RequestContext
+from glimpse.data import signature
 from glimpse.db import Database
 from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.images import ImageRepository
@@ -251,11 +252,13 @@ class ImageService:
             repo = ImageRepository(session)
             image = repo.get(image_id, ctx, for_update=True)
             enforce_on_image(self.policy, ctx, "modify_image", image)
+            before = dict(image.properties)
             for op in ops:
                 if op.path[0] == "locations" and self.location_patch is not None and checked is not None:
                     self.location_patch.apply(ctx, repo, image, op, checked)
                 else:
                     self._apply(ctx, image, op)
+            signature.still_verified(before, image.properties)
             self._validate(image)
             image.updated_at = utcnow()
             repo.save(image)

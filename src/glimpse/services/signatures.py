@@ -9,6 +9,14 @@ the caller's credentials while the data streams, and its key must fit the key ty
 An import runs later, in a worker, without the caller's token: the import request fetches the certificate
 and the task carries it (``task_input``: the certificate is public data), so the worker verifies with the
 certificate the caller was allowed to read. An image whose signature properties changed since is refused.
+
+copy-image of an image whose data was verified (the read-only ``img_signature_verified_*`` record matches
+its current signature properties) verifies nothing again and asks the key manager nothing: the copy is
+checked against the image's recorded multihash, which was computed over the very bytes the signature was
+verified against, so it is those bytes. That is what lets an admin copy another project's signed image:
+Barbican lets a project's own members read its certificate, not another project's admin (Glance re-runs
+the verifier with the admin's token and its copy task fails there). An image with signature properties but
+no record (they were set after its data) is verified on copy as on upload, with the caller's credentials.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from typing import Any
 from glimpse.context import RequestContext
 from glimpse.data import signature
 from glimpse.data.signature import Deferred, SignatureVerificationFailed, Verification
-from glimpse.domain.images import Image
+from glimpse.domain.images import Image, Status
 from glimpse.errors import KeyManagerRefused
 from glimpse.keys import KeyManager, NoKeyManager, credentials_of
 
@@ -52,8 +60,16 @@ class Signatures:
             return None
         return Deferred(req, self._certificate(ctx, req.certificate_uuid))
 
-    async def task_input(self, ctx: RequestContext, image: Image) -> dict[str, Any]:
+    @staticmethod
+    def already_verified(image: Image) -> bool:
+        """A copy of this image's data needs no verification: its data passed the verification its signature
+        properties ask for, and the recorded multihash identifies those bytes."""
+        return image.status == Status.ACTIVE and bool(image.os_hash_value) and signature.verified(image.properties)
+
+    async def task_input(self, ctx: RequestContext, image: Image, *, copy: bool = False) -> dict[str, Any]:
         """What an import task needs to verify later: the certificate, fetched (and checked) now."""
+        if copy and self.already_verified(image):
+            return {}
         req = self.requested(image)
         if req is None:
             return {}
@@ -61,8 +77,10 @@ class Signatures:
         signature.verification(req, der)  # a certificate that cannot serve is refused now, not in the worker
         return {TASK_KEY: {"uuid": req.certificate_uuid, "der": base64.b64encode(der).decode()}}
 
-    def for_task(self, task_input: Mapping[str, Any], image: Image) -> Verification | None:
+    def for_task(self, task_input: Mapping[str, Any], image: Image, *, copy: bool = False) -> Verification | None:
         """The check an import task runs, with the certificate its request fetched."""
+        if copy and TASK_KEY not in task_input and self.already_verified(image):
+            return None
         req = self.requested(image)
         if req is None:
             return None

@@ -186,3 +186,21 @@ def test_a_certificate_that_is_no_certificate_is_refused() -> None:
 
 def test_key_types_are_cursives() -> None:
     assert set(signature.KEY_TYPES) == set(cursive.SignatureKeyType.REGISTERED_TYPES)
+
+
+def test_the_verification_record_vouches_for_the_current_signature_only() -> None:
+    props = properties("RSA-PSS", "SHA-256", b"sig", uuid="cert-1")
+    assert not signature.verified(props)
+    recorded = {**props, signature.VERIFIED_CERTIFICATE_UUID: "cert-1", signature.VERIFIED_CERTIFICATE_SHA256: "ab"}
+    assert signature.verified(recorded)
+    unchanged = dict(recorded)
+    signature.still_verified(recorded, unchanged)
+    assert unchanged == recorded  # other changes keep the record
+    for name in signature.PROPERTIES:
+        changed = {**recorded, name: "other"}
+        signature.still_verified(recorded, changed)
+        assert not set(signature.VERIFIED) & set(changed), name
+        assert not signature.verified(changed)
+    removed = {k: v for k, v in recorded.items() if k != signature.SIGNATURE}
+    signature.still_verified(recorded, removed)
+    assert not set(signature.VERIFIED) & set(removed)
