@@ -6,9 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from starlette import routing
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from glimpse.api.artifacts import errors as artifact_errors
@@ -24,6 +26,9 @@ from glimpse.errors import GlimpseError
 from glimpse.jobs.worker import Worker
 from glimpse.services.task_queue import Runner
 from glimpse.settings import Settings, load_settings
+
+CATALOG_REPOSITORY = "/catalog/v1/repository"
+"""Where ``[catalog] serve_dir``'s signed repository is served (TUF clients add metadata/ and targets/)."""
 
 
 def create_app(settings: Settings, services: Services | None = None) -> Starlette:
@@ -49,6 +54,10 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics,
                    image_cache=settings.image_cache_dir is not None)
     ]  # fmt: skip
+    if settings.catalog_serve_dir is not None:  # a published catalog: static signed files, no token needed
+        static = StaticFiles(directory=settings.catalog_serve_dir / "repository", check_dir=False)
+        repository = Starlette(routes=[routing.Mount("/", app=static)])  # answers 404/405 itself
+        middleware.insert(0, Middleware(Mount, prefix=CATALOG_REPOSITORY, inner=repository))
     if settings.artifacts_mount:  # the artifacts API in this process, outside the Images API's negotiation
         middleware.insert(
             0, Middleware(Mount, prefix=settings.artifacts_mount, inner=create_artifacts_app(settings, svc))

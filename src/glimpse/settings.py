@@ -583,6 +583,23 @@ class Settings(BaseModel):
     artifacts_port: Annotated[int, Ini("artifacts", "bind_port")] = 9494
     # e.g. /artifact: the artifacts API inside the images process; empty: not mounted
     artifacts_mount: Annotated[str, Ini("artifacts", "mount")] = ""
+    # the application catalog (docs/catalog.md): a catalog directory this server publishes under
+    # /catalog/v1/repository, and the remote catalogs it subscribes to (name=https URL; name=trusted root.json)
+    catalog_serve_dir: Annotated[Path | None, Ini("catalog", "serve_dir"), Env("GLIMPSE_CATALOG_SERVE_DIR")] = None
+    catalog_remotes: Annotated[dict[str, str], Ini("catalog", "remotes"), Env("GLIMPSE_CATALOG_REMOTES")] = Field(
+        default_factory=dict
+    )
+    catalog_trusted_roots: Annotated[
+        dict[str, str], Ini("catalog", "trusted_roots"), Env("GLIMPSE_CATALOG_TRUSTED_ROOTS")
+    ] = Field(default_factory=dict)
+    catalog_refresh_interval: Annotated[float, Ini("catalog", "refresh_interval")] = Field(default=3600.0, gt=0)
+    # tests only: a local CA bundle instead of the system's, and hosts (e.g. 127.0.0.1) the SSRF guard lets through
+    catalog_test_ca_file: Annotated[
+        Path | None, Ini("catalog", "test_ca_file"), Env("GLIMPSE_CATALOG_TEST_CA_FILE")
+    ] = None
+    catalog_allowed_hosts: Annotated[
+        list[str], Ini("catalog", "allowed_hosts"), Env("GLIMPSE_CATALOG_ALLOWED_HOSTS")
+    ] = Field(default_factory=list)
     default_api_limit: Annotated[int, Ini("DEFAULT", "default_api_limit")] = Field(default=25, ge=0)
     max_api_limit: Annotated[int, Ini("DEFAULT", "max_api_limit")] = Field(default=1000, ge=1)
     # a cap over every blob field's own; -1: the fields' caps only
@@ -678,6 +695,11 @@ class Settings(BaseModel):
             object.__setattr__(self, "default_backend", next(iter(stores)))
         if self.default_backend not in stores:
             raise ValueError(f"default_backend {self.default_backend!r} is not in enabled_backends")
+        for name, url in self.catalog_remotes.items():
+            if not url.lower().startswith("https://"):
+                raise ValueError(f"catalog remote {name!r}: only https:// catalogs are accepted")
+            if name not in self.catalog_trusted_roots:
+                raise ValueError(f"catalog remote {name!r} needs a trusted root.json in [catalog] trusted_roots")
         if self.auth == "keystone" and (missing := self.keystone_authtoken.missing()):
             raise ValueError(f"auth = keystone needs [keystone_authtoken] {', '.join(missing)}")
         return self

@@ -514,8 +514,10 @@ def policy_sample(output: Path | None, config_file: Path | None) -> None:
 
 def _add_groups() -> None:
     from glimpse.cli.cache import cache_group
+    from glimpse.cli.catalog import catalog_group
 
     main.add_command(cache_group)
+    main.add_command(catalog_group)
 
 
 _add_groups()

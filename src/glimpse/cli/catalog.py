@@ -1,0 +1,108 @@
+"""`glimpse catalog init|add|publish|rotate-keys|show`: publishing a signed catalog from a directory.
+
+These commands work on files only (no database, no server): the directory's ``repository/`` is what a
+Glimpse serves (``[catalog] serve_dir``) or any static web server can serve.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+T = TypeVar("T")
+directory_argument = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+
+
+def _guarded(call: Callable[[], T]) -> T:
+    from glimpse.errors import GlimpseError
+
+    try:
+        return call()
+    except GlimpseError as exc:
+        raise click.ClickException(exc.message) from exc
+
+
+@click.group("catalog")
+def catalog_group() -> None:
+    """Application catalogs: publish signed assets, subscribe to remote catalogs, install their assets."""
+
+
+@catalog_group.command("init")
+@directory_argument
+def catalog_init(directory: Path) -> None:
+    """Create the keys and an empty signed catalog in DIRECTORY (which must be empty or absent)."""
+    from glimpse.services.catalog.publish import CatalogRepository
+
+    repo = CatalogRepository(directory)
+    root = _guarded(repo.init)
+    click.echo(f"catalog created in {directory}; root key id {root.roles['root'].keyids[0]}")
+    click.echo(f"the root key is in {repo.root_keys_dir}: keep it offline (rotate-keys takes it back with --root-key)")
+    click.echo(f"subscribers trust {repo.metadata_dir / '1.root.json'}")
+
+
+@catalog_group.command("add")
+@directory_argument
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--type", "kind", required=True,
+              type=click.Choice(["image", "heat-template", "heat-environment", "murano-package", "tosca-template",
+                                 "bundle"]))  # fmt: skip
+@click.option("--name", required=True)
+@click.option("--version", required=True)
+@click.option("--depends", multiple=True, help="NAME@VERSION of an asset this one needs (repeatable).")
+@click.option("--meta", multiple=True, help="KEY=VALUE: description, license, provider, icon, supported_services, "
+              "release, disk_format, container_format (repeatable).")  # fmt: skip
+def catalog_add(directory: Path, file: Path, kind: str, name: str, version: str, depends: tuple[str, ...],
+                meta: tuple[str, ...]) -> None:  # fmt: skip
+    """Stage FILE as asset NAME@VERSION (published by the next `publish`); a version never changes."""
+    from glimpse.domain.catalog import METADATA_FIELDS
+    from glimpse.services.catalog.publish import CatalogRepository
+
+    metadata: dict[str, str] = {}
+    for item in meta:
+        key, sep, value = item.partition("=")
+        if not sep or key not in METADATA_FIELDS:
+            raise click.UsageError(f"--meta {item!r}: KEY=VALUE with KEY one of {', '.join(METADATA_FIELDS)}")
+        metadata[key] = value
+    repo = CatalogRepository(directory)
+    asset, added = _guarded(lambda: repo.add(file, kind=kind, name=name, version=version, depends=depends,
+                                             metadata=metadata))  # fmt: skip
+    state = "staged" if added else "unchanged (already in the catalog)"
+    click.echo(f"{asset.ref} {state}: sha256 {asset.sha256}, {asset.length} bytes")
+
+
+@catalog_group.command("publish")
+@directory_argument
+def catalog_publish(directory: Path) -> None:
+    """Sign what was added as new targets, snapshot and timestamp versions."""
+    from glimpse.services.catalog.publish import CatalogRepository
+
+    done = _guarded(CatalogRepository(directory).publish)
+    click.echo(f"published: targets v{done.targets}, snapshot v{done.snapshot}, timestamp v{done.timestamp}, "
+               f"{done.assets} asset(s)")  # fmt: skip
+
+
+@catalog_group.command("rotate-keys")
+@directory_argument
+@click.argument("role", type=click.Choice(["root", "targets", "snapshot", "timestamp"]))
+@click.option("--root-key", "root_keys", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The offline root key file(s) (default: those left in DIRECTORY/root-keys).")
+def catalog_rotate_keys(directory: Path, role: str, root_keys: tuple[Path, ...]) -> None:
+    """Replace ROLE's key: a new root version names the new key, and the catalog is signed again."""
+    from glimpse.services.catalog.publish import CatalogRepository
+
+    repo = CatalogRepository(directory)
+    keyid = _guarded(lambda: repo.rotate_keys(role, root_keys))
+    click.echo(f"{role} key rotated: new key id {keyid}; root now v{repo.root().signed.version}")
+
+
+@catalog_group.command("show")
+@directory_argument
+def catalog_show(directory: Path) -> None:
+    """Print a local catalog's keys and assets as JSON."""
+    from glimpse.services.catalog.publish import CatalogRepository
+
+    click.echo(json.dumps(_guarded(CatalogRepository(directory).describe), indent=2))
