@@ -139,7 +139,10 @@ def run_step(client: httpx.Client, step: Step, values: dict[str, str], tokens: d
         field_name, wanted = step.wait_for
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and response.status_code == 200:
-            if response.json().get(field_name) in wanted:
+            body = response.json()
+            # Glance leaves an image `queued` until its import task starts: the import is over only once the
+            # image no longer names a running import task
+            if body.get(field_name) in wanted and not body.get("os_glance_import_task"):
                 break
             time.sleep(0.5)
             response = client.request(step.method, path, headers=headers)

@@ -105,6 +105,7 @@ def test_stage_then_glance_direct_into_two_stores(multi: tuple[TestClient, Servi
     started = client.post(f"/v2/images/{image_id}/import",
                           json={"method": {"name": "glance-direct"}, "stores": ["fast", "cheap"]})
     assert started.status_code == 202, started.text
+    assert (started.content, started.headers["content-type"]) == (b"", "text/html; charset=utf-8")  # as Glance
     image = _wait(client, image_id, _settled)
     assert image["status"] == "active"
     assert sorted(image["stores"].split(",")) == ["cheap", "fast"]
@@ -210,7 +211,7 @@ def test_import_errors(multi: tuple[TestClient, Services]) -> None:
 def test_tasks_api_is_admin_only_and_lists_import_tasks(multi: tuple[TestClient, Services]) -> None:
     client, _ = multi
     image_id = _create(client)
-    client.put(f"/v2/images/{image_id}/stage", content=b"abc", headers=OCTET)
+    client.put(f"/v2/images/{image_id}/stage", content=b"m" * (1024 * 1024 + 3), headers=OCTET)
     client.post(f"/v2/images/{image_id}/import", json={"method": {"name": "glance-direct"}})
     _wait(client, image_id, _settled)
     listed = client.get("/v2/tasks").json()["tasks"]
@@ -220,7 +221,7 @@ def test_tasks_api_is_admin_only_and_lists_import_tasks(multi: tuple[TestClient,
     assert shown["type"] == "api_image_import"
     assert shown["status"] == "success"
     # Glance's keys and progress message; Glimpse's own bookkeeping is not shown
-    assert shown["message"] == "Copied 0 MiB"
+    assert shown["message"] == "Copied 1 MiB"  # the whole copy, not the last heartbeat's count
     assert set(shown["input"]) == {"image_id", "import_req", "backend"}
     assert shown["result"] == {"image_id": image_id}
     assert set(listed[0]) == {"id", "type", "status", "owner", "expires_at", "created_at", "updated_at", "self",

@@ -166,8 +166,18 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
 
+EMPTY_MEDIA_TYPE = "text/html"
+"""Glance (webob) names a media type on its empty 202 and 204 answers; clients read no body from them, so
+Glimpse names the same one (with its charset) and a side-by-side comparison shows the same headers."""
+
+
 def no_content(headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=204, headers=headers)
+    return Response(status_code=204, headers=headers, media_type=EMPTY_MEDIA_TYPE)
+
+
+def accepted() -> Response:
+    """202 with no body: the work goes on in the background (an import, a location, a cache fill)."""
+    return Response(status_code=202, media_type=EMPTY_MEDIA_TYPE)
 
 
 def int_header(request: Request, name: str) -> int | None:

@@ -237,7 +237,7 @@ class MetadefNamespaceRow(Base):
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     owner: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: never changed since it was loaded
 
     __table_args__ = (Index("ix_metadef_namespaces_owner", "owner"),)
 
@@ -252,7 +252,7 @@ class MetadefObjectRow(Base):
     required: Mapped[list[str] | None] = mapped_column(JSON)
     properties: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: never changed since it was loaded
 
     __table_args__ = (UniqueConstraint("namespace_id", "name"),)
 
@@ -265,7 +265,7 @@ class MetadefPropertyRow(Base):
     name: Mapped[str] = mapped_column(String(255))
     schema: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: never changed since it was loaded
 
     __table_args__ = (UniqueConstraint("namespace_id", "name"),)
 
@@ -277,7 +277,7 @@ class MetadefTagRow(Base):
     namespace_id: Mapped[int] = mapped_column(ForeignKey("metadef_namespaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: never changed since it was loaded
 
     __table_args__ = (UniqueConstraint("namespace_id", "name"),)
 
@@ -289,7 +289,7 @@ class MetadefResourceTypeRow(Base):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     protected: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: never changed since it was loaded
 
 
 class MetadefAssociationRow(Base):
@@ -304,7 +304,7 @@ class MetadefAssociationRow(Base):
     properties_target: Mapped[str | None] = mapped_column(String(80))
     prefix: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime)
-    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime)  # None: never changed since it was loaded
 
     __table_args__ = (Index("ix_metadef_namespace_resource_types_resource_type_id", "resource_type_id"),)
 

@@ -32,7 +32,7 @@ class ResourceType:
     name: str
     protected: bool
     created_at: datetime
-    updated_at: datetime
+    updated_at: datetime | None  # None: as a definition file loaded it, never changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class MetadefObject:
     required: list[str] | None
     properties: dict[str, Any]
     created_at: datetime
-    updated_at: datetime
+    updated_at: datetime | None  # None: as a definition file loaded it, never changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +55,7 @@ class Property:
 class Tag:
     name: str
     created_at: datetime
-    updated_at: datetime
+    updated_at: datetime | None  # None: as a definition file loaded it, never changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +67,7 @@ class Namespace:
     protected: bool
     owner: str
     created_at: datetime
-    updated_at: datetime
+    updated_at: datetime | None  # None: as a definition file loaded it, never changed since
     id: int = 0
     associations: list[Association] = field(default_factory=list)
 

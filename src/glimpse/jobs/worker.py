@@ -147,11 +147,11 @@ class Worker:
             beating.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beating
-        await self._complete(task, runner, outcome)
+        await self._complete(task, runner, outcome, progress["done"])
 
-    async def _complete(self, task: Task, runner: Runner, outcome: Outcome) -> None:
+    async def _complete(self, task: Task, runner: Runner, outcome: Outcome, copied: int | None) -> None:
         try:
-            recorded = await _retrying(lambda: self.queue.complete(task, self.id, outcome))
+            recorded = await _retrying(lambda: self.queue.complete(task, self.id, outcome, copied))
         except DatabaseUnavailable:
             raise  # nothing was kept and nothing is undone: the task is reaped and run again
         except Exception as exc:  # the outcome was refused (the image changed meanwhile): nothing was kept

@@ -147,8 +147,9 @@ class TaskQueue:
 
         return await self.db.run(work)
 
-    async def complete(self, task: Task, worker: str, outcome: Outcome) -> bool:
+    async def complete(self, task: Task, worker: str, outcome: Outcome, bytes_done: int | None = None) -> bool:
         """End ``task`` as ``success`` with ``outcome`` in one transaction; False when ``worker`` lost it.
+        ``bytes_done``: how much the run copied in all (what Glance's ``Copied N MiB`` message reports).
 
         Whatever ``outcome.finish`` raises propagates, and nothing of the transaction is kept.
         """
@@ -157,7 +158,7 @@ class TaskQueue:
             now = utcnow()
             ended = TaskRepository(session).finish(
                 task.id, worker, TaskStatus.SUCCESS, result=outcome.result, message="", now=now,
-                expires_at=now + TASK_TTL,
+                expires_at=now + TASK_TTL, bytes_done=bytes_done,
             )  # fmt: skip
             if not ended:
                 return False

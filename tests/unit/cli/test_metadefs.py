@@ -68,6 +68,10 @@ def test_load_then_read_over_http(tmp_path: Path, env: dict[str, str], client: T
     assert [t["name"] for t in shown["tags"]] == ["fast"]
     targets = {a["name"]: a.get("properties_target") for a in shown["resource_type_associations"]}
     assert targets == {"OS::Glance::Image": None, "OS::Cinder::Volume": "image"}
+    # as Glance's loader: what it writes has a creation time and no update time
+    loaded = [shown, *shown["objects"], *shown["tags"], *shown["resource_type_associations"]]
+    assert "created_at" in shown
+    assert not [item for item in loaded if "updated_at" in item]
     assert client.get(f"{NS}/Test::Small").json()["owner"] == "alpha"
     # loading again skips what exists
     code, output = run(env, "load", str(tmp_path / "defs"))
@@ -93,6 +97,8 @@ def test_merge_prefer_new_and_overwrite(tmp_path: Path, env: dict[str, str], cli
     shown = client.get(f"{NS}/Test::Hardware").json()
     assert shown["display_name"] == "Hardware v2"
     assert shown["properties"]["cpu_cores"]["title"] == "CPU cores"
+    assert "updated_at" in shown  # what the file replaced was updated
+    assert "updated_at" in shown["objects"][0]
     v3 = {"namespace": "Test::Hardware", "visibility": "private"}
     assert run(env, "load", str(write(tmp_path / "v3", "hw.json", v3)), "--merge", "--overwrite")[0] == 0
     shown = client.get(f"{NS}/Test::Hardware").json()

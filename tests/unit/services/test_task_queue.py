@@ -77,11 +77,12 @@ def test_complete_runs_the_runner_step_in_the_same_transaction(services: Service
         claimed = await queue.claim("w1")
         assert claimed is not None
         assert claimed.id == task.id
-        assert await queue.complete(claimed, "w1", Outcome(result={"ok": 1}, finish=marks.step))
+        assert await queue.complete(claimed, "w1", Outcome(result={"ok": 1}, finish=marks.step), bytes_done=5 << 20)
 
     asyncio.run(scenario())
     done = _row(services, task.id)
     assert (done.status, done.result) == (TaskStatus.SUCCESS, {"ok": 1})
+    assert done.bytes_done == 5 << 20  # the whole copy, whatever the last heartbeat had counted
     assert marks.committed(services)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.http import context, json_response, no_content, services
+from glimpse.api.http import accepted, context, json_response, no_content, services
 
 
 async def index(request: Request) -> Response:
@@ -15,7 +15,7 @@ async def index(request: Request) -> Response:
 
 async def queue(request: Request) -> Response:
     await services(request).cache.queue_image(context(request), request.path_params["image_id"])
-    return Response(status_code=202)
+    return accepted()
 
 
 async def delete(request: Request) -> Response:

@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from glimpse.api.http import (
+    accepted,
     context,
     data_stream,
     int_header,
@@ -41,7 +42,7 @@ async def start(request: Request) -> Response:
         elif not isinstance(stores, list) or header not in stores:
             raise BadRequest("Stores parameter and x-image-meta-store header can't be both specified")
     await services(request).imports.start(context(request), request.path_params["image_id"], body)
-    return Response(status_code=202)
+    return accepted()
 
 
 async def info(request: Request) -> Response:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.http import context, json_object, json_response, services
+from glimpse.api.http import accepted, context, json_object, json_response, services
 
 
 async def add(request: Request) -> Response:
     body = await json_object(request)
     await services(request).locations.add(context(request), request.path_params["image_id"], body)
-    return Response(status_code=202)
+    return accepted()
 
 
 async def index(request: Request) -> Response:

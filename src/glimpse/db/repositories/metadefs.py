@@ -59,6 +59,19 @@ def _tag(row: MetadefTagRow) -> Tag:
     return Tag(name=row.name, created_at=row.created_at, updated_at=row.updated_at)
 
 
+def _updated(now: datetime, loaded: bool) -> datetime | None:
+    """A new row's update time: none for what the definition loader writes (Glance shows none then)."""
+    return None if loaded else now
+
+
+def _sort_column(model: Any, sort_key: str) -> Any:
+    """The column to sort by; a row never updated sorts by its creation time under ``updated_at`` (the same
+    order on every database, and a marker on such a row still pages)."""
+    if sort_key == "updated_at":
+        return func.coalesce(model.updated_at, model.created_at)
+    return getattr(model, sort_key)
+
+
 class MetadefRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -131,10 +144,12 @@ class MetadefRepository:
                 .where(MetadefResourceTypeRow.name.in_(resource_types))
             )
             stmt = stmt.where(ns.id.in_(associated))
-        column = getattr(ns, sort_key)
+        column = _sort_column(ns, sort_key)
         ascending = sort_dir == "asc"
         if marker is not None:
             value = getattr(marker, sort_key)
+            if sort_key == "updated_at" and value is None:
+                value = marker.created_at
             after = column > value if ascending else column < value
             tie = ns.id > marker.id if ascending else ns.id < marker.id
             stmt = stmt.where(or_(after, and_(column == value, tie)) if value is not None else tie)
@@ -143,10 +158,13 @@ class MetadefRepository:
         associations = self._associations(row.id for row in rows)
         return [_namespace(row, associations[row.id]) for row in rows]
 
-    def add_namespace(self, values: dict[str, Any], now: datetime) -> Namespace:
+    def add_namespace(self, values: dict[str, Any], now: datetime, *, loaded: bool = False) -> Namespace:
+        """``loaded``: written by the definition loader, which (as Glance's) sets no update time."""
         if self._namespace_row(values["namespace"]) is not None:
             raise _duplicate_namespace(values["namespace"])
-        row = MetadefNamespaceRow(**{k: values.get(k) for k in NAMESPACE_FIELDS}, created_at=now, updated_at=now)
+        row = MetadefNamespaceRow(
+            **{k: values.get(k) for k in NAMESPACE_FIELDS}, created_at=now, updated_at=_updated(now, loaded)
+        )
         self.session.add(row)
         self._flush(_duplicate_namespace(values["namespace"]).message)
         return _namespace(row)
@@ -217,7 +235,7 @@ class MetadefRepository:
     def list_objects(
         self, namespace_id: int, sort_key: str = "created_at", sort_dir: str = "desc"
     ) -> list[MetadefObject]:
-        column = getattr(MetadefObjectRow, sort_key)
+        column = _sort_column(MetadefObjectRow, sort_key)
         order = (
             (column.asc(), MetadefObjectRow.id.asc())
             if sort_dir == "asc"
@@ -227,7 +245,14 @@ class MetadefRepository:
         return [_object(row) for row in self.session.scalars(stmt)]
 
     def save_object(
-        self, namespace_id: int, namespace: str, obj: MetadefObject, *, replacing: str | None, now: datetime
+        self,
+        namespace_id: int,
+        namespace: str,
+        obj: MetadefObject,
+        *,
+        replacing: str | None,
+        now: datetime,
+        loaded: bool = False,
     ) -> MetadefObject:
         """Create ``obj`` (``replacing`` None) or replace the object named ``replacing`` with it."""
         duplicate = f"A metadata definition object with name={obj.name} already exists in namespace={namespace}."
@@ -241,7 +266,7 @@ class MetadefRepository:
         row.description = obj.description
         row.required = obj.required
         row.properties = obj.properties
-        row.updated_at = now
+        row.updated_at = _updated(now, loaded and replacing is None)
         self._flush(duplicate)
         return _object(row)
 
@@ -272,7 +297,14 @@ class MetadefRepository:
         return [Property(name=row.name, schema=dict(row.schema or {})) for row in self.session.scalars(stmt)]
 
     def save_property(
-        self, namespace_id: int, namespace: str, prop: Property, *, replacing: str | None, now: datetime
+        self,
+        namespace_id: int,
+        namespace: str,
+        prop: Property,
+        *,
+        replacing: str | None,
+        now: datetime,
+        loaded: bool = False,
     ) -> Property:
         duplicate = f"A metadata definition property with name={prop.name} already exists in namespace={namespace}."
         row = self._property_row(namespace_id, replacing) if replacing is not None else None
@@ -283,7 +315,7 @@ class MetadefRepository:
             self.session.add(row)
         row.name = prop.name
         row.schema = prop.schema
-        row.updated_at = now
+        row.updated_at = _updated(now, loaded and replacing is None)
         self._flush(duplicate)
         return Property(name=row.name, schema=dict(row.schema))
 
@@ -313,7 +345,7 @@ class MetadefRepository:
         return _tag(row) if row is not None else None
 
     def list_tags(self, namespace_id: int, sort_key: str = "created_at", sort_dir: str = "desc") -> list[Tag]:
-        column = getattr(MetadefTagRow, sort_key)
+        column = _sort_column(MetadefTagRow, sort_key)
         order = (
             (column.asc(), MetadefTagRow.id.asc()) if sort_dir == "asc" else (column.desc(), MetadefTagRow.id.desc())
         )
@@ -327,14 +359,18 @@ class MetadefRepository:
             "(Please note that metadata tag names are case insensitive)."
         )
 
-    def add_tags(self, namespace_id: int, namespace: str, names: list[str], now: datetime) -> list[Tag]:
+    def add_tags(
+        self, namespace_id: int, namespace: str, names: list[str], now: datetime, *, loaded: bool = False
+    ) -> list[Tag]:
         existing = {tag_key(row.name) for row in self._tag_rows(namespace_id)}
         rows = []
         for name in names:
             if tag_key(name) in existing:
                 raise Conflict(self.duplicate_tag(name, namespace))
             existing.add(tag_key(name))
-            rows.append(MetadefTagRow(namespace_id=namespace_id, name=name, created_at=now, updated_at=now))
+            rows.append(
+                MetadefTagRow(namespace_id=namespace_id, name=name, created_at=now, updated_at=_updated(now, loaded))
+            )
         self.session.add_all(rows)
         self._flush(self.duplicate_tag(names[0] if names else "", namespace))
         return [_tag(row) for row in rows]
@@ -390,12 +426,13 @@ class MetadefRepository:
         return ResourceType(name=name, protected=protected, created_at=now, updated_at=now)
 
     def ensure_resource_types(self, names: Iterable[str], now: datetime) -> int:
-        """Create those of ``names`` that are missing (protected); how many were created."""
+        """Create those of ``names`` that are missing (protected, never updated, as Glance's loader makes
+        them); how many were created."""
         existing = set(self.session.scalars(select(MetadefResourceTypeRow.name)))
         created = 0
         for name in names:
             if name not in existing:
-                self.session.add(MetadefResourceTypeRow(name=name, protected=True, created_at=now, updated_at=now))
+                self.session.add(MetadefResourceTypeRow(name=name, protected=True, created_at=now, updated_at=None))
                 existing.add(name)
                 created += 1
         self.session.flush()
@@ -417,11 +454,15 @@ class MetadefRepository:
         return bool(getattr(result, "rowcount", 0))
 
     def add_association(
-        self, namespace_id: int, namespace: str, association: Association, now: datetime
+        self, namespace_id: int, namespace: str, association: Association, now: datetime, *, loaded: bool = False
     ) -> Association:
+        """``loaded``: by the definition loader, which (as Glance's) makes a missing resource type protected and
+        sets no update times."""
         rtype = self._resource_type_row(association.name)
         if rtype is None:  # as Glance: associating an unknown resource type creates it
-            rtype = MetadefResourceTypeRow(name=association.name, protected=False, created_at=now, updated_at=now)
+            rtype = MetadefResourceTypeRow(
+                name=association.name, protected=loaded, created_at=now, updated_at=_updated(now, loaded)
+            )
             self.session.add(rtype)
             self.session.flush()
         duplicate = (
@@ -438,7 +479,7 @@ class MetadefRepository:
                 prefix=association.prefix,
                 properties_target=association.properties_target,
                 created_at=now,
-                updated_at=now,
+                updated_at=_updated(now, loaded),
             )
         )
         self._flush(duplicate)
@@ -447,7 +488,7 @@ class MetadefRepository:
             prefix=association.prefix,
             properties_target=association.properties_target,
             created_at=now,
-            updated_at=now,
+            updated_at=_updated(now, loaded),
         )
 
     def update_association(self, namespace_id: int, association: Association, now: datetime) -> None:

@@ -182,7 +182,11 @@ class TaskRepository:
         message: str,
         now: datetime,
         expires_at: datetime,
+        bytes_done: int | None = None,
     ) -> bool:
+        """End the task (if it is still pending or processing, and ``worker``'s); ``bytes_done``: how much it
+        copied in all (the last heartbeat may have counted less)."""
+        progress = {} if bytes_done is None else {"bytes_done": bytes_done}
         conditions = [
             TaskRow.id == task_id,
             TaskRow.status.in_([TaskStatus.PENDING.value, TaskStatus.PROCESSING.value]),
@@ -199,6 +203,7 @@ class TaskRepository:
                 updated_at=now,
                 expires_at=expires_at,
                 heartbeat_at=now,
+                **progress,
             )
         )
         return bool(getattr(outcome, "rowcount", 0))

@@ -78,31 +78,32 @@ def _namespace_values(document: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fill(repo: MetadefRepository, namespace: Namespace, document: dict[str, Any], prefer_new: bool) -> None:
-    """Add what the namespace lacks; with ``prefer_new`` also replace what both have."""
+    """Add what the namespace lacks; with ``prefer_new`` also replace what both have. As with Glance's loader,
+    what is added has no update time, what is replaced has one."""
     now = utcnow()
     name = namespace.namespace
     linked = {a.name for a in namespace.associations}
     for item in document.get("resource_type_associations") or []:
         association = Association(item["name"], item.get("prefix"), item.get("properties_target"))
         if association.name not in linked:
-            repo.add_association(namespace.id, name, association, now)
+            repo.add_association(namespace.id, name, association, now, loaded=True)
         elif prefer_new:
             repo.update_association(namespace.id, association, now)
     for prop_name, definition in (document.get("properties") or {}).items():
         exists = repo.find_property(namespace.id, prop_name) is not None
         if not exists or prefer_new:
             prop = Property(prop_name, dict(definition))
-            repo.save_property(namespace.id, name, prop, replacing=prop_name if exists else None, now=now)
+            repo.save_property(namespace.id, name, prop, replacing=prop_name if exists else None, now=now, loaded=True)
     for item in document.get("objects") or []:
         exists = repo.find_object(namespace.id, item["name"]) is not None
         if not exists or prefer_new:
             obj = MetadefObject(item["name"], item.get("description"), item.get("required"),
                                 dict(item.get("properties") or {}), now, now)  # fmt: skip
-            repo.save_object(namespace.id, name, obj, replacing=item["name"] if exists else None, now=now)
+            repo.save_object(namespace.id, name, obj, replacing=item["name"] if exists else None, now=now, loaded=True)
     have = {tag_key(t.name) for t in repo.list_tags(namespace.id)}
     new_tags = [t["name"] for t in document.get("tags") or [] if tag_key(t["name"]) not in have]
     if new_tags:
-        repo.add_tags(namespace.id, name, new_tags, now)
+        repo.add_tags(namespace.id, name, new_tags, now, loaded=True)
 
 
 class MetadefLoader:
@@ -136,7 +137,7 @@ class MetadefLoader:
             repo.delete_namespace(existing.id)
             existing = None
         if existing is None:
-            created = repo.add_namespace(values, utcnow())
+            created = repo.add_namespace(values, utcnow(), loaded=True)
             _fill(repo, created, document, prefer_new=False)
             return "loaded"
         if not merge:

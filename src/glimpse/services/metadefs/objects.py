@@ -70,7 +70,7 @@ class ObjectService(MetadefBase):
             repo = MetadefRepository(session)
             if repo.find_object(namespace.id, name) is None:
                 raise NotFound(f"Could not find metadata object {name}")
-            saved = repo.save_object(namespace.id, ns_name, obj, replacing=name, now=obj.updated_at)
+            saved = repo.save_object(namespace.id, ns_name, obj, replacing=name, now=obj.created_at)
             payload = payloads.metadef_object(ns_name, saved, old_name=name)
             self.events.emit(session, "metadef_object.update", payload)
             return saved
