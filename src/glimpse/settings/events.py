@@ -1,0 +1,53 @@
+"""Notifications (Glance's oslo.messaging options) and the outbox that sends them."""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+
+from glimpse.settings.masking import SecretUrl
+from glimpse.settings.sources import Env, Ini, IniOptions
+
+NOTIFICATION_DRIVERS = ("messagingv2", "messaging", "log", "noop")
+
+
+class EventGroup(BaseModel):
+    """Settings' fields for notifications and the outbox."""
+
+    # notifications (Glance's options; docs/notifications.md): no driver or `noop` sends none
+    notification_driver: Annotated[
+        list[str], Ini("oslo_messaging_notifications", "driver"), Env("GLIMPSE_NOTIFICATION_DRIVER")
+    ] = Field(default_factory=list)
+    notification_topics: Annotated[
+        list[str], Ini("oslo_messaging_notifications", "topics"), Env("GLIMPSE_NOTIFICATION_TOPICS")
+    ] = Field(default_factory=lambda: ["notifications"])
+    notification_transport_url: Annotated[
+        SecretUrl | None,
+        Ini("oslo_messaging_notifications", "transport_url"),
+        Env("GLIMPSE_NOTIFICATION_TRANSPORT_URL"),
+    ] = None
+    transport_url: Annotated[SecretUrl | None, Ini("DEFAULT", "transport_url")] = None
+    # 0: one try per drain, the outbox retries (-1, oslo's forever, holds the task worker while the bus is down)
+    notification_retry: Annotated[int, Ini("oslo_messaging_notifications", "retry")] = Field(default=0, ge=-1)
+    default_publisher_id: Annotated[str, Ini("DEFAULT", "default_publisher_id")] = Field(
+        default_factory=lambda: f"image.{socket.gethostname()}"
+    )
+    disabled_notifications: Annotated[list[str], Ini("DEFAULT", "disabled_notifications")] = Field(default_factory=list)
+    # topic -> roles of its audience; "*" sends every property (Glance's behaviour); unlisted topics: reader
+    notification_audience: Annotated[dict[str, list[str]], IniOptions("notification_audience")] = Field(
+        default_factory=dict
+    )
+    # seconds between the worker's retries of undelivered outbox messages (a failed send waits for it)
+    outbox_retry_interval: Annotated[float, Ini("glimpse", "outbox_retry_interval")] = Field(default=5.0, gt=0)
+
+    @field_validator("notification_driver")
+    @classmethod
+    def _known_driver(cls, value: list[str]) -> list[str]:
+        unknown = [driver for driver in value if driver not in NOTIFICATION_DRIVERS]
+        if unknown:
+            raise ValueError(
+                f"unsupported notification driver {', '.join(unknown)}; one of {', '.join(NOTIFICATION_DRIVERS)}"
+            )
+        return value

@@ -1,0 +1,28 @@
+"""Trust: the key manager holding signature certificates, and which projects must sign their images."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from glimpse.settings.sources import Env, Ini
+
+
+class TrustGroup(BaseModel):
+    """Settings' fields for the key manager and required signatures."""
+
+    # the key manager (image signature certificates): Barbican through castellan, or none at all
+    key_manager_backend: Annotated[
+        Literal["barbican", "none"], Ini("key_manager", "backend"), Env("GLIMPSE_KEY_MANAGER_BACKEND")
+    ] = "barbican"
+    # Barbican's URL; none: the key-manager endpoint of the caller's Keystone catalog
+    barbican_endpoint: Annotated[str | None, Ini("barbican", "barbican_endpoint"), Env("GLIMPSE_BARBICAN_ENDPOINT")] = (
+        None
+    )
+    # the Keystone castellan rescopes the caller's token at; none: [keystone_authtoken] auth_url
+    barbican_auth_endpoint: Annotated[str | None, Ini("barbican", "auth_endpoint")] = None
+    barbican_verify_ssl: Annotated[bool, Ini("barbican", "verify_ssl")] = True
+    # projects whose image data must be signed (all four img_signature* properties, verified): project ids,
+    # or * for every project; uploads and imports of unsigned data are refused with 400
+    require_signed_images: Annotated[list[str], Ini("glimpse", "require_signed_images")] = Field(default_factory=list)
