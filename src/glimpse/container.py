@@ -34,6 +34,7 @@ from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
 from glimpse.services.task_queue import TaskQueue
 from glimpse.services.tasks import TaskService
+from glimpse.services.webhooks import WebhookService
 from glimpse.settings import Settings
 from glimpse.stores.filesystem import FilesystemStore
 from glimpse.stores.http import HttpStore
@@ -67,6 +68,7 @@ class Services:
     artifact_scrubber: Scrubber
     cache: CacheService
     events: Events
+    webhooks: WebhookService
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -115,8 +117,10 @@ def build_services(
     artifacts = ArtifactService(settings, db, policy, ArtifactTypes(settings.enabled_artifact_types), queue)
     # events go through the outbox to the notification sinks; with none configured, nothing is recorded
     notifiers = sinks_for(settings, protections)
-    outbox = Outbox(queue, notifiers or [LoggingSink()])
-    events = Events(outbox if notifiers else None, settings.disabled_notifications)
+    webhooks = WebhookService(settings, db, policy, queue, protections, web)
+    fanouts = [webhooks] if settings.webhooks_enabled else []
+    outbox = Outbox(queue, notifiers or ([] if fanouts else [LoggingSink()]), fanouts)
+    events = Events(outbox if notifiers or fanouts else None, settings.disabled_notifications)
     imports = ImportService(settings, db, policy, images, stores, staging, open_url, check_import_uri, queue)
     if settings.auth == "keystone":  # glance-download finds other regions in the Keystone catalog
         imports.regions = RegionCatalog(settings, lambda: _keystone_session(settings))
@@ -156,6 +160,7 @@ def build_services(
         artifact_scrubber=Scrubber(artifacts),
         cache=CacheService(settings, db, policy, images, image_data, queue, image_data.cache),
         events=events,
+        webhooks=webhooks,
     )
 
 

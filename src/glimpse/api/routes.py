@@ -22,6 +22,7 @@ from glimpse.api.v2 import (
     stores,
     tags,
     tasks,
+    webhooks,
 )
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"]
@@ -102,5 +103,8 @@ ROUTES = [
     resource("/v2/cache/prune", POST=cache.prune),
     resource("/v2/cache/nodes/{image_id}", GET=cache.nodes),
     resource("/v2/cache/{image_id}", PUT=cache.queue, DELETE=cache.delete),
+    resource("/v2/webhooks", GET=webhooks.index, POST=webhooks.create),
+    resource("/v2/webhooks/{webhook_id}", GET=webhooks.show, DELETE=webhooks.delete),
+    resource("/v2/webhooks/{webhook_id}/deliveries", GET=webhooks.deliveries),
     *metadefs_routes(),
 ]

@@ -23,6 +23,7 @@ class TaskType(StrEnum):
     ARTIFACT_BLOB_DELETE = "artifact_blob_delete"  # internal: the data of a blob object nothing references
     ARTIFACT_SCRUB = "artifact_scrub"  # internal: remove an artifact deleted with delayed_delete
     CACHE_IMAGE = "cache_image"  # internal: fill one node's image cache (PUT /v2/cache/{id})
+    WEBHOOK_DISPATCH = "webhook_dispatch"  # internal: send the due webhook deliveries
 
 
 PUBLIC_TYPES = frozenset({TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT})

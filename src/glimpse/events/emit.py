@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal, Protocol
 
 Priority = Literal["INFO", "WARN", "ERROR"]
@@ -36,10 +36,26 @@ class Events:
     def enabled(self, event_type: str) -> bool:
         return self.recorder is not None and not is_disabled(event_type, self.disabled)
 
-    def emit(self, session: Any, event_type: str, payload: Any, priority: Priority = "INFO") -> None:
+    def emit(
+        self, session: Any, event_type: str, payload: Any, priority: Priority = "INFO", *, project: str | None = None
+    ) -> None:
+        """Record ``event_type``; ``project`` is the project whose resource it is about (its webhooks get it),
+        when the payload does not say (an image's ``owner``, a download's ``owner_id``)."""
         if self.recorder is None or not self.enabled(event_type):
             return
-        self.recorder.record(session, event_type, {"priority": priority, "payload": payload})
+        message: dict[str, Any] = {"priority": priority, "payload": payload}
+        if project is not None:
+            message["project"] = project
+        self.recorder.record(session, event_type, message)
+
+
+def project_of(message: Mapping[str, Any]) -> str | None:
+    """The project an outbox event is about: the one ``emit`` was told, else its payload's owner."""
+    project = message.get("project")
+    payload = message.get("payload")
+    if project is None and isinstance(payload, Mapping):
+        project = payload.get("owner") or payload.get("owner_id")
+    return project if isinstance(project, str) else None
 
 
 NO_EVENTS = Events(None)

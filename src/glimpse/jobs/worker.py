@@ -42,6 +42,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.ARTIFACT_BLOB_DELETE: services.artifact_blobs.objects,
         TaskType.ARTIFACT_SCRUB: services.artifact_scrubber,
         TaskType.CACHE_IMAGE: services.cache,
+        TaskType.WEBHOOK_DISPATCH: services.webhooks,
     }
 
 
@@ -86,6 +87,7 @@ class Worker:
                 (60.0, services.cache.sweep),
                 (s.task_heartbeat_interval, services.cache.evict_unservable),
                 (s.outbox_retry_interval, services.outbox.redrive),
+                *([(min(5.0, max(0.2, s.webhook_backoff / 2)), services.webhooks.sweep)] if s.webhooks_enabled else []),
             ],
             node=s.cache_node() if s.image_cache_dir is not None else None,
         )

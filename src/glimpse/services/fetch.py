@@ -65,7 +65,7 @@ import os
 import re
 import socket
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 
@@ -399,8 +399,9 @@ class ImportURIRefused(BadRequest):
 
 
 async def check_import_uri(
-    uri: str, policy: FetchPolicy, *, resolver: Resolver | None = None, resolve_timeout: float = 5.0
-) -> None:
+    uri: str, policy: FetchPolicy, *, resolver: Resolver | None = None, resolve_timeout: float = 5.0,
+    what: str = "URI for web-download",
+) -> None:  # fmt: skip
     """The request-time filtering of a web-download import (Glance: 400 "... does not pass filtering").
 
     Everything a fetch checks before it connects is checked here: the scheme, host and port lists, an IP
@@ -420,7 +421,7 @@ async def check_import_uri(
             for address in addresses:
                 _check_address(target, address, policy)
     except BadRequest as exc:
-        raise ImportURIRefused(f"URI for web-download does not pass filtering: {redact(uri)} ({exc.message})") from None
+        raise ImportURIRefused(f"{what} does not pass filtering: {redact(uri)} ({exc.message})") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,8 +494,12 @@ def _timeouts(policy: FetchPolicy) -> httpx.Timeout:
     )
 
 
-async def _send(hop: _Hop, policy: FetchPolicy) -> tuple[httpx.AsyncClient, httpx.Response]:
-    """GET the hop's URL from its checked addresses, in order, until one accepts the connection.
+async def _send(
+    hop: _Hop, policy: FetchPolicy, method: str = "GET", body: bytes | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+) -> tuple[httpx.AsyncClient, httpx.Response]:  # fmt: skip
+    """Send the request (GET, or ``method`` with ``body``) to the hop's checked addresses, in order, until
+    one accepts the connection.
 
     A new client per hop: its pool is keyed by IP and port, so a connection opened (and verified) for one
     host name is never reused for another name on the same address.
@@ -503,6 +508,7 @@ async def _send(hop: _Hop, policy: FetchPolicy) -> tuple[httpx.AsyncClient, http
     transport = httpx.AsyncHTTPTransport(verify=_ssl_context(policy.ca_file), trust_env=False, retries=0)
     client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, timeout=_timeouts(policy))
     headers = {
+        **(extra_headers or {}),
         "Host": target.url.netloc.decode("ascii"),
         "Accept-Encoding": "identity",
         "User-Agent": USER_AGENT,
@@ -516,7 +522,7 @@ async def _send(hop: _Hop, policy: FetchPolicy) -> tuple[httpx.AsyncClient, http
             except httpx.InvalidURL as exc:
                 raise RemoteFetchError(f"Cannot connect to {target.where} at {address}") from exc
             log.debug("fetch: GET %s from %s", target.where, address)
-            request = client.build_request("GET", pinned, headers=headers, extensions=extensions)
+            request = client.build_request(method, pinned, headers=headers, content=body, extensions=extensions)
             try:
                 return client, await client.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -697,3 +703,24 @@ async def open_location(url: str, policy: FetchPolicy, *, resolver: Resolver | N
         if exc.status in GONE_STATUSES:
             raise NotFound(f"The data at {redact(url)} is gone: the server answered {exc.status}") from exc
         raise
+
+
+async def post(
+    url: str, body: bytes, headers: Mapping[str, str], policy: FetchPolicy, *, resolver: Resolver | None = None
+) -> int:
+    """POST ``body`` to ``url`` after every check a fetch makes (webhooks), to the checked address only; the
+    status the receiver answered. Redirects are not followed (a 3xx is the answer). Raises
+    :class:`InvalidFetchURL` or :class:`FetchRefused` (nothing was sent) and :class:`RemoteFetchError` (no
+    answer: refused connection, TLS failure, timeout, ``policy.deadline`` passed)."""
+    deadline = None if policy.deadline is None else asyncio.get_running_loop().time() + policy.deadline
+    try:
+        async with asyncio.timeout_at(deadline):
+            hop = await _plan(_parse(url), policy, resolver or resolve_host)
+            client, response = await _send(hop, policy, "POST", body, headers)
+            try:
+                return response.status_code
+            finally:
+                await response.aclose()
+                await client.aclose()
+    except TimeoutError:
+        raise FetchTimeout(f"Posting to {redact(url)} took longer than the deadline") from None

@@ -86,7 +86,7 @@ class MemberService:
             if repo.count(image_id) >= self.settings.image_member_quota:
                 raise TooLarge(f"Maximum number of members exceeded: the limit is {self.settings.image_member_quota}")
             repo.add(member)
-            self.events.emit(session, "image.member.create", payloads.member(member))
+            self.events.emit(session, "image.member.create", payloads.member(member), project=image.owner)
 
         await self.db.run(work, duplicate=duplicated)
         return member
@@ -124,7 +124,7 @@ class MemberService:
 
         def work(session: Any) -> Member:
             member = MemberRepository(session).set_status(image_id, member_id, MemberStatus(status), utcnow())
-            self.events.emit(session, "image.member.update", payloads.member(member))
+            self.events.emit(session, "image.member.update", payloads.member(member), project=image.owner)
             return member
 
         return await self.db.run(work)
@@ -138,6 +138,6 @@ class MemberService:
 
         def work(session: Any) -> None:
             MemberRepository(session).delete(image_id, member_id)
-            self.events.emit(session, "image.member.delete", payloads.member(member, deleted=True))
+            self.events.emit(session, "image.member.delete", payloads.member(member, deleted=True), project=image.owner)
 
         await self.db.run(work)

@@ -8,7 +8,8 @@ after commit. ``OutboxDrain`` (the runner) reads the undelivered messages in ord
 and marks them delivered in the transaction that ends its task; when a sink fails, the messages before it
 are marked and the rest stay undelivered until the worker's ``redrive`` sweep starts the next drain
 (delivery is at least once, in order). ``LoggingSink`` logs each message;
-the notifications work adds its own sinks.
+the notifications work adds its own sinks. A ``Fanout`` (webhooks) is handed the delivered messages inside
+that same transaction, so the work it records for them exists exactly once.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from glimpse.db.repositories.outbox import OutboxRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import new_id
 from glimpse.domain.outbox import OutboxMessage
-from glimpse.domain.tasks import Task, TaskStatus, TaskType
-from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
+from glimpse.domain.tasks import Task, TaskType
+from glimpse.services.task_queue import Outcome, Progress, Step, TaskQueue, internal_task
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,13 @@ LINGER = 0.05  # seconds a drain waits before reading, so that a burst of change
 
 class Sink(Protocol):
     async def deliver(self, message: OutboxMessage) -> None: ...
+
+
+class Fanout(Protocol):
+    """A consumer that turns delivered messages into more durable work (webhook deliveries) inside the
+    transaction that marks them delivered: each message is fanned out exactly once."""
+
+    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> None: ...
 
 
 async def _deliver(sink: Sink, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
@@ -64,10 +72,11 @@ class LoggingSink:
 class Outbox:
     """Records messages in the caller's transaction and drains them (the ``outbox_drain`` runner)."""
 
-    def __init__(self, queue: TaskQueue, sinks: Sequence[Sink]) -> None:
+    def __init__(self, queue: TaskQueue, sinks: Sequence[Sink], fanouts: Sequence[Fanout] = ()) -> None:
         self.queue = queue
         self.db = queue.db
         self.sinks = list(sinks)
+        self.fanouts = list(fanouts)
         self._last = datetime.min
 
     def record(self, session: Any, topic: str, payload: dict[str, Any]) -> OutboxMessage:
@@ -101,6 +110,8 @@ class Outbox:
 
         def finish(session: Any) -> None:
             OutboxRepository(session).mark_delivered(ids, utcnow())
+            for fanout in self.fanouts:
+                fanout.fan_out(session, delivered)
             if more:  # the rest goes to the next drain
                 self.queue.enqueue(session, _drain_task())
 
@@ -133,8 +144,4 @@ class Outbox:
 
 
 def _drain_task() -> Task:
-    now = utcnow()
-    return Task(
-        id=new_id(), type=TaskType.OUTBOX_DRAIN, status=TaskStatus.PENDING, owner=None, created_at=now,
-        updated_at=now, expires_at=now + TASK_TTL,
-    )  # fmt: skip
+    return internal_task(TaskType.OUTBOX_DRAIN)

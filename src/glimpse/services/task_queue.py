@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -41,6 +42,15 @@ Step = Callable[[Any], None]
 """A change made inside the transaction that ends a task: called with the database session."""
 Progress = Callable[[int, int | None], None]
 """``progress(done, total)``: what a runner reports as it goes; recorded at the next heartbeat."""
+
+
+def internal_task(task_type: TaskType) -> Task:
+    """A new pending task of one of Glimpse's own housekeeping types (no owner, no image, no input)."""
+    now = utcnow()
+    return Task(
+        id=str(uuid.uuid4()), type=task_type, status=TaskStatus.PENDING, owner=None, created_at=now,
+        updated_at=now, expires_at=now + TASK_TTL,
+    )  # fmt: skip
 
 
 class TaskLost(GlimpseError):

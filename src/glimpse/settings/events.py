@@ -1,4 +1,4 @@
-"""Notifications (Glance's oslo.messaging options) and the outbox that sends them."""
+"""Notifications (Glance's oslo.messaging options), the outbox that sends them, and webhooks."""
 
 from __future__ import annotations
 
@@ -41,6 +41,18 @@ class EventGroup(BaseModel):
     )
     # seconds between the worker's retries of undelivered outbox messages (a failed send waits for it)
     outbox_retry_interval: Annotated[float, Ini("glimpse", "outbox_retry_interval")] = Field(default=5.0, gt=0)
+    # webhooks (docs/webhooks.md): /v2/webhooks answers 404 and no event is recorded for them unless enabled
+    webhooks_enabled: Annotated[bool, Ini("webhooks", "enabled"), Env("GLIMPSE_WEBHOOKS_ENABLED")] = False
+    webhook_max_per_project: Annotated[int, Ini("webhooks", "max_per_project")] = Field(default=10, ge=0)
+    # seconds one delivery attempt may take (connection, request and answer)
+    webhook_timeout: Annotated[float, Ini("webhooks", "timeout")] = Field(default=5.0, gt=0)
+    # attempts of one delivery before it is given up
+    webhook_max_attempts: Annotated[int, Ini("webhooks", "max_attempts")] = Field(default=8, ge=1)
+    # seconds before the second attempt, doubled before each further one, at most backoff_max
+    webhook_backoff: Annotated[float, Ini("webhooks", "backoff")] = Field(default=2.0, gt=0)
+    webhook_backoff_max: Annotated[float, Ini("webhooks", "backoff_max")] = Field(default=3600.0, gt=0)
+    # failed attempts in a row (any of its deliveries) after which a webhook is disabled
+    webhook_disable_after: Annotated[int, Ini("webhooks", "disable_after")] = Field(default=20, ge=1)
 
     @field_validator("notification_driver")
     @classmethod

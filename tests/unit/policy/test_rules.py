@@ -15,6 +15,7 @@ from glimpse.errors import Forbidden
 from glimpse.policy import Policy, Target, credentials, effective_roles
 from glimpse.policy.rules import artifacts as artifact_rules
 from glimpse.policy.rules import list_rules
+from glimpse.policy.rules import webhooks as webhook_rules
 
 
 def ctx(
@@ -394,8 +395,12 @@ GLANCE_RULES = {
 
 def test_every_glance_rule_is_registered(policy: Policy) -> None:
     glare = {rule.name for rule in artifact_rules.rules()}  # the artifacts API's, under Glare's names
-    assert policy.rule_names() == GLANCE_RULES | glare | {"project_manager", "add_metadef_resource_type",
-                                                          "delete_metadef_resource_type"}  # Glimpse extensions
+    webhooks = {rule.name for rule in webhook_rules.rules()}  # /v2/webhooks, Glimpse's own
+    assert policy.rule_names() == GLANCE_RULES | glare | webhooks | {
+        "project_manager",
+        "add_metadef_resource_type",
+        "delete_metadef_resource_type",
+    }  # Glimpse extensions
 
 
 def test_project_rules_have_project_scope() -> None:

@@ -33,6 +33,7 @@ from glimpse.api.openapi import (
     tags,
     tasks,
     versions,
+    webhooks,
 )
 from glimpse.api.openapi.common import Resource
 from glimpse.services.schemas import Schemas
@@ -54,6 +55,7 @@ RESOURCES: tuple[Resource, ...] = (
     stores,
     cache,
     metadefs,
+    webhooks,
 )
 
 

@@ -18,7 +18,18 @@ from __future__ import annotations
 
 from oslo_policy.policy import RuleDefault
 
-from glimpse.policy.rules import artifacts, base, cache, discovery, images, locations, members, metadefs, tasks
+from glimpse.policy.rules import (
+    artifacts,
+    base,
+    cache,
+    discovery,
+    images,
+    locations,
+    members,
+    metadefs,
+    tasks,
+    webhooks,
+)
 from glimpse.policy.rules.common import Resource
 
 RESOURCES: tuple[Resource, ...] = (
@@ -29,6 +40,7 @@ RESOURCES: tuple[Resource, ...] = (
     cache,
     discovery,
     metadefs,
+    webhooks,
     artifacts,
 )
 

@@ -1,0 +1,211 @@
+"""Webhooks and their deliveries: the rows, the due deliveries a dispatch claims, and each attempt's record."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from glimpse.db.models import TaskRow, WebhookDeliveryRow, WebhookRow
+from glimpse.domain.tasks import TaskStatus, TaskType
+from glimpse.domain.webhooks import Delivery, DeliveryStatus, Webhook, WebhookStatus
+
+
+def _webhook(row: WebhookRow) -> Webhook:
+    return Webhook(
+        id=row.id, project_id=row.project_id, url=row.url, events=tuple(row.events or ()), secret=row.secret,
+        audience=tuple(row.audience or ()), description=row.description or "", status=WebhookStatus(row.status),
+        failures=row.failures, disabled_reason=row.disabled_reason, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+def _delivery(row: WebhookDeliveryRow) -> Delivery:
+    return Delivery(
+        id=row.id, webhook_id=row.webhook_id, event_id=row.event_id, event_type=row.event_type, body=row.body,
+        status=DeliveryStatus(row.status), attempts=row.attempts, next_attempt_at=row.next_attempt_at,
+        last_status_code=row.last_status_code, last_error=row.last_error, created_at=row.created_at,
+        updated_at=row.updated_at,
+    )  # fmt: skip
+
+
+class WebhookRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- webhooks -------------------------------------------------------------------------------------
+    def add(self, webhook: Webhook) -> None:
+        self.session.add(
+            WebhookRow(
+                id=webhook.id,
+                project_id=webhook.project_id,
+                url=webhook.url,
+                events=list(webhook.events),
+                secret=webhook.secret,
+                audience=list(webhook.audience),
+                description=webhook.description,
+                status=webhook.status.value,
+                failures=webhook.failures,
+                disabled_reason=webhook.disabled_reason,
+                created_at=webhook.created_at,
+                updated_at=webhook.updated_at,
+            )
+        )
+        self.session.flush()
+
+    def get(self, webhook_id: str) -> Webhook | None:
+        row = self.session.get(WebhookRow, webhook_id)
+        return None if row is None else _webhook(row)
+
+    def of_project(self, project_id: str | None, *, every_project: bool = False) -> list[Webhook]:
+        """A project's webhooks; with ``every_project``, all of them (the global ones too)."""
+        stmt = select(WebhookRow).order_by(WebhookRow.created_at, WebhookRow.id)
+        if not every_project:
+            stmt = stmt.where(WebhookRow.project_id == project_id)
+        return [_webhook(row) for row in self.session.scalars(stmt)]
+
+    def count(self, project_id: str | None) -> int:
+        owner = WebhookRow.project_id.is_(None) if project_id is None else WebhookRow.project_id == project_id
+        return int(self.session.scalar(select(func.count()).select_from(WebhookRow).where(owner)) or 0)
+
+    def delete(self, webhook_id: str) -> bool:
+        """Remove a webhook and its delivery log (what was still pending is never sent)."""
+        self.session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id))
+        result = self.session.execute(delete(WebhookRow).where(WebhookRow.id == webhook_id))
+        return bool(getattr(result, "rowcount", 0))
+
+    def active(self, projects: Collection[str]) -> list[Webhook]:
+        """The active webhooks of ``projects`` and the global ones: who may want a batch of events."""
+        owner = or_(WebhookRow.project_id.is_(None), WebhookRow.project_id.in_(sorted(projects)))
+        stmt = select(WebhookRow).where(WebhookRow.status == WebhookStatus.ACTIVE.value, owner)
+        return [_webhook(row) for row in self.session.scalars(stmt.order_by(WebhookRow.created_at, WebhookRow.id))]
+
+    def succeeded(self, webhook_id: str) -> None:
+        self.session.execute(
+            update(WebhookRow).where(WebhookRow.id == webhook_id, WebhookRow.failures != 0).values(failures=0)
+        )
+
+    def failed(self, webhook_id: str, now: datetime, disable_after: int) -> bool:
+        """Count a failed attempt; True when that was one too many and the webhook is now disabled."""
+        row = self.session.get(WebhookRow, webhook_id)
+        if row is None or row.status != WebhookStatus.ACTIVE.value:
+            return False
+        row.failures += 1
+        if row.failures < disable_after:
+            return False
+        row.status = WebhookStatus.DISABLED.value
+        row.disabled_reason = f"{row.failures} delivery attempts failed in a row"
+        row.updated_at = now
+        self.session.execute(
+            update(WebhookDeliveryRow)
+            .where(
+                WebhookDeliveryRow.webhook_id == webhook_id,
+                WebhookDeliveryRow.status == DeliveryStatus.PENDING.value,
+            )
+            .values(status=DeliveryStatus.FAILED.value, next_attempt_at=None, updated_at=now,
+                    last_error=func.coalesce(WebhookDeliveryRow.last_error, "the webhook was disabled"))
+        )  # fmt: skip
+        return True
+
+    # -- deliveries -----------------------------------------------------------------------------------
+    def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
+        self.session.add_all(
+            WebhookDeliveryRow(
+                id=d.id,
+                webhook_id=d.webhook_id,
+                event_id=d.event_id,
+                event_type=d.event_type,
+                body=d.body,
+                status=d.status.value,
+                attempts=d.attempts,
+                next_attempt_at=d.next_attempt_at,
+                last_status_code=d.last_status_code,
+                last_error=d.last_error,
+                created_at=d.created_at,
+                updated_at=d.updated_at,
+            )
+            for d in deliveries
+        )
+        self.session.flush()
+
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        return and_(
+            WebhookDeliveryRow.status == DeliveryStatus.PENDING.value,
+            WebhookDeliveryRow.next_attempt_at <= now,
+        )
+
+    def any_due(self, now: datetime) -> bool:
+        stmt = select(WebhookDeliveryRow.id).where(self._due(now)).limit(1)
+        return self.session.scalar(stmt) is not None
+
+    def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[tuple[Delivery, Webhook]]:
+        """Take up to ``limit`` due deliveries (oldest first) for one attempt each: their next attempt moves
+        to ``lease_until`` (a dispatch that dies leaves them due again then) and their attempts go up by one.
+        Compare-and-set per row, so two dispatches never take the same delivery."""
+        stmt = (
+            select(WebhookDeliveryRow.id, WebhookDeliveryRow.next_attempt_at)
+            .where(self._due(now))
+            .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.created_at)
+            .limit(limit)
+        )
+        claimed: list[str] = []
+        for delivery_id, seen in self.session.execute(stmt).all():
+            taken = self.session.execute(
+                update(WebhookDeliveryRow)
+                .where(
+                    WebhookDeliveryRow.id == delivery_id,
+                    WebhookDeliveryRow.status == DeliveryStatus.PENDING.value,
+                    WebhookDeliveryRow.next_attempt_at == seen,
+                )
+                .values(next_attempt_at=lease_until, attempts=WebhookDeliveryRow.attempts + 1, updated_at=now)
+            )
+            if getattr(taken, "rowcount", 0):
+                claimed.append(delivery_id)
+        if not claimed:
+            return []
+        rows = self.session.execute(
+            select(WebhookDeliveryRow, WebhookRow)
+            .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
+            .where(WebhookDeliveryRow.id.in_(claimed))
+            .order_by(WebhookDeliveryRow.created_at, WebhookDeliveryRow.id)
+        ).all()
+        return [(_delivery(delivery), _webhook(webhook)) for delivery, webhook in rows]
+
+    def record(
+        self, delivery_id: str, now: datetime, *, status: DeliveryStatus, next_attempt_at: datetime | None,
+        status_code: int | None, error: str | None,
+    ) -> None:  # fmt: skip
+        self.session.execute(
+            update(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.id == delivery_id, WebhookDeliveryRow.status == DeliveryStatus.PENDING.value)
+            .values(status=status.value, next_attempt_at=next_attempt_at, last_status_code=status_code,
+                    last_error=error, updated_at=now)
+        )  # fmt: skip
+
+    def deliveries(self, webhook_id: str, limit: int, marker: str | None = None) -> list[Delivery]:
+        """A webhook's delivery log, newest first; ``marker``: after that delivery."""
+        stmt = select(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id)
+        if marker is not None:
+            after = self.session.get(WebhookDeliveryRow, marker)
+            if after is None or after.webhook_id != webhook_id:
+                return []
+            stmt = stmt.where(
+                or_(
+                    WebhookDeliveryRow.created_at < after.created_at,
+                    (WebhookDeliveryRow.created_at == after.created_at) & (WebhookDeliveryRow.id < after.id),
+                )
+            )
+        stmt = stmt.order_by(WebhookDeliveryRow.created_at.desc(), WebhookDeliveryRow.id.desc()).limit(limit)
+        return [_delivery(row) for row in self.session.scalars(stmt)]
+
+    def dispatch_pending(self) -> bool:
+        """Whether a dispatch task is already waiting to run."""
+        stmt = select(TaskRow.id).where(
+            TaskRow.type == TaskType.WEBHOOK_DISPATCH.value, TaskRow.status == TaskStatus.PENDING.value
+        )
+        return self.session.scalar(stmt.limit(1)) is not None
+
+    def delivery_exists(self, delivery_id: str) -> bool:
+        return self.session.get(WebhookDeliveryRow, delivery_id) is not None

@@ -1,0 +1,327 @@
+"""Webhooks: the /v2/webhooks use cases, the fan-out of delivered outbox events into deliveries, and the
+``webhook_dispatch`` runner that sends them.
+
+An event reaches a webhook in three durable steps. The outbox drain that delivers an event hands it to
+:meth:`WebhookService.fan_out` inside the transaction that marks it delivered: one ``webhook_deliveries`` row
+per webhook that wants it (its project's, or a global one; its event filters), holding the signed body's
+CloudEvent (the payload filtered for the webhook's audience, as notifications are), and a ``webhook_dispatch``
+task. The dispatch claims the due deliveries, POSTs each through web-download's SSRF guard
+(``services/fetch.post``: the target is checked and resolved at every attempt, and the connection pinned to
+the checked address), and records every attempt in the transaction that ends its task: a 2xx is
+``succeeded``; anything else waits ``backoff * 2^(n-1)`` seconds (at most ``backoff_max``) for attempt n+1,
+and is ``failed`` after ``max_attempts``. ``disable_after`` failed attempts in a row disable the webhook
+(its pending deliveries fail with it). The worker's sweep starts a dispatch whenever a retry is due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from glimpse.context import RequestContext
+from glimpse.db import Database
+from glimpse.db.repositories.webhooks import WebhookRepository
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import new_id
+from glimpse.domain.outbox import OutboxMessage
+from glimpse.domain.tasks import Task, TaskType
+from glimpse.domain.webhooks import (
+    CONTENT_TYPE,
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Webhook,
+    WebhookStatus,
+    backoff,
+    cloudevent,
+    new_secret,
+    parse_filters,
+    sign,
+)
+from glimpse.errors import BadRequest, Forbidden, NotFound, TooLarge
+from glimpse.events.emit import project_of
+from glimpse.events.notifier import Audience, for_audience
+from glimpse.policy import Policy, PropertyProtections
+from glimpse.policy.engine import Target
+from glimpse.services import fetch
+from glimpse.services.task_queue import Outcome, Progress, Step, TaskQueue, internal_task
+from glimpse.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 100  # deliveries one dispatch task sends; more due: another dispatch
+PARALLEL = 8  # attempts in flight at once within a dispatch
+MAX_URL = 2048
+MAX_DESCRIPTION = 255
+FIELDS = frozenset({"url", "events", "description", "global"})
+NOT_ENABLED = "Webhooks are not enabled at this site."
+
+
+def _not_found(webhook_id: str) -> NotFound:
+    return NotFound(f"Webhook {webhook_id} not found.")
+
+
+class WebhookService:
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        policy: Policy,
+        queue: TaskQueue,
+        protections: PropertyProtections | None,
+        web: fetch.FetchPolicy,
+        resolver: fetch.Resolver | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.policy = policy
+        self.queue = queue
+        self.protections = protections
+        self.enabled = settings.webhooks_enabled
+        timeout = settings.webhook_timeout
+        self.web = fetch.FetchPolicy(
+            allowed_schemes=web.allowed_schemes, disallowed_schemes=web.disallowed_schemes,
+            allowed_hosts=web.allowed_hosts, disallowed_hosts=web.disallowed_hosts,
+            allowed_ports=web.allowed_ports, disallowed_ports=web.disallowed_ports,
+            allow_private_addresses=web.allow_private_addresses, max_redirects=0, connect_timeout=timeout,
+            read_timeout=timeout, deadline=timeout, ca_file=web.ca_file,
+        )  # fmt: skip
+        self.resolver = resolver
+        self.source = f"urn:glimpse:{settings.default_publisher_id}"
+
+    # -- the API --------------------------------------------------------------------------------------
+    def _require_enabled(self) -> None:
+        if not self.enabled:
+            raise NotFound(NOT_ENABLED)
+
+    def _is_admin(self, ctx: RequestContext) -> bool:
+        return self.policy.check(ctx, "context_is_admin")
+
+    async def create(self, ctx: RequestContext, body: dict[str, Any]) -> tuple[Webhook, str]:
+        """A new webhook and its secret (shown this once)."""
+        self._require_enabled()
+        unknown = sorted(set(body) - FIELDS)
+        if unknown:
+            raise BadRequest(f"Unknown webhook attribute(s): {', '.join(unknown)}")
+        url = body.get("url")
+        if not isinstance(url, str) or not url or len(url) > MAX_URL:
+            raise BadRequest(f"'url' must be an http or https URL of at most {MAX_URL} characters")
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+            raise BadRequest(f"'description' must be text of at most {MAX_DESCRIPTION} characters")
+        every_project = body.get("global", False)
+        if not isinstance(every_project, bool):
+            raise BadRequest("'global' must be true or false")
+        events = parse_filters(body.get("events"))
+        if every_project:
+            self.policy.enforce(ctx, "add_global_webhook")
+        else:
+            if ctx.project_id is None:
+                raise Forbidden("A webhook belongs to a project: use a project-scoped token")
+            self.policy.enforce(ctx, "add_webhook", Target(project_id=ctx.project_id))
+        await fetch.check_import_uri(url, self.web, resolver=self.resolver, what="Webhook URL")
+        now = utcnow()
+        secret = new_secret()
+        webhook = Webhook(
+            id=new_id(), project_id=None if every_project else ctx.project_id, url=url, events=events,
+            secret=secret, audience=tuple(sorted({role.lower() for role in ctx.roles})), description=description,
+            status=WebhookStatus.ACTIVE, failures=0, disabled_reason=None, created_at=now, updated_at=now,
+        )  # fmt: skip
+        limit = self.settings.webhook_max_per_project
+
+        def work(session: Any) -> None:
+            repo = WebhookRepository(session)
+            if webhook.project_id is not None and repo.count(webhook.project_id) >= limit:
+                raise TooLarge(f"Maximum number of webhooks exceeded: the limit is {limit}")
+            repo.add(webhook)
+
+        await self.db.run(work)
+        log.info("webhook %s created for %s: %s", webhook.id, webhook.project_id or "every project", fetch.redact(url))
+        return webhook, secret
+
+    async def list_webhooks(self, ctx: RequestContext) -> list[Webhook]:
+        """The caller's project's webhooks; an admin sees every webhook, the global ones included."""
+        self._require_enabled()
+        self.policy.enforce(ctx, "get_webhooks", Target(project_id=ctx.project_id))
+        admin = self._is_admin(ctx)
+        if not admin and ctx.project_id is None:
+            return []
+        return await self.db.run(lambda s: WebhookRepository(s).of_project(ctx.project_id, every_project=admin))
+
+    async def _load(self, ctx: RequestContext, webhook_id: str, rule: str) -> Webhook:
+        self._require_enabled()
+        webhook = await self.db.run(lambda s: WebhookRepository(s).get(webhook_id))
+        if webhook is None or (webhook.project_id != ctx.project_id and not self._is_admin(ctx)):
+            raise _not_found(webhook_id)  # another project's webhook is not there for this caller
+        self.policy.enforce(ctx, rule, Target(project_id=webhook.project_id))
+        return webhook
+
+    async def get(self, ctx: RequestContext, webhook_id: str) -> Webhook:
+        return await self._load(ctx, webhook_id, "get_webhook")
+
+    async def delete(self, ctx: RequestContext, webhook_id: str) -> None:
+        webhook = await self._load(ctx, webhook_id, "delete_webhook")
+        if not await self.db.run(lambda s: WebhookRepository(s).delete(webhook.id)):
+            raise _not_found(webhook_id)
+        log.info("webhook %s deleted", webhook.id)
+
+    async def deliveries(
+        self, ctx: RequestContext, webhook_id: str, limit: int, marker: str | None
+    ) -> tuple[Webhook, list[Delivery]]:
+        webhook = await self._load(ctx, webhook_id, "get_webhook")
+
+        def work(session: Any) -> list[Delivery]:
+            repo = WebhookRepository(session)
+            if marker is not None and not repo.delivery_exists(marker):
+                raise BadRequest(f"Invalid marker: delivery {marker} not found")
+            return repo.deliveries(webhook.id, limit, marker)
+
+        return webhook, await self.db.run(work)
+
+    # -- the fan-out (an outbox Fanout) ---------------------------------------------------------------
+    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> None:
+        """One delivery per (message, webhook that wants it), in the drain's ending transaction."""
+        if not messages:
+            return
+        repo = WebhookRepository(session)
+        projects = {project for message in messages if (project := project_of(message.payload)) is not None}
+        webhooks = repo.active(projects)
+        if not webhooks:
+            return
+        now = utcnow()
+        memo: dict[tuple[str, ...], dict[str, bool]] = {}
+        deliveries = []
+        for message in messages:
+            project = project_of(message.payload)
+            for webhook in webhooks:
+                if not webhook.wants(message.topic, project):
+                    continue
+                shown = for_audience(
+                    message.payload.get("payload"), Audience(webhook.audience), self.protections,
+                    memo.setdefault(webhook.audience, {}),
+                )  # fmt: skip
+                event = cloudevent(message.id, message.topic, self.source, message.created_at, shown)
+                deliveries.append(
+                    Delivery(
+                        id=new_id(),
+                        webhook_id=webhook.id,
+                        event_id=message.id,
+                        event_type=message.topic,
+                        body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+                        status=DeliveryStatus.PENDING,
+                        attempts=0,
+                        next_attempt_at=now,
+                        last_status_code=None,
+                        last_error=None,
+                        created_at=message.created_at,  # when the event happened: the order of delivery
+                        updated_at=now,
+                    )
+                )
+        if deliveries:
+            repo.add_deliveries(deliveries)
+            if not repo.dispatch_pending():
+                self.queue.enqueue(session, dispatch_task())
+
+    # -- the dispatch runner --------------------------------------------------------------------------
+    async def _attempt(self, delivery: Delivery, webhook: Webhook) -> Attempt:
+        body = delivery.body.encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": CONTENT_TYPE,
+            "webhook-id": delivery.id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(webhook.secret, delivery.id, timestamp, body),
+        }
+        try:
+            status = await fetch.post(webhook.url, body, headers, self.web, resolver=self.resolver)
+        except fetch.FetchRefused as exc:
+            return Attempt(delivery.id, None, exc.message)
+        except Exception as exc:  # no answer: connection refused, TLS, timeout...
+            message = exc.message if isinstance(exc, fetch.RemoteFetchError) else type(exc).__name__
+            return Attempt(delivery.id, None, message)
+        if 200 <= status < 300:
+            return Attempt(delivery.id, status, None)
+        return Attempt(delivery.id, status, f"the receiver answered {status}")
+
+    async def run(self, task: Task, progress: Progress) -> Outcome:
+        now = utcnow()
+        lease = now + timedelta(seconds=2 * self.settings.webhook_timeout + 30)  # a dead dispatch's rows return
+        claimed = await self.db.run(lambda s: WebhookRepository(s).claim_due(now, BATCH, lease))
+        # one webhook's deliveries one after another, in the order of their events; webhooks in parallel
+        queues: dict[str, list[tuple[Delivery, Webhook]]] = {}
+        for delivery, webhook in claimed:
+            queues.setdefault(webhook.id, []).append((delivery, webhook))
+        slots = asyncio.Semaphore(PARALLEL)
+        outcomes: dict[str, Attempt] = {}
+
+        async def send_in_order(queue: list[tuple[Delivery, Webhook]]) -> None:
+            async with slots:
+                for delivery, webhook in queue:
+                    outcomes[delivery.id] = await self._attempt(delivery, webhook)
+
+        await asyncio.gather(*(send_in_order(queue) for queue in queues.values()))
+        attempts = [outcomes[delivery.id] for delivery, _ in claimed]
+        progress(len(attempts), len(attempts))
+        for (delivery, webhook), attempt in zip(claimed, attempts, strict=True):
+            if not attempt.ok:
+                log.warning(
+                    "webhook %s: delivery %s (%s) attempt %d to %s failed: %s", webhook.id, delivery.id,
+                    delivery.event_type, delivery.attempts, fetch.redact(webhook.url), attempt.error,
+                )  # fmt: skip
+        pairs = list(zip(claimed, attempts, strict=True))
+        more = len(claimed) == BATCH
+
+        def finish(session: Any) -> None:
+            self._record(session, pairs)
+            if more and not WebhookRepository(session).dispatch_pending():
+                self.queue.enqueue(session, dispatch_task())
+
+        sent = sum(attempt.ok for attempt in attempts)
+        return Outcome(result={"sent": sent, "failed": len(attempts) - sent}, finish=finish)
+
+    def _record(self, session: Any, pairs: Sequence[tuple[tuple[Delivery, Webhook], Attempt]]) -> None:
+        """Each attempt's outcome, in the transaction that ends the dispatch."""
+        s = self.settings
+        repo = WebhookRepository(session)
+        now = utcnow()
+        for (delivery, webhook), attempt in pairs:
+            if attempt.ok:
+                repo.record(delivery.id, now, status=DeliveryStatus.SUCCEEDED, next_attempt_at=None,
+                            status_code=attempt.status_code, error=None)  # fmt: skip
+                repo.succeeded(webhook.id)
+                continue
+            last = delivery.attempts >= s.webhook_max_attempts
+            repo.record(
+                delivery.id, now, status=DeliveryStatus.FAILED if last else DeliveryStatus.PENDING,
+                next_attempt_at=None if last else now + backoff(delivery.attempts, s.webhook_backoff,
+                                                                s.webhook_backoff_max),
+                status_code=attempt.status_code, error=attempt.error,
+            )  # fmt: skip
+            if repo.failed(webhook.id, now, s.webhook_disable_after):
+                log.warning("webhook %s disabled: %d failed attempts in a row", webhook.id, s.webhook_disable_after)
+
+    async def undo(self, task: Task, reason: str) -> Step | None:
+        log.warning("webhook dispatch failed: %s; its deliveries are retried when their lease ends", reason)
+        return None
+
+    def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
+        pass
+
+    async def sweep(self) -> None:
+        """The worker's sweep: a dispatch when a delivery is due (a retry's time came) and none waits."""
+
+        def work(session: Any) -> None:
+            repo = WebhookRepository(session)
+            if repo.any_due(utcnow()) and not repo.dispatch_pending():
+                self.queue.enqueue(session, dispatch_task())
+
+        await self.db.run(work)
+
+
+def dispatch_task() -> Task:
+    return internal_task(TaskType.WEBHOOK_DISPATCH)
