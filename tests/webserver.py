@@ -7,6 +7,7 @@ import http.server
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -20,10 +21,15 @@ class QuietHandler(http.server.BaseHTTPRequestHandler):
 @contextmanager
 def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """``http://127.0.0.1:<port>`` of a threading server running ``handler``, for as long as the block runs."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    with _running(http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)) as port:
+        yield f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def _running(server: http.server.ThreadingHTTPServer) -> Iterator[int]:
     threading.Thread(target=server.serve_forever, name="test-web-server", daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield server.server_address[1]
     finally:
         server.shutdown()
         server.server_close()
@@ -40,3 +46,23 @@ def bytes_handler(data: bytes) -> type[http.server.BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+@contextmanager
+def serving_directory_tls(directory: Path, cert: Path, key: Path, host: str = "localhost") -> Iterator[str]:
+    """``https://<host>:<port>`` of a static file server over ``directory`` with TLS (``cert``/``key``)."""
+    import functools
+    import ssl
+
+    handler = functools.partial(_QuietFiles, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    with _running(server) as port:
+        yield f"https://{host}:{port}"
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass

@@ -17,6 +17,7 @@ from glimpse.services import fetch
 from glimpse.services.artifacts import ArtifactService, ArtifactTypes, BlobService
 from glimpse.services.artifacts.scrubber import Scrubber
 from glimpse.services.cache import CacheService, NodeCache
+from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
@@ -69,6 +70,7 @@ class Services:
     cache: CacheService
     events: Events
     webhooks: WebhookService
+    catalog: CatalogService
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -161,6 +163,7 @@ def build_services(
         cache=CacheService(settings, db, policy, images, image_data, queue, image_data.cache),
         events=events,
         webhooks=webhooks,
+        catalog=CatalogService(settings, db, policy, queue),
     )
 
 

@@ -8,6 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from glimpse.api import health, metrics, openapi, versions
+from glimpse.api.catalog import assets as catalog_assets
 from glimpse.api.http import Handler, check_request_text
 from glimpse.api.v2 import (
     cache,
@@ -107,4 +108,8 @@ ROUTES = [
     resource("/v2/webhooks/{webhook_id}", GET=webhooks.show, DELETE=webhooks.delete),
     resource("/v2/webhooks/{webhook_id}/deliveries", GET=webhooks.deliveries),
     *metadefs_routes(),
+    resource("/catalog/v1/assets", GET=catalog_assets.index),
+    resource("/catalog/v1/assets/{name}/{version}", GET=catalog_assets.show),
+    resource("/catalog/v1/remotes", GET=catalog_assets.remotes),
+    resource("/catalog/v1/remotes/refresh", POST=catalog_assets.refresh),
 ]

@@ -59,7 +59,7 @@ def negotiate(scope: Scope, accept: str, image_cache: bool = False) -> None:
     for the explicit versions request, ``/`` (the 300 answer) for anything else. The versions document
     answers every method, as Glance's does: such a request is routed as a GET."""
     path: str = scope["path"]
-    if path in OWN_PATHS:
+    if path in OWN_PATHS or path.startswith("/catalog/"):  # Glimpse's own API, unversioned by Glance
         return
     segment, _, rest = path.lstrip("/").partition("/")
     if segment == "versions":

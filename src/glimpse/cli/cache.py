@@ -7,7 +7,6 @@ node's worker (``glimpse serve`` or ``glimpse worker`` with the same configurati
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -15,36 +14,12 @@ from typing import Any, TypeVar
 
 import click
 
+from glimpse.cli.options import config_option, run_services
+
 T = TypeVar("T")
 
-config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="INI file using glance-api.conf section and option names.",
-)
-
-
 def _run(config_file: Path | None, call: Callable[[Any, Any], Coroutine[Any, Any, T]]) -> T:
-    from glimpse.cli.main import _settings
-    from glimpse.container import build_services
-    from glimpse.context import RequestContext
-    from glimpse.db.migrate import upgrade
-    from glimpse.errors import GlimpseError
-
-    settings = _settings(config_file)
-    if settings.auto_migrate:
-        upgrade(settings.database_url.get_secret_value())
-    services = build_services(settings)
-    operator = RequestContext(user_id="glimpse-cli", project_id=None, roles=frozenset({"admin", "member", "reader"}),
-                              request_id="glimpse-cli")  # fmt: skip
-    try:
-        return asyncio.run(call(services.cache, operator))
-    except GlimpseError as exc:
-        raise click.ClickException(exc.message) from exc
-    finally:
-        services.close()
+    return run_services(config_file, lambda services, operator: call(services.cache, operator))
 
 
 @click.group("cache")

@@ -1,17 +1,21 @@
-"""`glimpse catalog init|add|publish|rotate-keys|show`: publishing a signed catalog from a directory.
+"""`glimpse catalog ...`: publishing a signed catalog from a directory, and using the subscribed ones.
 
-These commands work on files only (no database, no server): the directory's ``repository/`` is what a
-Glimpse serves (``[catalog] serve_dir``) or any static web server can serve.
+``init|add|publish|rotate-keys|show`` work on files only (no database, no server): the directory's
+``repository/`` is what a Glimpse serves (``[catalog] serve_dir``) or any static web server can serve.
+``refresh|remotes|list|search`` run the catalog service locally with the node's configuration (its database
+and ``[catalog] remotes``), as an administrator, like `glimpse cache`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
+
+from glimpse.cli.options import config_option, run_services
 
 T = TypeVar("T")
 directory_argument = click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
@@ -106,3 +110,61 @@ def catalog_show(directory: Path) -> None:
     from glimpse.services.catalog.publish import CatalogRepository
 
     click.echo(json.dumps(_guarded(CatalogRepository(directory).describe), indent=2))
+
+
+def _run(config_file: Path | None, call: Callable[[Any, Any], Coroutine[Any, Any, T]]) -> T:
+    return run_services(config_file, call, project="admin")
+
+
+@catalog_group.command("refresh")
+@config_option
+def catalog_refresh(config_file: Path | None) -> None:
+    """Fetch and verify the subscribed catalogs' metadata now (exit 1 when one was refused)."""
+    reports = _run(config_file, lambda svc, ctx: svc.catalog.refresh())
+    for report in reports:
+        click.echo(f"{report.remote}: {report.assets} assets" if report.ok else f"{report.remote}: {report.message}")
+    if not all(report.ok for report in reports):
+        raise SystemExit(1)
+
+
+@catalog_group.command("remotes")
+@config_option
+def catalog_remotes(config_file: Path | None) -> None:
+    """Print the subscribed catalogs' state (versions, signers, last refresh, last error) as JSON."""
+    from glimpse.api.catalog.assets import present_remote
+
+    states = _run(config_file, lambda svc, ctx: svc.catalog.remotes(ctx))
+    click.echo(json.dumps([present_remote(state) for state in states], indent=2))
+
+
+def _print_assets(found: list[Any], as_json: bool) -> None:
+    from glimpse.api.catalog.assets import present_asset
+
+    if as_json:
+        click.echo(json.dumps([present_asset(remote, asset) for remote, asset in found], indent=2))
+        return
+    for remote, asset in found:
+        description = asset.metadata.get("description", "")
+        click.echo(f"{remote}\t{asset.name}@{asset.version}\t{asset.type}\t{asset.sha256[:16]}\t{description}")
+
+
+@catalog_group.command("list")
+@click.option("--type", "kind", default=None, help="Only assets of this type.")
+@click.option("--catalog", default=None, help="Only this subscribed catalog.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@config_option
+def catalog_list(kind: str | None, catalog: str | None, as_json: bool, config_file: Path | None) -> None:
+    """List the subscribed catalogs' assets (as of their last verified refresh)."""
+    found = _run(config_file, lambda svc, ctx: svc.catalog.search(ctx, kind=kind, catalog=catalog))
+    _print_assets(found, as_json)
+
+
+@catalog_group.command("search")
+@click.argument("text")
+@click.option("--type", "kind", default=None, help="Only assets of this type.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@config_option
+def catalog_search(text: str, kind: str | None, as_json: bool, config_file: Path | None) -> None:
+    """Assets whose name or description contains TEXT."""
+    found = _run(config_file, lambda svc, ctx: svc.catalog.search(ctx, query=text, kind=kind))
+    _print_assets(found, as_json)

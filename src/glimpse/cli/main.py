@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from glimpse.cli.options import config_option
 from glimpse.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -20,15 +21,6 @@ if TYPE_CHECKING:
     from glimpse.services.fsck import Fsck
 
 log = logging.getLogger(__name__)
-
-config_option = click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="INI file using glance-api.conf section and option names.",
-)
-
 
 def _settings(config_file: Path | None, **overrides: object) -> Settings:
     """The settings; from here on the configured secrets are masked in whatever the command logs."""

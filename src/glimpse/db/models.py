@@ -461,3 +461,38 @@ class ArtifactLockRow(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the scope
     acquired_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CatalogRemoteRow(Base):
+    """A subscribed catalog's state: the versions of its last verified metadata, and its last failure."""
+
+    __tablename__ = "catalog_remotes"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    root_version: Mapped[int | None] = mapped_column(Integer)
+    targets_version: Mapped[int | None] = mapped_column(Integer)
+    timestamp_version: Mapped[int | None] = mapped_column(Integer)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    signers: Mapped[list[str]] = mapped_column(JSON, default=list)  # key ids that signed its targets
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime)  # the last good refresh
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+class CatalogAssetRow(Base):
+    """An asset of a subscribed catalog, as its last verified targets metadata lists it."""
+
+    __tablename__ = "catalog_assets"
+
+    remote: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    length: Mapped[int] = mapped_column(BigInteger)
+    depends: Mapped[list[str]] = mapped_column(JSON, default=list)
+    details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # description, license, ...
+
+    __table_args__ = (Index("ix_catalog_assets_sha256", "sha256"),)

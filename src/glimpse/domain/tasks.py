@@ -24,6 +24,7 @@ class TaskType(StrEnum):
     ARTIFACT_SCRUB = "artifact_scrub"  # internal: remove an artifact deleted with delayed_delete
     CACHE_IMAGE = "cache_image"  # internal: fill one node's image cache (PUT /v2/cache/{id})
     WEBHOOK_DISPATCH = "webhook_dispatch"  # internal: send the due webhook deliveries
+    CATALOG_REFRESH = "catalog_refresh"  # internal: refresh the subscribed catalogs' signed metadata
 
 
 PUBLIC_TYPES = frozenset({TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT})

@@ -43,6 +43,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.ARTIFACT_SCRUB: services.artifact_scrubber,
         TaskType.CACHE_IMAGE: services.cache,
         TaskType.WEBHOOK_DISPATCH: services.webhooks,
+        TaskType.CATALOG_REFRESH: services.catalog,
     }
 
 
@@ -88,6 +89,7 @@ class Worker:
                 (s.task_heartbeat_interval, services.cache.evict_unservable),
                 (s.outbox_retry_interval, services.outbox.redrive),
                 *([(min(5.0, max(0.2, s.webhook_backoff / 2)), services.webhooks.sweep)] if s.webhooks_enabled else []),
+                (s.catalog_refresh_interval, services.catalog.schedule_refresh),
             ],
             node=s.cache_node() if s.image_cache_dir is not None else None,
         )

@@ -14,6 +14,7 @@ from glimpse.context import RequestContext
 from glimpse.errors import Forbidden
 from glimpse.policy import Policy, Target, credentials, effective_roles
 from glimpse.policy.rules import artifacts as artifact_rules
+from glimpse.policy.rules import catalog as catalog_rules
 from glimpse.policy.rules import list_rules
 from glimpse.policy.rules import webhooks as webhook_rules
 
@@ -396,7 +397,8 @@ GLANCE_RULES = {
 def test_every_glance_rule_is_registered(policy: Policy) -> None:
     glare = {rule.name for rule in artifact_rules.rules()}  # the artifacts API's, under Glare's names
     webhooks = {rule.name for rule in webhook_rules.rules()}  # /v2/webhooks, Glimpse's own
-    assert policy.rule_names() == GLANCE_RULES | glare | webhooks | {
+    catalog = {rule.name for rule in catalog_rules.rules()}  # the application catalog's (Glimpse's own API)
+    assert policy.rule_names() == GLANCE_RULES | glare | webhooks | catalog | {
         "project_manager",
         "add_metadef_resource_type",
         "delete_metadef_resource_type",

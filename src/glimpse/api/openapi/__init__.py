@@ -17,6 +17,7 @@ from glimpse import __version__
 from glimpse.api.http import json_response, services
 from glimpse.api.openapi import (
     cache,
+    catalog,
     common,
     discovery,
     document,
@@ -56,6 +57,7 @@ RESOURCES: tuple[Resource, ...] = (
     cache,
     metadefs,
     webhooks,
+    catalog,
 )
 
 

@@ -85,6 +85,11 @@ class TaskRepository:
         )  # fmt: skip
         self.session.flush()
 
+    def has_pending(self, task_type: TaskType) -> bool:
+        """Whether a task of ``task_type`` waits to run (a periodic job enqueues no second one)."""
+        stmt = select(TaskRow.id).where(TaskRow.type == task_type.value, TaskRow.status == TaskStatus.PENDING.value)
+        return self.session.scalar(stmt.limit(1)) is not None
+
     def get(self, task_id: str, viewer: RequestContext | None) -> Task:
         row = self.session.scalars(select(TaskRow).where(TaskRow.id == task_id, _visible(viewer))).one_or_none()
         if row is None:

@@ -22,6 +22,7 @@ from glimpse.policy.rules import (
     artifacts,
     base,
     cache,
+    catalog,
     discovery,
     images,
     locations,
@@ -42,6 +43,7 @@ RESOURCES: tuple[Resource, ...] = (
     metadefs,
     webhooks,
     artifacts,
+    catalog,
 )
 
 

@@ -1,0 +1,71 @@
+"""python-tuf's fetcher over the SSRF-guarded fetcher (``services/fetch.py``).
+
+TUF's client (``tuf.ngclient.Updater``) is synchronous and runs in a worker thread; every request it makes
+goes through :class:`GuardedFetcher`, which hands it to :func:`glimpse.services.fetch.open_stream` on the
+server's event loop. So a catalog's metadata and files are fetched with the same checks as a web-download:
+scheme (https only here), host and address filtering (no loopback, private or link-local address such as
+169.254.169.254 unless listed in ``[catalog] allowed_hosts``), the connection pinned to the checked address,
+redirects re-checked, a deadline, and TLS verified against the system's CAs (or ``[catalog] test_ca_file``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
+
+from tuf.api.exceptions import DownloadError, DownloadHTTPError
+from tuf.ngclient import FetcherInterface
+
+from glimpse.services import fetch
+from glimpse.settings import Settings
+
+T = TypeVar("T")
+
+
+def catalog_fetch_policy(settings: Settings) -> fetch.FetchPolicy:
+    """https only, any port, private addresses only where ``[catalog] allowed_hosts`` lists them."""
+    return fetch.FetchPolicy(
+        allowed_schemes=("https",),
+        allowed_hosts=tuple(settings.catalog_allowed_hosts),
+        allowed_ports=(),
+        max_bytes=settings.image_size_cap,
+        deadline=3600.0,
+        ca_file=str(settings.catalog_test_ca_file) if settings.catalog_test_ca_file else None,
+    )
+
+
+async def _next(stream: fetch.RemoteStream) -> bytes:
+    return await anext(stream)
+
+
+class GuardedFetcher(FetcherInterface):
+    """Called from TUF's thread; runs each fetch on ``loop`` (the server's event loop)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, policy: fetch.FetchPolicy) -> None:
+        self.loop = loop
+        self.policy = policy
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        try:
+            stream = self._call(fetch.open_stream(url, self.policy))
+        except fetch.RemoteFetchError as exc:
+            if exc.status is not None:  # TUF reads 403/404 of the next root as "no newer root"
+                raise DownloadHTTPError(exc.message, exc.status) from exc
+            raise DownloadError(exc.message) from exc
+        return self._chunks(stream)
+
+    def _chunks(self, stream: fetch.RemoteStream) -> Iterator[bytes]:
+        try:
+            while True:
+                try:
+                    yield self._call(_next(stream))
+                except StopAsyncIteration:
+                    return
+                except fetch.RemoteFetchError as exc:
+                    raise DownloadError(exc.message) from exc
+        finally:
+            self._call(stream.aclose())
