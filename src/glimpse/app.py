@@ -39,6 +39,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         stop = asyncio.Event()
         worker = None
         await svc.metadefs.resource_types.seed()
+        audit_writer = asyncio.create_task(svc.audit.run(stop))
         if settings.worker_in_process:
             worker = asyncio.create_task(Worker.from_services(svc).run_forever(stop))
         try:
@@ -47,12 +48,13 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             stop.set()
             if worker is not None:
                 await worker
+            await audit_writer
             if services is None:
                 svc.close()
 
     middleware = [
         Middleware(RequestContextMiddleware, authenticator=svc.auth, metrics=svc.metrics,
-                   image_cache=settings.image_cache_dir is not None)
+                   image_cache=settings.image_cache_dir is not None, audit=svc.audit)
     ]  # fmt: skip
     if settings.catalog_serve_dir is not None:  # a published catalog: static signed files, no token needed
         static = StaticFiles(directory=settings.catalog_serve_dir / "repository", check_dir=False)
@@ -85,6 +87,7 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         worker = None
+        audit_writer = asyncio.create_task(svc.audit.run(stop))
         if settings.worker_in_process:  # scrubs delayed deletes, deletes the data nothing references any more
             runners: dict[TaskType, Runner] = {
                 TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs.objects,
@@ -100,6 +103,7 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
             stop.set()
             if worker is not None:
                 await worker
+            await audit_writer
             if services is None:
                 svc.close()
 
@@ -112,6 +116,7 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
                 metrics=svc.metrics,
                 public_paths=ARTIFACT_PUBLIC_PATHS,
                 negotiate_versions=False,
+                audit=svc.audit,
             ),
             Middleware(VersionMiddleware),
         ],

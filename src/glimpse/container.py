@@ -16,6 +16,7 @@ from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
 from glimpse.services.artifacts import ArtifactService, ArtifactTypes, BlobService
 from glimpse.services.artifacts.scrubber import Scrubber
+from glimpse.services.audit import AuditLog
 from glimpse.services.cache import CacheService, NodeCache
 from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.health import HealthService
@@ -71,6 +72,7 @@ class Services:
     events: Events
     webhooks: WebhookService
     catalog: CatalogService
+    audit: AuditLog
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -164,6 +166,7 @@ def build_services(
         events=events,
         webhooks=webhooks,
         catalog=CatalogService(settings, db, policy, queue),
+        audit=AuditLog(settings, db, policy),
     )
 
 

@@ -1,5 +1,6 @@
-"""Pure ASGI middleware: request id on every response, authentication for /v2, an access log line and the
-request metrics (count and latency by method, route template and status)."""
+"""Pure ASGI middleware: request id on every response, authentication for /v2, an access log line, the
+request metrics (count and latency by method, route template and status) and the audit log's entry of every
+state-changing or refused request."""
 
 from __future__ import annotations
 
@@ -14,9 +15,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from glimpse.api.errors import INTERNAL_ERROR, error_response, status_for
 from glimpse.api.versions import negotiate
 from glimpse.auth import Authenticator
+from glimpse.domain.audit import AuditEntry, audited, outcome
+from glimpse.domain.clock import utcnow
+from glimpse.domain.images import new_id
 from glimpse.errors import GlimpseError
 from glimpse.logs import RequestLog, current_request
 from glimpse.metrics import UNMATCHED, Metrics
+from glimpse.services.audit import AuditLog
 
 log = logging.getLogger("glimpse.access")
 
@@ -47,8 +52,10 @@ class RequestContextMiddleware:
         public_paths: frozenset[str] = PUBLIC_PATHS,
         negotiate_versions: bool = True,
         image_cache: bool = False,
+        audit: AuditLog | None = None,
     ) -> None:
         self.app = app
+        self.audit = audit if audit is not None and audit.enabled else None
         self.auth = authenticator
         self.metrics = metrics
         self.public_paths = public_paths
@@ -76,6 +83,7 @@ class RequestContextMiddleware:
             negotiate(scope, headers.get("accept", ""), self.image_cache)  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
+        roles: tuple[str, ...] = ()
         if path not in self.public_paths:
             try:
                 ctx = await self.auth.authenticate(headers)
@@ -86,10 +94,10 @@ class RequestContextMiddleware:
                 try:
                     await response(scope, receive, send_with_id)
                 finally:
-                    self._finish(scope, status_holder[0], started, request_id, None, None)
+                    self._finish(scope, status_holder[0], started, request_id, None, None, ())
                 return
             scope["glimpse.context"] = dataclasses.replace(ctx, request_id=request_id)
-            user, project = ctx.user_id, ctx.project_id
+            user, project, roles = ctx.user_id, ctx.project_id, tuple(sorted(ctx.roles))
         log_token = current_request.set(RequestLog(request_id, user, project))
         try:
             await self.app(scope, receive, send_with_id)
@@ -100,17 +108,38 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
             raise
         finally:
-            self._finish(scope, status_holder[0], started, request_id, user, project)
+            self._finish(scope, status_holder[0], started, request_id, user, project, roles)
             current_request.reset(log_token)
 
     def _finish(
-        self, scope: Scope, status: int, started: float, request_id: str, user: str | None, project: str | None
-    ) -> None:
-        """The access line and the request metrics, once the response is over (or failed)."""
+        self, scope: Scope, status: int, started: float, request_id: str, user: str | None, project: str | None,
+        roles: tuple[str, ...],
+    ) -> None:  # fmt: skip
+        """The access line, the request metrics and the audit entry, once the response is over (or failed)."""
         seconds = time.perf_counter() - started
         method: str = scope["method"]
         path: str = scope.get("glimpse.requested_path", scope["path"])
-        self.metrics.observe_request(method, route_template(scope), status, seconds)
+        template = route_template(scope)
+        self.metrics.observe_request(method, template, status, seconds)
+        if self.audit is not None and audited(method, status):
+            params = scope.get("path_params") or {}
+            target = next((str(value)[:255] for value in params.values()), None)
+            self.audit.record(
+                AuditEntry(
+                    id=new_id(),
+                    created_at=utcnow(),
+                    request_id=request_id,
+                    user_id=user,
+                    project_id=project,
+                    roles=roles,
+                    method=method[:16],
+                    action=f"{method[:16]} {template}"[:255],
+                    path=path[:2048],
+                    target=target,
+                    status=status,
+                    outcome=outcome(status),
+                )
+            )
         duration_ms = round(seconds * 1000, 1)
         log.info(
             "%s %s %s %.1fms request_id=%s user=%s project=%s",

@@ -11,6 +11,7 @@ from glimpse.api import health, metrics, openapi, versions
 from glimpse.api.catalog import assets as catalog_assets
 from glimpse.api.http import Handler, check_request_text
 from glimpse.api.v2 import (
+    audit,
     cache,
     discovery,
     image_data,
@@ -107,6 +108,7 @@ ROUTES = [
     resource("/v2/webhooks", GET=webhooks.index, POST=webhooks.create),
     resource("/v2/webhooks/{webhook_id}", GET=webhooks.show, DELETE=webhooks.delete),
     resource("/v2/webhooks/{webhook_id}/deliveries", GET=webhooks.deliveries),
+    resource("/v2/audit", GET=audit.index),
     *metadefs_routes(),
     resource("/catalog/v1/assets", GET=catalog_assets.index),
     resource("/catalog/v1/assets/{name}/{version}", GET=catalog_assets.show),

@@ -236,6 +236,31 @@ class WebhookDeliveryRow(Base):
     )
 
 
+class AuditRow(Base):
+    """One audited request: a state-changing one, or one that was refused."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    request_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(255))
+    project_id: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    method: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        Index("ix_audit_log_created_at", "created_at"),
+        Index("ix_audit_log_project_id_created_at", "project_id", "created_at"),
+        Index("ix_audit_log_user_id_created_at", "user_id", "created_at"),
+    )
+
+
 class QuotaLimitRow(Base):
     """Glimpse's own limits (embedded mode): per project, or the default for all (project ``*``)."""
 

@@ -90,6 +90,7 @@ class Worker:
                 (s.outbox_retry_interval, services.outbox.redrive),
                 *([(min(5.0, max(0.2, s.webhook_backoff / 2)), services.webhooks.sweep)] if s.webhooks_enabled else []),
                 (s.catalog_refresh_interval, services.catalog.schedule_refresh),
+                (3600.0, services.audit.purge),
             ],
             node=s.cache_node() if s.image_cache_dir is not None else None,
         )

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ConfigDict, model_validator
 
 from glimpse.settings.artifacts import ArtifactGroup, ArtifactLimitGroup
+from glimpse.settings.audit import AuditGroup
 from glimpse.settings.auth import AuthGroup
 from glimpse.settings.cache import CacheGroup
 from glimpse.settings.catalog import CatalogGroup
@@ -26,6 +27,7 @@ from glimpse.settings.trust import TrustGroup
 # the order they are printed in (`glimpse settings show`) and read in
 class Settings(
     DataPathGroup,
+    AuditGroup,
     EventGroup,
     TrustGroup,
     PropertyProtectionGroup,

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from glimpse import __version__
 from glimpse.api.http import json_response, services
 from glimpse.api.openapi import (
+    audit,
     cache,
     catalog,
     common,
@@ -58,6 +59,7 @@ RESOURCES: tuple[Resource, ...] = (
     metadefs,
     webhooks,
     catalog,
+    audit,
 )
 
 

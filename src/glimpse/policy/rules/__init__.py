@@ -20,6 +20,7 @@ from oslo_policy.policy import RuleDefault
 
 from glimpse.policy.rules import (
     artifacts,
+    audit,
     base,
     cache,
     catalog,
@@ -42,6 +43,7 @@ RESOURCES: tuple[Resource, ...] = (
     discovery,
     metadefs,
     webhooks,
+    audit,
     artifacts,
     catalog,
 )
