@@ -1,4 +1,5 @@
-"""What the command groups share: the --config option, and running a use case with this node's services."""
+"""What the commands share: the --config option, the settings loaded from it, and running a use case with
+this node's services."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+
+from glimpse.settings import Settings, load_settings
 
 T = TypeVar("T")
 
@@ -20,12 +23,23 @@ config_option = click.option(
 )
 
 
+def _settings(config_file: Path | None, **overrides: object) -> Settings:
+    """The settings; from here on the configured secrets are masked in whatever the command logs."""
+    from glimpse.logs import mask_secrets
+
+    try:
+        settings = load_settings(config_file, None, **overrides)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    mask_secrets(settings.secrets())
+    return settings
+
+
 def run_services(
     config_file: Path | None, call: Callable[[Any, Any], Coroutine[Any, Any, T]], project: str | None = None
 ) -> T:
     """``call(services, operator)`` with this node's services (the database migrated first), as an
     administrator (of ``project`` when given); a domain error is the command's error message."""
-    from glimpse.cli.main import _settings
     from glimpse.container import build_services
     from glimpse.context import RequestContext
     from glimpse.db.migrate import upgrade

@@ -1,0 +1,81 @@
+"""`glimpse serve` and `glimpse worker`: the API server and a task worker, each joining the data directory
+(the start-up recovery runs first when no other server uses it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from glimpse.cli.fsck import _recover
+from glimpse.cli.options import _settings, config_option
+from glimpse.cli.serving import prepare_data_dir, run_server
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default 9292).")
+@config_option
+def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
+    """Run the API server."""
+    from glimpse.logs import configure_logging
+
+    settings = _settings(config_file, host=host, port=port)
+    # before the imports below log anything
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())
+
+    from glimpse.app import create_app
+    from glimpse.auth.tokens import ensure_admin_token
+    from glimpse.services.fsck import DataDirLock, claim_data_dir
+
+    prepare_data_dir(settings)
+    if settings.auth == "tokens":
+        assert settings.token_file is not None
+        token = ensure_admin_token(settings.token_file)
+        if token is not None:
+            click.echo(f"Created an admin token (shown once; only its digest is kept in {settings.token_file}):")
+            click.echo(f"  export OS_AUTH_TOKEN={token}")
+            click.echo(f"  export OS_IMAGE_URL=http://{settings.host}:{settings.port}")
+    # held shared while this process serves; a crash leaves no lock behind
+    data_dir_lock = DataDirLock(settings.data_dir)
+    claim_data_dir(data_dir_lock, lambda: _recover(settings))
+    # several worker processes: each builds its own app from the same file and environment
+    app: Any = create_app(settings) if settings.workers <= 1 else "glimpse.app:app_from_environment"
+    run_server(app, settings, settings.host, settings.port, config_file)
+
+
+@click.command()
+@config_option
+def worker(config_file: Path | None) -> None:
+    """Run a task worker (imports) without the API; run as many as you like against one database."""
+    from glimpse.logs import configure_logging
+
+    settings = _settings(config_file)
+    configure_logging(settings.log_format, settings.log_level, settings.secrets())
+
+    import asyncio
+    import signal
+
+    from glimpse.container import build_services
+    from glimpse.jobs.worker import Worker
+    from glimpse.services.fsck import DataDirLock, claim_data_dir
+
+    # a worker writes into the stores like a server: held shared, the lock keeps `glimpse fsck --repair` and
+    # a starting server's recovery away from the unfinished writes of imports it is running
+    data_dir_lock = DataDirLock(settings.data_dir)
+    claim_data_dir(data_dir_lock, lambda: _recover(settings))
+
+    async def run() -> None:
+        services = build_services(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Worker.from_services(services).run_forever(stop)
+        finally:
+            services.close()
+
+    asyncio.run(run())
