@@ -6,6 +6,7 @@ Locations are never part of a payload (their URLs may carry store credentials), 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,16 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Member
 from glimpse.domain.metadefs import Association, MetadefObject, Namespace, Property, Tag
 from glimpse.domain.tasks import Task
+from glimpse.errors import (
+    BadRequest,
+    Conflict,
+    GlimpseError,
+    NotFound,
+    StorageFull,
+    StorageWriteDenied,
+    TooLarge,
+    UnsupportedMediaType,
+)
 
 IMPORTING_TO = "os_glance_importing_to_stores"
 FAILED_IMPORT = "os_glance_failed_import"
@@ -66,6 +77,23 @@ def image_data(image_: Image, *, backend: str | None = None) -> dict[str, Any]:
     if backend is not None:
         payload["backend"] = backend
     return payload
+
+
+def upload_failure(image_id: str, error: BaseException) -> str:
+    """``image.upload`` at ERROR priority: as Glance, a failed upload's payload is a sentence saying why (the
+    same text the client was answered), not the image."""
+    reason = error.message if isinstance(error, GlimpseError) else type(error).__name__
+    if isinstance(error, StorageFull):
+        return f"The image store is full: {reason}"
+    if isinstance(error, StorageWriteDenied):
+        return f"Not permitted to write to the image store: {reason}"
+    if isinstance(error, NotFound):
+        return f"Image {image_id} was not found when its upload ended (deleted meanwhile?): {reason}"
+    if isinstance(error, BadRequest | TooLarge | UnsupportedMediaType | Conflict):
+        return f"Cannot store the data of image {image_id}: {reason}"
+    if isinstance(error, asyncio.CancelledError):
+        return f"The upload of image {image_id} was interrupted"
+    return f"The upload of image {image_id} failed: {reason}"
 
 
 def member(member: Member, *, deleted: bool = False) -> dict[str, Any]:

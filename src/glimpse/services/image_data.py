@@ -55,6 +55,14 @@ SETTLE_MAX_RETRY = 5.0
 SETTLE_PATIENCE = 600.0
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an upload failed, for its ``image.upload`` error event (and whose image it was)."""
+
+    owner: str | None
+    reason: str
+
+
 def plan(
     settings: Settings,
     *,
@@ -245,7 +253,9 @@ class ImageDataService:
                 digests = record(self.settings, image, out)
                 return await self._activate(image_id, store, stored, digests)
             except BaseException as exc:
-                await self._undo(image_id, store, stored, outcome_unknown=isinstance(exc, DatabaseUnavailable))
+                failure = Failure(image.owner, payloads.upload_failure(image_id, exc))
+                unknown = isinstance(exc, DatabaseUnavailable)
+                await self._undo(image_id, store, stored, outcome_unknown=unknown, failure=failure)
                 raise
             finally:
                 self.metrics.bytes_in(store.id, out.received)
@@ -270,7 +280,10 @@ class ImageDataService:
 
         return await self.db.run(work)
 
-    async def _undo(self, image_id: str, store: Store, stored: StoredObject | None, *, outcome_unknown: bool) -> None:
+    async def _undo(
+        self, image_id: str, store: Store, stored: StoredObject | None, *, outcome_unknown: bool,
+        failure: Failure | None = None,
+    ) -> None:  # fmt: skip
         """After a failed upload: remove what was written, then put the image back to queued, as Glance does.
 
         The data goes first, while the image is still 'saving' so that no other upload of it can start. When
@@ -282,17 +295,21 @@ class ImageDataService:
             await _quietly(store.delete(stored.url))
             stored = None
         try:
-            await asyncio.shield(self._settle(image_id, store, stored))
+            await asyncio.shield(self._settle(image_id, store, stored, failure))
         except DatabaseUnavailable:
             log.warning("image %s: the database is unavailable; back to queued once it answers", image_id)
-            task = asyncio.get_running_loop().create_task(self._settle_patiently(image_id, store, stored))
+            task = asyncio.get_running_loop().create_task(self._settle_patiently(image_id, store, stored, failure))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         except Exception:
             log.exception("could not put image %s back to queued after a failed upload", image_id)
 
-    async def _settle(self, image_id: str, store: Store, stored: StoredObject | None) -> None:
-        """Remove ``stored`` unless a committed activation references it, then put the image back to queued."""
+    async def _settle(
+        self, image_id: str, store: Store, stored: StoredObject | None, failure: Failure | None = None
+    ) -> None:
+        """Remove ``stored`` unless a committed activation references it, then put the image back to queued
+        (with Glance's events of a failed upload: ``image.upload`` at ERROR priority, its payload the reason,
+        then ``image.update``)."""
         if stored is not None:
             url = stored.url
 
@@ -307,16 +324,25 @@ class ImageDataService:
                 log.warning("image %s: its activation committed despite the database error; it is active", image_id)
                 return
             await _quietly(store.delete(url))
-        await self.db.run(lambda s: ImageRepository(s).set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow()))
 
-    async def _settle_patiently(self, image_id: str, store: Store, stored: StoredObject | None) -> None:
+        def back_to_queued(session: Any) -> None:
+            repo = ImageRepository(session)
+            if repo.set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow()) and failure is not None:
+                self.events.emit(session, "image.upload", failure.reason, "ERROR", project=failure.owner)
+                self.events.emit(session, "image.update", payloads.image(repo.get(image_id, None)))
+
+        await self.db.run(back_to_queued)
+
+    async def _settle_patiently(
+        self, image_id: str, store: Store, stored: StoredObject | None, failure: Failure | None
+    ) -> None:
         delay = waited = 0.0
         while True:
             delay = min(max(delay * 2, SETTLE_FIRST_RETRY), SETTLE_MAX_RETRY)
             await asyncio.sleep(delay)
             waited += delay
             try:
-                await self._settle(image_id, store, stored)
+                await self._settle(image_id, store, stored, failure)
             except DatabaseUnavailable:
                 if waited < SETTLE_PATIENCE:
                     continue
