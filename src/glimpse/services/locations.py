@@ -177,15 +177,14 @@ class LocationService:
             repo.save(current)
             self.queue.enqueue(session, task)
 
-        claim = await self.images.quotas.claim(
-            image.owner, {Resource.IMAGE_COUNT_UPLOADING: 1}, holder=_holder(task), hold=TASK_TTL
+        await self.images.quotas.claim_and_commit(
+            image.owner,
+            {Resource.IMAGE_COUNT_UPLOADING: 1},
+            lambda: self.db.run(work),
+            holder=_holder(task),
+            hold=TASK_TTL,
+            then_drop=[Resource.IMAGE_COUNT_UPLOADING],  # the image counts as uploading while importing
         )
-        try:
-            await self.db.run(work)
-        except BaseException:
-            await asyncio.shield(claim.release())
-            raise
-        await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while importing
         log.info("image %s: location %s in store %s added, task %s", image_id, shown(url), store.id, task.id)
         return task
 

@@ -14,8 +14,9 @@ reservations and claims.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -208,6 +209,27 @@ class QuotaService(Generic[R]):
         if wanted:
             await self.reserve(claim, wanted)
         return claim
+
+    async def claim_and_commit(
+        self,
+        project_id: str | None,
+        requests: Mapping[R, int],
+        commit: Callable[[], Awaitable[None]],
+        *,
+        holder: str,
+        hold: timedelta = HOLD,
+        then_drop: Iterable[R] = (),
+    ) -> None:
+        """Claim ``requests``, then ``commit`` the transaction that records what the claim is for (a task): if
+        it fails the claim is released; once it is committed, ``then_drop`` is dropped from the claim (the
+        committed rows count it from now on) and the rest stays held for the task."""
+        claim = await self.claim(project_id, requests, holder=holder, hold=hold)
+        try:
+            await commit()
+        except BaseException:
+            await asyncio.shield(claim.release())
+            raise
+        await claim.drop(*then_drop)
 
     async def resume(self, project_id: str | None, holder: str, *, hold: timedelta = HOLD) -> Claim[R]:
         """The claim ``holder`` made earlier (perhaps in another process), to extend or release it."""

@@ -4,7 +4,6 @@ enqueue its task.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -172,13 +171,12 @@ class ImportCall(ImportBase):
             self.events.emit(session, "task.create", payloads.task(task))
             self.events.emit(session, "image.update", payloads.image(current))
 
-        claim = await self.images.quotas.claim(
-            image.owner, _import_claim(image, request), holder=f"import:{task.id}", hold=TASK_TTL
+        await self.images.quotas.claim_and_commit(
+            image.owner,
+            _import_claim(image, request),
+            lambda: self.db.run(work),
+            holder=f"import:{task.id}",
+            hold=TASK_TTL,
+            then_drop=[Resource.IMAGE_COUNT_UPLOADING],  # the image counts as uploading while importing
         )
-        try:
-            await self.db.run(work)
-        except BaseException:
-            await asyncio.shield(claim.release())
-            raise
-        await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while importing
         return task
