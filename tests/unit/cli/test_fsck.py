@@ -15,16 +15,6 @@ from glimpse.stores.filesystem import PARTIAL_SUFFIX
 
 
 @pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "GLIMPSE_DATA_DIR": str(settings.data_dir),
-        "GLIMPSE_DATABASE_URL": settings.database_url.get_secret_value(),
-        "GLIMPSE_AUTH": "noauth",
-        "GLIMPSE_CONFIG": "",
-    }
-
-
-@pytest.fixture
 def leftover(settings: Settings) -> Path:
     datadir = Path(settings.stores["local"].options.filesystem_store_datadir)
     datadir.mkdir(parents=True, exist_ok=True)

@@ -6,12 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from starlette.testclient import TestClient
 
 from glimpse.cli.main import main
-from glimpse.settings import Settings
 
 NS = "/v2/metadefs/namespaces"
 
@@ -29,16 +27,6 @@ HW: dict[str, Any] = {
     "tags": [{"name": "fast"}],
 }  # fmt: skip
 SMALL: dict[str, Any] = {"namespace": "Test::Small", "visibility": "private", "owner": "alpha"}
-
-
-@pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
-    return {
-        "GLIMPSE_DATA_DIR": str(settings.data_dir),
-        "GLIMPSE_DATABASE_URL": settings.database_url.get_secret_value(),
-        "GLIMPSE_AUTH": "noauth",
-        "GLIMPSE_CONFIG": "",
-    }
 
 
 def run(env: dict[str, str], *args: str) -> tuple[int, str]:
