@@ -233,3 +233,43 @@ def test_a_client_hanging_up_after_its_last_byte_still_fills_the_cache(
                     f"{node.server.url}/v2/images/{image_id}/file"], check=True, timeout=120)  # fmt: skip
     assert target.read_bytes() == data
     wait_until(lambda: cache_rows(node).get(image_id) == "cached", f"{image_id} cached by the download")
+
+
+def test_cached_reads_are_sent_whole_and_ranged_on_one_connection(nodes: tuple[Node, Node], tmp_path: Path) -> None:
+    """Reads from the cache go out with sendfile (the server's zero-copy send): whole, ranged, one after another
+    on one keep-alive connection, and a client hanging up half way leaves the connection's server fine."""
+    import http.client
+    import socket
+
+    node, _ = nodes
+    image_id, data = make_image(node, tmp_path, size=24 * 1024 * 1024 + 123)
+    glance(node).run("admin", "cache-queue", image_id)
+    wait_until(lambda: cache_rows(node).get(image_id) == "cached", f"{image_id} cached")
+    host, port = node.server.url.removeprefix("http://").split(":")
+    headers = {"X-Auth-Token": node.server.tokens["admin"]}
+    path = f"/v2/images/{image_id}/file"
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        for wanted, status, expected in (
+            (None, 200, data),
+            ("bytes=0-0", 206, data[:1]),
+            ("bytes=1000000-9999999", 206, data[1000000:10000000]),
+            ("bytes=-77", 206, data[-77:]),
+            (None, 200, data),
+        ):
+            conn.request("GET", path, headers=headers | ({"Range": wanted} if wanted else {}))
+            response = conn.getresponse()
+            body = response.read()
+            assert (response.status, len(body)) == (status, len(expected))
+            assert body == expected
+    finally:
+        conn.close()
+
+    # a client that reads the head and a little of the body, then hangs up
+    with socket.create_connection((host, int(port))) as sock:
+        token = headers["X-Auth-Token"]
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {token}\r\n\r\n".encode())
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+    target = tmp_path / "after"
+    glance(node).run("admin", "image-download", "--file", str(target), image_id)
+    assert target.read_bytes() == data

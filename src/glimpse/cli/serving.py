@@ -24,6 +24,8 @@ def run_server(app: Any, settings: Settings, host: str, port: int, config_file: 
     import uvicorn
     from uvicorn.config import LOGGING_CONFIG
 
+    from glimpse.api.zerocopy import ZeroCopyHttpToolsProtocol
+
     if settings.workers > 1 and config_file is not None:
         os.environ["GLIMPSE_CONFIG"] = str(config_file)
     # JSON logs: uvicorn's own loggers get no handlers of their own and reach ours through the root logger
@@ -38,7 +40,7 @@ def run_server(app: Any, settings: Settings, host: str, port: int, config_file: 
         log_config=log_config,
         access_log=False,
         loop="uvloop",
-        http="httptools",
+        http=ZeroCopyHttpToolsProtocol if settings.sendfile else "httptools",  # zero-copy downloads of local files
         timeout_keep_alive=30,
     )
 

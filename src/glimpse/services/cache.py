@@ -38,6 +38,7 @@ from glimpse.policy.engine import Target
 from glimpse.services.images import ImageService, target_of
 from glimpse.services.task_queue import Outcome, Progress, Step, TaskQueue
 from glimpse.settings import Settings
+from glimpse.stores.region import FileRegion
 
 if TYPE_CHECKING:
     from glimpse.services.image_data import ImageDataService
@@ -114,22 +115,7 @@ class NodeCache:
         except BaseException:
             os.close(fd)
             raise
-        return self._read(fd, start, length)
-
-    async def _read(self, fd: int, start: int, length: int) -> AsyncIterator[bytes]:
-        sent = self.metrics.cache_bytes.labels("out")
-        try:
-            offset, remaining = start, length
-            while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(os.pread, fd, min(self.chunk_size, remaining), offset)
-                if not chunk:
-                    break
-                offset += len(chunk)
-                remaining -= len(chunk)
-                sent.inc(len(chunk))
-                yield chunk
-        finally:
-            os.close(fd)
+        return FileRegion(fd, start, length, self.chunk_size).counting(self.metrics.cache_bytes.labels("out").inc)
 
     # -- filling ------------------------------------------------------------------------------------------
     def cacheable(self, image: Image) -> bool:

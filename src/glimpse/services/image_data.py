@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import anyio
+
 from glimpse.context import RequestContext
 from glimpse.data import pipeline
 from glimpse.data.inspect import verdict
@@ -41,7 +43,8 @@ from glimpse.metrics import Metrics
 from glimpse.policy import Policy
 from glimpse.services.images import ImageService, target_of
 from glimpse.settings import Settings
-from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
+from glimpse.stores.base import READ_ONLY_TYPES, RegionStore, Store, StoredObject
+from glimpse.stores.region import FileRegion
 from glimpse.stores.registry import StoreRegistry
 
 if TYPE_CHECKING:
@@ -139,7 +142,8 @@ async def start_receiving(
 
 @dataclass(slots=True)
 class Download:
-    """What the HTTP layer needs to send image data: the byte range and a primed stream."""
+    """What the HTTP layer needs to send image data: the byte range and a primed stream (a
+    :class:`FileRegion` when the bytes are a local file: the cache's, the filesystem store's)."""
 
     image: Image
     total: int
@@ -375,7 +379,10 @@ class ImageDataService:
         if self.cache is not None and cached is None and requested is None:
             body = await self.cache.tee(image, body)  # a whole-image read fills the cache as it streams
         if self.events.enabled("image.send"):
-            body = self._sent(ctx, image, length, body)
+            if isinstance(body, FileRegion):
+                body.when_finished(functools.partial(self._record_send, ctx, image, length))
+            else:
+                body = self._sent(ctx, image, length, body)
         return Download(image=image, total=total, start=start, length=length, partial=requested is not None, body=body)
 
     async def _sent(
@@ -388,12 +395,16 @@ class ImageDataService:
                 sent += len(chunk)
                 yield chunk
         finally:
-            payload = payloads.send(image, sent, ctx.project_id, ctx.user_id)
-            priority: Priority = "INFO" if sent == length else "ERROR"
-            try:
-                await asyncio.shield(self.db.run(lambda s: self.events.emit(s, "image.send", payload, priority)))
-            except Exception as exc:  # the download itself went fine; only its event is lost
-                log.warning("image %s: could not record image.send: %s", image.id, exc)
+            await self._record_send(ctx, image, length, sent)
+
+    async def _record_send(self, ctx: RequestContext, image: Image, length: int, sent: int) -> None:
+        """An ``image.send`` (ERROR when the client got less than it asked for)."""
+        payload = payloads.send(image, sent, ctx.project_id, ctx.user_id)
+        priority: Priority = "INFO" if sent == length else "ERROR"
+        try:
+            await asyncio.shield(self.db.run(lambda s: self.events.emit(s, "image.send", payload, priority)))
+        except Exception as exc:  # the download itself went fine; only its event is lost
+            log.warning("image %s: could not record image.send: %s", image.id, exc)
 
     async def open_data(self, image: Image, start: int, length: int) -> AsyncIterator[bytes] | None:
         """The image's bytes from the best store that can serve them (the image cache's fill reads this)."""
@@ -408,6 +419,17 @@ class ImageDataService:
         unavailable: StoreError | None = None
         urls = {loc.store: loc.url for loc in image.locations}
         for store in self.stores.by_weight(image.stores):
+            if isinstance(store, RegionStore):
+                try:
+                    region = await anyio.to_thread.run_sync(store.open_region, urls[store.id], start, length)
+                except NotFound as exc:
+                    log.error("image %s: its data is missing from store %s: %s", image.id, store.id, exc)
+                    continue
+                except StoreError as exc:
+                    log.warning("image %s: store %s could not serve its copy: %s", image.id, store.id, exc)
+                    unavailable = exc
+                    continue
+                return region.counting(functools.partial(self.metrics.bytes_out, store.id))
             stream = aiter(store.open(urls[store.id], start, length))
             try:
                 first = await anext(stream, b"")

@@ -26,6 +26,8 @@ class ServerGroup(BaseModel):
     host: Annotated[str, Ini("DEFAULT", "bind_host"), Env("GLIMPSE_HOST")] = "127.0.0.1"
     port: Annotated[int, Ini("DEFAULT", "bind_port"), Env("GLIMPSE_PORT")] = 9292
     workers: Annotated[int, Ini("DEFAULT", "workers"), Env("GLIMPSE_WORKERS")] = 1
+    # downloads of local files (the image cache, filesystem stores) sent with sendfile (zero-copy); off: chunks
+    sendfile: Annotated[bool, Ini("glimpse", "sendfile"), Env("GLIMPSE_SENDFILE")] = True
     log_level: Annotated[str, Ini("glimpse", "log_level"), Env("GLIMPSE_LOG_LEVEL")] = "INFO"
     # also oslo.log's [DEFAULT] use_json (this one wins when both are set)
     log_format: Annotated[Literal["text", "json"], Ini("glimpse", "log_format"), Env("GLIMPSE_LOG_FORMAT")] = "text"

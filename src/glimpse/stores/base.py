@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from glimpse.stores.region import FileRegion
 
 Block = bytes | bytearray | memoryview
 # driver types that serve data they never wrote and never take writes (Glance's http store)
@@ -71,4 +74,14 @@ class Store(Protocol):
 
     async def check(self) -> None:
         """Health probe for /healthcheck: return when the store can take writes, raise StoreError when not."""
+        ...
+
+
+@runtime_checkable
+class RegionStore(Protocol):
+    """A store whose objects are local files: it can hand out a byte range as an open file (sent with
+    ``sendfile`` where the HTTP server can), not only as a stream of chunks."""
+
+    def open_region(self, url: str, start: int = 0, length: int | None = None) -> FileRegion:
+        """The range, as an open file; NotFound when the object is missing."""
         ...

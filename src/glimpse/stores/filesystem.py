@@ -16,6 +16,7 @@ import anyio.to_thread
 from glimpse.concurrency import SerialWorker
 from glimpse.errors import NotFound, StorageFull, StorageWriteDenied, StoreError
 from glimpse.stores.base import Block, ListedObject, StoredObject
+from glimpse.stores.region import FileRegion
 
 PARTIAL_SUFFIX = ".partial"
 _NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
@@ -183,6 +184,11 @@ class FilesystemStore:
         return StoredObject(url=final.as_uri(), size=size)
 
     async def open(self, url: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        async for chunk in self.open_region(url, start, length):
+            yield chunk
+
+    def open_region(self, url: str, start: int = 0, length: int | None = None) -> FileRegion:
+        """The bytes as a :class:`FileRegion` (a download sends it with ``sendfile`` where the server can)."""
         path = self._path(url)
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -191,17 +197,11 @@ class FilesystemStore:
         except OSError as exc:
             raise StoreError(f"Store {self.id} cannot read: {exc.strerror or exc}") from exc
         try:
-            offset = start
-            remaining = length if length is not None else os.fstat(fd).st_size - start
-            while remaining > 0:
-                chunk = await anyio.to_thread.run_sync(os.pread, fd, min(self.chunk_size, remaining), offset)
-                if not chunk:
-                    break
-                offset += len(chunk)
-                remaining -= len(chunk)
-                yield chunk
-        finally:
+            available = max(0, os.fstat(fd).st_size - start)
+        except BaseException:
             os.close(fd)
+            raise
+        return FileRegion(fd, start, available if length is None else min(length, available), self.chunk_size)
 
     async def delete(self, url: str) -> None:
         path = self._path(url)

@@ -14,7 +14,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from glimpse.api.http import context, data_stream, int_header, no_content, require_media_type, services
+from glimpse.api.zerocopy import RegionResponse
 from glimpse.errors import BadRequest, RangeNotSatisfiable
+from glimpse.stores.region import FileRegion
 
 _LEGACY_RANGE = re.compile(r"^\s*bytes\s+(\d+)-(\d+)/(\d+|\*)\s*$")
 
@@ -65,6 +67,7 @@ async def download(request: Request) -> Response:
         headers["Content-Range"] = f"bytes {result.start}-{end}/{result.total}"
     if result.image.checksum:  # the whole image's, ranged or not (as Glance)
         headers["Content-MD5"] = result.image.checksum
-    return StreamingResponse(
-        result.body, status_code=206 if result.partial else 200, media_type="application/octet-stream", headers=headers
-    )
+    status = 206 if result.partial else 200
+    if isinstance(result.body, FileRegion):  # a local file: sent with sendfile where the server can
+        return RegionResponse(result.body, status, headers, media_type="application/octet-stream")
+    return StreamingResponse(result.body, status_code=status, media_type="application/octet-stream", headers=headers)
