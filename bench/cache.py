@@ -31,16 +31,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "cache-latest.json"
 GLIMPSE = ROOT / ".venv" / "bin" / "glimpse"
 CEPH_CONF = Path(os.environ.get("GLIMPSE_CEPH_HOME", Path.home() / ".cache" / "glimpse-ceph")) / "ceph.conf"
 MB = 1_000_000
+GIB = 1024**3
 
 sys.path.insert(0, str(BENCH_DIR))
 from benchlib.httpc import Endpoint  # noqa: E402
-from benchlib.server import free_port, wait_ready  # noqa: E402
+from benchlib.server import CpuSnapshot, free_port, wait_ready  # noqa: E402
 
 
 def config(work: Path, port: int, stores: list[str]) -> Path:
@@ -114,29 +117,62 @@ def rate(size: int, seconds: float) -> float:
     return size / seconds / MB
 
 
-def measure(base: str, image_id: str, size: int, repeat: int) -> dict[str, Any]:
+class Timed:
+    """Best MB/s and least server CPU-seconds per GiB over the repeats of one figure."""
+
+    def __init__(self, server_pid: int, size: int) -> None:
+        self.pid, self.size = server_pid, size
+        self.rates: list[float] = []
+        self.cpu: list[float] = []
+
+    def run(self, fetch: Any) -> None:
+        before = CpuSnapshot.take(self.pid).total
+        seconds = fetch()
+        self.cpu.append((CpuSnapshot.take(self.pid).total - before) * GIB / self.size)
+        self.rates.append(rate(self.size, seconds))
+
+    def figures(self, name: str) -> dict[str, float]:
+        return {f"{name}_MBps": max(self.rates), f"{name}_cpu_s_per_GiB": min(self.cpu)}
+
+
+def httpx_get(url: str, size: int, headers: dict[str, str] | None = None) -> float:
+    """Seconds to read the whole answer with httpx (its bytes read into a discarded buffer, 1 MiB at a time)."""
+    started, got = time.perf_counter(), 0
+    with httpx.Client(timeout=600, trust_env=False) as client, client.stream("GET", url, headers=headers) as answer:
+        for chunk in answer.iter_raw(1 << 20):
+            got += len(chunk)
+    seconds = time.perf_counter() - started
+    if got != size:
+        raise RuntimeError(f"httpx got {got} of {size} bytes")
+    return seconds
+
+
+def curl_get(url: str, size: int, wanted: int, *args: str) -> float:
+    status, got, seconds = curl(url, *args)
+    expect(status, wanted, got, size)
+    return seconds
+
+
+def measure(base: str, image_id: str, size: int, repeat: int, pid: int) -> dict[str, Any]:
     url = f"{base}/v2/images/{image_id}/file"
     out: dict[str, Any] = {}
-    store = []
+    # the store's own figure: a ranged read of the whole image never fills the cache
+    store, store_httpx = Timed(pid, size), Timed(pid, size)
     for _ in range(repeat):
-        status, got, seconds = curl(url, "-H", "Range: bytes=0-")
-        expect(status, 206, got, size)
-        store.append(rate(size, seconds))
-    out["store_MBps"] = max(store)
-    cold = []
+        store.run(lambda: curl_get(url, size, 206, "-H", "Range: bytes=0-"))
+        store_httpx.run(lambda: httpx_get(url, size, {"Range": "bytes=0-"}))
+    out |= store.figures("store") | store_httpx.figures("store_httpx")
+    cold = Timed(pid, size)
     for _ in range(repeat):
         request(base, "DELETE", f"/v2/cache/{image_id}")
-        status, got, seconds = curl(url)
-        expect(status, 200, got, size)
-        cold.append(rate(size, seconds))
-        wait_cached(base, image_id)  # the entry is committed just after the last byte went out
-    out["cold_MBps"] = max(cold)
-    warm = []
+        cold.run(lambda: curl_get(url, size, 200))
+        wait_cached(base, image_id)  # the entry is committed just before the last byte goes out
+    out |= cold.figures("cold")
+    cached, cached_httpx = Timed(pid, size), Timed(pid, size)
     for _ in range(repeat):
-        status, got, seconds = curl(url)
-        expect(status, 200, got, size)
-        warm.append(rate(size, seconds))
-    out["cached_MBps"] = max(warm)
+        cached.run(lambda: curl_get(url, size, 200))
+        cached_httpx.run(lambda: httpx_get(url, size))
+    out |= cached.figures("cached") | cached_httpx.figures("cached_httpx")
     rng = random.Random(1)
     piece = min(32 * 1024 * 1024, size)
     started, total = time.perf_counter(), 0
@@ -156,14 +192,29 @@ def measure(base: str, image_id: str, size: int, repeat: int) -> dict[str, Any]:
     return out
 
 
+def serve(work: Path, conf: Path, port: int, sendfile: bool) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
+    env["GLIMPSE_AUTH"] = "noauth"
+    env["GLIMPSE_SENDFILE"] = "true" if sendfile else "false"
+    log = (work / "server.log").open("ab")
+    return subprocess.Popen([str(GLIMPSE), "serve", "--host", "127.0.0.1", "--port", str(port), "--config", str(conf)],
+                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=["fs", "swift", "rbd"], choices=["fs", "swift", "rbd"])
+    parser.add_argument("--sendfile", nargs="*", default=["on", "off"], choices=["on", "off"],
+                        help="server modes to measure: zero-copy sends (the default) and chunks")  # fmt: skip
     parser.add_argument("--output", type=Path, default=RESULTS)
     args = parser.parse_args()
     size = args.size_mib * 1024 * 1024
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, check=False).stdout.strip()  # fmt: skip
+    results: dict[str, Any] = {"size_mib": args.size_mib, "repeat": args.repeat, "commit": commit,
+                               "load_average_before": os.getloadavg()[0], "modes": {}}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="glimpse-cache-bench-") as temp:
         work = Path(temp)
         source = work / "image.bin"
@@ -173,36 +224,34 @@ def main() -> int:
                 handle.write(block[: min(len(block), size - i)] if i else os.urandom(min(len(block), size)))
         port = free_port()
         conf = config(work, port, args.only)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GLIMPSE_")}
-        env["GLIMPSE_AUTH"] = "noauth"
-        log = (work / "server.log").open("wb")
-        server = subprocess.Popen([str(GLIMPSE), "serve", "--host", "127.0.0.1", "--port", str(port),
-                                   "--config", str(conf)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)  # fmt: skip
-        results: dict[str, Any] = {"size_mib": args.size_mib, "repeat": args.repeat, "stores": {}}
-        try:
-            wait_ready(Endpoint("127.0.0.1", port), 60, server)
-            base = f"http://127.0.0.1:{port}"
-            for store in args.only:
-                image_id = upload(base, store, source)
-                figures = measure(base, image_id, size, args.repeat)
-                results["stores"][store] = figures
-                print(f"{store:6} " + "  ".join(f"{k} {v:,.1f}" for k, v in figures.items()), flush=True)
-        except BaseException:
-            log.flush()
-            lines = (work / "server.log").read_text(errors="replace").splitlines()
-            print("\n".join(line for line in lines if "GET /v2/cache " not in line)[-4000:], file=sys.stderr)
-            raise
-        finally:
-            server.terminate()
-            server.wait(30)
-            log.close()
-    fs = results["stores"].get("fs", {}).get("store_MBps")
-    if fs:
-        for figures in results["stores"].values():
-            figures["cached_vs_fs_store"] = figures["cached_MBps"] / fs
-        print("cached / filesystem store download: "
-              + ", ".join(f"{s} {f['cached_vs_fs_store']:.2f}" for s, f in results["stores"].items()))  # fmt: skip
+        images: dict[str, str] = {}
+        for mode in args.sendfile:
+            server = serve(work, conf, port, mode == "on")
+            stores: dict[str, Any] = results["modes"].setdefault(f"sendfile_{mode}", {})
+            try:
+                wait_ready(Endpoint("127.0.0.1", port), 60, server)
+                base = f"http://127.0.0.1:{port}"
+                for store in args.only:
+                    if store not in images:
+                        images[store] = upload(base, store, source)
+                    figures = measure(base, images[store], size, args.repeat, server.pid)
+                    stores[store] = figures
+                    print(f"sendfile {mode:3} {store:6} " + "  ".join(f"{k} {v:,.2f}" for k, v in figures.items()),
+                          flush=True)  # fmt: skip
+            except BaseException:
+                lines = (work / "server.log").read_text(errors="replace").splitlines()
+                print("\n".join(line for line in lines if "GET /v2/cache " not in line)[-4000:], file=sys.stderr)
+                raise
+            finally:
+                server.terminate()
+                server.wait(30)
+            fs = stores.get("fs", {}).get("store_MBps")
+            if fs:
+                for figures in stores.values():
+                    figures["cached_vs_fs_store"] = figures["cached_MBps"] / fs
+                print(f"sendfile {mode}: cached / filesystem store download: "
+                      + ", ".join(f"{s} {f['cached_vs_fs_store']:.2f}" for s, f in stores.items()))  # fmt: skip
+    results["load_average_after"] = os.getloadavg()[0]
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     return 0
