@@ -29,7 +29,7 @@ def test_chunks_cover_the_range_count_it_and_close_once(tmp_path: Path) -> None:
         region.when_finished(finish)
         chunks = [chunk async for chunk in region]
         await region.aclose()  # a second close does nothing
-        with pytest.raises(OSError):
+        with pytest.raises(OSError, match="Bad file descriptor"):
             os.fstat(region.fd)
         return chunks
 
