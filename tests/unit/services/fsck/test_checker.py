@@ -1,7 +1,5 @@
-"""glimpse.services.fsck: what `glimpse fsck` finds and repairs, and what the start-up recovery touches.
-
-The images live in the real test database (GLIMPSE_TEST_DB) and a real filesystem store; the faults a
-crash or a failing disk would leave are made by hand.
+"""glimpse.services.fsck.checker: what `glimpse fsck` finds and repairs, and what the start-up recovery
+touches.
 """
 
 from __future__ import annotations
@@ -9,74 +7,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from glimpse.container import Services, build_services
-from glimpse.db.repositories.images import ImageRepository
-from glimpse.domain.clock import utcnow
-from glimpse.domain.images import Location, Status
+from glimpse.domain.images import Location
 from glimpse.errors import StoreError
-from glimpse.services.fsck import DataDirLock, Finding, Fsck, FsckReport, Kind, claim_data_dir, classify
+from glimpse.services.fsck import Finding, Fsck, Kind
 from glimpse.settings import load_settings
 from glimpse.stores.base import ListedObject
-from glimpse.stores.filesystem import PARTIAL_SUFFIX, FilesystemStore
+from glimpse.stores.filesystem import PARTIAL_SUFFIX
 from tests.conftest import make_client
-
-OCTET = {"content-type": "application/octet-stream"}
-
-
-def create(client: TestClient) -> str:
-    response = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"})
-    assert response.status_code == 201, response.text
-    image_id: str = response.json()["id"]
-    return image_id
-
-
-def active(client: TestClient, data: bytes = b"0123456789", store: str | None = None) -> str:
-    image_id = create(client)
-    headers = {**OCTET, **({"x-image-meta-store": store} if store else {})}
-    response = client.put(f"/v2/images/{image_id}/file", content=data, headers=headers)
-    assert response.status_code == 204, response.text
-    return image_id
-
-
-def status_of(client: TestClient, image_id: str) -> str:
-    status: str = client.get(f"/v2/images/{image_id}").json()["status"]
-    return status
-
-
-def datadir(services: Services, store: str | None = None) -> Path:
-    found = services.stores.get(store) if store else services.stores.default
-    assert isinstance(found, FilesystemStore)
-    return found.datadir
-
-
-def check(services: Services, *, repair: bool = False, uploads_may_run: bool = False) -> FsckReport:
-    return asyncio.run(Fsck(services.db, services.stores).check(repair=repair, uploads_may_run=uploads_may_run))
-
-
-def kinds(report: FsckReport) -> list[tuple[Kind, str | None]]:
-    return sorted((f.kind, f.image_id) for f in report.findings)
-
-
-def set_saving(services: Services, image_id: str) -> None:
-    moved = services.db.run_sync(
-        lambda s: ImageRepository(s).set_status(image_id, [Status.QUEUED], Status.SAVING, utcnow())
-    )
-    assert moved
-
-
-def add_location(services: Services, image_id: str, location: Location) -> None:
-    def work(session: Any) -> None:
-        repo = ImageRepository(session)
-        image = repo.get(image_id, None)
-        image.locations.append(location)
-        repo.save(image)
-
-    services.db.run_sync(work)
+from tests.unit.services.fsck.support import (
+    OCTET,
+    active,
+    add_location,
+    check,
+    create,
+    datadir,
+    kinds,
+    set_saving,
+    status_of,
+)
 
 
 def test_a_consistent_installation_is_clean(client: TestClient, services: Services) -> None:
@@ -284,104 +237,3 @@ def test_a_repair_rechecks_under_the_lock(client: TestClient, services: Services
     assert not finding.repaired
     assert finding.repair_error == "it is no longer an orphan"
     assert leftover.exists()
-
-
-@pytest.mark.parametrize(
-    ("partial", "state", "referenced", "uploads_may_run", "expected"),
-    [
-        (False, None, True, False, None),
-        (False, ("active", False, ("URL",)), False, False, None),
-        (True, ("saving", False, ()), False, True, Kind.IN_PROGRESS),
-        (False, ("saving", False, ()), False, True, Kind.IN_PROGRESS),
-        (True, ("saving", False, ()), False, False, Kind.ORPHAN),
-        (True, None, False, True, Kind.ORPHAN),
-        (False, None, False, False, Kind.UNKNOWN_OBJECT),
-        (False, ("active", False, ("file:///other",)), False, False, Kind.UNKNOWN_OBJECT),
-        (False, ("active", False, ()), False, True, Kind.ORPHAN),
-        (False, ("queued", False, ()), False, True, Kind.ORPHAN),
-        (False, ("deleted", True, ()), False, True, Kind.ORPHAN),
-        (True, ("uploading", False, ()), False, False, Kind.ORPHAN),  # no server runs: a dead write
-        (True, ("importing", False, ()), False, True, Kind.IN_PROGRESS),
-        (True, ("importing", False, ()), False, False, Kind.ORPHAN),  # a killed import's; its retry writes anew
-        (True, ("active", False, ("URL2",)), False, True, Kind.IN_PROGRESS),
-        (True, ("active", False, ("URL2",)), False, False, Kind.ORPHAN),
-        (True, ("deleted", True, ()), False, True, Kind.ORPHAN),
-        (False, ("importing", False, ()), False, False, Kind.IN_PROGRESS),
-    ],
-)
-def test_classify(
-    partial: bool,
-    state: tuple[str, bool, tuple[str, ...]] | None,
-    referenced: bool,
-    uploads_may_run: bool,
-    expected: Kind | None,
-) -> None:
-    from glimpse.db.repositories.integrity import ImageState
-
-    obj = ListedObject(url="URL", size=1, key="k", partial=partial)
-    image = None if state is None else ImageState(Status(state[0]), state[1], state[2])
-    verdict = classify(obj, image, referenced=referenced, uploads_may_run=uploads_may_run)
-    assert (verdict[0] if verdict else None) == expected
-
-
-# -- the data directory lock ----------------------------------------------------------------------------
-def test_servers_share_the_lock_and_fsck_needs_it_alone(tmp_path: Path) -> None:
-    server, other_server, fsck = DataDirLock(tmp_path), DataDirLock(tmp_path), DataDirLock(tmp_path)
-    try:
-        assert server.try_shared()
-        assert other_server.try_shared()
-        assert not fsck.try_exclusive()
-        server.release()
-        other_server.release()
-        assert fsck.try_exclusive()
-        assert not server.try_shared()
-    finally:
-        for lock in (server, other_server, fsck):
-            lock.release()
-
-
-def test_the_first_server_recovers_the_next_ones_do_not(tmp_path: Path) -> None:
-    ran: list[str] = []
-    first, second = DataDirLock(tmp_path), DataDirLock(tmp_path)
-    try:
-        assert claim_data_dir(first, lambda: ran.append("first"))
-        assert not claim_data_dir(second, lambda: ran.append("second"))
-        assert ran == ["first"]
-        assert not DataDirLock(tmp_path).try_exclusive()  # both hold it shared
-    finally:
-        first.release()
-        second.release()
-
-
-def test_a_server_waits_for_fsck(tmp_path: Path) -> None:
-    fsck, server = DataDirLock(tmp_path), DataDirLock(tmp_path)
-    assert fsck.try_exclusive()
-    ran: list[str] = []
-    waits: list[float] = []
-
-    def fsck_finishes(seconds: float) -> None:
-        waits.append(seconds)
-        fsck.release()
-
-    try:
-        assert claim_data_dir(server, lambda: ran.append("recovered"), sleep=fsck_finishes)
-        assert waits == [0.5]
-        assert ran == ["recovered"]
-    finally:
-        server.release()
-        fsck.release()
-
-
-def test_report_as_json_and_text(client: TestClient, services: Services) -> None:
-    image_id = create(client)
-    set_saving(services, image_id)
-    report = check(services)
-    data = report.as_dict()
-    assert data["clean"] is False
-    assert data["problems"] == data["remaining"] == 1
-    assert data["findings"][0]["kind"] == "stuck"
-    assert data["findings"][0]["image_id"] == image_id
-    text = report.render()
-    assert "images:" in text
-    assert f"stuck           image {image_id}: in 'saving' since" in text
-    assert "1 problem(s) found; `glimpse fsck --repair` repairs orphans and stuck uploads" in text
