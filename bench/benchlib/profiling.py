@@ -102,6 +102,6 @@ def summarize(collapsed: Path, *, gil: bool, top: int = 15) -> str:
     lines.append("  self time (leaf frames):")
     lines += [f"    {n * 100 / total:5.1f}%  {name}" for name, n in own.most_common(top)]
     lines.append("  inclusive time, glimpse frames:")
-    project = [(name, n) for name, n in inclusive.most_common() if "glimpse/" in name and "cli/main.py" not in name]
+    project = [(name, n) for name, n in inclusive.most_common() if "glimpse/" in name and "glimpse/cli/" not in name]
     lines += [f"    {n * 100 / total:5.1f}%  {name}" for name, n in project[:top]]
     return "\n".join(lines)
