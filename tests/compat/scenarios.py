@@ -13,6 +13,8 @@ from typing import Any
 PATCH = {"Content-Type": "application/openstack-images-v2.1-json-patch"}
 OCTETS = {"Content-Type": "application/octet-stream"}
 DATA = bytes(range(256)) * 4  # 1 KiB, not all zeros, no known image format
+FILE_URL = "http://127.0.0.1:9595/image.raw"  # scripts/interop-files-up: read through each server's http store
+ADD_LOCATION = {"op": "add", "path": "/locations/-", "value": {"url": FILE_URL, "metadata": {}}}
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,84 @@ SCENARIOS = [
                 json={"method": {"name": "web-download", "uri": "http://127.0.0.1:22/x"}},
             ),
             Step("tasks list (admin)", "GET", "/v2/tasks?limit=1", "admin"),
+        ],
+        cleanup=[delete(), delete("{image2}")],
+    ),
+    Scenario(
+        "locations",
+        [
+            # the legacy PATCH operations (show_multiple_locations is on for both servers)
+            new_image("located"),
+            Step("member adds a location", "PATCH", "/v2/images/{image}", json=[ADD_LOCATION], headers=PATCH),
+            Step("show located", "GET", "/v2/images/{image}"),
+            Step("the same location again", "PATCH", "/v2/images/{image}", json=[ADD_LOCATION], headers=PATCH),
+            Step(
+                "add a refused address",
+                "PATCH",
+                "/v2/images/{image}",
+                json=[{"op": "add", "path": "/locations/-", "value": {"url": "http://127.0.0.1:22/x", "metadata": {}}}],
+                headers=PATCH,
+            ),
+            Step(
+                "add a file location",
+                "PATCH",
+                "/v2/images/{image}",
+                json=[{"op": "add", "path": "/locations/-", "value": {"url": "file:///etc/passwd", "metadata": {}}}],
+                headers=PATCH,
+            ),
+            Step(
+                "replace the metadata",
+                "PATCH",
+                "/v2/images/{image}",
+                json=[{"op": "replace", "path": "/locations", "value": [{"url": FILE_URL, "metadata": {"k": "v"}}]}],
+                headers=PATCH,
+            ),
+            Step(
+                "replace with another URL",
+                "PATCH",
+                "/v2/images/{image}",
+                json=[{"op": "replace", "path": "/locations", "value": [{"url": FILE_URL + "?x", "metadata": {}}]}],
+                headers=PATCH,
+            ),
+            Step(
+                "replace with an empty list",
+                "PATCH",
+                "/v2/images/{image}",
+                json=[{"op": "replace", "path": "/locations", "value": []}],
+                headers=PATCH,
+            ),
+            Step(
+                "member removes",
+                "PATCH",
+                "/v2/images/{image}",
+                json=[{"op": "remove", "path": "/locations/0"}],
+                headers=PATCH,
+            ),
+            Step(
+                "admin removes the last",
+                "PATCH",
+                "/v2/images/{image}",
+                "admin",
+                json=[{"op": "remove", "path": "/locations/0"}],
+                headers=PATCH,
+            ),
+            Step(
+                "reader adds",
+                "PATCH",
+                "/v2/images/{image}",
+                "reader",
+                json=[ADD_LOCATION],
+                headers=PATCH,
+            ),
+            Step("create with locations", "POST", "/v2/images", json={"name": "x", "locations": []}),
+            # the locations API (2.17)
+            new_image("add-location", image="{image2}"),
+            Step("add location (2.17)", "POST", "/v2/images/{image2}/locations", json={"url": FILE_URL}),
+            Step("wait location import", "GET", "/v2/images/{image2}", wait_for=("status", ("active", "queued"))),
+            Step("member lists locations", "GET", "/v2/images/{image2}/locations"),
+            Step("admin lists locations", "GET", "/v2/images/{image2}/locations", "admin"),
+            Step("add location to an active image", "POST", "/v2/images/{image2}/locations", json={"url": FILE_URL}),
+            Step("add location without url", "POST", "/v2/images/{image}/locations", json={"u": FILE_URL}),
         ],
         cleanup=[delete(), delete("{image2}")],
     ),

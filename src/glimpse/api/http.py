@@ -171,8 +171,8 @@ EMPTY_MEDIA_TYPE = "text/html"
 Glimpse names the same one (with its charset) and a side-by-side comparison shows the same headers."""
 
 
-def no_content(headers: dict[str, str] | None = None) -> Response:
-    return Response(status_code=204, headers=headers, media_type=EMPTY_MEDIA_TYPE)
+def no_content(headers: dict[str, str] | None = None, *, media_type: str | None = EMPTY_MEDIA_TYPE) -> Response:
+    return Response(status_code=204, headers=headers, media_type=media_type)
 
 
 def accepted() -> Response:

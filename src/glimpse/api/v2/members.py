@@ -53,4 +53,4 @@ async def delete(request: Request) -> Response:
     await services(request).members.delete(
         context(request), request.path_params["image_id"], request.path_params["member_id"]
     )
-    return no_content()
+    return no_content(media_type=None)  # Glance's member delete is the one 204 that names no media type
