@@ -13,7 +13,9 @@ Glance clients read are present, and the body's keys (top level, and the keys of
 from __future__ import annotations
 
 import argparse
+import html
 import json
+import re
 import sys
 import time
 import uuid
@@ -119,8 +121,15 @@ def body_keys(response: httpx.Response) -> tuple[str, ...]:
 def answer(response: httpx.Response) -> Answer:
     media_type = response.headers.get("content-type", "").split(";")[0].strip()
     present = tuple(name for name in HEADERS if name in response.headers)
-    detail = response.text[:160].replace("\n", " ") if response.status_code >= 400 else ""
+    detail = error_message(response.text) if response.status_code >= 400 else ""
     return Answer(response.status_code, media_type, present, body_keys(response), detail)
+
+
+def error_message(text: str) -> str:
+    """The words of an error body in webob's HTML form (what follows the <h1> title), on one line."""
+    found = re.search(r"</h1>(.*?)</body>", text, re.DOTALL)
+    words = re.sub(r"<br\s*/?>", " ", found.group(1) if found else text)
+    return " ".join(html.unescape(words).split())[:200]
 
 
 def run_step(client: httpx.Client, step: Step, values: dict[str, str], tokens: dict[str, str]) -> Answer:
@@ -208,6 +217,22 @@ def report(outcomes: list[Outcome], glance_url: str, glimpse_url: str, commit: s
                 f"| {outcome.scenario} | {outcome.step} | {outcome.glance.status} | {outcome.glimpse.status} | "
                 f"{'; '.join(outcome.differences).replace('|', '/')} |"
             )
+    worded = [o for o in outcomes if o.glance.status == o.glimpse.status and o.glance.detail != o.glimpse.detail]
+    lines += [
+        "",
+        "## Error messages worded differently",
+        "",
+        "Not counted above (clients act on the status); listed so that a wording a client looks for can be",
+        "matched. Messages are cut at 200 characters.",
+        "",
+        "| scenario | step | status | Glance | Glimpse |",
+        "|---|---|---|---|---|",
+    ]
+    for outcome in worded:
+        lines.append(
+            f"| {outcome.scenario} | {outcome.step} | {outcome.glance.status} | "
+            f"{outcome.glance.detail.replace('|', '/')} | {outcome.glimpse.detail.replace('|', '/')} |"
+        )
     lines += ["", "## Every request", "", "| scenario | step | Glance | Glimpse | same |", "|---|---|---|---|---|"]
     for outcome in outcomes:
         lines.append(
