@@ -78,9 +78,11 @@ def signed(tmp_path_factory: pytest.TempPathFactory, keystone: str, barbican: st
     signer = _signer("ECC_SECP384R1", ec.generate_private_key(ec.SECP384R1()))
     certificate = store_certificate("alpha-member", signer.certificate)
     data = bytes(range(256)) * (DATA_SIZE // 256) + b"tail"
-    with keystone_server(tmp_path_factory, "signed-imports", extra=STORES_CONF.format(root=stores)) as server:
-        with stays_healthy(server):
-            yield Signed(server, stores, signer, certificate, data)
+    with (
+        keystone_server(tmp_path_factory, "signed-imports", extra=STORES_CONF.format(root=stores)) as server,
+        stays_healthy(server),
+    ):
+        yield Signed(server, stores, signer, certificate, data)
 
 
 def client(server: KeystoneServer, user: str, project: str, password: str | None = None) -> Any:
