@@ -22,6 +22,7 @@ from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.image_import import ImportService
+from glimpse.services.image_keys import ImageKeys
 from glimpse.services.images import ImageService
 from glimpse.services.location_patch import LocationPatch
 from glimpse.services.locations import LocationService
@@ -99,7 +100,9 @@ def build_services(
     protections = PropertyProtections.from_settings(settings, policy)
     quotas = QuotaService(db, build_limit_source(settings, db), IMAGES)
     images = ImageService(settings, db, policy, schemas, stores, protections, quotas)
-    images.signatures = Signatures(build_key_manager(settings), required_for=settings.require_signed_images)
+    key_manager = build_key_manager(settings)
+    images.signatures = Signatures(key_manager, required_for=settings.require_signed_images)
+    images.keys = ImageKeys(key_manager, required_for=settings.require_encrypted_images)
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)
     web = fetch_policy(settings)

@@ -23,6 +23,7 @@ DECRYPT_SIZE = "os_decrypt_size"
 
 LEGACY_KEY_ID = "cinder_encryption_key_id"
 LEGACY_DELETION_POLICY = "cinder_encryption_key_deletion_policy"
+KEY_IDS = (KEY_ID, LEGACY_KEY_ID)  # the properties naming the key
 
 ON_IMAGE_DELETION = "on_image_deletion"
 DO_NOT_DELETE = "do_not_delete"

@@ -35,17 +35,51 @@ def credentials_of(ctx: RequestContext) -> Credentials:
     return Credentials(token=ctx.auth_token, project_id=ctx.project_id)
 
 
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """Who uses a secret, as Barbican's consumer API records it (an image: service and type ``image``)."""
+
+    resource_id: str
+    service: str = "image"
+    resource_type: str = "image"
+
+    def as_dict(self) -> dict[str, str]:
+        return {"service": self.service, "resource_type": self.resource_type, "resource_id": self.resource_id}
+
+
 class KeyManager(Protocol):
     async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
         """The X.509 certificate stored under ``uuid``, DER-encoded."""
         ...
 
+    async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        """Record ``consumer`` as a user of the secret ``uuid`` (again: no change)."""
+        ...
+
+    async def remove_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        """Forget ``consumer`` as a user of the secret ``uuid``."""
+        ...
+
+    async def delete(self, credentials: Credentials, uuid: str) -> bool:
+        """Delete the secret ``uuid`` unless it still has consumers: whether it was deleted."""
+        ...
+
 
 class NoKeyManager:
-    """``[key_manager] backend = none``: every request that needs a key manager is refused."""
+    """``[key_manager] backend = none``: every request that needs a key manager's data is refused; there is
+    nobody to tell about consumers, and no secret Glimpse could delete."""
 
     async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
         raise KeyManagerRefused("no key manager is configured ([key_manager] backend = none)")
+
+    async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        return None
+
+    async def remove_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        return None
+
+    async def delete(self, credentials: Credentials, uuid: str) -> bool:
+        return False
 
 
 def build_key_manager(settings: Settings) -> KeyManager:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
+from barbicanclient import exceptions as barbican_errors  # type: ignore[import-untyped]
 from castellan import options as castellan_options
 from castellan.common import exception as castellan_errors
 from castellan.common.credentials import keystone_token
@@ -20,7 +22,7 @@ from keystoneauth1 import exceptions as ks_errors
 from oslo_config import cfg
 
 from glimpse.errors import KeyManagerRefused, KeyManagerUnavailable
-from glimpse.keys import Credentials
+from glimpse.keys import Consumer, Credentials
 
 log = logging.getLogger(__name__)
 # castellan and python-barbicanclient log every refusal (a missing secret, a 403) at ERROR; what matters of
@@ -39,6 +41,17 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
 )
+
+
+def _has_consumers(exc: BaseException | None) -> bool:
+    """Whether Barbican refused a deletion because the secret still has consumers."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, barbican_errors.SecretHasConsumers):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _unavailable(exc: BaseException) -> bool:
@@ -79,12 +92,31 @@ class CastellanKeyManager:
             raise KeyManagerRefused(f"the certificate {uuid} in the key manager is empty")
         return encoded
 
+    async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        await self._call(credentials, uuid, self._manager.add_consumer, consumer.as_dict())
+
+    async def remove_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        await self._call(credentials, uuid, self._manager.remove_consumer, consumer.as_dict())
+
+    async def delete(self, credentials: Credentials, uuid: str) -> bool:
+        try:
+            await self._call(credentials, uuid, self._manager.delete)
+        except KeyManagerRefused as exc:
+            if _has_consumers(exc.__cause__):
+                return False  # Barbican keeps a secret others still use (it checks, atomically)
+            raise
+        return True
+
     async def _get(self, credentials: Credentials, uuid: str) -> Any:
+        return await self._call(credentials, uuid, self._manager.get)
+
+    async def _call(self, credentials: Credentials, uuid: str, method: Callable[..., Any], *args: Any) -> Any:
+        """``method(context, uuid, *args)`` in a thread as the caller, Barbican's failures translated."""
         context = keystone_token.KeystoneToken(
             token=credentials.token, auth_url=self.auth_url, project_id=credentials.project_id
         )
         try:
-            return await asyncio.to_thread(self._manager.get, context, uuid)
+            return await asyncio.to_thread(method, context, uuid, *args)
         except castellan_errors.ManagedObjectNotFoundError:
             raise KeyManagerRefused(f"the key manager has no secret {uuid}") from None
         except ValueError as exc:  # castellan reads a certificate secret as PEM

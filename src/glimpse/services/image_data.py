@@ -230,7 +230,10 @@ class ImageDataService:
             raise BadRequest(f"Store {store.id} is read-only: image data cannot be uploaded to it")
         if image.status == Status.QUEUED and (not image.disk_format or not image.container_format):
             raise BadRequest("Properties disk_format, container_format must be set prior to saving data.")
-        verify = await self.images.signatures.prepare(ctx, image) if image.status == Status.QUEUED else None
+        verify = None
+        if image.status == Status.QUEUED:
+            self.images.keys.admit(image)
+            verify = await self.images.signatures.prepare(ctx, image)
         claim = await self.images.quotas.claim(
             image.owner,
             {Resource.IMAGE_COUNT_UPLOADING: 1, Resource.IMAGE_SIZE_TOTAL: declared_size or 0},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import functools
 import logging
@@ -25,6 +26,7 @@ from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, ReservedAt
 from glimpse.events import NO_EVENTS, Events, payloads
 from glimpse.policy import Policy, PropertyProtections, Target
 from glimpse.policy.protections import Operation
+from glimpse.services.image_keys import ImageKeys, Rekeyed
 from glimpse.services.quotas import IMAGES, DatabaseLimits, QuotaService
 from glimpse.services.schemas import Schemas
 from glimpse.services.signatures import Signatures
@@ -120,6 +122,7 @@ class ImageService:
         self.location_patch: LocationPatch | None = None  # the container sets it (it needs the stores' checks)
         self.events: Events = NO_EVENTS  # the container sets it
         self.signatures = Signatures()  # the container gives it the key manager
+        self.keys = ImageKeys()  # likewise
 
     # -- what a caller may see of an image (property protections) -----------------------------------
     def visible_properties(self, ctx: RequestContext, image: Image) -> dict[str, str]:
@@ -211,7 +214,12 @@ class ImageService:
 
         claim = await self.quotas.claim(owner, {Resource.IMAGE_COUNT_TOTAL: 1}, holder=f"create:{image.id}")
         try:
-            await self.db.run(insert, duplicate=exists)
+            rekeyed = await self.keys.attach(ctx, image)  # its key's consumer, before the image exists
+            try:
+                await self.db.run(insert, duplicate=exists)
+            except BaseException:
+                await asyncio.shield(self.keys.undo(ctx, image, rekeyed))
+                raise
         finally:
             await claim.release()
         return self.visible(ctx, image)
@@ -238,6 +246,9 @@ class ImageService:
     async def update(self, ctx: RequestContext, image_id: str, ops: Sequence[PatchOp]) -> Image:
         checked: Checked | None = None
         claim = None
+        rekeyed: tuple[Image, Rekeyed] | None = None
+        if any(op.path[0] in encryption.KEY_IDS for op in ops):
+            rekeyed = await self._rekey(ctx, image_id, ops)
         if self.location_patch is not None and any(op.path[0] == "locations" for op in ops):
             # a location's store and size are checked before the transaction (it may cost a request)
             loaded = await self.load(ctx, image_id)
@@ -267,12 +278,29 @@ class ImageService:
 
         try:
             image = await self.db.run(work)
+        except BaseException:
+            if rekeyed is not None:
+                await asyncio.shield(self.keys.undo(ctx, *rekeyed))
+            raise
         finally:
             if claim is not None:
                 await claim.release()
+        if rekeyed is not None and rekeyed[1].dropped is not None:  # the key the image no longer names
+            await self.keys.release(ctx, image, rekeyed[1].dropped)
         if checked is not None and checked.removed:
             await self._remove_unused(image, checked.removed)
         return self.visible(ctx, image)
+
+    async def _rekey(self, ctx: RequestContext, image_id: str, ops: Sequence[PatchOp]) -> tuple[Image, Rekeyed]:
+        """A PATCH that names a key: the image as it will be, registered as the new key's consumer before the
+        change is saved, and the key it stops naming."""
+        loaded = await self.load(ctx, image_id)
+        preview = dataclasses.replace(loaded, properties=dict(loaded.properties))
+        for op in ops:
+            if op.path[0] != "locations":
+                self._apply(ctx, preview, op)
+        self._validate(preview)
+        return preview, await self.keys.attach(ctx, preview, loaded)
 
     async def _remove_unused(self, image: Image, removed: Sequence[model.Location]) -> None:
         """Delete the data of locations a PATCH removed, unless read-only or still used by an image."""
@@ -351,6 +379,7 @@ class ImageService:
             return image
 
         image = await self.db.run(work)
+        await self.keys.detach(ctx, image)
         await self.remove_data(image)
 
     async def remove_data(self, image: Image) -> None:

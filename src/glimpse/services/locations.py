@@ -150,6 +150,7 @@ class LocationService:
         store = self.store_for(url)
         now = utcnow()
         task_input: dict[str, Any] = {"image_id": image_id, "url": url, "store": store.id}
+        self.images.keys.admit(image)
         task_input.update(await self.images.signatures.task_input(ctx, image))
         if validation is not None:
             task_input["validation_data"] = {"os_hash_algo": validation.algorithm, "os_hash_value": validation.value}

@@ -26,3 +26,9 @@ class TrustGroup(BaseModel):
     # projects whose image data must be signed (all four img_signature* properties, verified): project ids,
     # or * for every project; uploads and imports of unsigned data are refused with 400
     require_signed_images: Annotated[list[str], Ini("glimpse", "require_signed_images")] = Field(default_factory=list)
+    # projects whose image data must be encrypted by its owner (the os_encrypt_* set, or Cinder's names, with a
+    # key in the key manager): project ids, or * for every project; uploads and imports of data into an image
+    # without that metadata are refused with 400
+    require_encrypted_images: Annotated[list[str], Ini("glimpse", "require_encrypted_images")] = Field(
+        default_factory=list
+    )

@@ -137,6 +137,8 @@ class ImportCall(ImportBase):
         if request.method == "web-download":
             assert request.uri is not None
             await self.check_url(request.uri)
+        if request.method != "copy-image":  # a copy brings no new data
+            self.images.keys.admit(image)
         task_input = {
             **(task_input or {}),
             **await self.images.signatures.task_input(ctx, image, copy=request.method == "copy-image"),
