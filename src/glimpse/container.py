@@ -18,6 +18,7 @@ from glimpse.services.artifacts import ArtifactService, ArtifactTypes, BlobServi
 from glimpse.services.artifacts.scrubber import Scrubber
 from glimpse.services.audit import AuditLog
 from glimpse.services.cache import CacheService, NodeCache
+from glimpse.services.catalog.install import InstallService
 from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
@@ -74,6 +75,7 @@ class Services:
     webhooks: WebhookService
     catalog: CatalogService
     audit: AuditLog
+    catalog_installs: InstallService
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -141,6 +143,8 @@ def build_services(
         service.events = events
     for metadef in (metadefs.namespaces, metadefs.objects, metadefs.properties, metadefs.tags, metadefs.resource_types):
         metadef.events = events
+    artifact_blobs = BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location)
+    catalog = CatalogService(settings, db, policy, queue)
     return Services(
         settings=settings,
         db=db,
@@ -163,12 +167,13 @@ def build_services(
         queue=queue,
         outbox=outbox,
         artifacts=artifacts,
-        artifact_blobs=BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location),
+        artifact_blobs=artifact_blobs,
         artifact_scrubber=Scrubber(artifacts),
         cache=CacheService(settings, db, policy, images, image_data, queue, image_data.cache),
         events=events,
         webhooks=webhooks,
-        catalog=CatalogService(settings, db, policy, queue),
+        catalog=catalog,
+        catalog_installs=InstallService(catalog, images, image_data, artifacts, artifact_blobs),
         audit=AuditLog(settings, db, policy),
     )
 

@@ -112,6 +112,8 @@ ROUTES = [
     *metadefs_routes(),
     resource("/catalog/v1/assets", GET=catalog_assets.index),
     resource("/catalog/v1/assets/{name}/{version}", GET=catalog_assets.show),
+    resource("/catalog/v1/assets/{name}/{version}/install", POST=catalog_assets.install),
+    resource("/catalog/v1/installs/{task_id}", GET=catalog_assets.show_install),
     resource("/catalog/v1/remotes", GET=catalog_assets.remotes),
     resource("/catalog/v1/remotes/refresh", POST=catalog_assets.refresh),
 ]

@@ -8,6 +8,7 @@ and ``[catalog] remotes``), as an administrator, like `glimpse cache`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -168,3 +169,38 @@ def catalog_search(text: str, kind: str | None, as_json: bool, config_file: Path
     """Assets whose name or description contains TEXT."""
     found = _run(config_file, lambda svc, ctx: svc.catalog.search(ctx, query=text, kind=kind))
     _print_assets(found, as_json)
+
+
+@catalog_group.command("install")
+@click.argument("asset", metavar="NAME@VERSION")
+@click.option("--project", required=True, help="The project that will own what is installed.")
+@click.option("--catalog", default=None, help="The subscribed catalog (default: the first that has the asset).")
+@click.option("--timeout", type=float, default=3600.0, show_default=True, help="Seconds to wait for the install.")
+@config_option
+def catalog_install(asset: str, project: str, catalog: str | None, timeout: float, config_file: Path | None) -> None:
+    """Install ASSET and what it depends on into PROJECT (verified; all or nothing); prints the result as JSON.
+
+    The install is a task: a running server's worker or this command itself runs it, whichever claims it.
+    """
+    from glimpse.api.catalog.assets import present_install
+    from glimpse.domain.catalog import AssetRef
+    from glimpse.domain.tasks import FINISHED, TaskType
+    from glimpse.jobs.worker import Worker
+
+    async def call(svc: Any, ctx: Any) -> Any:
+        task = await svc.catalog_installs.start(ctx, AssetRef.parse(asset), catalog)
+        worker = Worker(svc.queue, {TaskType.CATALOG_INSTALL: svc.catalog_installs}, only_own_types=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            current = await svc.catalog_installs.show(ctx, task.id)
+            if current.status in FINISHED:
+                return current
+            if not await worker.run_one():
+                await asyncio.sleep(0.5)
+        return await svc.catalog_installs.show(ctx, task.id)
+
+    task = run_services(config_file, call, project=project)
+    click.echo(json.dumps(present_install(task), indent=2))
+    if task.status.value != "success":
+        raise SystemExit(1)

@@ -521,3 +521,21 @@ class CatalogAssetRow(Base):
     details: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # description, license, ...
 
     __table_args__ = (Index("ix_catalog_assets_sha256", "sha256"),)
+
+
+class CatalogInstallRow(Base):
+    """An asset installed into a project, known by its digest: what was made of it and where it came from."""
+
+    __tablename__ = "catalog_installs"
+
+    project: Mapped[str] = mapped_column(String(255), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    remote: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(128))
+    version: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    local_type: Mapped[str] = mapped_column(String(64))  # "image", an artifact type, or "bundle"
+    local_id: Mapped[str | None] = mapped_column(String(36))
+    signers: Mapped[list[str]] = mapped_column(JSON, default=list)
+    task_id: Mapped[str] = mapped_column(String(36))
+    installed_at: Mapped[datetime] = mapped_column(DateTime)

@@ -25,6 +25,7 @@ class TaskType(StrEnum):
     CACHE_IMAGE = "cache_image"  # internal: fill one node's image cache (PUT /v2/cache/{id})
     WEBHOOK_DISPATCH = "webhook_dispatch"  # internal: send the due webhook deliveries
     CATALOG_REFRESH = "catalog_refresh"  # internal: refresh the subscribed catalogs' signed metadata
+    CATALOG_INSTALL = "catalog_install"  # POST /catalog/v1/assets/{name}/{version}/install (shown there)
 
 
 PUBLIC_TYPES = frozenset({TaskType.IMPORT, TaskType.API_IMAGE_IMPORT, TaskType.LOCATION_IMPORT})

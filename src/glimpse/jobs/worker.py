@@ -44,6 +44,7 @@ def default_runners(services: Services) -> dict[TaskType, Runner]:
         TaskType.CACHE_IMAGE: services.cache,
         TaskType.WEBHOOK_DISPATCH: services.webhooks,
         TaskType.CATALOG_REFRESH: services.catalog,
+        TaskType.CATALOG_INSTALL: services.catalog_installs,
     }
 
 

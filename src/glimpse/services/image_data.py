@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -208,9 +208,13 @@ class ImageDataService:
         *,
         declared_size: int | None,
         store_id: str | None,
+        checks: Sequence[pipeline.Check] = (),
     ) -> Image:
+        """Stream ``source`` into the image; ``checks`` judge the whole stream's digest (with the signature's)
+        before any store is told the data is complete (the catalog's pinned sha256)."""
         try:
-            return await self._upload(ctx, image_id, source, declared_size=declared_size, store_id=store_id)
+            return await self._upload(ctx, image_id, source, declared_size=declared_size, store_id=store_id,
+                                      checks=checks)  # fmt: skip
         except BaseException as exc:
             self.metrics.upload_failed(exc)
             raise
@@ -223,6 +227,7 @@ class ImageDataService:
         *,
         declared_size: int | None,
         store_id: str | None,
+        checks: Sequence[pipeline.Check] = (),
     ) -> Image:
         image = await self.images.load(ctx, image_id, "upload_image")
         store = self.stores.for_upload(store_id)
@@ -250,7 +255,7 @@ class ImageDataService:
                 algorithms=image_hashes(self.settings),
                 inspect=inspected(image.container_format),
                 quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
-                checks=(verify,),
+                checks=(verify, *checks),
             )
             out = pipeline.Outcome()
             stored: StoredObject | None = None

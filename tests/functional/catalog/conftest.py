@@ -32,6 +32,19 @@ class Publisher:
         path.write_bytes(data)
         self.repo.add(path, kind=kind, name=name, version=version, **options)
 
+    def environment(self, data_dir: Path, database_url: str) -> dict[str, str]:
+        """The subscriber's settings as `glimpse` commands read them."""
+        return {
+            "GLIMPSE_DATA_DIR": str(data_dir),
+            "GLIMPSE_DATABASE_URL": database_url,
+            "GLIMPSE_AUTH": "noauth",
+            "GLIMPSE_CONFIG": "",
+            "GLIMPSE_CATALOG_REMOTES": f"pub={self.url}",
+            "GLIMPSE_CATALOG_TRUSTED_ROOTS": f"pub={self.trusted_root}",
+            "GLIMPSE_CATALOG_TEST_CA_FILE": str(self.certificates.ca),
+            "GLIMPSE_CATALOG_ALLOWED_HOSTS": "localhost",
+        }
+
     def subscriber(self, tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
         options: dict[str, Any] = {
             "data_dir": tmp_path / "subscriber",

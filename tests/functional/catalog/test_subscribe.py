@@ -153,16 +153,7 @@ def test_the_cli_refreshes_lists_and_searches(publisher: Publisher, tmp_path: Pa
     publisher.add("wordpress", "1.0", b"heat_template_version: 2021-04-16\n", metadata={"description": "A blog"})
     publisher.add("cirros", "0.6.2", b"\0" * 512, kind="image")
     publisher.repo.publish()
-    env = {
-        "GLIMPSE_DATA_DIR": str(tmp_path / "subscriber"),
-        "GLIMPSE_DATABASE_URL": clean_db,
-        "GLIMPSE_AUTH": "noauth",
-        "GLIMPSE_CONFIG": "",
-        "GLIMPSE_CATALOG_REMOTES": f"pub={publisher.url}",
-        "GLIMPSE_CATALOG_TRUSTED_ROOTS": f"pub={publisher.trusted_root}",
-        "GLIMPSE_CATALOG_TEST_CA_FILE": str(publisher.certificates.ca),
-        "GLIMPSE_CATALOG_ALLOWED_HOSTS": "localhost",
-    }
+    env = publisher.environment(tmp_path / "subscriber", clean_db)
     cli = CliRunner()
     refreshed = cli.invoke(main, ["catalog", "refresh"], env=env)
     assert refreshed.output.strip() == "pub: 2 assets", refreshed.output

@@ -7,9 +7,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from glimpse.api.http import context, json_response, services
+from glimpse.api.http import context, json_body, json_response, services
 from glimpse.db.repositories.catalog import RemoteState
 from glimpse.domain.catalog import Asset, AssetRef, CatalogError
+from glimpse.domain.tasks import Task
 
 
 def _time(value: Any) -> str | None:
@@ -77,3 +78,34 @@ async def refresh(request: Request) -> Response:
     reports = await svc.refresh()
     return json_response({"remotes": [{"name": r.remote, "ok": r.ok, "assets": r.assets, "error": r.message}
                                       for r in reports]})  # fmt: skip
+
+
+def present_install(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "status": task.status.value,
+        "asset": f"{task.input.get('name')}@{task.input.get('version')}",
+        "catalog": task.input.get("catalog"),
+        "progress": {"done": task.bytes_done, "total": task.bytes_total},
+        "result": task.result,
+        "message": task.message,
+        "created_at": _time(task.created_at),
+        "updated_at": _time(task.updated_at),
+    }
+
+
+async def install(request: Request) -> Response:
+    catalog = None
+    if await request.body():
+        body = await json_body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("catalog", ""), str):
+            raise CatalogError('The body is {"catalog": "<name>"} or empty')
+        catalog = body.get("catalog") or None
+    task = await services(request).catalog_installs.start(context(request), _ref(request), catalog)
+    return json_response(present_install(task), status=202,
+                         headers={"Location": f"/catalog/v1/installs/{task.id}"})  # fmt: skip
+
+
+async def show_install(request: Request) -> Response:
+    task = await services(request).catalog_installs.show(context(request), request.path_params["task_id"])
+    return json_response(present_install(task))

@@ -36,7 +36,17 @@ def components(schemas: Schemas) -> dict[str, Any]:
         "type": "object",
         "properties": {"name": _TEXT, "ok": {"type": "boolean"}, "assets": {"type": "integer"}, "error": _TEXT},
     }
+    install = {
+        "type": "object",
+        "properties": {
+            "id": _TEXT, "status": {"type": "string", "enum": ["pending", "processing", "success", "failure"]},
+            "asset": _TEXT, "catalog": _TEXT, "message": _TEXT, "created_at": _MAYBE_TEXT, "updated_at": _MAYBE_TEXT,
+            "progress": {"type": "object", "properties": {"done": {"type": "integer"}, "total": _MAYBE_INT}},
+            "result": {"type": ["object", "null"]},
+        },
+    }  # fmt: skip
     return {
+        "CatalogInstall": install,
         "CatalogAsset": asset,
         "CatalogAssets": {"type": "object", "properties": {"assets": {"type": "array", "items": ref("CatalogAsset")}}},
         "CatalogRemotes": {"type": "object", "properties": {"remotes": {"type": "array", "items": remote}}},
@@ -59,6 +69,16 @@ def describe(schemas: Schemas) -> dict[str, Any]:
         "/catalog/v1/assets/{name}/{version}": {
             "get": {"operationId": "showCatalogAsset", "parameters": [*ASSET_PATH, CATALOG],
                     "responses": {"200": json_response("CatalogAsset"), **errors(403, 404)}},
+        },
+        "/catalog/v1/assets/{name}/{version}/install": {
+            "post": {"operationId": "installCatalogAsset", "parameters": ASSET_PATH,
+                     "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                         "type": "object", "properties": {"catalog": _TEXT}}}}},
+                     "responses": {"202": json_response("CatalogInstall", "Accepted"), **errors(403, 404, 415)}},
+        },
+        "/catalog/v1/installs/{task_id}": {
+            "get": {"operationId": "showCatalogInstall", "parameters": [path_param("task_id", "Install task id")],
+                    "responses": {"200": json_response("CatalogInstall"), **errors(403, 404)}},
         },
         "/catalog/v1/remotes": {
             "get": {"operationId": "listCatalogRemotes",

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from glimpse.db.models import CatalogAssetRow, CatalogRemoteRow
+from glimpse.db.models import CatalogAssetRow, CatalogInstallRow, CatalogRemoteRow
 from glimpse.domain.catalog import Asset, AssetRef
 
 
@@ -37,6 +37,22 @@ class Verified:
     expires_at: datetime
     signers: tuple[str, ...]
     assets: Sequence[Asset]
+
+
+@dataclass(frozen=True, slots=True)
+class Installed:
+    """An asset installed into ``project``: ``local_type`` ("image", an artifact type, "bundle") and id."""
+
+    project: str
+    sha256: str
+    remote: str
+    name: str
+    version: str
+    type: str
+    local_type: str
+    local_id: str | None
+    signers: tuple[str, ...]
+    task_id: str
 
 
 def _asset(row: CatalogAssetRow) -> Asset:
@@ -113,3 +129,20 @@ class CatalogRepository:
         """Drop the state of remotes no longer configured."""
         self.session.execute(delete(CatalogAssetRow).where(~CatalogAssetRow.remote.in_(list(keep))))
         self.session.execute(delete(CatalogRemoteRow).where(~CatalogRemoteRow.name.in_(list(keep))))
+
+    # -- installs ------------------------------------------------------------------------------------------
+    def installed(self, project: str, sha256: str) -> Installed | None:
+        row = self.session.get(CatalogInstallRow, (project, sha256))
+        if row is None:
+            return None
+        return Installed(row.project, row.sha256, row.remote, row.name, row.version, row.type, row.local_type,
+                         row.local_id, tuple(row.signers or ()), row.task_id)  # fmt: skip
+
+    def record_install(self, item: Installed, now: datetime) -> None:
+        row = self.session.get(CatalogInstallRow, (item.project, item.sha256))
+        if row is None:
+            row = CatalogInstallRow(project=item.project, sha256=item.sha256)
+            self.session.add(row)
+        row.remote, row.name, row.version, row.type = item.remote, item.name, item.version, item.type
+        row.local_type, row.local_id, row.signers = item.local_type, item.local_id, list(item.signers)
+        row.task_id, row.installed_at = item.task_id, now
