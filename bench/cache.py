@@ -6,15 +6,22 @@
 A real `glimpse serve` (noauth, SQLite) runs with three stores and the image cache on. For each store one
 image of ``--size-mib`` random bytes is uploaded to it, then, with ``curl -o /dev/null``:
 
-- store: ``Range: bytes=0-`` of the whole image (a ranged read never fills the cache, so this is the store's
-  own download figure, answered 206);
-- cold: the whole image while it is not cached (the download fills the cache as it streams); the entry is
-  deleted before each repeat;
-- cached: the whole image from the cache;
+- store: ``Range: bytes=0-`` of the whole image while it is not cached (a ranged read never fills the cache,
+  so this is the store's own download figure, answered 206);
+- cold: the whole image while it is not cached (the download fills the cache as it streams);
+- cached: the whole image from the cache (after ``sync``: the fill's pages written back, as the store's are);
+- store and cached again with httpx (``iter_raw``, 1 MiB reads) instead of curl;
 - ranged cached: 32 reads of 32 MiB at random offsets (MB/s), and 200 reads of 4 KiB (median ms).
 
-Each figure is the best of ``--repeat`` runs (default 3; the machine has 2 cores and other work only ever
-slows a run). Results go to bench/results/cache-latest.json.
+First, the ceiling: curl from a bare server that only ``sendfile()``s the same file (no HTTP app at all).
+
+Each repeat takes store, cold and cached in turn (the entry is deleted first), so other work on the machine
+slows every figure alike.
+
+Each rate is the best of ``--repeat`` runs (default 3; the machine has 2 cores and other work only ever
+slows a run), each ``*_cpu_s_per_GiB`` the least CPU (user + system) the server used per GiB sent. The whole
+set runs twice, once per server mode (``--sendfile on off``): zero-copy sends (the default) and chunks read
+in Python (``[glimpse] sendfile = false``). Results go to bench/results/cache-latest.json.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ GIB = 1024**3
 
 sys.path.insert(0, str(BENCH_DIR))
 from benchlib.httpc import Endpoint  # noqa: E402
+from benchlib.machine import SendfileServer  # noqa: E402
 from benchlib.server import CpuSnapshot, free_port, wait_ready  # noqa: E402
 
 
@@ -156,23 +164,21 @@ def curl_get(url: str, size: int, wanted: int, *args: str) -> float:
 def measure(base: str, image_id: str, size: int, repeat: int, pid: int) -> dict[str, Any]:
     url = f"{base}/v2/images/{image_id}/file"
     out: dict[str, Any] = {}
-    # the store's own figure: a ranged read of the whole image never fills the cache
-    store, store_httpx = Timed(pid, size), Timed(pid, size)
-    for _ in range(repeat):
-        store.run(lambda: curl_get(url, size, 206, "-H", "Range: bytes=0-"))
-        store_httpx.run(lambda: httpx_get(url, size, {"Range": "bytes=0-"}))
-    out |= store.figures("store") | store_httpx.figures("store_httpx")
-    cold = Timed(pid, size)
+    names = ("store", "cold", "cached", "store_httpx", "cached_httpx")
+    timed = {name: Timed(pid, size) for name in names}
+    # in turns, so that whatever else runs on the machine slows every figure alike
     for _ in range(repeat):
         request(base, "DELETE", f"/v2/cache/{image_id}")
-        cold.run(lambda: curl_get(url, size, 200))
+        # the store's own figure: a ranged read of the whole image never fills the cache
+        timed["store"].run(lambda: curl_get(url, size, 206, "-H", "Range: bytes=0-"))
+        timed["store_httpx"].run(lambda: httpx_get(url, size, {"Range": "bytes=0-"}))
+        timed["cold"].run(lambda: curl_get(url, size, 200))
         wait_cached(base, image_id)  # the entry is committed just before the last byte goes out
-    out |= cold.figures("cold")
-    cached, cached_httpx = Timed(pid, size), Timed(pid, size)
-    for _ in range(repeat):
-        cached.run(lambda: curl_get(url, size, 200))
-        cached_httpx.run(lambda: httpx_get(url, size))
-    out |= cached.figures("cached") | cached_httpx.figures("cached_httpx")
+        os.sync()  # the fill's pages written back, as the store's were at upload (its fsync)
+        timed["cached"].run(lambda: curl_get(url, size, 200))
+        timed["cached_httpx"].run(lambda: httpx_get(url, size))
+    for name in names:
+        out |= timed[name].figures(name)
     rng = random.Random(1)
     piece = min(32 * 1024 * 1024, size)
     started, total = time.perf_counter(), 0
@@ -222,6 +228,14 @@ def main() -> int:
             block = os.urandom(4 * 1024 * 1024)
             for i in range(0, size, len(block)):
                 handle.write(block[: min(len(block), size - i)] if i else os.urandom(min(len(block), size)))
+        # the ceiling: curl from a tiny server that only sendfile()s the same file (no HTTP app at all)
+        ceiling = SendfileServer(source)
+        try:
+            rates = [rate(size, curl_get(f"http://127.0.0.1:{ceiling.port}/x", size, 200)) for _ in range(args.repeat)]
+        finally:
+            ceiling.close()
+        results["loopback_sendfile_curl_MBps"] = max(rates)
+        print(f"loopback ceiling (curl from a bare sendfile server): {max(rates):,.0f} MB/s", flush=True)
         port = free_port()
         conf = config(work, port, args.only)
         images: dict[str, str] = {}

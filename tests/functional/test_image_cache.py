@@ -25,7 +25,7 @@ from glimpse.cli.main import main
 from glimpse.container import Services, build_services
 from glimpse.settings import Settings, load_settings
 from tests.conftest import make_client
-from tests.functional.conftest import ALICE, plain_error
+from tests.functional.conftest import ALICE, BOB, plain_error
 
 NODE = "http://node-a.example:9292"
 DEADLINE = 60.0
@@ -203,6 +203,27 @@ def test_cache_api_is_admin_only(client: TestClient, active_image: Callable[...,
                          ("POST", "/v2/cache/clean"), ("POST", "/v2/cache/prune"),
                          ("GET", f"/v2/cache/nodes/{image['id']}")):  # fmt: skip
         assert client.request(method, path, headers=ALICE).status_code == 403, (method, path)
+
+
+def test_cached_reads_are_checked_like_store_reads(
+    client: TestClient, active_image: Callable[..., dict[str, Any]]
+) -> None:
+    data = os.urandom(30_000)
+    image = active_image(data, headers=ALICE)  # alpha's private image, cached by the admin
+    assert client.put(f"/v2/cache/{image['id']}").status_code == 202
+    wait_cached(client, image["id"])
+    hits = metric(client, "glimpse_image_cache_hits_total")
+    ranged = client.get(f"/v2/images/{image['id']}/file", headers=ALICE | {"Range": "bytes=10-19"})
+    assert (ranged.status_code, ranged.content) == (206, data[10:20])
+    assert metric(client, "glimpse_image_cache_hits_total") == hits + 1
+    # another project: the same 404 as without the cache, and the cache is not even looked at
+    for headers in (BOB, BOB | {"Range": "bytes=10-19"}):
+        assert client.get(f"/v2/images/{image['id']}/file", headers=headers).status_code == 404
+    assert client.get(f"/v2/images/{image['id']}/file", headers=ALICE | {"Range": "bytes=99999-"}).status_code == 416
+    assert metric(client, "glimpse_image_cache_hits_total") == hits + 1
+    assert client.post(f"/v2/images/{image['id']}/actions/deactivate").status_code == 204
+    assert client.get(f"/v2/images/{image['id']}/file", headers=ALICE).status_code == 403
+    assert metric(client, "glimpse_image_cache_hits_total") == hits + 1
 
 
 def test_a_corrupted_cached_file_is_never_served(
