@@ -17,6 +17,8 @@ from glimpse.api.artifacts import errors as artifact_errors
 from glimpse.api.artifacts.routes import PUBLIC_PATHS as ARTIFACT_PUBLIC_PATHS
 from glimpse.api.artifacts.routes import ROUTES as ARTIFACT_ROUTES
 from glimpse.api.artifacts.versions import VersionMiddleware
+from glimpse.api.dashboard import PREFIX as DASHBOARD_PREFIX
+from glimpse.api.dashboard import create_dashboard_app
 from glimpse.api.errors import handle_domain_error, handle_http_error, handle_unexpected
 from glimpse.api.middleware import RequestContextMiddleware
 from glimpse.api.routes import ROUTES
@@ -64,6 +66,8 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         middleware.insert(
             0, Middleware(Mount, prefix=settings.artifacts_mount, inner=create_artifacts_app(settings, svc))
         )
+    if settings.dashboard_enabled:  # the web UI, with its own sign-in (a session cookie, not X-Auth-Token)
+        middleware.insert(0, Middleware(Mount, prefix=DASHBOARD_PREFIX, inner=create_dashboard_app(svc)))
     app = Starlette(
         routes=ROUTES,
         middleware=middleware,

@@ -31,3 +31,25 @@ def test_format_match_is_required_by_default_and_read_from_image_format(tmp_path
     conf = tmp_path / "glimpse.conf"
     conf.write_text("[image_format]\nrequire_image_format_match = false\n")
     assert load_settings(conf, env={}, data_dir=tmp_path).require_image_format_match is False
+
+
+def test_dashboard_is_on_with_a_secure_cookie_and_read_from_its_section(tmp_path: Path) -> None:
+    sample = load_settings(SAMPLE, env={})
+    assert sample.dashboard_enabled is True
+    assert sample.dashboard_cookie_secure is True
+    assert sample.dashboard_session_ttl == 3600
+    assert sample.dashboard_secret_key is None
+    conf = tmp_path / "glimpse.conf"
+    conf.write_text(
+        "[dashboard]\nenabled = false\nsecret_key = sealing-key-xyz\nsession_ttl = 600\ncookie_secure = false\n"
+    )
+    settings = load_settings(conf, env={}, data_dir=tmp_path)
+    assert settings.dashboard_enabled is False
+    assert settings.dashboard_cookie_secure is False
+    assert settings.dashboard_session_ttl == 600
+    assert "sealing-key-xyz" not in str(settings.masked())  # a secret: masked
+    assert settings.dashboard_secret_key is not None
+    assert settings.dashboard_secret_key.get_secret_value() == "sealing-key-xyz"
+    env = load_settings(env={"GLIMPSE_DASHBOARD": "false", "GLIMPSE_DASHBOARD_COOKIE_SECURE": "0"}, data_dir=tmp_path)
+    assert env.dashboard_enabled is False
+    assert env.dashboard_cookie_secure is False

@@ -97,6 +97,14 @@ async def json_body(request: Request, *allowed: str) -> Any:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"Request body is larger than the limit of {limit} bytes")
+    chunks = await bounded_body(request, limit)
+    if not chunks:
+        raise BadRequest("Body expected in request.")
+    return parse_json(chunks)
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The whole request body, refused (TooLarge) as soon as it passes ``limit`` bytes."""
     chunks = bytearray()
     try:
         async for chunk in request.stream():
@@ -105,9 +113,7 @@ async def json_body(request: Request, *allowed: str) -> Any:
                 raise TooLarge(f"Request body is larger than the limit of {limit} bytes")
     except ClientDisconnect:
         raise ClientDisconnected("The client disconnected while sending the request body") from None
-    if not chunks:
-        raise BadRequest("Body expected in request.")
-    return parse_json(bytes(chunks))
+    return bytes(chunks)
 
 
 def parse_json(raw: bytes) -> Any:

@@ -11,6 +11,7 @@ from glimpse.settings.audit import AuditGroup
 from glimpse.settings.auth import AuthGroup
 from glimpse.settings.cache import CacheGroup
 from glimpse.settings.catalog import CatalogGroup
+from glimpse.settings.dashboard import DashboardGroup
 from glimpse.settings.database import DatabaseGroup
 from glimpse.settings.events import EventGroup
 from glimpse.settings.images import DataPathGroup, ImageGroup
@@ -26,6 +27,7 @@ from glimpse.settings.trust import TrustGroup
 # pydantic takes the fields of the last base first: the groups are listed from last to first, so the fields keep
 # the order they are printed in (`glimpse settings show`) and read in
 class Settings(
+    DashboardGroup,
     DataPathGroup,
     AuditGroup,
     EventGroup,

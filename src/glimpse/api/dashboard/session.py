@@ -1,0 +1,109 @@
+"""The dashboard's session: one cookie, encrypted and signed with Fernet (AES-CBC + HMAC, with its own expiry).
+
+The cookie holds what authenticates the person to the services (the headers the configured authenticator reads:
+a Keystone or Glimpse token, or noauth's identity headers), who they are for display, and the CSRF token every
+form must send back. It is ``HttpOnly`` (no script reads it), ``SameSite=Lax`` and ``Secure`` unless the
+settings turn that off for a development server on plain HTTP. Nothing of it is kept server-side, so any
+process of a multi-worker server can read it; the key is shared through the settings or the data directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from glimpse.settings import Settings
+
+COOKIE = "glimpse_dashboard"
+COOKIE_PATH = "/dashboard"
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    csrf: str
+    headers: dict[str, str] = field(default_factory=dict)  # what the authenticator reads; empty: not signed in
+    user: str = ""
+    project: str = ""
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.headers)
+
+    def csrf_matches(self, sent: str | None) -> bool:
+        return bool(sent) and hmac.compare_digest(self.csrf.encode(), (sent or "").encode())
+
+
+def new_session(headers: dict[str, str] | None = None, user: str = "", project: str = "") -> Session:
+    return Session(csrf=secrets.token_urlsafe(32), headers=dict(headers or {}), user=user, project=project)
+
+
+class SessionCodec:
+    """Seals a Session into a cookie value and opens one (None when forged, tampered with or expired)."""
+
+    def __init__(self, key: bytes, ttl: int, secure: bool) -> None:
+        self.fernet = Fernet(key)
+        self.ttl = ttl
+        self.secure = secure
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionCodec:
+        if settings.dashboard_secret_key is not None:
+            key = settings.dashboard_secret_key.get_secret_value().encode()
+        else:
+            key = shared_key(settings.data_dir / "dashboard.key")
+        return cls(key, settings.dashboard_session_ttl, settings.dashboard_cookie_secure)
+
+    def seal(self, session: Session, at: int | None = None) -> str:
+        """The cookie value; ``at`` (seconds since the epoch) backdates it (tests of expiry)."""
+        data = {"c": session.csrf, "h": session.headers, "u": session.user, "p": session.project}
+        plain = json.dumps(data, separators=(",", ":")).encode()
+        return (self.fernet.encrypt(plain) if at is None else self.fernet.encrypt_at_time(plain, at)).decode()
+
+    def open(self, value: str | None) -> Session | None:
+        if not value:
+            return None
+        try:
+            data: Any = json.loads(self.fernet.decrypt(value.encode(), ttl=self.ttl))
+            headers = {str(k): str(v) for k, v in dict(data["h"]).items()}
+            return Session(csrf=str(data["c"]), headers=headers, user=str(data["u"]), project=str(data["p"]))
+        except (InvalidToken, ValueError, KeyError, TypeError):
+            return None
+
+    def cookie(self, session: Session) -> dict[str, Any]:
+        """Keyword arguments of ``Response.set_cookie`` for this session."""
+        return {
+            "key": COOKIE,
+            "value": self.seal(session),
+            "max_age": self.ttl,
+            "path": COOKIE_PATH,
+            "secure": self.secure,
+            "httponly": True,
+            "samesite": "lax",
+        }
+
+
+def shared_key(path: Path) -> bytes:
+    """The Fernet key in ``path``, made on first use (0600). Every process of one server reads the same key:
+    the first to link its new file into place wins, the others read that one."""
+    with contextlib.suppress(FileNotFoundError):
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(Fernet.generate_key())
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()

@@ -1,0 +1,24 @@
+"""The Applications dashboard at /dashboard (docs/dashboard.md)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field, SecretStr
+
+from glimpse.settings.sources import Env, Ini
+
+
+class DashboardGroup(BaseModel):
+    """Settings' fields for the dashboard: its session cookie is encrypted and signed with a Fernet key (none:
+    <data_dir>/dashboard.key, made on first use), lives session_ttl seconds and is sent over HTTPS only unless
+    cookie_secure is off (a development server on plain HTTP)."""
+
+    dashboard_enabled: Annotated[bool, Ini("dashboard", "enabled"), Env("GLIMPSE_DASHBOARD")] = True
+    dashboard_secret_key: Annotated[
+        SecretStr | None, Ini("dashboard", "secret_key"), Env("GLIMPSE_DASHBOARD_SECRET_KEY")
+    ] = None
+    dashboard_session_ttl: Annotated[int, Ini("dashboard", "session_ttl")] = Field(default=3600, ge=60)
+    dashboard_cookie_secure: Annotated[
+        bool, Ini("dashboard", "cookie_secure"), Env("GLIMPSE_DASHBOARD_COOKIE_SECURE")
+    ] = True
