@@ -18,7 +18,7 @@ class DashboardGroup(BaseModel):
     dashboard_secret_key: Annotated[
         SecretStr | None, Ini("dashboard", "secret_key"), Env("GLIMPSE_DASHBOARD_SECRET_KEY")
     ] = None
-    dashboard_session_ttl: Annotated[int, Ini("dashboard", "session_ttl")] = Field(default=3600, ge=60)
+    dashboard_session_ttl: Annotated[int, Ini("dashboard", "session_ttl")] = Field(default=3600, gt=0)
     dashboard_cookie_secure: Annotated[
         bool, Ini("dashboard", "cookie_secure"), Env("GLIMPSE_DASHBOARD_COOKIE_SECURE")
     ] = True
