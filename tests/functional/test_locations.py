@@ -181,6 +181,23 @@ def test_unsafe_data_is_refused(loc: tuple[TestClient, Services], datadir: Path)
     assert "qcow2" in task["message"]
 
 
+def test_a_mislabelled_location_is_kept_when_the_format_match_is_off(
+    tmp_path: Path, clean_db: str, web_server: str
+) -> None:
+    """Tempest's LocationImportTest labels the raw data of its http_image `qcow2`: Glance 33 never inspects a
+    location's data; Glimpse does, and refuses the mismatch unless `[image_format] require_image_format_match`
+    is false (then only unsafe data is refused, as for uploads)."""
+    settings = web_settings(tmp_path, clean_db, "local:file,web:http", default_backend="local",
+                            task_heartbeat_interval=0.2, require_image_format_match=False)  # fmt: skip
+    with running_services(settings) as (client, _):
+        image_id = _create(client, disk_format="qcow2")
+        assert _add(client, image_id, f"{web_server}/image.raw").status_code == 202
+        image = _settle(client, image_id)
+        assert image["status"] == "active", _task(client, image_id)
+        assert image["os_hash_value"] == hashlib.sha512(DATA).hexdigest()
+        assert image["virtual_size"] is None  # as Glance records a mismatch: no virtual size
+
+
 def test_quota_counts_the_data_read(loc: tuple[TestClient, Services], datadir: Path) -> None:
     client, services = loc
     set_limits(services, "alpha", image_size_total=1)  # MiB; DATA is 3 MiB
