@@ -1,20 +1,26 @@
-"""Notifications benchmark: creates/s with notifications off and on, in the same run.
+"""Events benchmark: creates/s with notifications and webhooks off and on, in the same run.
 
     .venv/bin/python bench/events_bench.py                 # 3 rounds of 1,000 creates each way
     .venv/bin/python bench/events_bench.py --creates 300 --rounds 2   # quicker
+    .venv/bin/python bench/events_bench.py --no-webhooks   # notifications only
 
-Starts two `glimpse serve` processes (SQLite, noauth, fresh data dirs): one without a notification driver, one
-sending every event with ``messagingv2`` to two topics on the RabbitMQ at 127.0.0.1:5672 (guest/guest), through
-the outbox and the in-process worker. Rounds alternate off/on; each round is N sequential ``POST /v2/images`` on
-one keep-alive connection. A kombu consumer reads every notification of the run, and each "on" round also
-waits until all of its ``image.create`` notifications arrived before the next round starts (so no round pays
-for another's deliveries); that wait after the last response is reported as the delivery lag. The topics'
-queues are deleted at the end. Prints the median creates/s each way and the ratio (target: on >= 0.9 x off).
+Starts two `glimpse serve` processes (SQLite, noauth, fresh data dirs): one with neither notifications nor
+webhooks, one sending every event with ``messagingv2`` to two topics on the RabbitMQ at 127.0.0.1:5672
+(guest/guest), through the outbox and the in-process worker, with webhooks on and one webhook for
+``image.create`` pointing at a receiver of this benchmark (a real HTTP server on 127.0.0.1 that checks every
+signature). Rounds alternate off/on; each round is N sequential ``POST /v2/images`` on one keep-alive
+connection. A kombu consumer reads every notification of the run, and each "on" round also waits until all of
+its ``image.create`` notifications and webhook deliveries arrived before the next round starts (so no round
+pays for another's deliveries); that wait after the last response is reported as the delivery lag. The
+server's CPU per create (its process tree, and the worker processes with --separate-worker) is measured too:
+it is the steadier figure on a shared machine. The topics' queues are deleted at the end. Prints the median
+creates/s each way and the ratio (target: on >= 0.9 x off).
 """
 
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import statistics
@@ -26,14 +32,32 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from benchlib import httpc, server
+from glimpse.domain.webhooks import verify
 
 ROOT = Path(__file__).resolve().parents[1]
 GLIMPSE = ROOT / ".venv" / "bin" / "glimpse"
 KOMBU_URL = "amqp://guest:guest@127.0.0.1:5672//"
 BODY = {"disk_format": "raw", "container_format": "bare"}
+
+
+class Counts(Protocol):
+    count: int
+    lock: threading.Lock
+
+
+def counted(counter: Counts, total: int, what: str, timeout: float) -> float:
+    """Seconds until ``counter.count`` reaches ``total`` (RuntimeError after ``timeout``)."""
+    start = time.perf_counter()
+    while True:
+        with counter.lock:
+            if counter.count >= total:
+                return time.perf_counter() - start
+        if time.perf_counter() - start > timeout:
+            raise RuntimeError(f"only {counter.count} of {total} {what} arrived within {timeout:.0f}s")
+        time.sleep(0.01)
 
 
 class Counter:
@@ -71,14 +95,7 @@ class Counter:
                     continue
 
     def wait_for(self, total: int, timeout: float = 300.0) -> float:
-        start = time.perf_counter()
-        while True:
-            with self.lock:
-                if self.count >= total:
-                    return time.perf_counter() - start
-            if time.perf_counter() - start > timeout:
-                raise RuntimeError(f"only {self.count} of {total} notifications arrived within {timeout:.0f}s")
-            time.sleep(0.01)
+        return counted(self, total, "notifications", timeout)
 
     def close(self) -> None:
         self.stop.set()
@@ -106,10 +123,74 @@ def creates(endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[],
         return count / (time.perf_counter() - start)
 
 
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (threads): counts the deliveries whose signature verifies."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.bad = 0
+        self.secret = ""
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with receiver.lock:
+                    if verify(receiver.secret, headers, body):
+                        receiver.count += 1
+                    else:
+                        receiver.bad += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def wait_for(self, total: int, timeout: float = 300.0) -> float:
+        return counted(self, total, "webhook deliveries", timeout)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+ON_CONFIG = """\
+[oslo_messaging_notifications]
+driver = messagingv2
+topics = {topics}
+transport_url = rabbit://guest:guest@127.0.0.1:5672/
+
+[webhooks]
+enabled = {webhooks}
+
+[import_filtering_opts]
+allowed_hosts = 127.0.0.1
+allowed_ports = {port}
+"""
+
+
+def add_webhook(endpoint: httpc.Endpoint, port: int) -> str:
+    """Register the receiver for image.create (as the noauth admin, whose project owns the bench's images)."""
+    with httpc.Conn(endpoint) as conn:
+        body = {"url": f"http://127.0.0.1:{port}/hook", "events": ["image.create"]}
+        response = conn.send_raw(httpc.json_request("POST", "/v2/webhooks", conn.host_header, body))
+        if response.status != 201:
+            raise RuntimeError(f"POST /v2/webhooks answered {response.status}: {response.body[:300]!r}")
+        secret: str = response.json()["secret"]
+        return secret
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--creates", type=int, default=1000, help="creates per round (default 1000)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds each way (default 3)")
+    parser.add_argument("--no-webhooks", dest="webhooks", action="store_false", help="notifications only")
     parser.add_argument(
         "--separate-worker",
         action="store_true",
@@ -118,66 +199,89 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:8]
     topics = [f"bench_{run}", f"bench_{run}_admin"]
+    receiver = Receiver()
     with tempfile.TemporaryDirectory(prefix="glimpse-events-bench-") as tmp:
         base = Path(tmp)
-        on_env = {
-            "GLIMPSE_NOTIFICATION_DRIVER": "messagingv2",
-            "GLIMPSE_NOTIFICATION_TOPICS": ",".join(topics),
-            "GLIMPSE_NOTIFICATION_TRANSPORT_URL": "rabbit://guest:guest@127.0.0.1:5672/",
-        }
+        config = base / "on.conf"
+        config.write_text(ON_CONFIG.format(topics=", ".join(topics), webhooks=str(args.webhooks).lower(),
+                                           port=receiver.port))  # fmt: skip
+        on_env = {"GLIMPSE_CONFIG": str(config)}
         counter = Counter(topics[0])
         common = {"GLIMPSE_WORKER_IN_PROCESS": "false"} if args.separate_worker else {}
         servers = {
             "off": server.ServerProcess(GLIMPSE, base / "off", base / "off.log", common),
             "on": server.ServerProcess(GLIMPSE, base / "on", base / "on.log", {**common, **on_env}),
         }
-        workers = []
+        workers: dict[str, subprocess.Popen[bytes]] = {}
         if args.separate_worker:
             for name, env in (("off", common), ("on", {**common, **on_env})):
                 log = (base / f"{name}-worker.log").open("wb")
-                full = {**os.environ, "GLIMPSE_DATA_DIR": str(base / name), "GLIMPSE_AUTH": "noauth", **env}
+                full = {**os.environ, "GLIMPSE_DATA_DIR": str(base / name), "GLIMPSE_AUTH": "noauth"}
                 full.pop("GLIMPSE_CONFIG", None)
                 full.pop("GLIMPSE_DATABASE_URL", None)
-                workers.append(
-                    subprocess.Popen([str(GLIMPSE), "worker"], env=full, stdout=log, stderr=subprocess.STDOUT)
-                )
+                full.update(env)
+                command = [str(GLIMPSE), "worker"]
+                workers[name] = subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)
         figures: dict[str, list[float]] = {"off": [], "on": []}
+        cpu: dict[str, list[float]] = {"off": [], "on": []}
         lags: list[float] = []
+
+        def cpu_seconds(name: str) -> float:
+            pids = [servers[name].pid, *([workers[name].pid] if name in workers else [])]
+            return sum(server.CpuSnapshot.take(pid).total for pid in pids)
+
         try:
             for process in servers.values():
                 server.wait_ready(process.endpoint, 60, process.process)
+            if args.webhooks:
+                receiver.secret = add_webhook(servers["on"].endpoint, receiver.port)
             expected = 0
             for round_no in range(args.rounds):
                 for name in ("off", "on"):
-                    if name == "on":  # the warm-up create's notification is through before the clock starts
+                    if name == "on":  # the warm-up create's events are through before the clock starts
                         expected += 1
-                        warm = lambda n=expected: counter.wait_for(n)  # noqa: E731
+
+                        def warm(n: int = expected) -> None:
+                            counter.wait_for(n)
+                            if args.webhooks:
+                                receiver.wait_for(n)
                     else:
-                        warm = lambda: None  # noqa: E731
+
+                        def warm() -> None:
+                            pass
+
+                    before = cpu_seconds(name)
                     rate = creates(servers[name].endpoint, args.creates, f"bench-{name}-{round_no}", warm)
                     figures[name].append(rate)
                     line = f"round {round_no + 1} {name:>3}: {rate:8.1f} creates/s"
                     if name == "on":
                         expected += args.creates
                         lag = counter.wait_for(expected)
+                        if args.webhooks:
+                            lag = max(lag, receiver.wait_for(expected))
                         lags.append(lag)
-                        line += (
-                            f"  (all {expected} image.create notifications received {lag:.2f}s after the last response)"
-                        )
-                    print(line, flush=True)
+                        line += f"  (all {expected} image.create events received {lag:.2f}s after the last response)"
+                    cpu[name].append((cpu_seconds(name) - before) * 1000 / args.creates)
+                    print(f"{line}  {cpu[name][-1]:.2f} CPU ms/create", flush=True)
         finally:
             for process in servers.values():
                 process.stop()
-            for worker in workers:
+            for worker in workers.values():
                 worker.terminate()
                 worker.wait(30)
             counter.close()
+            receiver.close()
             with counter.connection.clone() as connection, connection.channel() as channel:
                 channel.queue_delete(f"{topics[1]}.info")
+        if receiver.bad:
+            raise RuntimeError(f"{receiver.bad} webhook deliveries had a bad signature")
         off, on = statistics.median(figures["off"]), statistics.median(figures["on"])
         mode = "separate worker process" if args.separate_worker else "in-process worker"
-        print(f"\n[{mode}] creates/s median of {args.rounds} rounds x {args.creates}: off {off:.1f}, on {on:.1f}, "
-              f"ratio on/off {on / off:.3f} (target >= 0.9); delivery lag max {max(lags):.2f}s")  # fmt: skip
+        what = "notifications + webhooks" if args.webhooks else "notifications"
+        print(f"\n[{what}, {mode}] creates/s median of {args.rounds} rounds x {args.creates}: off {off:.1f}, "
+              f"on {on:.1f}, ratio on/off {on / off:.3f} (target >= 0.9); CPU ms per create: off "
+              f"{statistics.median(cpu['off']):.2f}, on {statistics.median(cpu['on']):.2f}; "
+              f"delivery lag max {max(lags):.2f}s")  # fmt: skip
     return 0
 
 

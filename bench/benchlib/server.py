@@ -57,9 +57,10 @@ class ServerProcess:
         self.port = free_port()
         self.endpoint = Endpoint("127.0.0.1", self.port)
         self.log_path = log_path
-        env = {**os.environ, "GLIMPSE_DATA_DIR": str(data_dir), "GLIMPSE_AUTH": "noauth", **extra_env}
-        env.pop("GLIMPSE_CONFIG", None)
+        env = {**os.environ, "GLIMPSE_DATA_DIR": str(data_dir), "GLIMPSE_AUTH": "noauth"}
+        env.pop("GLIMPSE_CONFIG", None)  # unless extra_env names one
         env.pop("GLIMPSE_DATABASE_URL", None)  # the embedded defaults: SQLite + filesystem store
+        env.update(extra_env)
         self.command = [str(executable), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self._log = log_path.open("wb")
         self.process: subprocess.Popen[bytes] = subprocess.Popen(

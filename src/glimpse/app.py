@@ -41,7 +41,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
         stop = asyncio.Event()
         worker = None
         await svc.metadefs.resource_types.seed()
-        audit_writer = asyncio.create_task(svc.audit.run(stop))
+        background = [asyncio.create_task(svc.audit.run(stop)), asyncio.create_task(svc.outbox.kicking(stop))]
         if settings.worker_in_process:
             worker = asyncio.create_task(Worker.from_services(svc).run_forever(stop))
         try:
@@ -50,7 +50,7 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             stop.set()
             if worker is not None:
                 await worker
-            await audit_writer
+            await asyncio.gather(*background)
             if services is None:
                 svc.close()
 
@@ -91,7 +91,7 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
         worker = None
-        audit_writer = asyncio.create_task(svc.audit.run(stop))
+        background = [asyncio.create_task(svc.audit.run(stop)), asyncio.create_task(svc.outbox.kicking(stop))]
         if settings.worker_in_process:  # scrubs delayed deletes, deletes the data nothing references any more
             runners: dict[TaskType, Runner] = {
                 TaskType.ARTIFACT_BLOB_DELETE: svc.artifact_blobs.objects,
@@ -107,7 +107,7 @@ def create_artifacts_app(settings: Settings, services: Services | None = None) -
             stop.set()
             if worker is not None:
                 await worker
-            await audit_writer
+            await asyncio.gather(*background)
             if services is None:
                 svc.close()
 

@@ -73,9 +73,12 @@ def worker(config_file: Path | None) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        kicking = asyncio.create_task(services.outbox.kicking(stop))  # the events its tasks record
         try:
             await Worker.from_services(services).run_forever(stop)
         finally:
+            stop.set()
+            await kicking
             services.close()
 
     asyncio.run(run())

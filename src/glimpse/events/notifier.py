@@ -29,6 +29,7 @@ from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.domain.outbox import OutboxMessage
+from glimpse.events import amqp
 from glimpse.policy import PropertyProtections
 from glimpse.settings import Settings
 
@@ -148,6 +149,10 @@ class NotifierSink:
         self._transport: Any = None
         self._lock = threading.Lock()
         self._sender = SenderThread()
+        # plain rabbit:// URLs: batches on one confirmed channel (events/amqp.py); else oslo.messaging's transport
+        url = self._url()
+        candidates = amqp.brokers(url) if url else None
+        self._publisher = amqp.Publisher(candidates) if candidates else None
 
     @property
     def active(self) -> bool:
@@ -180,6 +185,8 @@ class NotifierSink:
         return await asyncio.get_running_loop().run_in_executor(self._sender, self._send_all, messages)
 
     def _send_all(self, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
+        if self._publisher is not None:
+            return self._publish_all(messages)
         for done, message in enumerate(messages):
             try:
                 self.send(message)
@@ -211,8 +218,29 @@ class NotifierSink:
             )
         return out
 
+    def _publish_all(self, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
+        """The batch on the publisher's one channel: how many messages went to every topic, and the error."""
+        assert self._publisher is not None
+        items: list[tuple[str, str]] = []
+        ends: list[int] = []  # where each message's items end
+        for message in messages:
+            for topic, priority, body in self.messages(message):
+                for driver in self.drivers:
+                    if driver == "log":
+                        logging.getLogger(f"oslo.messaging.notification.{message.topic}").info(json.dumps(body))
+                    else:
+                        items.append((f"{topic}.{priority.lower()}", amqp.body(body, driver == "messagingv2")))
+            ends.append(len(items))
+        published, error = self._publisher.publish(items)
+        return sum(1 for end in ends if end <= published), error
+
     def send(self, message: OutboxMessage) -> None:
         """Send ``message`` to every topic with every driver; raises when the broker did not take it."""
+        if self._publisher is not None:
+            _, error = self._publish_all([message])
+            if error is not None:
+                raise ConnectionError(error)
+            return
         for topic, priority, body in self.messages(message):
             for driver in self.drivers:
                 if driver == "log":
@@ -223,6 +251,8 @@ class NotifierSink:
                 self.transport()._send_notification(target, {}, body, version=_VERSIONS[driver], retry=self.retry)
 
     def close(self) -> None:
+        if self._publisher is not None:
+            self._sender.submit(self._publisher.close)
         with self._lock:
             if self._transport is not None:
                 self._transport.cleanup()

@@ -15,11 +15,13 @@ that same transaction, so the work it records for them exists exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from glimpse.db import after_commit
 from glimpse.db.repositories.outbox import OutboxRepository
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import new_id
@@ -30,7 +32,8 @@ from glimpse.services.task_queue import Outcome, Progress, Step, TaskQueue, inte
 log = logging.getLogger(__name__)
 
 BATCH = 500  # messages delivered by one drain task; a fuller outbox gets another drain
-LINGER = 0.05  # seconds a drain waits before reading, so that a burst of changes is one drain
+LINGER = 0.25  # seconds a drain waits before reading, so that a burst of changes is one drain
+_KICK = "glimpse.outbox.kick"  # a session's flag: its commit hook is registered
 
 
 class Sink(Protocol):
@@ -78,18 +81,47 @@ class Outbox:
         self.sinks = list(sinks)
         self.fanouts = list(fanouts)
         self._last = datetime.min
+        self._dirty = False  # a message committed since the last kick
 
     def record(self, session: Any, topic: str, payload: dict[str, Any]) -> OutboxMessage:
-        """Add a message to the outbox inside the caller's transaction (and a drain task if none waits)."""
+        """Add a message to the outbox inside the caller's transaction: one INSERT. Once it committed, the
+        next :meth:`kick` makes sure a drain waits for it."""
         # messages are delivered in created_at order: never two alike from this process, never going back
         now = max(utcnow(), self._last + timedelta(microseconds=1))
         self._last = now
         message = OutboxMessage(id=new_id(), topic=topic, created_at=now, payload=dict(payload))
-        repo = OutboxRepository(session)
-        repo.add(message)
-        if not repo.drain_pending():
-            self.queue.enqueue(session, _drain_task())
+        OutboxRepository(session).add(message)
+        if not session.info.get(_KICK):
+            session.info[_KICK] = True
+            after_commit(session, self._committed)
         return message
+
+    def _committed(self) -> None:
+        self._dirty = True
+
+    async def kick(self) -> None:
+        """A drain for the messages committed since the last kick, unless one is waiting: one query per burst
+        of changes rather than one per change (the request path only inserts its message)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        try:
+            await self.db.run(_ensure_drain(self.queue))
+        except Exception:
+            self._dirty = True  # the next kick tries again (and the worker's redrive sweeps anyway)
+            raise
+
+    async def kicking(self, stop: asyncio.Event) -> None:
+        """Kick every LINGER seconds while messages are committed, until ``stop`` (then once more)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), LINGER)
+            try:
+                await self.kick()
+            except Exception as exc:
+                log.warning("outbox: could not start a drain (%s); retrying", exc)
+        with contextlib.suppress(Exception):
+            await self.kick()
 
     # -- the runner -----------------------------------------------------------------------------------
     async def run(self, task: Task, progress: Progress) -> Outcome:
@@ -121,23 +153,13 @@ class Outbox:
         return Outcome(result=result, finish=finish)
 
     async def redrive(self) -> None:
-        """The worker's sweep: a drain for messages left undelivered (a sink failed, or a drain died)."""
-
-        def work(session: Any) -> None:
-            repo = OutboxRepository(session)
-            if repo.undelivered(1) and not repo.drain_pending():
-                self.queue.enqueue(session, _drain_task())
-
-        await self.db.run(work)
+        """The worker's sweep: a drain for messages left undelivered (a sink failed, a drain died, or the
+        process that recorded them stopped before its kick)."""
+        await self.db.run(_ensure_drain(self.queue, only_if_undelivered=True))
 
     async def undo(self, task: Task, reason: str) -> Step | None:
         log.warning("outbox drain failed: %s; the messages stay for the next drain", reason)
-
-        def retry(session: Any) -> None:  # undelivered messages always have a drain waiting
-            if OutboxRepository(session).undelivered(1) and not OutboxRepository(session).drain_pending():
-                self.queue.enqueue(session, _drain_task())
-
-        return retry
+        return _ensure_drain(self.queue, only_if_undelivered=True)  # undelivered messages always have a drain
 
     def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
         pass
@@ -145,3 +167,16 @@ class Outbox:
 
 def _drain_task() -> Task:
     return internal_task(TaskType.OUTBOX_DRAIN)
+
+
+def _ensure_drain(queue: TaskQueue, *, only_if_undelivered: bool = False) -> Step:
+    """The step that enqueues a drain unless one is waiting (and, if asked, only when a message waits)."""
+
+    def step(session: Any) -> None:
+        repo = OutboxRepository(session)
+        if only_if_undelivered and not repo.undelivered(1):
+            return
+        if not repo.drain_pending():
+            queue.enqueue(session, _drain_task())
+
+    return step

@@ -228,43 +228,44 @@ class WebhookService:
                 self.queue.enqueue(session, dispatch_task())
 
     # -- the dispatch runner --------------------------------------------------------------------------
-    async def _attempt(self, delivery: Delivery, webhook: Webhook) -> Attempt:
-        body = delivery.body.encode()
+    async def _send(self, webhook: Webhook, deliveries: Sequence[Delivery]) -> list[Attempt]:
+        """One webhook's deliveries, in order, over one connection to its checked address."""
         timestamp = int(time.time())
-        headers = {
-            "Content-Type": CONTENT_TYPE,
-            "webhook-id": delivery.id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(webhook.secret, delivery.id, timestamp, body),
-        }
-        try:
-            status = await fetch.post(webhook.url, body, headers, self.web, resolver=self.resolver)
-        except fetch.FetchRefused as exc:
-            return Attempt(delivery.id, None, exc.message)
-        except Exception as exc:  # no answer: connection refused, TLS, timeout...
-            message = exc.message if isinstance(exc, fetch.RemoteFetchError) else type(exc).__name__
-            return Attempt(delivery.id, None, message)
-        if 200 <= status < 300:
-            return Attempt(delivery.id, status, None)
-        return Attempt(delivery.id, status, f"the receiver answered {status}")
+        requests = []
+        for delivery in deliveries:
+            body = delivery.body.encode()
+            headers = {
+                "Content-Type": CONTENT_TYPE,
+                "webhook-id": delivery.id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(webhook.secret, delivery.id, timestamp, body),
+            }
+            requests.append((body, headers))
+        answers = await fetch.post_each(webhook.url, requests, self.web, resolver=self.resolver)
+        attempts = []
+        for delivery, (status, error) in zip(deliveries, answers, strict=True):
+            if error is None and status is not None and not 200 <= status < 300:
+                error = f"the receiver answered {status}"
+            attempts.append(Attempt(delivery.id, status, error))
+        return attempts
 
     async def run(self, task: Task, progress: Progress) -> Outcome:
         now = utcnow()
         lease = now + timedelta(seconds=2 * self.settings.webhook_timeout + 30)  # a dead dispatch's rows return
         claimed = await self.db.run(lambda s: WebhookRepository(s).claim_due(now, BATCH, lease))
         # one webhook's deliveries one after another, in the order of their events; webhooks in parallel
-        queues: dict[str, list[tuple[Delivery, Webhook]]] = {}
+        queues: dict[str, tuple[Webhook, list[Delivery]]] = {}
         for delivery, webhook in claimed:
-            queues.setdefault(webhook.id, []).append((delivery, webhook))
+            queues.setdefault(webhook.id, (webhook, []))[1].append(delivery)
         slots = asyncio.Semaphore(PARALLEL)
         outcomes: dict[str, Attempt] = {}
 
-        async def send_in_order(queue: list[tuple[Delivery, Webhook]]) -> None:
+        async def send(webhook: Webhook, deliveries: list[Delivery]) -> None:
             async with slots:
-                for delivery, webhook in queue:
-                    outcomes[delivery.id] = await self._attempt(delivery, webhook)
+                for attempt in await self._send(webhook, deliveries):
+                    outcomes[attempt.delivery_id] = attempt
 
-        await asyncio.gather(*(send_in_order(queue) for queue in queues.values()))
+        await asyncio.gather(*(send(webhook, deliveries) for webhook, deliveries in queues.values()))
         attempts = [outcomes[delivery.id] for delivery, _ in claimed]
         progress(len(attempts), len(attempts))
         for (delivery, webhook), attempt in zip(claimed, attempts, strict=True):
@@ -285,22 +286,29 @@ class WebhookService:
         return Outcome(result={"sent": sent, "failed": len(attempts) - sent}, finish=finish)
 
     def _record(self, session: Any, pairs: Sequence[tuple[tuple[Delivery, Webhook], Attempt]]) -> None:
-        """Each attempt's outcome, in the transaction that ends the dispatch."""
+        """Each attempt's outcome, in the transaction that ends the dispatch: the successes in one statement
+        per status code, the failures one by one (each webhook's failures counted, and maybe disabling it)."""
         s = self.settings
         repo = WebhookRepository(session)
         now = utcnow()
+        succeeded: dict[int | None, list[str]] = {}
+        recovered: set[str] = set()
         for (delivery, webhook), attempt in pairs:
             if attempt.ok:
-                repo.record(delivery.id, now, status=DeliveryStatus.SUCCEEDED, next_attempt_at=None,
-                            status_code=attempt.status_code, error=None)  # fmt: skip
-                repo.succeeded(webhook.id)
+                succeeded.setdefault(attempt.status_code, []).append(delivery.id)
+                recovered.add(webhook.id)
+        for status_code, ids in succeeded.items():
+            repo.record_many(ids, now, status=DeliveryStatus.SUCCEEDED, status_code=status_code)
+        for webhook_id in recovered:
+            repo.succeeded(webhook_id)
+        for (delivery, webhook), attempt in pairs:
+            if attempt.ok:
                 continue
             last = delivery.attempts >= s.webhook_max_attempts
+            wait = backoff(delivery.attempts, s.webhook_backoff, s.webhook_backoff_max)
             repo.record(
                 delivery.id, now, status=DeliveryStatus.FAILED if last else DeliveryStatus.PENDING,
-                next_attempt_at=None if last else now + backoff(delivery.attempts, s.webhook_backoff,
-                                                                s.webhook_backoff_max),
-                status_code=attempt.status_code, error=attempt.error,
+                next_attempt_at=None if last else now + wait, status_code=attempt.status_code, error=attempt.error,
             )  # fmt: skip
             if repo.failed(webhook.id, now, s.webhook_disable_after):
                 log.warning("webhook %s disabled: %d failed attempts in a row", webhook.id, s.webhook_disable_after)

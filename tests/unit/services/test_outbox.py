@@ -47,12 +47,35 @@ def test_a_message_exists_only_if_its_change_committed(services: Services) -> No
     services.db.run_sync(lambda s: services.outbox.record(s, "image.create", {"id": "a"}))
     services.db.run_sync(lambda s: services.outbox.record(s, "image.delete", {"id": "a"}))
     assert _messages(services) == [("image.create", False), ("image.delete", False)]
+    assert _drains(services) == []  # the request path only inserts its message...
+    asyncio.run(services.outbox.kick())  # ...and the process's kick, after commit, starts a drain
+    asyncio.run(services.outbox.kick())
     assert [status for _, status in _drains(services)] == ["pending"]  # one drain for both
+
+
+def test_a_kick_after_a_rollback_starts_no_drain(services: Services) -> None:
+    def rolled_back(session: Any) -> None:
+        services.outbox.record(session, "image.update", {"id": "x"})
+        raise Conflict("the change was refused")
+
+    with pytest.raises(Conflict):
+        services.db.run_sync(rolled_back)
+    asyncio.run(services.outbox.kick())
+    assert _drains(services) == []
+
+
+def test_messages_left_by_a_process_that_never_kicked_are_redriven(services: Services) -> None:
+    other = Outbox(services.queue, [])  # another process: recorded, then stopped before its kick
+    services.db.run_sync(lambda s: other.record(s, "image.update", {"id": "y"}))
+    assert _drains(services) == []
+    asyncio.run(services.outbox.redrive())
+    assert [status for _, status in _drains(services)] == ["pending"]
 
 
 def test_the_worker_delivers_in_order_and_marks_them(services: Services, caplog: pytest.LogCaptureFixture) -> None:
     for n in range(3):
         services.db.run_sync(lambda s, n=n: services.outbox.record(s, "image.update", {"n": n}))
+    asyncio.run(services.outbox.kick())
     caplog.set_level(logging.INFO, logger="glimpse.services.outbox")
     worker = Worker(services.queue, default_runners(services))
     assert asyncio.run(worker.run_one())
@@ -83,6 +106,7 @@ def test_a_failing_sink_leaves_the_messages_for_the_next_drain(services: Service
     broken = _Broken()
     outbox = Outbox(services.queue, [broken])
     services.db.run_sync(lambda s: outbox.record(s, "image.update", {"id": "b"}))
+    asyncio.run(outbox.kick())
     worker = Worker(services.queue, {TaskType.OUTBOX_DRAIN: outbox})
     assert asyncio.run(worker.run_one())
     assert [m.topic for m in broken.seen] == ["image.update"]

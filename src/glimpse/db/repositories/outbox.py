@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from glimpse.db.models import OutboxRow, TaskRow
 from glimpse.domain.outbox import OutboxMessage
 from glimpse.domain.tasks import TaskStatus, TaskType
+
+_INSERT = insert(cast(Table, OutboxRow.__table__))
 
 
 def _to_domain(row: OutboxRow) -> OutboxMessage:
@@ -25,10 +28,9 @@ class OutboxRepository:
         self.session = session
 
     def add(self, message: OutboxMessage) -> None:
-        self.session.add(
-            OutboxRow(id=message.id, topic=message.topic, payload=message.payload, created_at=message.created_at)
-        )
-        self.session.flush()
+        """One INSERT (Core: none of the ORM's unit-of-work bookkeeping on the request path)."""
+        row = {"id": message.id, "topic": message.topic, "payload": message.payload, "created_at": message.created_at}
+        self.session.execute(_INSERT, row)
 
     def undelivered(self, limit: int) -> list[OutboxMessage]:
         """The oldest undelivered messages, in the order they were recorded."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Collection, Sequence
+from dataclasses import asdict
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from glimpse.db.models import TaskRow, WebhookDeliveryRow, WebhookRow
@@ -111,24 +114,11 @@ class WebhookRepository:
 
     # -- deliveries -----------------------------------------------------------------------------------
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
-        self.session.add_all(
-            WebhookDeliveryRow(
-                id=d.id,
-                webhook_id=d.webhook_id,
-                event_id=d.event_id,
-                event_type=d.event_type,
-                body=d.body,
-                status=d.status.value,
-                attempts=d.attempts,
-                next_attempt_at=d.next_attempt_at,
-                last_status_code=d.last_status_code,
-                last_error=d.last_error,
-                created_at=d.created_at,
-                updated_at=d.updated_at,
-            )
-            for d in deliveries
-        )
-        self.session.flush()
+        """One executemany INSERT (Core: the fan-out of a drain's batch)."""
+        if not deliveries:
+            return
+        rows = [{**asdict(d), "status": d.status.value} for d in deliveries]
+        self.session.execute(insert(cast(Table, WebhookDeliveryRow.__table__)), rows)
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
         return and_(
@@ -143,33 +133,25 @@ class WebhookRepository:
     def claim_due(self, now: datetime, limit: int, lease_until: datetime) -> list[tuple[Delivery, Webhook]]:
         """Take up to ``limit`` due deliveries (oldest first) for one attempt each: their next attempt moves
         to ``lease_until`` (a dispatch that dies leaves them due again then) and their attempts go up by one.
-        Compare-and-set per row, so two dispatches never take the same delivery."""
-        stmt = (
-            select(WebhookDeliveryRow.id, WebhookDeliveryRow.next_attempt_at)
-            .where(self._due(now))
-            .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.created_at)
-            .limit(limit)
-        )
-        claimed: list[str] = []
-        for delivery_id, seen in self.session.execute(stmt).all():
-            taken = self.session.execute(
-                update(WebhookDeliveryRow)
-                .where(
-                    WebhookDeliveryRow.id == delivery_id,
-                    WebhookDeliveryRow.status == DeliveryStatus.PENDING.value,
-                    WebhookDeliveryRow.next_attempt_at == seen,
-                )
-                .values(next_attempt_at=lease_until, attempts=WebhookDeliveryRow.attempts + 1, updated_at=now)
-            )
-            if getattr(taken, "rowcount", 0):
-                claimed.append(delivery_id)
-        if not claimed:
+        One UPDATE for the batch, guarded by the due condition; ``lease_until`` (unique to this claim, to the
+        microsecond) then tells which rows this claim took, so two dispatches never take the same delivery."""
+        token = lease_until.replace(microsecond=secrets.randbelow(1_000_000))
+        candidates = select(WebhookDeliveryRow.id).where(self._due(now))
+        candidates = candidates.order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.created_at)
+        ids = list(self.session.scalars(candidates.limit(limit)))
+        if not ids:
             return []
+        self.session.execute(
+            update(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.id.in_(ids), self._due(now))
+            .values(next_attempt_at=token, attempts=WebhookDeliveryRow.attempts + 1, updated_at=now)
+        )
         rows = self.session.execute(
             select(WebhookDeliveryRow, WebhookRow)
             .join(WebhookRow, WebhookRow.id == WebhookDeliveryRow.webhook_id)
-            .where(WebhookDeliveryRow.id.in_(claimed))
+            .where(WebhookDeliveryRow.id.in_(ids), WebhookDeliveryRow.next_attempt_at == token)
             .order_by(WebhookDeliveryRow.created_at, WebhookDeliveryRow.id)
+            .execution_options(populate_existing=True)
         ).all()
         return [(_delivery(delivery), _webhook(webhook)) for delivery, webhook in rows]
 
@@ -182,6 +164,17 @@ class WebhookRepository:
             .where(WebhookDeliveryRow.id == delivery_id, WebhookDeliveryRow.status == DeliveryStatus.PENDING.value)
             .values(status=status.value, next_attempt_at=next_attempt_at, last_status_code=status_code,
                     last_error=error, updated_at=now)
+        )  # fmt: skip
+
+    def record_many(
+        self, ids: Sequence[str], now: datetime, *, status: DeliveryStatus, status_code: int | None
+    ) -> None:
+        """Several attempts that ended alike (the successes of a dispatch): one statement."""
+        self.session.execute(
+            update(WebhookDeliveryRow)
+            .where(WebhookDeliveryRow.id.in_(list(ids)), WebhookDeliveryRow.status == DeliveryStatus.PENDING.value)
+            .values(status=status.value, next_attempt_at=None, last_status_code=status_code, last_error=None,
+                    updated_at=now)
         )  # fmt: skip
 
     def deliveries(self, webhook_id: str, limit: int, marker: str | None = None) -> list[Delivery]:

@@ -56,7 +56,7 @@ credentials or the query string of a URL.
 
 The package: ``policy`` (:class:`FetchPolicy`), ``errors``, ``addresses`` (public or not, resolution),
 ``checks`` (the checks of each hop, web-download's request-time filtering), ``client`` (sending, redirects,
-:class:`RemoteStream`, :func:`post`). Import from here.
+:class:`RemoteStream`, :func:`post_each`). Import from here.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ from glimpse.services.fetch.client import (
     RemoteStream,
     open_location,
     open_stream,
-    post,
+    post_each,
 )
 from glimpse.services.fetch.errors import FetchRefused, FetchTimeout, FetchTooLarge, InvalidFetchURL, RemoteFetchError
 from glimpse.services.fetch.policy import (
@@ -106,7 +106,7 @@ __all__ = [
     "is_public_address",
     "open_location",
     "open_stream",
-    "post",
+    "post_each",
     "redact",
     "resolve_host",
 ]

@@ -9,16 +9,17 @@ import functools
 import logging
 import os
 import ssl
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from types import TracebackType
 
 import httpx
 
-from glimpse.errors import NotFound
+from glimpse.errors import BadRequest, NotFound
 from glimpse.services.fetch.addresses import resolve_host
 from glimpse.services.fetch.checks import _Hop, _parse, _plan, _refuse, redact
 from glimpse.services.fetch.errors import FetchTimeout, FetchTooLarge, RemoteFetchError
 from glimpse.services.fetch.policy import FetchPolicy, Resolver
+from glimpse.services.fetch.poster import Poster
 
 log = logging.getLogger("glimpse.services.fetch")  # the package's name: what operators filter on
 
@@ -84,13 +85,7 @@ async def _send(
     target = hop.target
     transport = httpx.AsyncHTTPTransport(verify=_ssl_context(policy.ca_file), trust_env=False, retries=0)
     client = httpx.AsyncClient(transport=transport, trust_env=False, follow_redirects=False, timeout=_timeouts(policy))
-    headers = {
-        **(extra_headers or {}),
-        "Host": target.url.netloc.decode("ascii"),
-        "Accept-Encoding": "identity",
-        "User-Agent": USER_AGENT,
-    }
-    extensions = {"sni_hostname": target.host} if target.url.scheme == "https" and target.literal is None else {}
+    headers, extensions = _request_parts(hop, extra_headers)
     try:
         failure: httpx.HTTPError | None = None
         for address in hop.addresses:
@@ -113,6 +108,19 @@ async def _send(
     except BaseException:
         await client.aclose()
         raise
+
+
+def _request_parts(hop: _Hop, extra_headers: Mapping[str, str] | None) -> tuple[dict[str, str], dict[str, str]]:
+    """The headers (the name in ``Host``) and extensions (the name for TLS) of a request to a pinned address."""
+    target = hop.target
+    headers = {
+        **(extra_headers or {}),
+        "Host": target.url.netloc.decode("ascii"),
+        "Accept-Encoding": "identity",
+        "User-Agent": USER_AGENT,
+    }
+    extensions = {"sni_hostname": target.host} if target.url.scheme == "https" and target.literal is None else {}
+    return headers, extensions
 
 
 def _same_origin(a: httpx.URL, b: httpx.URL) -> bool:
@@ -282,22 +290,37 @@ async def open_location(url: str, policy: FetchPolicy, *, resolver: Resolver | N
         raise
 
 
-async def post(
-    url: str, body: bytes, headers: Mapping[str, str], policy: FetchPolicy, *, resolver: Resolver | None = None
-) -> int:
-    """POST ``body`` to ``url`` after every check a fetch makes (webhooks), to the checked address only; the
-    status the receiver answered. Redirects are not followed (a 3xx is the answer). Raises
-    :class:`InvalidFetchURL` or :class:`FetchRefused` (nothing was sent) and :class:`RemoteFetchError` (no
-    answer: refused connection, TLS failure, timeout, ``policy.deadline`` passed)."""
-    deadline = None if policy.deadline is None else asyncio.get_running_loop().time() + policy.deadline
+async def post_each(
+    url: str, requests: Sequence[tuple[bytes, Mapping[str, str]]], policy: FetchPolicy, *,
+    resolver: Resolver | None = None,
+) -> list[tuple[int | None, str | None]]:  # fmt: skip
+    """POST each ``(body, headers)`` to ``url`` in order, after every check a fetch makes (webhooks): the URL
+    is checked and its host resolved and checked once for the batch, and every request goes to the checked
+    address over one kept-alive connection (:class:`~glimpse.services.fetch.poster.Poster`). Each request's
+    ``(status, None)``, or ``(None, why)`` when it got no answer (``policy.deadline`` bounds each one).
+    Redirects are not followed: a 3xx is the answer. After a request without an answer the rest are not
+    sent (the receiver is away): they get the same reason."""
     try:
-        async with asyncio.timeout_at(deadline):
+        async with asyncio.timeout(policy.deadline):
             hop = await _plan(_parse(url), policy, resolver or resolve_host)
-            client, response = await _send(hop, policy, "POST", body, headers)
-            try:
-                return response.status_code
-            finally:
-                await response.aclose()
-                await client.aclose()
     except TimeoutError:
-        raise FetchTimeout(f"Posting to {redact(url)} took longer than the deadline") from None
+        return [(None, f"Resolving the host of {redact(url)} took longer than the deadline")] * len(requests)
+    except (BadRequest, RemoteFetchError) as exc:
+        return [(None, exc.message)] * len(requests)
+    poster = Poster(hop, _ssl_context(policy.ca_file) if hop.target.url.scheme == "https" else None)
+    results: list[tuple[int | None, str | None]] = []
+    try:
+        for body, headers in requests:
+            try:
+                async with asyncio.timeout(policy.deadline):
+                    results.append((await poster.post(body, headers), None))
+            except TimeoutError:
+                results.append((None, f"Posting to {hop.target.where} took longer than the deadline"))
+            except RemoteFetchError as exc:
+                results.append((None, exc.message))
+            if results[-1][0] is None:
+                results.extend([(None, f"not sent: {results[-1][1]}")] * (len(requests) - len(results)))
+                break
+    finally:
+        await poster.close()
+    return results
