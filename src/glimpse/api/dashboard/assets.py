@@ -1,9 +1,9 @@
 """What the Applications list shows, whatever its source: local artifacts of every enabled type (or plain images
 when no artifact type is enabled) and, when a remote catalog service is wired into the services, its assets.
 
-The remote side is one seam: ``remote_catalog(svc)`` returns the object the catalog feature puts on
-``Services.catalog`` (anything with the ``RemoteCatalog.browse`` method), or None; the page then says that no
-remote catalog is configured.
+The remote side is one seam: ``remote_catalog(svc)`` returns a ``RemoteCatalog`` over the catalogs the server
+subscribes to (``Services.catalog``), or None when there are none; the page then says that no remote catalog is
+configured.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from glimpse.container import Services
 from glimpse.context import RequestContext
+from glimpse.domain.catalog import ARTIFACT_TYPES
 from glimpse.domain.images import Image
+from glimpse.services.catalog.subscribe import CatalogService
 
 PAGE_SIZE = 20
 
@@ -55,9 +57,39 @@ class RemoteCatalog(Protocol):
         ...
 
 
+class SubscribedCatalogs:
+    """The remote catalogs this server subscribes to (``[catalog] remotes``), browsed from their last verified
+    index (services/catalog): search is the catalog's own, paging an offset over its answer. Remote assets have
+    no tags: a tag filter matches none of them."""
+
+    def __init__(self, catalog: CatalogService) -> None:
+        self.catalog = catalog
+
+    async def browse(self, ctx: RequestContext, query: AssetQuery) -> AssetPage:
+        if query.tag:
+            return AssetPage()
+        kind = REMOTE_TYPES.get(query.type, query.type) if query.type else None
+        found = await self.catalog.search(ctx, query=query.text or None, kind=kind)
+        start = int(query.marker) if query.marker.isdigit() else 0
+        chosen = found[start : start + query.limit]
+        views = [
+            AssetView(source="remote", type=asset.type, id=f"{remote}:{asset.ref}", name=asset.name,
+                      version=asset.version, description=asset.metadata.get("description", ""), status=remote)
+            for remote, asset in chosen
+        ]  # fmt: skip
+        more = start + query.limit < len(found)
+        return AssetPage(views, str(start + query.limit) if more else None)
+
+
+REMOTE_TYPES = {artifact: kind for kind, (artifact, _) in ARTIFACT_TYPES.items() if artifact != "all"}
+REMOTE_TYPES["images"] = REMOTE_TYPES["image"] = "image"
+"""A local type filter (an artifact type) as the catalog's asset type."""
+
+
 def remote_catalog(svc: Services) -> RemoteCatalog | None:
-    found = getattr(svc, "catalog", None)
-    return found if isinstance(found, RemoteCatalog) else None
+    if svc.catalog.remote_names():
+        return SubscribedCatalogs(svc.catalog)
+    return None
 
 
 def artifact_types(svc: Services) -> list[str]:
