@@ -149,7 +149,13 @@ def test_web_download_refuses_a_private_address_by_default(multi: tuple[TestClie
     response = client.post(f"/v2/images/{image_id}/import",
                            json={"method": {"name": "web-download", "uri": "http://10.1.2.3/x.raw"}})
     assert response.status_code == 400
+    assert "URI for web-download does not pass filtering" in response.text  # at request time, as Glance
     assert client.get(f"/v2/images/{image_id}").json()["status"] == "queued"
+    # an image without its formats is a 409 first, whatever the address (Glance's order of checks)
+    bare = client.post("/v2/images", json={"name": "no formats"}).json()["id"]
+    response = client.post(f"/v2/images/{bare}/import",
+                           json={"method": {"name": "web-download", "uri": "http://10.1.2.3/x.raw"}})
+    assert response.status_code == 409, response.text
 
 
 def test_web_download_failing_half_way_leaves_a_consistent_image(
