@@ -21,10 +21,13 @@ install: $(STAMP)
 run: install
 	$(BIN)/glimpse serve
 
-## Debian tools the tests drive for real: qemu-img (image-format safety) and xorriso (ISO images)
+## Debian tools the tests drive for real: qemu-img (image-format safety), xorriso (ISO images), and a headless
+## Chromium with its WebDriver for the dashboard's browser tests (tests/browser)
 system-deps:
 	@command -v qemu-img >/dev/null && command -v xorriso >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils xorriso >/dev/null; }
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 ## A real Keystone on 127.0.0.1:5000 for the e2e tests (its own venv in ~/.cache; reused while healthy)
 keystone:

@@ -156,3 +156,12 @@ def test_an_oversized_form_is_refused(alice: Browser) -> None:
     assert response.status_code == 413
     login = alice.client.post("/dashboard/login", data={"csrf_token": alice.csrf, "token": "x" * 70_000})
     assert login.status_code == 413
+
+
+def test_sign_in_comes_back_to_the_page_asked_for(web: TestClient) -> None:
+    asked = web.get("/dashboard/images", follow_redirects=False)
+    assert asked.headers["location"] == "/dashboard/login?next=%2Fdashboard%2Fimages"
+    browser = Browser(web)
+    browser.get(asked.headers["location"])
+    response = browser.post("/dashboard/login", {"username": "a", "project": "p", "next": "/dashboard/images"})
+    assert response.headers["location"] == "/dashboard/images"

@@ -146,7 +146,7 @@ def error_page(request: Request, session: Session | None, exc: GlimpseError) -> 
 
 def to_sign_in(request: Request) -> Response:
     root = root_path(request)
-    wanted = request.url.path if request.method == "GET" else ""
+    wanted = root + request.scope["path"] if request.method == "GET" else ""
     target = f"{root}/login" + (f"?{urlencode({'next': wanted})}" if wanted else "")
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"error": "Sign in first."}, status_code=401, headers=SECURITY_HEADERS)
