@@ -21,15 +21,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, padding, rsa, utils
+from typing import TYPE_CHECKING
 
 from glimpse.errors import BadRequest
+
+if TYPE_CHECKING:  # cryptography (and OpenSSL, about 12 MiB of RSS) is loaded by the first signed image
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
 SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID = (
     "img_signature",
@@ -43,18 +44,25 @@ VERIFIED_CERTIFICATE_UUID = "img_signature_verified_certificate_uuid"
 VERIFIED_CERTIFICATE_SHA256 = "img_signature_verified_certificate_sha256"
 VERIFIED = (VERIFIED_CERTIFICATE_UUID, VERIFIED_CERTIFICATE_SHA256)
 
-# the hash method's name -> (the pipeline's hashlib name, cryptography's algorithm)
-HASH_METHODS: dict[str, tuple[str, type[hashes.HashAlgorithm]]] = {
-    "SHA-224": ("sha224", hashes.SHA224),
-    "SHA-256": ("sha256", hashes.SHA256),
-    "SHA-384": ("sha384", hashes.SHA384),
-    "SHA-512": ("sha512", hashes.SHA512),
-}
+# the hash method's name -> the pipeline's hashlib name (and cryptography's algorithm class of that name)
+HASH_METHODS: dict[str, str] = {"SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
 RSA_PSS, DSA = "RSA-PSS", "DSA"
 _ECC_CURVES = ("SECT571K1", "SECT409K1", "SECT571R1", "SECT409R1", "SECP521R1", "SECP384R1")
 
 
-def _supported_curves() -> dict[str, type[ec.EllipticCurve]]:
+def _hash(hash_method: str) -> hashes.HashAlgorithm:
+    from cryptography.hazmat.primitives import hashes
+
+    algorithm: hashes.HashAlgorithm = getattr(hashes, hash_method.replace("-", ""))()
+    return algorithm
+
+
+@functools.cache
+def ecc_key_types() -> dict[str, type[ec.EllipticCurve]]:
+    """The ``ECC_<curve>`` key types of cursive's list that this OpenSSL build really supports (asked once)."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     curves: dict[str, type[ec.EllipticCurve]] = {}
     for name in _ECC_CURVES:
         curve = getattr(ec, name, None)
@@ -68,8 +76,8 @@ def _supported_curves() -> dict[str, type[ec.EllipticCurve]]:
     return curves
 
 
-ECC_KEY_TYPES = _supported_curves()
-KEY_TYPES = (RSA_PSS, DSA, *ECC_KEY_TYPES)
+def key_types() -> tuple[str, ...]:
+    return (RSA_PSS, DSA, *ecc_key_types())
 
 
 class SignatureVerificationFailed(BadRequest):
@@ -89,7 +97,7 @@ class Requested:
 
     @property
     def algorithm(self) -> str:
-        return HASH_METHODS[self.hash_method][0]
+        return HASH_METHODS[self.hash_method]
 
 
 def requested(properties: Mapping[str, str]) -> Requested | None:
@@ -104,7 +112,7 @@ def requested(properties: Mapping[str, str]) -> Requested | None:
     if hash_method not in HASH_METHODS:
         raise SignatureVerificationFailed(f"Invalid signature hash method: {hash_method}")
     key_type = properties[KEY_TYPE]
-    if key_type not in KEY_TYPES:
+    if key_type not in key_types():
         raise SignatureVerificationFailed(f"Invalid signature key type: {key_type}")
     if not signature:
         raise SignatureVerificationFailed("The signature is empty")
@@ -152,14 +160,15 @@ class Verification:
 
     def verify(self, digest: bytes) -> None:
         """SignatureVerificationFailed unless the signature is valid for ``digest``."""
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+
         req = self.requested
-        prehashed = utils.Prehashed(HASH_METHODS[req.hash_method][1]())
+        prehashed = utils.Prehashed(_hash(req.hash_method))
         key = self.public_key
         try:
             if isinstance(key, rsa.RSAPublicKey):
-                pss = padding.PSS(
-                    mgf=padding.MGF1(HASH_METHODS[req.hash_method][1]()), salt_length=padding.PSS.MAX_LENGTH
-                )
+                pss = padding.PSS(mgf=padding.MGF1(_hash(req.hash_method)), salt_length=padding.PSS.MAX_LENGTH)
                 key.verify(req.signature, digest, pss, prehashed)
             elif isinstance(key, ec.EllipticCurvePublicKey):
                 key.verify(req.signature, digest, ec.ECDSA(prehashed))
@@ -202,6 +211,11 @@ def _retrieved(future: asyncio.Future[bytes]) -> None:
 
 def verification(req: Requested, certificate_der: bytes) -> Verification:
     """The stage for ``req`` with the certificate the key manager gave (DER); the key must fit the key type."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
     try:
         certificate = x509.load_der_x509_certificate(certificate_der)
         public_key = certificate.public_key()

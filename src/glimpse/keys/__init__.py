@@ -9,6 +9,7 @@ Keystone cannot be reached) or ``KeyManagerRefused`` (400, no such secret, not r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -82,13 +83,45 @@ class NoKeyManager:
         return False
 
 
+class OnFirstUse:
+    """A key manager built when it is first used: Barbican's driver imports castellan, python-barbicanclient,
+    oslo.log and cryptography (about 14 MiB of a server's RSS), which a server that never sees a signed or
+    encrypted image has no use for."""
+
+    def __init__(self, build: Callable[[], KeyManager]) -> None:
+        self._build = build
+        self._manager: KeyManager | None = None
+
+    @property
+    def manager(self) -> KeyManager:
+        if self._manager is None:
+            self._manager = self._build()
+        return self._manager
+
+    async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
+        return await self.manager.certificate(credentials, uuid)
+
+    async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        await self.manager.add_consumer(credentials, uuid, consumer)
+
+    async def remove_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
+        await self.manager.remove_consumer(credentials, uuid, consumer)
+
+    async def delete(self, credentials: Credentials, uuid: str) -> bool:
+        return await self.manager.delete(credentials, uuid)
+
+
 def build_key_manager(settings: Settings) -> KeyManager:
-    """The configured key manager (castellan is imported only when Barbican is configured)."""
+    """The configured key manager (castellan is imported when Barbican is first used)."""
     if settings.key_manager_backend == "none":
         return NoKeyManager()
-    from glimpse.keys.barbican import CastellanKeyManager
-
     auth_url = settings.barbican_auth_endpoint or settings.keystone_authtoken.auth_url
-    return CastellanKeyManager(
-        auth_url=auth_url, endpoint=settings.barbican_endpoint, verify_ssl=settings.barbican_verify_ssl
-    )
+
+    def castellan() -> KeyManager:
+        from glimpse.keys.barbican import CastellanKeyManager
+
+        return CastellanKeyManager(
+            auth_url=auth_url, endpoint=settings.barbican_endpoint, verify_ssl=settings.barbican_verify_ssl
+        )
+
+    return OnFirstUse(castellan)
