@@ -20,12 +20,9 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-from tuf.api import exceptions as tuf_errors
-from tuf.api.metadata import Metadata, Root, Targets
-from tuf.ngclient import Updater
+from typing import TYPE_CHECKING, Any
 
 from glimpse.context import RequestContext
 from glimpse.db import Database
@@ -36,9 +33,13 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import Duplicate, GlimpseError, NotFound
 from glimpse.policy import Policy
-from glimpse.services.catalog.transport import GuardedFetcher, catalog_fetch_policy
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.settings import Settings
+
+if TYPE_CHECKING:  # python-tuf (with securesystemslib and cryptography, about 20 MiB) loads on a catalog's first use
+    from tuf.ngclient import Updater
+
+    from glimpse.services import fetch
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,8 @@ class CatalogUnverified(GlimpseError):
 
 def explain(exc: BaseException, remote: str) -> str:
     """A clear message for why a catalog was refused (TUF's verdicts and the fetcher's refusals)."""
+    from tuf.api import exceptions as tuf_errors
+
     seen: BaseException | None = exc
     while seen is not None:  # the fetcher's own refusal (http://, a private address, TLS) says it best
         if isinstance(seen, GlimpseError) and not isinstance(seen, CatalogUnverified):
@@ -91,11 +94,16 @@ class CatalogService:
         self.db = db
         self.policy = policy
         self.queue = queue
-        self.fetch_policy = catalog_fetch_policy(settings)
         self.state_dir = settings.data_dir / "catalog"
         self._refreshing: dict[str, asyncio.Lock] = {}  # one refresh of a remote at a time in this process
 
     # -- the TUF client ------------------------------------------------------------------------------------
+    @cached_property
+    def fetch_policy(self) -> fetch.FetchPolicy:
+        from glimpse.services.catalog.transport import catalog_fetch_policy
+
+        return catalog_fetch_policy(self.settings)
+
     def remote_names(self) -> list[str]:
         return sorted(self.settings.catalog_remotes)
 
@@ -106,6 +114,10 @@ class CatalogService:
 
     def updater(self, name: str, loop: asyncio.AbstractEventLoop) -> Updater:
         """TUF's client for remote ``name`` (its trusted root, then what it verified before); sync."""
+        from tuf.ngclient import Updater
+
+        from glimpse.services.catalog.transport import GuardedFetcher
+
         url, trusted_root = self._remote(name)
         if not url.lower().startswith("https://"):
             raise CatalogError(f"catalog {name!r}: only https:// catalogs are accepted")
@@ -124,6 +136,8 @@ class CatalogService:
 
     def _verify(self, name: str, loop: asyncio.AbstractEventLoop) -> Verified:
         """Refresh ``name``'s metadata through TUF and read the index it verified (in a worker thread)."""
+        from tuf.api.metadata import Metadata, Root, Targets
+
         updater = self.updater(name, loop)
         updater.refresh()
         metadata_dir = self.state_dir / name / "metadata"
