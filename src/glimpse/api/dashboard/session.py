@@ -9,6 +9,8 @@ process of a multi-worker server can read it; the key is shared through the sett
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hmac
 import json
@@ -16,14 +18,16 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.fernet import Fernet, InvalidToken
+from typing import TYPE_CHECKING, Any
 
 from glimpse.settings import Settings
 
+if TYPE_CHECKING:  # cryptography (about 5 MiB of a server's RSS) loads with the first dashboard cookie
+    from cryptography.fernet import Fernet
+
 COOKIE = "glimpse_dashboard"
 COOKIE_PATH = "/dashboard"
+KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +53,19 @@ class SessionCodec:
     """Seals a Session into a cookie value and opens one (None when forged, tampered with or expired)."""
 
     def __init__(self, key: bytes, ttl: int, secure: bool) -> None:
-        self.fernet = Fernet(key)
+        _check_key(key)  # a bad key is refused at start, as Fernet(key) would
+        self._key = key
+        self._fernet: Fernet | None = None
         self.ttl = ttl
         self.secure = secure
+
+    @property
+    def fernet(self) -> Fernet:
+        if self._fernet is None:
+            from cryptography.fernet import Fernet
+
+            self._fernet = Fernet(self._key)
+        return self._fernet
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SessionCodec:
@@ -70,6 +84,8 @@ class SessionCodec:
     def open(self, value: str | None) -> Session | None:
         if not value:
             return None
+        from cryptography.fernet import InvalidToken
+
         try:
             data: Any = json.loads(self.fernet.decrypt(value.encode(), ttl=self.ttl))
             headers = {str(k): str(v) for k, v in dict(data["h"]).items()}
@@ -90,6 +106,16 @@ class SessionCodec:
         }
 
 
+def _check_key(key: bytes) -> None:
+    """What Fernet checks of its key: 32 bytes, url-safe base64."""
+    try:
+        raw = base64.urlsafe_b64decode(key)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != KEY_BYTES:
+        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
+
+
 def shared_key(path: Path) -> bytes:
     """The Fernet key in ``path``, made on first use (0600). Every process of one server reads the same key:
     the first to link its new file into place wins, the others read that one."""
@@ -99,7 +125,7 @@ def shared_key(path: Path) -> bytes:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(Fernet.generate_key())
+        handle.write(base64.urlsafe_b64encode(os.urandom(KEY_BYTES)))  # a Fernet key
     try:
         os.link(tmp, path)
     except FileExistsError:

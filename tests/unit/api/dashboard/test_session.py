@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from glimpse.api.dashboard.session import SessionCodec, new_session, shared_key
@@ -62,3 +64,12 @@ def test_every_process_gets_the_same_key(tmp_path: Path) -> None:
     Fernet(keys.pop())  # a valid Fernet key
     assert path.stat().st_mode & 0o777 == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["dashboard.key"]  # no temporary file left
+
+
+def test_a_key_fernet_would_refuse_is_refused_when_the_codec_is_made() -> None:
+    for key in (b"", b"not base64 at all!", base64.urlsafe_b64encode(b"x" * 31), base64.urlsafe_b64encode(b"x" * 33)):
+        with pytest.raises(ValueError, match="32 url-safe base64-encoded bytes") as refused:
+            SessionCodec(key, 60, secure=True)
+        with pytest.raises(ValueError, match="Fernet key") as fernet:
+            Fernet(key)
+        assert str(refused.value) == str(fernet.value)
