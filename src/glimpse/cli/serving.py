@@ -36,11 +36,14 @@ def run_server(app: Any, settings: Settings, host: str, port: int, config_file: 
         workers=settings.workers,
         host=host,
         port=port,
+        ssl_certfile=settings.cert_file,
+        ssl_keyfile=settings.key_file,
         log_level=settings.log_level.lower(),
         log_config=log_config,
         access_log=False,
         loop="uvloop",
-        http=ZeroCopyHttpToolsProtocol if settings.sendfile else "httptools",  # zero-copy downloads of local files
+        # zero-copy downloads of local files (never through TLS, which must encrypt every byte)
+        http=ZeroCopyHttpToolsProtocol if settings.sendfile and settings.cert_file is None else "httptools",
         timeout_keep_alive=30,
     )
 

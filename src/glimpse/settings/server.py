@@ -26,6 +26,9 @@ class ServerGroup(BaseModel):
     host: Annotated[str, Ini("DEFAULT", "bind_host"), Env("GLIMPSE_HOST")] = "127.0.0.1"
     port: Annotated[int, Ini("DEFAULT", "bind_port"), Env("GLIMPSE_PORT")] = 9292
     workers: Annotated[int, Ini("DEFAULT", "workers"), Env("GLIMPSE_WORKERS")] = 1
+    # HTTPS: Glance's [DEFAULT] cert_file / key_file (both, or neither for plain HTTP)
+    cert_file: Annotated[Path | None, Ini("DEFAULT", "cert_file"), Env("GLIMPSE_CERT_FILE")] = None
+    key_file: Annotated[Path | None, Ini("DEFAULT", "key_file"), Env("GLIMPSE_KEY_FILE")] = None
     # downloads of local files (the image cache, filesystem stores) sent with sendfile (zero-copy); off: chunks
     sendfile: Annotated[bool, Ini("glimpse", "sendfile"), Env("GLIMPSE_SENDFILE")] = True
     log_level: Annotated[str, Ini("glimpse", "log_level"), Env("GLIMPSE_LOG_LEVEL")] = "INFO"
