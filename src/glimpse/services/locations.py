@@ -163,13 +163,8 @@ class LocationService:
         def work(session: Any) -> None:
             repo = ImageRepository(session)
             current = repo.get(image_id, ctx, for_update=True)
-            if any(location.url == url for location in current.locations):
-                raise Conflict(f"Location {shown(url)} is already a location of image {image_id}")
-            if current.status != Status.QUEUED:
-                raise Conflict(
-                    f"It's not allowed to add locations if image status is {current.status.value}: "
-                    f"only a queued image can get a location"
-                )
+            if current.status != Status.QUEUED:  # a queued image has no locations yet: no duplicate to check
+                raise Conflict(f"It's not allowed to add locations if image status is {current.status.value}.")
             if store.type not in READ_ONLY_TYPES:
                 refuse_other_images_data(repo, current, url)
             current.move_to(Status.IMPORTING, now)
