@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -31,6 +32,10 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+# the sort expression of a nullable name (glimpse.db.repositories.image_list), indexed as written there
+_NAME_SORT = text("coalesce(name, '')")
 
 
 class ImageRow(Base):
@@ -74,6 +79,19 @@ class ImageRow(Base):
         Index("ix_images_status", "status"),
         Index("ix_images_name", "name"),
         Index("ix_images_os_hash_value", "os_hash_value"),
+        # image lists (migration 0013): each sort and visibility branch an index can walk in order
+        Index("ix_images_list_created", "deleted", "created_at", "id"),
+        Index("ix_images_list_name", "deleted", _NAME_SORT, text("created_at DESC"), text("id DESC")),
+        Index("ix_images_visibility_list_created", "visibility", "deleted", "created_at", "id"),
+        Index(
+            "ix_images_visibility_list_name",
+            "visibility",
+            "deleted",
+            _NAME_SORT,
+            text("created_at DESC"),
+            text("id DESC"),
+        ),
+        Index("ix_images_owner_list_created", "owner", "deleted", "created_at", "id"),
     )
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +19,7 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    text,
     true,
     union_all,
     update,
@@ -29,8 +29,9 @@ from sqlalchemy.sql.elements import BindParameter
 
 from glimpse.context import RequestContext
 from glimpse.db.models import ImageLocationRow, ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
+from glimpse.db.repositories.image_list import list_statement
 from glimpse.domain.images import Image, Location, Status, Visibility, check_transition
-from glimpse.domain.queries import Condition, ImageQuery
+from glimpse.domain.queries import ImageQuery
 from glimpse.errors import BadRequest, NotFound
 
 _COLUMNS = (
@@ -38,15 +39,6 @@ _COLUMNS = (
     "disk_format", "owner", "size", "virtual_size", "checksum", "os_hash_algo", "os_hash_value",
     "created_at", "updated_at",
 )  # fmt: skip
-# nullable sort columns are ordered through a sentinel so keyset paging never compares NULL
-_SORT_SENTINELS: dict[str, Any] = {
-    "name": "",
-    "container_format": "",
-    "disk_format": "",
-    "owner": "",
-    "size": -1,
-    "virtual_size": -1,
-}
 
 
 def to_domain(row: ImageRow) -> Image:
@@ -139,62 +131,6 @@ def _readable_by_project(project: Any) -> ColumnElement[bool]:
 _GET_FOR_PROJECT = _GET_ANY.where(_readable_by_project(bindparam("project")))
 
 
-def _listable_by(viewer: RequestContext, query: ImageQuery) -> ColumnElement[bool]:
-    if viewer.is_admin:
-        return true()
-    branches: list[ColumnElement[bool]] = [ImageRow.visibility == Visibility.PUBLIC.value]
-    if query.visibility in ("community", "all"):
-        branches.append(ImageRow.visibility == Visibility.COMMUNITY.value)
-    if viewer.project_id is not None:
-        branches.append(ImageRow.owner == viewer.project_id)
-        status = None if query.member_status == "all" else query.member_status
-        branches.append(and_(ImageRow.visibility == Visibility.SHARED.value, _member_of(viewer.project_id, status)))
-    return or_(*branches)
-
-
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    column = getattr(ImageRow, cond.attribute)
-    if cond.operator == "in":
-        return column.in_(cond.values)  # type: ignore[no-any-return]
-    value = cond.values[0]
-    if isinstance(value, datetime) and value.microsecond == 0:
-        return _within_second(column, cond.operator, value)
-    comparisons = {
-        "eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
-        "lte": operator.le,
-    }  # fmt: skip
-    if cond.operator not in comparisons:
-        raise BadRequest(f"Unknown operator {cond.operator}")
-    compare: Any = comparisons[cond.operator]
-    return compare(column, value)  # type: ignore[no-any-return]
-
-
-def _within_second(column: Any, op: str, value: datetime) -> ColumnElement[bool]:
-    """Timestamps are shown to the second but stored finer: a whole-second value means that whole second."""
-    after = value + timedelta(seconds=1)
-    match op:
-        case "eq":
-            return and_(column >= value, column < after)
-        case "neq":
-            return or_(column < value, column >= after)
-        case "gt":
-            return column >= after  # type: ignore[no-any-return]
-        case "gte":
-            return column >= value  # type: ignore[no-any-return]
-        case "lt":
-            return column < value  # type: ignore[no-any-return]
-        case "lte":
-            return column < after  # type: ignore[no-any-return]
-    raise BadRequest(f"Unknown operator {op}")
-
-
-def _sort_expression(key: str) -> Any:
-    column = getattr(ImageRow, key)
-    if key in _SORT_SENTINELS:
-        return func.coalesce(column, _SORT_SENTINELS[key])
-    return column
-
-
 class ImageRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -253,55 +189,17 @@ class ImageRepository:
         return images
 
     def list(self, viewer: RequestContext, query: ImageQuery) -> list[Image]:
-        stmt = _IMAGE_SELECT.where(ImageRow.deleted == false(), _listable_by(viewer, query))
-        if query.visibility is None:
-            # community images appear in the default list of their owner only
-            not_community = ImageRow.visibility != Visibility.COMMUNITY.value
-            if viewer.project_id is not None:
-                not_community = or_(not_community, ImageRow.owner == viewer.project_id)
-            stmt = stmt.where(not_community)
-        elif query.visibility != "all":
-            stmt = stmt.where(ImageRow.visibility == query.visibility)
-        if query.os_hidden is not None:
-            stmt = stmt.where(ImageRow.os_hidden == query.os_hidden)
-        for cond in query.conditions:
-            stmt = stmt.where(_condition(cond))
-        for name, value in query.properties.items():
-            stmt = stmt.where(
-                exists().where(
-                    ImagePropertyRow.image_id == ImageRow.id,
-                    ImagePropertyRow.name == name,
-                    ImagePropertyRow.value == value,
-                )
-            )
-        for tag in query.tags:
-            stmt = stmt.where(exists().where(ImageTagRow.image_id == ImageRow.id, ImageTagRow.value == tag))
+        marker = None
         if query.marker is not None:
-            stmt = stmt.where(self._after_marker(viewer, query))
-        order = [
-            _sort_expression(key).asc() if direction == "asc" else _sort_expression(key).desc()
-            for key, direction in query.sort
-        ]
-        stmt = stmt.order_by(*order).limit(query.limit)
-        return self._hydrate(stmt)
-
-    def _after_marker(self, viewer: RequestContext, query: ImageQuery) -> ColumnElement[bool]:
-        assert query.marker is not None
-        try:
-            marker = self.get(query.marker, viewer)
-        except NotFound:
-            raise BadRequest(f"Invalid marker. Image {query.marker} could not be found.") from None
-        clauses: list[ColumnElement[bool]] = []
-        equal_so_far: list[ColumnElement[bool]] = []
-        for key, direction in query.sort:
-            expression = _sort_expression(key)
-            value = getattr(marker, key)
-            if value is None:
-                value = _SORT_SENTINELS.get(key)
-            beyond = expression > value if direction == "asc" else expression < value
-            clauses.append(and_(*equal_so_far, beyond))
-            equal_so_far.append(expression == value)
-        return or_(*clauses)
+            try:
+                marker = self.get(query.marker, viewer)
+            except NotFound:
+                raise BadRequest(f"Invalid marker. Image {query.marker} could not be found.") from None
+        if self.session.get_bind().dialect.name == "postgresql":
+            # a page's lookups are a few ms of index probes; a parallel plan's worker start-up costs more
+            # (this transaction only; docs/operations.md, "Image lists at scale")
+            self.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        return self._hydrate(list_statement(_IMAGE_SELECT, viewer, query, marker))
 
     def statuses(self, image_ids: Sequence[str]) -> dict[str, Status]:
         """The status of each existing, not deleted image among ``image_ids``."""

@@ -1,0 +1,197 @@
+"""Image list at scale: p50/p99 of every list shape over N images loaded directly with SQL into PostgreSQL.
+
+    .venv/bin/python bench/scale.py --count 100000                 # load (once) and measure
+    .venv/bin/python bench/scale.py --count 100000 --runs 100      # more samples
+    .venv/bin/python bench/scale.py --count 100000 --explain       # also EXPLAIN ANALYZE the slowest shape
+    .venv/bin/python bench/scale.py --count 100000 --drop          # drop the database at the end
+
+The database ``glimpse_scale_<count>`` on 127.0.0.1:5432 (user postgres, trust auth) is migrated to head
+(so a run after a new migration measures its indexes) and, when it holds no images, loaded with one
+``INSERT ... SELECT generate_series`` per table: 1,000 projects, 90% private, 7% shared (three accepted
+members each), 2% public, 1% community; 2% of names NULL; three properties, two tags (``tag-<i % 50>`` and
+``kind-<i % 7>``) and one location per image; created one second apart. Kept between runs (loading 1M
+takes minutes), so before/after figures come from the same rows.
+
+Each shape is the repository's list (``ImageRepository.list``, the statements a ``GET /v2/images`` runs,
+without HTTP) in its own transaction, ``--runs`` times after two warm-up runs; "deep" is the page after
+20 pages of 25 (the marker found by paging). Prints p50/p99 in ms and writes bench/results/scale-latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import psycopg
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from glimpse.context import RequestContext
+from glimpse.db import migrate
+from glimpse.db.engine import make_engine
+from glimpse.db.repositories.images import ImageRepository
+from glimpse.domain.queries import parse_image_query
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results" / "scale-latest.json"
+PG = "postgresql://postgres@127.0.0.1:5432/{db}"
+PAGE = 25
+DEPTH = 20
+ADMIN = RequestContext(user_id="admin", project_id="project-0", roles=frozenset({"admin", "member"}))
+MEMBER = RequestContext(user_id="user", project_id="project-17", roles=frozenset({"member"}))
+
+# (label, viewer, query string, deep): every list shape of issue 19's table
+SHAPES: list[tuple[str, RequestContext, str, bool]] = [
+    ("admin first page", ADMIN, "", False),
+    ("admin 20 pages deep", ADMIN, "", True),
+    ("member first page", MEMBER, "", False),
+    ("member 20 pages deep", MEMBER, "", True),
+    ("sort=name:asc,created_at:desc", ADMIN, "sort=name:asc,created_at:desc", False),
+    ("sort=name:asc,created_at:desc deep", ADMIN, "sort=name:asc,created_at:desc", True),
+    ("member sort=name:asc", MEMBER, "sort_key=name&sort_dir=asc", False),
+    ("tag=", ADMIN, "tag=tag-3", False),
+    ("member + tag=", MEMBER, "tag=kind-3", False),
+]
+
+LOAD = [
+    """INSERT INTO images (id, name, status, visibility, protected, os_hidden, min_disk, min_ram,
+           container_format, disk_format, owner, size, virtual_size, checksum, os_hash_algo, os_hash_value,
+           created_at, updated_at, deleted)
+       SELECT md5('image' || i)::uuid::text,
+              CASE WHEN i % 50 = 0 THEN NULL ELSE 'image-' || substr(md5('name' || i), 1, 12) END,
+              'active',
+              CASE WHEN i % 100 < 2 THEN 'public' WHEN i % 100 = 2 THEN 'community'
+                   WHEN i % 100 < 10 THEN 'shared' ELSE 'private' END,
+              false, false, 0, 0, 'bare', 'qcow2', 'project-' || (i % 1000), 1000000 + i, NULL,
+              substr(md5('sum' || i), 1, 32), 'sha512', md5('hash' || i),
+              timestamp '2026-01-01' + i * interval '1 second', timestamp '2026-01-01' + i * interval '1 second',
+              false
+       FROM generate_series(1, %(count)s) AS i""",
+    """INSERT INTO image_properties (image_id, name, value)
+       SELECT id, p.name, p.value || substr(id, 1, 1) FROM images,
+              (VALUES ('os_distro', 'distro-'), ('os_version', 'v'), ('hw_disk_bus', 'bus-')) AS p(name, value)""",
+    """INSERT INTO image_tags (image_id, value)
+       SELECT md5('image' || i)::uuid::text, t FROM generate_series(1, %(count)s) AS i,
+              LATERAL (VALUES ('tag-' || (i % 50)), ('kind-' || (i % 7))) AS v(t)""",
+    """INSERT INTO image_members (image_id, member, status, created_at, updated_at)
+       SELECT md5('image' || i)::uuid::text, 'project-' || ((i + k) % 1000), 'accepted',
+              timestamp '2026-01-01', timestamp '2026-01-01'
+       FROM generate_series(1, %(count)s) AS i, generate_series(1, 3) AS k
+       WHERE i % 100 BETWEEN 3 AND 9""",
+    """INSERT INTO image_locations (image_id, store, url, meta)
+       SELECT id, 'file', 'file:///var/lib/glance/images/' || id, '{}' FROM images""",
+]
+
+
+def log(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def prepare(db: str, count: int) -> None:
+    with psycopg.connect(PG.format(db="postgres"), autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (db,)).fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{db}"')
+    migrate.upgrade(PG.format(db=db))
+    with psycopg.connect(PG.format(db=db), autocommit=True) as conn:
+        if conn.execute("SELECT count(*) FROM images").fetchone() != (0,):
+            return
+        log(f"loading {count:,} images ...")
+        started = time.perf_counter()
+        for statement in LOAD:
+            conn.execute(statement.replace("%(count)s", str(int(count))).encode())
+        conn.execute("VACUUM ANALYZE")
+        log(f"loaded in {time.perf_counter() - started:.0f} s")
+
+
+def timed(run: Callable[[], object], runs: int) -> dict[str, float]:
+    for _ in range(2):
+        run()
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    return {"p50_ms": round(percentile(samples, 0.5), 2), "p99_ms": round(percentile(samples, 0.99), 2)}
+
+
+def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
+    engine = make_engine(url)
+
+    def list_page(viewer: RequestContext, query: str, marker: str | None) -> list[str]:
+        params = [*parse_qsl(query), ("limit", str(PAGE))] + ([("marker", marker)] if marker else [])
+        parsed = parse_image_query(params, default_limit=PAGE, max_limit=1000)
+        with Session(engine) as session, session.begin():
+            return [image.id for image in ImageRepository(session).list(viewer, parsed)]
+
+    results = {}
+    for label, viewer, query, deep in SHAPES:
+        marker = None
+        if deep:
+            for _ in range(DEPTH):
+                marker = list_page(viewer, query, marker)[-1]
+        first = list_page(viewer, query, marker)
+        assert len(first) == PAGE, f"{label}: {len(first)} images on the page"
+        results[label] = timed(functools.partial(list_page, viewer, query, marker), runs)
+        log(f"{label:40} p50 {results[label]['p50_ms']:8.2f} ms   p99 {results[label]['p99_ms']:8.2f} ms")
+    engine.dispose()
+    return results
+
+
+def explain(url: str, label: str) -> str:
+    """EXPLAIN ANALYZE of the SELECTs one shape runs (each statement is also run for real)."""
+    viewer, query = next((v, q) for name, v, q, _ in SHAPES if name == label)
+    engine = make_engine(url)
+    parsed = parse_image_query([*parse_qsl(query), ("limit", str(PAGE))], default_limit=PAGE, max_limit=1000)
+    plans: list[str] = []
+    with Session(engine) as session, session.begin():
+
+        @event.listens_for(engine, "before_cursor_execute", retval=True)
+        def explained(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> Any:
+            if statement.lstrip().upper().startswith(("SELECT", "(SELECT", "WITH")):
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
+                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+            return statement, parameters
+
+        ImageRepository(session).list(viewer, parsed)
+    engine.dispose()
+    return "\n\n".join(plans)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest shape's statements")
+    parser.add_argument("--drop", action="store_true", help="drop the database at the end")
+    args = parser.parse_args()
+    db = f"glimpse_scale_{args.count}"
+    url = PG.format(db=db)
+    prepare(db, args.count)
+    results = measure(url, args.runs)
+    report: dict[str, Any] = {"database": "postgresql", "images": args.count, "runs": args.runs, "shapes": results}
+    if args.explain:
+        slowest = max(results, key=lambda label: results[label]["p99_ms"])
+        report["explain"] = {"shape": slowest, "plan": explain(url, slowest)}
+        log(f"\nEXPLAIN of {slowest}:\n{report['explain']['plan']}")
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    if args.drop:
+        with psycopg.connect(PG.format(db="postgres"), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}"')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

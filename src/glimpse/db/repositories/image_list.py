@@ -1,0 +1,165 @@
+"""The statement of an image list, shaped so an index bounds every scan (see docs/operations.md, "Image lists
+at scale").
+
+- Nullable sort keys order through a constant sentinel (``coalesce(name, '')``), written as a literal so the
+  expression is the one of the expression indexes of migration 0013 (a bound parameter would not match them).
+- A non-admin list is the UNION of its visibility branches (public, community, own, shared with the project),
+  each ordered and limited on its own, so each walks its own index instead of one walk of the whole table
+  filtered row by row; the union is ordered and limited once more.
+- The marker adds a bound on the first sort key (``key >= value``) to the keyset OR-chain, so the scan starts
+  at the marker instead of filtering every row before it.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, false, func, literal_column, or_, select, union
+
+from glimpse.context import RequestContext
+from glimpse.db.models import ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
+from glimpse.domain.images import Image, Visibility
+from glimpse.domain.queries import Condition, ImageQuery
+from glimpse.errors import BadRequest
+
+# nullable sort columns are ordered through a sentinel so keyset paging never compares NULL
+SORT_SENTINELS: dict[str, Any] = {
+    "name": "",
+    "container_format": "",
+    "disk_format": "",
+    "owner": "",
+    "size": -1,
+    "virtual_size": -1,
+}
+_SENTINEL_SQL = {key: "''" if value == "" else str(value) for key, value in SORT_SENTINELS.items()}
+
+
+def sort_expression(key: str, source: Any = ImageRow) -> Any:
+    column = getattr(source, key) if source is ImageRow else source.c[key]
+    if key in SORT_SENTINELS:
+        return func.coalesce(column, literal_column(_SENTINEL_SQL[key]))
+    return column
+
+
+def _order(query: ImageQuery, source: Any = ImageRow) -> list[Any]:
+    return [
+        sort_expression(key, source).asc() if direction == "asc" else sort_expression(key, source).desc()
+        for key, direction in query.sort
+    ]
+
+
+def _condition(cond: Condition) -> ColumnElement[bool]:
+    column = getattr(ImageRow, cond.attribute)
+    if cond.operator == "in":
+        return column.in_(cond.values)  # type: ignore[no-any-return]
+    value = cond.values[0]
+    if isinstance(value, datetime) and value.microsecond == 0:
+        return _within_second(column, cond.operator, value)
+    comparisons = {
+        "eq": operator.eq, "neq": operator.ne, "gt": operator.gt, "gte": operator.ge, "lt": operator.lt,
+        "lte": operator.le,
+    }  # fmt: skip
+    if cond.operator not in comparisons:
+        raise BadRequest(f"Unknown operator {cond.operator}")
+    compare: Any = comparisons[cond.operator]
+    return compare(column, value)  # type: ignore[no-any-return]
+
+
+def _within_second(column: Any, op: str, value: datetime) -> ColumnElement[bool]:
+    """Timestamps are shown to the second but stored finer: a whole-second value means that whole second."""
+    after = value + timedelta(seconds=1)
+    match op:
+        case "eq":
+            return and_(column >= value, column < after)
+        case "neq":
+            return or_(column < value, column >= after)
+        case "gt":
+            return column >= after  # type: ignore[no-any-return]
+        case "gte":
+            return column >= value  # type: ignore[no-any-return]
+        case "lt":
+            return column < value  # type: ignore[no-any-return]
+        case "lte":
+            return column < after  # type: ignore[no-any-return]
+    raise BadRequest(f"Unknown operator {op}")
+
+
+def after_marker(marker: Image, query: ImageQuery) -> ColumnElement[bool]:
+    """Rows after the marker in the sort order: the keyset OR-chain, and the first key's bound that lets the
+    index start the scan at the marker."""
+    clauses: list[ColumnElement[bool]] = []
+    equal_so_far: list[ColumnElement[bool]] = []
+    bound: ColumnElement[bool] | None = None
+    for key, direction in query.sort:
+        expression = sort_expression(key)
+        value = getattr(marker, key)
+        if value is None:
+            value = SORT_SENTINELS.get(key)
+        beyond = expression > value if direction == "asc" else expression < value
+        if bound is None:
+            bound = expression >= value if direction == "asc" else expression <= value
+        clauses.append(and_(*equal_so_far, beyond))
+        equal_so_far.append(expression == value)
+    return and_(bound, or_(*clauses)) if bound is not None else or_(*clauses)
+
+
+def _filters(query: ImageQuery, marker: Image | None) -> list[ColumnElement[bool]]:
+    """What every branch of the list shares: not deleted, the query's filters, after the marker."""
+    filters: list[ColumnElement[bool]] = [ImageRow.deleted == false()]
+    if query.visibility not in (None, "all"):
+        filters.append(ImageRow.visibility == query.visibility)
+    if query.os_hidden is not None:
+        filters.append(ImageRow.os_hidden == query.os_hidden)
+    filters += [_condition(cond) for cond in query.conditions]
+    for name, value in query.properties.items():
+        filters.append(
+            ImageRow.id.in_(
+                select(ImagePropertyRow.image_id).where(ImagePropertyRow.name == name, ImagePropertyRow.value == value)
+            )
+        )
+    for tag in query.tags:
+        filters.append(ImageRow.id.in_(select(ImageTagRow.image_id).where(ImageTagRow.value == tag)))
+    if marker is not None:
+        filters.append(after_marker(marker, query))
+    return filters
+
+
+def _branches(viewer: RequestContext, query: ImageQuery) -> list[ColumnElement[bool]]:
+    """The visibility branches a non-admin viewer lists; community images appear in the default list of
+    their owner only (the owner branch)."""
+    branches: list[ColumnElement[bool]] = [ImageRow.visibility == Visibility.PUBLIC.value]
+    if query.visibility in ("community", "all"):
+        branches.append(ImageRow.visibility == Visibility.COMMUNITY.value)
+    if viewer.project_id is not None:
+        branches.append(ImageRow.owner == viewer.project_id)
+        members = select(ImageMemberRow.image_id).where(ImageMemberRow.member == viewer.project_id)
+        if query.member_status != "all":
+            members = members.where(ImageMemberRow.status == query.member_status)
+        branches.append(and_(ImageRow.visibility == Visibility.SHARED.value, ImageRow.id.in_(members)))
+    return branches
+
+
+def list_statement(
+    columns: Select[Any], viewer: RequestContext, query: ImageQuery, marker: Image | None
+) -> Select[Any]:
+    """The select of one page of images: ``columns`` (a select of image columns) filtered, ordered, limited."""
+    filters = _filters(query, marker)
+    if viewer.is_admin:
+        if query.visibility is None:
+            # community images appear in the default list of their owner only
+            not_community = ImageRow.visibility != Visibility.COMMUNITY.value
+            if viewer.project_id is not None:
+                not_community = or_(not_community, ImageRow.owner == viewer.project_id)
+            filters.append(not_community)
+        return columns.where(*filters).order_by(*_order(query)).limit(query.limit)
+    branches = _branches(viewer, query)
+    if len(branches) == 1:
+        return columns.where(*filters, *branches).order_by(*_order(query)).limit(query.limit)
+    parts = [
+        select(columns.where(*filters, branch).order_by(*_order(query)).limit(query.limit).subquery())
+        for branch in branches
+    ]
+    merged = union(*parts).subquery()
+    return select(merged).order_by(*_order(query, merged)).limit(query.limit)
