@@ -79,7 +79,7 @@ class ImageRow(Base):
         Index("ix_images_status", "status"),
         Index("ix_images_name", "name"),
         Index("ix_images_os_hash_value", "os_hash_value"),
-        # image lists (migration 0013): each sort and visibility branch an index can walk in order
+        # image lists (migration 0014): each sort and visibility branch an index can walk in order
         Index("ix_images_list_created", "deleted", "created_at", "id"),
         Index("ix_images_list_name", "deleted", _NAME_SORT, text("created_at DESC"), text("id DESC")),
         Index("ix_images_visibility_list_created", "visibility", "deleted", "created_at", "id"),

@@ -2,7 +2,7 @@
 at scale").
 
 - Nullable sort keys order through a constant sentinel (``coalesce(name, '')``), written as a literal so the
-  expression is the one of the expression indexes of migration 0013 (a bound parameter would not match them).
+  expression is the one of the expression indexes of migration 0014 (a bound parameter would not match them).
 - A non-admin list is the UNION of its visibility branches (public, community, own, shared with the project),
   each ordered and limited on its own, so each walks its own index instead of one walk of the whole table
   filtered row by row; the union is ordered and limited once more.

@@ -1,7 +1,7 @@
 """expand: indexes for image lists at scale (issue 19): every sort and visibility branch walks an index in order
 
-Revision ID: 0013_expand_image_list_indexes
-Revises: 0012_expand_audit_log
+Revision ID: 0014_expand_image_list_indexes
+Revises: 0013_expand_catalog_installs
 Create Date: 2026-12-06 06:35:00.000000
 
 ``ix_images_deleted_created_at`` is left in place (expand only); ``ix_images_list_created`` covers it and a
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_expand_image_list_indexes"
-down_revision = "0012_expand_audit_log"
+revision = "0014_expand_image_list_indexes"
+down_revision = "0013_expand_catalog_installs"
 branch_labels = None
 depends_on = None
 
