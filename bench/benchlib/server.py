@@ -51,9 +51,17 @@ def wait_ready(endpoint: Endpoint, timeout: float, process: subprocess.Popen[byt
 
 
 class ServerProcess:
-    """`glimpse serve --port P` with a fresh data dir, its output in a log file."""
+    """`glimpse serve --port P` with a fresh data dir, its output in a log file (``wrapper``: a command that
+    runs the executable, such as ``calls.py``'s call counter)."""
 
-    def __init__(self, executable: Path, data_dir: Path, log_path: Path, extra_env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        executable: Path,
+        data_dir: Path,
+        log_path: Path,
+        extra_env: dict[str, str],
+        wrapper: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.endpoint = Endpoint("127.0.0.1", self.port)
         self.log_path = log_path
@@ -61,7 +69,7 @@ class ServerProcess:
         env.pop("GLIMPSE_CONFIG", None)  # unless extra_env names one
         env.pop("GLIMPSE_DATABASE_URL", None)  # the embedded defaults: SQLite + filesystem store
         env.update(extra_env)
-        self.command = [str(executable), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+        self.command = [*wrapper, str(executable), "serve", "--host", "127.0.0.1", "--port", str(self.port)]
         self._log = log_path.open("wb")
         self.process: subprocess.Popen[bytes] = subprocess.Popen(
             self.command,

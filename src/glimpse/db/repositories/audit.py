@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import datetime
 from typing import cast
 
@@ -14,6 +14,7 @@ from glimpse.db.models import AuditRow
 from glimpse.domain.audit import AuditEntry, AuditQuery
 
 AUDIT_TABLE = cast(Table, AuditRow.__table__)
+_FIELDS = tuple(field.name for field in fields(AuditEntry))
 _EXACT = ("user_id", "project_id", "request_id", "method", "action", "target", "outcome")
 
 
@@ -32,7 +33,10 @@ class AuditRepository:
     def add_many(self, entries: Sequence[AuditEntry]) -> None:
         """One executemany INSERT for a batch (Core: none of the ORM's per-row bookkeeping)."""
         if entries:
-            rows = [{**asdict(entry), "roles": list(entry.roles)} for entry in entries]
+            # a shallow row per entry (dataclasses.asdict deep-copies every value)
+            rows = [
+                {**{name: getattr(entry, name) for name in _FIELDS}, "roles": list(entry.roles)} for entry in entries
+            ]
             self.session.execute(insert(AUDIT_TABLE), rows)
 
     def exists(self, entry_id: str) -> bool:
