@@ -134,3 +134,25 @@ def test_the_cli_installs_with_a_worker_of_its_own(published: Publisher, tmp_pat
     unknown = cli.invoke(main, ["catalog", "install", "nothing@1", "--project", "alpha"], env=env)
     assert unknown.exit_code == 1
     assert "Asset nothing@1 is not in any catalog" in unknown.output
+
+
+def test_install_progress_follows_the_bytes_as_they_arrive(publisher: Publisher, tmp_path: Path, clean_db: str) -> None:
+    """The download half of the progress moves chunk by chunk, not once per asset (the heartbeat writes it)."""
+    data = bytes(range(256)) * 16384  # 4 MiB: many TLS chunks
+    publisher.add("big", "1", data, kind="image", metadata={"disk_format": "raw"})
+    publisher.repo.publish()
+    with running_services(publisher.subscriber(tmp_path, clean_db)) as (client, services):
+        assert client.post("/catalog/v1/remotes/refresh").json()["remotes"][0]["ok"]
+        started = client.post("/catalog/v1/assets/big/1/install", headers=ALICE)
+        assert started.status_code == 202, started.text
+        worker = Worker.from_services(services)
+        task = client.portal.call(worker.queue.claim, worker.id)  # type: ignore[union-attr]
+        assert task is not None
+        seen: list[tuple[int, int | None]] = []
+        client.portal.call(worker.runner(task).run, task, lambda done, total: seen.append((done, total)))  # type: ignore[union-attr]
+        assert {total for _, total in seen} == {2 * len(data)}
+        during = [done for done, _ in seen if 0 < done < len(data)]
+        assert len(during) >= 8, seen  # reported while the one file was still arriving
+        assert during == sorted(during)
+        assert (len(data), 2 * len(data)) in seen
+        assert seen[-1] == (2 * len(data), 2 * len(data))

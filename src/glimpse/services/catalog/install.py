@@ -202,19 +202,29 @@ class InstallService:
         """Every asset's file, verified by TUF against the signed length and sha256, before anything is made."""
         loop = asyncio.get_running_loop()
 
+        # progress follows the bytes of the file being downloaded (not the metadata), capped at its signed length
+        done, received, limit = 0, 0, 0
+
+        def on_bytes(size: int) -> None:
+            nonlocal received
+            if limit:
+                received = min(received + size, limit)
+                progress(done + received, total)
+
         def fetch_all() -> dict[AssetRef, Path]:
+            nonlocal done, received, limit
             workdir.mkdir(parents=True, exist_ok=True)
-            updater = self.catalog.updater(remote, loop)
+            updater = self.catalog.updater(remote, loop, on_bytes)
             updater.refresh()
             files: dict[AssetRef, Path] = {}
-            done = 0
             for asset in assets:
                 info = updater.get_targetinfo(asset.path)
                 if info is None or info.hashes.get("sha256") != asset.sha256:
                     raise CatalogUnverified(f"catalog {remote!r}: asset {asset.ref} is no longer signed as listed")
                 target = workdir / f"{asset.sha256}.data"
+                received, limit = 0, asset.length
                 files[asset.ref] = Path(updater.download_target(info, str(target)))
-                done += asset.length
+                done, limit = done + asset.length, 0
                 progress(done, total)
             return files
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -112,8 +113,10 @@ class CatalogService:
             raise NotFound(f"No catalog named {name!r} is configured")
         return self.settings.catalog_remotes[name].rstrip("/"), Path(self.settings.catalog_trusted_roots[name])
 
-    def updater(self, name: str, loop: asyncio.AbstractEventLoop) -> Updater:
-        """TUF's client for remote ``name`` (its trusted root, then what it verified before); sync."""
+    def updater(self, name: str, loop: asyncio.AbstractEventLoop,
+                on_bytes: Callable[[int], None] | None = None) -> Updater:  # fmt: skip
+        """TUF's client for remote ``name`` (its trusted root, then what it verified before); sync.
+        ``on_bytes`` hears of every chunk fetched (see :class:`GuardedFetcher`)."""
         from tuf.ngclient import Updater
 
         from glimpse.services.catalog.transport import GuardedFetcher
@@ -131,7 +134,7 @@ class CatalogService:
                 raise CatalogError(f"catalog {name!r}: cannot read the trusted root {trusted_root}: {exc}") from exc
         return Updater(
             str(metadata_dir), f"{url}/metadata/", str(self.state_dir / name / "targets"), f"{url}/targets/",
-            GuardedFetcher(loop, self.fetch_policy), bootstrap=bootstrap,
+            GuardedFetcher(loop, self.fetch_policy, on_bytes), bootstrap=bootstrap,
         )  # fmt: skip
 
     def _verify(self, name: str, loop: asyncio.AbstractEventLoop) -> Verified:

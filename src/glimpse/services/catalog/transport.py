@@ -11,7 +11,7 @@ redirects re-checked, a deadline, and TLS verified against the system's CAs (or 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 from tuf.api.exceptions import DownloadError, DownloadHTTPError
@@ -40,11 +40,16 @@ async def _next(stream: fetch.RemoteStream) -> bytes:
 
 
 class GuardedFetcher(FetcherInterface):
-    """Called from TUF's thread; runs each fetch on ``loop`` (the server's event loop)."""
+    """Called from TUF's thread; runs each fetch on ``loop`` (the server's event loop).
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, policy: fetch.FetchPolicy) -> None:
+    ``on_bytes``, when set, is told the size of every chunk as it arrives (an install's progress follows the
+    bytes; it only updates memory, the task's heartbeat writes it at its own interval)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, policy: fetch.FetchPolicy,
+                 on_bytes: Callable[[int], None] | None = None) -> None:  # fmt: skip
         self.loop = loop
         self.policy = policy
+        self.on_bytes = on_bytes
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
@@ -62,10 +67,13 @@ class GuardedFetcher(FetcherInterface):
         try:
             while True:
                 try:
-                    yield self._call(_next(stream))
+                    chunk = self._call(_next(stream))
                 except StopAsyncIteration:
                     return
                 except fetch.RemoteFetchError as exc:
                     raise DownloadError(exc.message) from exc
+                if self.on_bytes is not None:
+                    self.on_bytes(len(chunk))
+                yield chunk
         finally:
             self._call(stream.aclose())
