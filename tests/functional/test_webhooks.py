@@ -5,6 +5,7 @@ audience may read, a failing receiver gets retries with growing waits and the we
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import json
 import threading
@@ -14,11 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy import text
 from starlette.testclient import TestClient
 
+from glimpse.container import Services, build_services
 from glimpse.domain.webhooks import verify
+from glimpse.keys.local import SecretBox
 from glimpse.settings import Settings, load_settings
-from tests.conftest import running_app
+from tests.conftest import running_app, running_services
 from tests.functional.conftest import ALICE, BOB, CAROL_READER, web_settings
 from tests.unit.events.test_events import PROTECTIONS
 from tests.webserver import QuietHandler, serving
@@ -285,3 +291,100 @@ def test_a_receiver_that_recovers_gets_the_delivery_and_the_failures_reset(
     [delivery] = until(lambda: [d for d in deliveries(client, hook) if d["status"] == "succeeded"])
     assert (delivery["attempts"], delivery["last_status_code"]) == (2, 200)
     assert until(lambda: client.get(f"/v2/webhooks/{hook['id']}", headers=ALICE).json()["failures"] == 0)
+
+
+def test_a_disabled_webhook_is_re_enabled_and_receives_again(client: TestClient) -> None:
+    got = Receiver(status=500)
+    with serving(got.handler()) as url:
+        hook = add_hook(client, url, events=["image.create"])
+        path = f"/v2/webhooks/{hook['id']}"
+        client.post("/v2/images", json={"name": "refused"}, headers=ALICE)
+        got.wait_for(3)
+        until(lambda: client.get(path, headers=ALICE).json()["status"] == "disabled")
+        # a reader may not, another project does not see it, only known attributes with valid values
+        assert client.patch(path, json={"status": "active"}, headers=CAROL_READER).status_code == 403
+        assert client.patch(path, json={"status": "active"}, headers=BOB).status_code == 404
+        bad: list[dict[str, Any]] = [{"status": "on"}, {"url": "http://127.0.0.1/"}, {"events": []}, {"description": 1}]
+        for refused in bad:
+            assert client.patch(path, json=refused, headers=ALICE).status_code == 400, refused
+        got.status = 204
+        response = client.patch(path, json={"status": "active", "description": "back"}, headers=ALICE)
+        assert response.status_code == 200, response.text
+        shown = response.json()
+        assert (shown["status"], shown["failures"], shown["disabled_reason"]) == ("active", 0, None)
+        assert shown["description"] == "back"
+        assert "secret" not in shown
+        client.post("/v2/images", json={"name": "after"}, headers=ALICE)
+        arrived = got.wait_for(4)
+    _, headers, body = arrived[3]
+    assert verify(hook["secret"], headers, body)
+    assert json.loads(body)["data"]["name"] == "after"
+    # the delivery refused before the webhook was disabled stays failed: re-enabling does not replay it
+    log = deliveries(client, hook)
+    assert sorted(d["status"] for d in log) == ["failed", "succeeded"]
+    # disabling through the API: no more deliveries
+    disabled = client.patch(path, json={"status": "disabled"}, headers=ALICE).json()
+    assert (disabled["status"], disabled["disabled_reason"]) == ("disabled", "disabled through the API")
+    client.post("/v2/images", json={"name": "while off"}, headers=ALICE)
+    time.sleep(1.0)
+    assert len(deliveries(client, hook)) == 2
+
+
+def stored_secret(services: Services, webhook_id: str) -> str:
+    with services.db.engine.connect() as connection:
+        row = connection.execute(text("SELECT secret FROM webhooks WHERE id = :id"), {"id": webhook_id}).one()
+    stored: str = row[0]
+    return stored
+
+
+def test_secrets_are_sealed_at_rest_with_the_data_directorys_key(tmp_path: Path, clean_db: str) -> None:
+    got = Receiver()
+    settings = hook_settings(tmp_path, clean_db)
+    with serving(got.handler()) as url, running_services(settings) as (test_client, services):
+        hook = add_hook(test_client, url, events=["image.create"])
+        stored = stored_secret(services, hook["id"])
+        assert hook["secret"] not in stored
+        assert stored.startswith("gAAAAA")
+        key = (settings.data_dir / "webhooks.key").read_bytes()
+        assert SecretBox([key]).open(stored) == hook["secret"]
+        assert oct((settings.data_dir / "webhooks.key").stat().st_mode & 0o777) == "0o600"
+        test_client.post("/v2/images", json={"name": "signed"}, headers=ALICE)
+        [(_, headers, body)] = got.wait_for(1)
+        assert verify(hook["secret"], headers, body)
+
+
+def test_configured_keys_seal_secrets_and_a_plain_one_from_before_is_sealed_by_the_sweep(
+    tmp_path: Path, clean_db: str
+) -> None:
+    old, new = Fernet.generate_key(), Fernet.generate_key()
+    got = Receiver()
+    settings = hook_settings(tmp_path, clean_db, webhook_secret_key=SecretStr(old.decode()))
+    with serving(got.handler()) as url, running_services(settings) as (test_client, services):
+        sealed_hook = add_hook(test_client, url, events=["image.create"])
+        plain_hook = add_hook(test_client, url, events=["image.create"])
+        assert SecretBox([old]).open(stored_secret(services, sealed_hook["id"])) == sealed_hook["secret"]
+        with services.db.engine.begin() as connection:  # a webhook stored before secrets were sealed
+            connection.execute(
+                text("UPDATE webhooks SET secret = :s WHERE id = :id"),
+                {"s": plain_hook["secret"], "id": plain_hook["id"]},
+            )
+        test_client.post("/v2/images", json={"name": "both"}, headers=ALICE)
+        arrived = got.wait_for(2)
+        secrets = {sealed_hook["secret"], plain_hook["secret"]}
+        assert all(any(verify(s, headers, body) for s in secrets) for _, headers, body in arrived)
+        assert {h["webhook-id"] for _, h, _ in arrived}
+        assert len(arrived) == 2
+    # the next start has a new first key and keeps the old one: the sweep seals the plain secret and seals
+    # the other again with the new key, so the old key can then be dropped
+    rotated = hook_settings(tmp_path, clean_db, webhook_secret_key=SecretStr(f"{new.decode()}, {old.decode()}"))
+    with running_services(rotated) as (_, services):
+        assert asyncio.run(services.webhooks.seal_plain_secrets()) == 2
+        assert asyncio.run(services.webhooks.seal_plain_secrets()) == 0
+        for hook in (sealed_hook, plain_hook):
+            assert SecretBox([new]).open(stored_secret(services, hook["id"])) == hook["secret"]
+
+
+def test_a_bad_secret_key_is_refused_at_start(tmp_path: Path, clean_db: str) -> None:
+    settings = hook_settings(tmp_path, clean_db, webhook_secret_key=SecretStr("not a fernet key"))
+    with pytest.raises(ValueError, match="Fernet key must be 32 url-safe base64-encoded bytes"):
+        build_services(settings)

@@ -53,3 +53,13 @@ def test_dashboard_is_on_with_a_secure_cookie_and_read_from_its_section(tmp_path
     env = load_settings(env={"GLIMPSE_DASHBOARD": "false", "GLIMPSE_DASHBOARD_COOKIE_SECURE": "0"}, data_dir=tmp_path)
     assert env.dashboard_enabled is False
     assert env.dashboard_cookie_secure is False
+
+
+def test_webhook_secret_keys_are_read_from_their_section_and_masked(tmp_path: Path) -> None:
+    config = tmp_path / "glimpse.conf"
+    config.write_text("[webhooks]\nsecret_key = key-one, key-two\n")
+    assert load_settings(SAMPLE, env={}).webhook_secret_key is None
+    settings = load_settings(config, env={}, data_dir=tmp_path)
+    assert settings.webhook_secret_key is not None
+    assert settings.webhook_secret_key.get_secret_value() == "key-one, key-two"
+    assert "key-one" not in str(settings.masked())

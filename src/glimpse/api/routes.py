@@ -106,7 +106,7 @@ ROUTES = [
     resource("/v2/cache/nodes/{image_id}", GET=cache.nodes),
     resource("/v2/cache/{image_id}", PUT=cache.queue, DELETE=cache.delete),
     resource("/v2/webhooks", GET=webhooks.index, POST=webhooks.create),
-    resource("/v2/webhooks/{webhook_id}", GET=webhooks.show, DELETE=webhooks.delete),
+    resource("/v2/webhooks/{webhook_id}", GET=webhooks.show, PATCH=webhooks.update, DELETE=webhooks.delete),
     resource("/v2/webhooks/{webhook_id}/deliveries", GET=webhooks.deliveries),
     resource("/v2/audit", GET=audit.index),
     *metadefs_routes(),

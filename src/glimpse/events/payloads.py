@@ -96,6 +96,11 @@ def upload_failure(image_id: str, error: BaseException) -> str:
     return f"The upload of image {image_id} failed: {reason}"
 
 
+def import_failure(image_id: str, method: str, reason: str) -> str:
+    """``image.upload`` at ERROR priority for an import task that failed (the task's own message says why)."""
+    return f"The {method} import of image {image_id} failed: {reason}"
+
+
 def member(member: Member, *, deleted: bool = False) -> dict[str, Any]:
     """``image.member.create|update|delete``."""
     return _deleted(

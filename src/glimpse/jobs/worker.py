@@ -89,12 +89,19 @@ class Worker:
                 (60.0, services.cache.sweep),
                 (s.task_heartbeat_interval, services.cache.evict_unservable),
                 (s.outbox_retry_interval, services.outbox.redrive),
-                *([(min(5.0, max(0.2, s.webhook_backoff / 2)), services.webhooks.sweep)] if s.webhooks_enabled else []),
+                *(cls._webhook_sweeps(services) if s.webhooks_enabled else []),
                 (s.catalog_refresh_interval, services.catalog.schedule_refresh),
                 (3600.0, services.audit.purge),
             ],
             node=s.cache_node() if s.image_cache_dir is not None else None,
         )
+
+    @staticmethod
+    def _webhook_sweeps(services: Services) -> list[Sweep]:
+        """Due retries get a dispatch; every hour, secrets are sealed with the first configured key."""
+        webhooks = services.webhooks
+        return [(min(5.0, max(0.2, services.settings.webhook_backoff / 2)), webhooks.sweep),
+                (3600.0, webhooks.seal_plain_secrets)]  # fmt: skip
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         log.info("task worker %s started", self.id)

@@ -46,6 +46,7 @@ from glimpse.domain.webhooks import (
 from glimpse.errors import BadRequest, Forbidden, NotFound, TooLarge
 from glimpse.events.emit import project_of
 from glimpse.events.notifier import Audience, for_audience
+from glimpse.keys.local import SecretBox, SecretUnreadable, is_sealed, parse_keys, shared_key
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.policy.engine import Target
 from glimpse.services import fetch
@@ -59,6 +60,7 @@ PARALLEL = 8  # attempts in flight at once within a dispatch
 MAX_URL = 2048
 MAX_DESCRIPTION = 255
 FIELDS = frozenset({"url", "events", "description", "global"})
+CHANGEABLE = frozenset({"status", "events", "description"})  # what PATCH may change
 NOT_ENABLED = "Webhooks are not enabled at this site."
 
 
@@ -93,6 +95,43 @@ class WebhookService:
         )  # fmt: skip
         self.resolver = resolver
         self.source = f"urn:glimpse:{settings.default_publisher_id}"
+        self._box: SecretBox | None = None
+        if self.enabled and settings.webhook_secret_key is not None:  # a bad key is refused at start
+            self._box = SecretBox(parse_keys(settings.webhook_secret_key.get_secret_value()))
+
+    # -- secrets at rest --------------------------------------------------------------------------------
+    @property
+    def box(self) -> SecretBox:
+        """What seals webhook secrets in the database: the configured keys, else the data directory's."""
+        if self._box is None:
+            self._box = SecretBox([shared_key(self.settings.data_dir / "webhooks.key")])
+        return self._box
+
+    def _signing_secret(self, webhook: Webhook) -> str:
+        """The secret that signs ``webhook``'s deliveries (stored sealed; a row from before sealing is plain)."""
+        return self.box.open(webhook.secret) if is_sealed(webhook.secret) else webhook.secret
+
+    async def seal_plain_secrets(self) -> int:
+        """The worker's sweep: seal the secrets of webhooks created before secrets were sealed (and seal
+        again with the first key those sealed with an older one, once rotated); how many changed."""
+        box = self.box
+
+        def work(session: Any) -> int:
+            repo = WebhookRepository(session)
+            changed = 0
+            for webhook_id, stored in repo.secrets():
+                if is_sealed(stored) and box.current(stored):
+                    continue
+                try:
+                    sealed = box.rotate(stored) if is_sealed(stored) else box.seal(stored)
+                except SecretUnreadable:
+                    log.error("webhook %s: its secret opens with none of the configured keys", webhook_id)
+                    continue
+                repo.set_secret(webhook_id, sealed)
+                changed += 1
+            return changed
+
+        return await self.db.run(work)
 
     # -- the API --------------------------------------------------------------------------------------
     def _require_enabled(self) -> None:
@@ -129,7 +168,8 @@ class WebhookService:
         secret = new_secret()
         webhook = Webhook(
             id=new_id(), project_id=None if every_project else ctx.project_id, url=url, events=events,
-            secret=secret, audience=tuple(sorted({role.lower() for role in ctx.roles})), description=description,
+            secret=self.box.seal(secret), audience=tuple(sorted({role.lower() for role in ctx.roles})),
+            description=description,
             status=WebhookStatus.ACTIVE, failures=0, disabled_reason=None, created_at=now, updated_at=now,
         )  # fmt: skip
         limit = self.settings.webhook_max_per_project
@@ -163,6 +203,37 @@ class WebhookService:
 
     async def get(self, ctx: RequestContext, webhook_id: str) -> Webhook:
         return await self._load(ctx, webhook_id, "get_webhook")
+
+    async def update(self, ctx: RequestContext, webhook_id: str, body: dict[str, Any]) -> Webhook:
+        """Change a webhook's ``status`` (``active`` re-enables a disabled one: its count of failures starts
+        again from 0; ``disabled`` stops it, failing what was pending), ``events`` or ``description``."""
+        unknown = sorted(set(body) - CHANGEABLE)
+        if unknown:
+            raise BadRequest(f"Attribute(s) that cannot be changed: {', '.join(unknown)}")
+        status: WebhookStatus | None = None
+        if "status" in body:
+            if body["status"] not in (WebhookStatus.ACTIVE.value, WebhookStatus.DISABLED.value):
+                raise BadRequest("'status' must be 'active' or 'disabled'")
+            status = WebhookStatus(body["status"])
+        events = parse_filters(body["events"]) if "events" in body else None
+        description = body.get("description")
+        if description is not None and (not isinstance(description, str) or len(description) > MAX_DESCRIPTION):
+            raise BadRequest(f"'description' must be text of at most {MAX_DESCRIPTION} characters")
+        webhook = await self._load(ctx, webhook_id, "modify_webhook")
+
+        def work(session: Any) -> Webhook:
+            changed = WebhookRepository(session).update(
+                webhook.id, utcnow(), status=status, events=events, description=description
+            )
+            if changed is None:
+                raise _not_found(webhook_id)
+            return changed
+
+        changed = await self.db.run(work)
+        if status is not None and status is not webhook.status:
+            log.info("webhook %s %s by %s", webhook.id, "re-enabled" if status is WebhookStatus.ACTIVE
+                     else "disabled", ctx.user_id)  # fmt: skip
+        return changed
 
     async def delete(self, ctx: RequestContext, webhook_id: str) -> None:
         webhook = await self._load(ctx, webhook_id, "delete_webhook")
@@ -230,6 +301,10 @@ class WebhookService:
     # -- the dispatch runner --------------------------------------------------------------------------
     async def _send(self, webhook: Webhook, deliveries: Sequence[Delivery]) -> list[Attempt]:
         """One webhook's deliveries, in order, over one connection to its checked address."""
+        try:
+            secret = self._signing_secret(webhook)
+        except SecretUnreadable as exc:
+            return [Attempt(delivery.id, None, f"{exc}: nothing was sent") for delivery in deliveries]
         timestamp = int(time.time())
         requests = []
         for delivery in deliveries:
@@ -238,7 +313,7 @@ class WebhookService:
                 "Content-Type": CONTENT_TYPE,
                 "webhook-id": delivery.id,
                 "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign(webhook.secret, delivery.id, timestamp, body),
+                "webhook-signature": sign(secret, delivery.id, timestamp, body),
             }
             requests.append((body, headers))
         answers = await fetch.post_each(webhook.url, requests, self.web, resolver=self.resolver)

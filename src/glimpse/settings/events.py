@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from typing import Annotated
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from glimpse.settings.masking import SecretUrl
 from glimpse.settings.sources import Env, Ini, IniOptions
@@ -53,6 +53,11 @@ class EventGroup(BaseModel):
     webhook_backoff_max: Annotated[float, Ini("webhooks", "backoff_max")] = Field(default=3600.0, gt=0)
     # failed attempts in a row (any of its deliveries) after which a webhook is disabled
     webhook_disable_after: Annotated[int, Ini("webhooks", "disable_after")] = Field(default=20, ge=1)
+    # Fernet keys that seal webhook secrets in the database, comma-separated: the first seals, each opens (key
+    # rotation); none: a key made once in <data_dir>/webhooks.key
+    webhook_secret_key: Annotated[
+        SecretStr | None, Ini("webhooks", "secret_key"), Env("GLIMPSE_WEBHOOK_SECRET_KEY")
+    ] = None
 
     @field_validator("notification_driver")
     @classmethod

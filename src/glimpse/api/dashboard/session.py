@@ -9,17 +9,13 @@ process of a multi-worker server can read it; the key is shared through the sett
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hmac
 import json
-import os
 import secrets
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from glimpse.keys.local import check_key, shared_key
 from glimpse.settings import Settings
 
 if TYPE_CHECKING:  # cryptography (about 5 MiB of a server's RSS) loads with the first dashboard cookie
@@ -27,7 +23,6 @@ if TYPE_CHECKING:  # cryptography (about 5 MiB of a server's RSS) loads with the
 
 COOKIE = "glimpse_dashboard"
 COOKIE_PATH = "/dashboard"
-KEY_BYTES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +48,7 @@ class SessionCodec:
     """Seals a Session into a cookie value and opens one (None when forged, tampered with or expired)."""
 
     def __init__(self, key: bytes, ttl: int, secure: bool) -> None:
-        _check_key(key)  # a bad key is refused at start, as Fernet(key) would
+        check_key(key)  # a bad key is refused at start, as Fernet(key) would
         self._key = key
         self._fernet: Fernet | None = None
         self.ttl = ttl
@@ -104,32 +99,3 @@ class SessionCodec:
             "httponly": True,
             "samesite": "lax",
         }
-
-
-def _check_key(key: bytes) -> None:
-    """What Fernet checks of its key: 32 bytes, url-safe base64."""
-    try:
-        raw = base64.urlsafe_b64decode(key)
-    except (binascii.Error, ValueError):
-        raw = b""
-    if len(raw) != KEY_BYTES:
-        raise ValueError("Fernet key must be 32 url-safe base64-encoded bytes.")
-
-
-def shared_key(path: Path) -> bytes:
-    """The Fernet key in ``path``, made on first use (0600). Every process of one server reads the same key:
-    the first to link its new file into place wins, the others read that one."""
-    with contextlib.suppress(FileNotFoundError):
-        return path.read_bytes().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(base64.urlsafe_b64encode(os.urandom(KEY_BYTES)))  # a Fernet key
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_bytes().strip()

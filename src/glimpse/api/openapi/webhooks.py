@@ -42,6 +42,16 @@ def components(schemas: Schemas) -> dict[str, Any]:
                 "global": {"type": "boolean"},
             },
         },
+        "WebhookUpdate": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "status active re-enables a disabled webhook (its failures count from 0 again)",
+            "properties": {
+                "status": {"type": "string", "enum": ["active", "disabled"]},
+                "events": {"type": "array", "minItems": 1, "maxItems": 32, "items": {"type": "string"}},
+                "description": {"type": "string", "maxLength": 255},
+            },
+        },
         "Webhook": webhook,
         "WebhookCreated": {
             "allOf": [{"$ref": "#/components/schemas/Webhook"}],
@@ -91,6 +101,11 @@ def describe(schemas: Schemas) -> dict[str, Any]:
         "/v2/webhooks/{webhook_id}": {
             "parameters": [WEBHOOK_ID],
             "get": {"operationId": "showWebhook", "responses": {"200": json_response("Webhook"), **errors(403, 404)}},
+            "patch": {
+                "operationId": "updateWebhook",
+                "requestBody": json_body("WebhookUpdate"),
+                "responses": {"200": json_response("Webhook"), **errors(400, 403, 404, 415)},
+            },
             "delete": {"operationId": "deleteWebhook", "responses": {"204": NO_CONTENT, **errors(403, 404)}},
         },
         "/v2/webhooks/{webhook_id}/deliveries": {

@@ -74,6 +74,11 @@ async def show(request: Request) -> Response:
     return json_response(webhook_view(await services(request).webhooks.get(context(request), _id(request))))
 
 
+async def update(request: Request) -> Response:
+    body = await json_object(request)
+    return json_response(webhook_view(await services(request).webhooks.update(context(request), _id(request), body)))
+
+
 async def delete(request: Request) -> Response:
     await services(request).webhooks.delete(context(request), _id(request))
     return no_content()

@@ -73,6 +73,35 @@ class WebhookRepository:
         owner = WebhookRow.project_id.is_(None) if project_id is None else WebhookRow.project_id == project_id
         return int(self.session.scalar(select(func.count()).select_from(WebhookRow).where(owner)) or 0)
 
+    def update(
+        self, webhook_id: str, now: datetime, *, status: WebhookStatus | None = None,
+        events: Sequence[str] | None = None, description: str | None = None,
+    ) -> Webhook | None:  # fmt: skip
+        """Change what is given; ``active`` starts the count of failures again, ``disabled`` fails what was
+        pending. None: no such webhook."""
+        row = self.session.get(WebhookRow, webhook_id, with_for_update=True)
+        if row is None:
+            return None
+        if status is WebhookStatus.ACTIVE:
+            row.status, row.failures, row.disabled_reason = status.value, 0, None
+        elif status is WebhookStatus.DISABLED and row.status != status.value:
+            row.status, row.disabled_reason = status.value, "disabled through the API"
+            self._fail_pending(webhook_id, now)
+        if events is not None:
+            row.events = list(events)
+        if description is not None:
+            row.description = description
+        row.updated_at = now
+        self.session.flush()
+        return _webhook(row)
+
+    def secrets(self) -> list[tuple[str, str]]:
+        """Every webhook's id and stored secret."""
+        return [(str(i), str(secret)) for i, secret in self.session.execute(select(WebhookRow.id, WebhookRow.secret))]
+
+    def set_secret(self, webhook_id: str, stored: str) -> None:
+        self.session.execute(update(WebhookRow).where(WebhookRow.id == webhook_id).values(secret=stored))
+
     def delete(self, webhook_id: str) -> bool:
         """Remove a webhook and its delivery log (what was still pending is never sent)."""
         self.session.execute(delete(WebhookDeliveryRow).where(WebhookDeliveryRow.webhook_id == webhook_id))
@@ -101,6 +130,10 @@ class WebhookRepository:
         row.status = WebhookStatus.DISABLED.value
         row.disabled_reason = f"{row.failures} delivery attempts failed in a row"
         row.updated_at = now
+        self._fail_pending(webhook_id, now)
+        return True
+
+    def _fail_pending(self, webhook_id: str, now: datetime) -> None:
         self.session.execute(
             update(WebhookDeliveryRow)
             .where(
@@ -110,7 +143,6 @@ class WebhookRepository:
             .values(status=DeliveryStatus.FAILED.value, next_attempt_at=None, updated_at=now,
                     last_error=func.coalesce(WebhookDeliveryRow.last_error, "the webhook was disabled"))
         )  # fmt: skip
-        return True
 
     # -- deliveries -----------------------------------------------------------------------------------
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:

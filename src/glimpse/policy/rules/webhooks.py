@@ -19,5 +19,7 @@ def rules() -> list[RuleDefault]:
              ("GET", "/v2/webhooks")),
         rule("get_webhook", ADMIN_OR_PROJECT_READER, "Show a webhook and its delivery log.",
              ("GET", WEBHOOK), ("GET", f"{WEBHOOK}/deliveries")),
+        rule("modify_webhook", ADMIN_OR_PROJECT_MEMBER,
+             "Change a webhook's status (re-enable a disabled one), events or description.", ("PATCH", WEBHOOK)),
         rule("delete_webhook", ADMIN_OR_PROJECT_MEMBER, "Delete a webhook.", ("DELETE", WEBHOOK)),
     ]  # fmt: skip

@@ -237,15 +237,23 @@ class ImportRun(ImportBase):
         staged = method == "glance-direct" and await self.staging.stat(self.staged_url(image_id)) is not None
         await asyncio.shield(self.images.quotas.release(f"import:{task.id}", None))
 
+        writing = [False]  # the import had started writing the image's data (Glance's set_data failed)
+
         def change(image: Image) -> bool:
             if image.properties.get(IMPORT_TASK) not in (task.id, None):
                 return False  # a later import owns the image now
+            writing[0] = image.status == Status.IMPORTING or bool(image.properties.get(IMPORTING_TO))
             if image.status == Status.IMPORTING:
                 image.move_to(Status.UPLOADING if staged else Status.QUEUED, utcnow())
             _end_import(image, failed=sorted(task.input["stores"]))
             return True
 
         def saved(session: Any, image: Image) -> None:
+            if writing[0]:  # as Glance: image.upload at ERROR priority, its payload the reason
+                self.events.emit(
+                    session, "image.upload", payloads.import_failure(image_id, method, reason), "ERROR",
+                    project=image.owner,
+                )  # fmt: skip
             self.events.emit(session, "image.update", payloads.image(image))
             self._task_event(session, task, "task.failure", TaskStatus.FAILURE)
 

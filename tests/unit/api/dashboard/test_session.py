@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from glimpse.api.dashboard.session import SessionCodec, new_session, shared_key
+from glimpse.api.dashboard.session import SessionCodec, new_session
+from glimpse.keys.local import shared_key
 
 
 def codec(ttl: int = 3600) -> SessionCodec:
