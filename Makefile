@@ -21,11 +21,11 @@ install: $(STAMP)
 run: install
 	$(BIN)/glimpse serve
 
-## Debian tools the tests drive for real: qemu-img (image-format safety), xorriso (ISO images), and a headless
+## Debian tools the tests drive for real: qemu-img (image-format safety), xorriso (ISO images), cryptsetup (LUKS), and a headless
 ## Chromium with its WebDriver for the dashboard's browser tests (tests/browser)
 system-deps:
-	@command -v qemu-img >/dev/null && command -v xorriso >/dev/null || { \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils xorriso >/dev/null; }
+	@command -v qemu-img >/dev/null && command -v xorriso >/dev/null && command -v cryptsetup >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils xorriso cryptsetup-bin >/dev/null; }
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 

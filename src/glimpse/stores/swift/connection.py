@@ -136,6 +136,8 @@ class SwiftBase:
         self.weight = weight
         self.chunk_size = chunk_size
         self._lock = threading.Lock()
+        # container checks and creations of this store, one at a time (see SwiftWriter._ensure_container)
+        self._container_lock = threading.Lock()
         self._idle: list[swiftclient.Connection] = []
         self._token: str | None = None
         self._storage_url: str | None = auth.endpoint.rstrip("/") if auth.endpoint else None

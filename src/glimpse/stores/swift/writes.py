@@ -203,7 +203,12 @@ class SwiftWriter(SwiftBase):
             conn.put_container(container)
 
     def _ensure_container(self, container: str) -> None:
-        self._call(f"cannot use container {container}", self._ready, container)
+        # One at a time: Swift's proxy caches a container's 404 (for a tenth of its existence recheck time)
+        # when a HEAD's answer comes back, and a HEAD sent before another thread's container PUT can answer
+        # after it, leaving the new container cached as missing, so that object PUTs get 404 for seconds.
+        # Serialised, every HEAD after the first creation sees the container.
+        with self._container_lock:
+            self._call(f"cannot use container {container}", self._ready, container)
 
     def _put_single(self, container: str, key: str, feed: _Feed) -> int:
         sent = [0]
