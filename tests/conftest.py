@@ -22,6 +22,7 @@ from glimpse.container import Services, build_services
 from glimpse.db.migrate import upgrade
 from glimpse.db.models import Base
 from glimpse.settings import Settings, load_settings
+from tests import pgreplica
 
 PG_ADMIN_URL = os.environ.get("GLIMPSE_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -81,6 +82,21 @@ def clean_db(database_url: str) -> str:
             conn.execute(table.delete())
     engine.dispose()
     return database_url
+
+
+@pytest.fixture(scope="session")
+def pg_replica_server() -> None:
+    """The machine's streaming replica of the primary, started once a session (scripts/pg-replica-up)."""
+    if _backend() != "postgresql":
+        pytest.skip("a read replica is a PostgreSQL standby: GLIMPSE_TEST_DB=postgresql runs this")
+    pgreplica.up()
+
+
+@pytest.fixture
+def pg_replica(pg_replica_server: None, clean_db: str) -> Iterator[pgreplica.ReplicaControl]:
+    """The replica of this session's (emptied) database, held for this test alone (tests/pgreplica.py)."""
+    with pgreplica.exclusive(clean_db) as control:
+        yield control
 
 
 @pytest.fixture

@@ -94,7 +94,11 @@ def build_services(
     policy: Policy | None = None,
     metrics: Metrics | None = None,
 ) -> Services:
-    db = db or Database(settings.database_url.get_secret_value(), busy_timeout=settings.database_busy_timeout)
+    db = db or Database(
+        settings.database_url.get_secret_value(),
+        busy_timeout=settings.database_busy_timeout,
+        replica_url=settings.database_slave_url.get_secret_value() or None,
+    )
     stores = stores or build_registry(settings)
     metrics = metrics or Metrics(store.id for store in stores)
     policy = policy or Policy.from_settings(settings)

@@ -14,6 +14,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from glimpse.db.replica import Replica, ReplicaUnusable
 from glimpse.errors import DatabaseUnavailable, Duplicate
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ POOL_OVERFLOW = 20
 
 DEFAULT_BUSY_TIMEOUT = 30.0
 PG_CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails the request instead of hanging it
+REPLICA_CONNECT_TIMEOUT = 2  # seconds: a read replica that does not answer sends the read to the primary
 
 DUPLICATE = "The resource already exists."
 PG_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation
@@ -45,8 +47,16 @@ def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
     return apply
 
 
-def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engine:
-    """``busy_timeout`` (seconds): how long SQLite waits for another connection's lock before failing."""
+def make_engine(
+    url: str,
+    *,
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    connect_timeout: int = PG_CONNECT_TIMEOUT,
+    read_only: bool = False,
+) -> Engine:
+    """``busy_timeout`` (seconds): how long SQLite waits for another connection's lock before failing;
+    ``connect_timeout`` (seconds): how long a PostgreSQL connection may take unless the URL says;
+    ``read_only``: every PostgreSQL transaction is read-only (a replica's engine: a write is refused)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -60,10 +70,18 @@ def make_engine(url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Engi
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
-        connect_args["connect_timeout"] = PG_CONNECT_TIMEOUT
+        connect_args["connect_timeout"] = connect_timeout
+    if parsed.get_backend_name() == "postgresql" and read_only:
+        connect_args["options"] = "-c default_transaction_read_only=on"
     return create_engine(
         url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, connect_args=connect_args
     )
+
+
+def make_replica_engine(url: str) -> Engine:
+    """The read replica's engine: a short connection timeout (the primary can serve the read meanwhile), every
+    transaction read-only."""
+    return make_engine(url, connect_timeout=REPLICA_CONNECT_TIMEOUT, read_only=True)
 
 
 def _is_unavailable(exc: sa_exc.DBAPIError) -> bool:
@@ -106,12 +124,14 @@ def _first_line(exc: BaseException) -> str:
 
 
 class Database:
-    """Owns the engine; runs a function in one transaction on a worker thread."""
+    """Owns the engine (and the read replica's, if any); runs a function in one transaction on a worker
+    thread."""
 
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> None:
+    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, replica_url: str | None = None) -> None:
         self.url = url
         self.engine = make_engine(url, busy_timeout=busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.replica = Replica(make_replica_engine(replica_url)) if replica_url else None
 
     @property
     def dialect(self) -> str:
@@ -159,9 +179,27 @@ class Database:
         _run_hooks(hooks)
         return result
 
+    def read_sync(self, work: Callable[[Session], T]) -> T:
+        """Run ``work(session)``, which only reads, on the read replica when there is one and it can serve
+        it, else on the primary (see ``run_sync``)."""
+        if self.replica is not None:
+            try:
+                return self.replica.read(work)
+            except ReplicaUnusable:
+                pass
+        return self.run_sync(work)
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        """``read_sync`` off the event loop: the lists and shows, which a replica may serve."""
+        if self.replica is None:
+            return await self.run(work)
+        return await anyio.to_thread.run_sync(functools.partial(self.read_sync, work))
+
     async def check(self) -> None:
         """Health probe for /healthcheck: a trivial query; raises when the database cannot answer it."""
         await self.run(lambda session: session.execute(text("SELECT 1")).scalar_one())
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.replica is not None:
+            self.replica.dispose()

@@ -146,9 +146,13 @@ class ImageService:
             self.protections.enforce(ctx, name, operation)
 
     # -- helpers shared by the other image services ---------------------------------------------------
-    async def load(self, ctx: RequestContext, image_id: str, rule: str | None = "get_image") -> Image:
-        """Load an image the caller can see (404 otherwise) and enforce ``rule`` on it (:func:`enforce_on_image`)."""
-        image = await self.db.run(lambda s: ImageRepository(s).get(image_id, ctx))
+    async def load(
+        self, ctx: RequestContext, image_id: str, rule: str | None = "get_image", *, replica: bool = False
+    ) -> Image:
+        """Load an image the caller can see (404 otherwise) and enforce ``rule`` on it (:func:`enforce_on_image`);
+        ``replica``: the read replica may serve it (a show, nothing a change is decided on)."""
+        run = self.db.read if replica else self.db.run
+        image = await run(lambda s: ImageRepository(s).get(image_id, ctx))
         if rule is not None:
             enforce_on_image(self.policy, ctx, rule, image)
         return image
@@ -226,7 +230,7 @@ class ImageService:
 
     # -- read -----------------------------------------------------------------------------------------
     async def get(self, ctx: RequestContext, image_id: str) -> Image:
-        return self.visible(ctx, await self.load(ctx, image_id))
+        return self.visible(ctx, await self.load(ctx, image_id, replica=True))
 
     async def list(self, ctx: RequestContext, params: Sequence[tuple[str, str]]) -> ImagePage:
         self.policy.enforce(ctx, "get_images", Target(project_id=ctx.project_id))
@@ -237,7 +241,7 @@ class ImageService:
             self.protections.allows(ctx, name, "read") for name in query.properties
         ):
             return ImagePage(images=[], next_marker=None)  # no image has a property the caller cannot read
-        images = await self.db.run(lambda s: ImageRepository(s).list(ctx, query))
+        images = await self.db.read(lambda s: ImageRepository(s).list(ctx, query))
         next_marker = images[-1].id if images and len(images) == query.limit else None
         memo: dict[str, bool] = {}
         return ImagePage(images=[self.visible(ctx, image, memo) for image in images], next_marker=next_marker)

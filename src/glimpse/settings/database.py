@@ -1,4 +1,4 @@
-"""The database: its URL (the password inside is secret) and SQLite's lock wait."""
+"""The database: its URL (the password inside is secret), the read replica's, and SQLite's lock wait."""
 
 from __future__ import annotations
 
@@ -19,3 +19,18 @@ class DatabaseGroup(BaseModel):
     database_busy_timeout: Annotated[float, Ini("database", "busy_timeout"), Env("GLIMPSE_DATABASE_BUSY_TIMEOUT")] = (
         Field(default=30.0, ge=0)
     )
+    # a PostgreSQL streaming replica for the image lists and shows (oslo.db's option); empty: none. Reads fall
+    # back to the primary when it cannot serve them (docs/operations.md, "Read replica")
+    database_slave_url: Annotated[SecretUrl, Ini("database", "slave_connection"), Env("GLIMPSE_DATABASE_SLAVE_URL")] = (
+        SecretUrl("")
+    )
+
+    def _check_replica(self) -> None:
+        """A read replica is a PostgreSQL standby of a PostgreSQL primary."""
+        replica = self.database_slave_url.get_secret_value()
+        if not replica:
+            return
+        primary = self.database_url.get_secret_value()
+        for option, url in (("slave_connection", replica), ("connection", primary)):
+            if not url.startswith("postgresql"):
+                raise ValueError(f"[database] slave_connection needs PostgreSQL: {option} is not a postgresql:// URL")

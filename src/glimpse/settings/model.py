@@ -71,6 +71,7 @@ class Settings(
         if self.default_backend not in stores:
             raise ValueError(f"default_backend {self.default_backend!r} is not in enabled_backends")
         self._check_catalog_remotes()
+        self._check_replica()
         if self.auth == "keystone" and (missing := self.keystone_authtoken.missing()):
             raise ValueError(f"auth = keystone needs [keystone_authtoken] {', '.join(missing)}")
         return self

@@ -81,9 +81,7 @@ class QuotaRepository:
     def lock(self, project_id: str) -> None:
         """Serialise this project's claims until the transaction ends (see the module docstring)."""
         insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        self.session.execute(
-            insert(QuotaProjectRow).values(project_id=project_id, claims=0).on_conflict_do_nothing()
-        )
+        self.session.execute(insert(QuotaProjectRow).values(project_id=project_id, claims=0).on_conflict_do_nothing())
         self.session.execute(
             update(QuotaProjectRow)
             .where(QuotaProjectRow.project_id == project_id)

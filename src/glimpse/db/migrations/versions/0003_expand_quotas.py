@@ -39,9 +39,7 @@ def upgrade() -> None:
         sa.Column("expires_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("holder", "resource", name=op.f("pk_quota_reservations")),
     )
-    op.create_index(
-        "ix_quota_reservations_project_id", "quota_reservations", ["project_id"], unique=False
-    )
+    op.create_index("ix_quota_reservations_project_id", "quota_reservations", ["project_id"], unique=False)
 
 
 def downgrade() -> None:

@@ -1,0 +1,94 @@
+"""glimpse.db.replica: reads a replica cannot serve go to the primary; a write is never sent there."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from glimpse.db import Database
+from glimpse.db.engine import make_replica_engine
+from glimpse.db.replica import Replica, ReplicaUnusable
+from tests.pgreplica import ReplicaControl
+
+DEAD = "postgresql://nobody@127.0.0.1:9/none"  # nothing listens on the discard port
+
+
+def _one(session: Session) -> int:
+    return int(session.execute(text("SELECT 1")).scalar_one())
+
+
+def test_an_unreachable_replica_is_left_alone_for_a_while_then_tried_again() -> None:
+    replica = Replica(make_replica_engine(DEAD), retry_after=0.3)
+    attempts: list[object] = []
+
+    def count(*_args: Any) -> None:
+        attempts.append(None)
+
+    event.listen(replica.engine, "do_connect", count)
+    try:
+        with pytest.raises(ReplicaUnusable):
+            replica.read(_one)
+        assert len(attempts) == 1
+        with pytest.raises(ReplicaUnusable):
+            replica.read(_one)
+        assert len(attempts) == 1  # no new connection attempt within retry_after
+        time.sleep(0.35)
+        with pytest.raises(ReplicaUnusable):
+            replica.read(_one)
+        assert len(attempts) == 2
+    finally:
+        replica.dispose()
+
+
+def test_reads_go_to_the_primary_when_the_replica_is_unreachable(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}", replica_url=DEAD)
+    try:
+        assert asyncio.run(db.read(lambda s: s.execute(text("SELECT sqlite_version()")).scalar_one()))
+    finally:
+        db.dispose()
+
+
+def test_without_a_replica_reads_run_on_the_primary(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert db.replica is None
+        assert asyncio.run(db.read(_one)) == 1
+    finally:
+        db.dispose()
+
+
+def test_a_write_in_a_read_is_refused_and_not_tried_on_the_primary(clean_db: str) -> None:
+    if not clean_db.startswith("postgresql"):
+        pytest.skip("a read replica is a PostgreSQL standby: GLIMPSE_TEST_DB=postgresql runs this")
+    db = Database(clean_db, replica_url=clean_db)  # even a writable server is written through no read
+    insert = "INSERT INTO quota_projects (project_id, claims) VALUES ('p1', 0)"
+    try:
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            db.read_sync(lambda s: s.execute(text(insert)))
+        assert db.run_sync(lambda s: s.execute(text("SELECT count(*) FROM quota_projects")).scalar_one()) == 0
+    finally:
+        db.dispose()
+
+
+def test_a_read_the_replica_cannot_answer_yet_goes_to_the_primary_alone(pg_replica: ReplicaControl) -> None:
+    db = Database(pg_replica.primary_url, replica_url=pg_replica.url)
+    assert db.replica is not None
+    count = text("SELECT count(*) FROM replica_probe")
+    try:
+        with pg_replica.paused(), pg_replica.primary.connect() as conn:
+            # a table the paused replica has not replayed: as after a migration the replica has not caught up with
+            conn.execute(text("CREATE TABLE replica_probe AS SELECT 1 AS x"))
+            assert db.read_sync(lambda s: s.execute(count).scalar_one()) == 1
+            # the replica answered, so it is not left alone: the next read is its own
+            assert db.read_sync(lambda s: s.execute(text("SELECT pg_is_in_recovery()")).scalar_one()) is True
+    finally:
+        with pg_replica.primary.connect() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS replica_probe"))
+        db.dispose()
