@@ -107,7 +107,11 @@ def build_services(
     quotas = QuotaService(db, build_limit_source(settings, db), IMAGES)
     images = ImageService(settings, db, policy, schemas, stores, protections, quotas)
     key_manager = build_key_manager(settings)
-    images.signatures = Signatures(key_manager, required_for=settings.require_signed_images)
+    images.signatures = Signatures(
+        key_manager,
+        required_for=settings.require_signed_images,
+        default_trusted=settings.default_trusted_certificate_ids,
+    )
     images.keys = ImageKeys(key_manager, required_for=settings.require_encrypted_images)
     assert settings.staging_dir is not None
     staging = FilesystemStore("os_glance_staging_store", settings.staging_dir)

@@ -10,6 +10,11 @@ with), and verification follows it exactly:
   public key must be of the kind the key type names;
 - the signature is over the digest of the whole data (``Prehashed``).
 
+Beyond Glance, Nova's certificate validation: when the image names trusted certificates
+(``img_signature_trusted_certificate_ids``, Nova's ``trusted_certificate_ids``) or the operator set
+``default_trusted_certificate_ids``, the signing certificate must chain to them (``data/certificates.py``)
+before its key is used.
+
 The pipeline hashes the data once per algorithm: when the signature's hash is the image's multihash
 (``sha512`` by default) verification costs one public-key operation at the end of the stream and nothing
 per byte. The verdict comes before the stores are told the data is complete, so a bad signature leaves
@@ -21,11 +26,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import datetime
 import functools
-from collections.abc import Awaitable, Mapping
+import re
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from glimpse.data.certificates import MAX_TRUSTED, Trusted, validate
 from glimpse.errors import BadRequest
 
 if TYPE_CHECKING:  # cryptography (and OpenSSL, about 12 MiB of RSS) is loaded by the first signed image
@@ -39,10 +47,17 @@ SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID = (
     "img_signature_certificate_uuid",
 )
 PROPERTIES = (SIGNATURE, HASH_METHOD, KEY_TYPE, CERTIFICATE_UUID)
-# read-only, set by Glimpse when the data passed: the certificate verified with, and its SHA-256 fingerprint
+# Glimpse's: the key-manager UUIDs of the certificates the signing certificate must chain to (Nova's
+# trusted_certificate_ids), comma- or space-separated; it asks for signed data
+TRUSTED_CERTIFICATE_IDS = "img_signature_trusted_certificate_ids"
+WATCHED = (*PROPERTIES, TRUSTED_CERTIFICATE_IDS)  # a change to any of them drops the verification record
+# read-only, set by Glimpse when the data passed: the certificate verified with, its SHA-256 fingerprint, and
+# (when certificates were validated) the trusted certificates it chained through, its issuer first
 VERIFIED_CERTIFICATE_UUID = "img_signature_verified_certificate_uuid"
 VERIFIED_CERTIFICATE_SHA256 = "img_signature_verified_certificate_sha256"
-VERIFIED = (VERIFIED_CERTIFICATE_UUID, VERIFIED_CERTIFICATE_SHA256)
+VERIFIED_TRUST_CHAIN = "img_signature_verified_trust_chain"
+VERIFIED = (VERIFIED_CERTIFICATE_UUID, VERIFIED_CERTIFICATE_SHA256, VERIFIED_TRUST_CHAIN)
+MAX_ID_LENGTH = 255
 
 # the hash method's name -> the pipeline's hashlib name (and cryptography's algorithm class of that name)
 HASH_METHODS: dict[str, str] = {"SHA-224": "sha224", "SHA-256": "sha256", "SHA-384": "sha384", "SHA-512": "sha512"}
@@ -94,15 +109,23 @@ class Requested:
     hash_method: str
     key_type: str
     signature: bytes = field(repr=False)
+    trusted_ids: tuple[str, ...] = ()  # the certificates to validate against (none: no validation)
 
     @property
     def algorithm(self) -> str:
         return HASH_METHODS[self.hash_method]
 
 
-def requested(properties: Mapping[str, str]) -> Requested | None:
-    """The verification the image's properties ask for; None unless all four are set (as cursive)."""
+def requested(properties: Mapping[str, str], default_trusted: Sequence[str] = ()) -> Requested | None:
+    """The verification the image's properties ask for; None unless all four are set (as cursive). The
+    certificate is validated against the image's trusted certificates, or else ``default_trusted``."""
     if not requested_all(properties):
+        if TRUSTED_CERTIFICATE_IDS in properties:  # as Nova: trusted certificates ask for a verified signature
+            missing = [name for name in PROPERTIES if name not in properties]
+            raise SignatureVerificationFailed(
+                f"{TRUSTED_CERTIFICATE_IDS} asks for certificate validation, which needs signed image data; "
+                f"missing: {', '.join(missing)}"
+            )
         return None
     try:
         signature = base64.b64decode(properties[SIGNATURE])
@@ -116,7 +139,26 @@ def requested(properties: Mapping[str, str]) -> Requested | None:
         raise SignatureVerificationFailed(f"Invalid signature key type: {key_type}")
     if not signature:
         raise SignatureVerificationFailed("The signature is empty")
-    return Requested(properties[CERTIFICATE_UUID], hash_method, key_type, signature)
+    if TRUSTED_CERTIFICATE_IDS in properties:
+        trusted = trusted_ids(properties[TRUSTED_CERTIFICATE_IDS])
+    else:
+        trusted = tuple(dict.fromkeys(default_trusted))
+    return Requested(properties[CERTIFICATE_UUID], hash_method, key_type, signature, trusted)
+
+
+def trusted_ids(value: str) -> tuple[str, ...]:
+    """The UUIDs a ``img_signature_trusted_certificate_ids`` value names (as Nova's list: 1 to 50 of them)."""
+    ids = tuple(dict.fromkeys(item for item in re.split(r"[\s,]+", value) if item))
+    if not ids:
+        raise SignatureVerificationFailed(f"{TRUSTED_CERTIFICATE_IDS} names no certificate")
+    if len(ids) > MAX_TRUSTED:
+        raise SignatureVerificationFailed(f"{TRUSTED_CERTIFICATE_IDS} names more than {MAX_TRUSTED} certificates")
+    long = [item for item in ids if len(item) > MAX_ID_LENGTH]
+    if long:
+        raise SignatureVerificationFailed(
+            f"{TRUSTED_CERTIFICATE_IDS}: a certificate ID is at most {MAX_ID_LENGTH} characters long"
+        )
+    return ids
 
 
 def verified(properties: Mapping[str, str]) -> bool:
@@ -132,7 +174,7 @@ def requested_all(properties: Mapping[str, str]) -> bool:
 def still_verified(before: Mapping[str, str], properties: dict[str, str]) -> None:
     """Drop the verification record from ``properties`` when a signature property changed since ``before``:
     the record vouches for the signature the data was verified against, not for a new one."""
-    if any(before.get(name) != properties.get(name) for name in PROPERTIES):
+    if any(before.get(name) != properties.get(name) for name in WATCHED):
         for name in VERIFIED:
             properties.pop(name, None)
 
@@ -144,16 +186,20 @@ class Verification:
     requested: Requested
     public_key: rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey = field(repr=False)
     certificate_fingerprint: str  # SHA-256 of the DER certificate, hex
+    trust_chain: tuple[str, ...] = ()  # the trusted certificates it chained through (validated), issuer first
 
     @property
     def algorithm(self) -> str:
         return self.requested.algorithm
 
     def recorded(self) -> dict[str, str]:
-        return {
+        record = {
             VERIFIED_CERTIFICATE_UUID: self.requested.certificate_uuid,
             VERIFIED_CERTIFICATE_SHA256: self.certificate_fingerprint,
         }
+        if self.trust_chain:
+            record[VERIFIED_TRUST_CHAIN] = ",".join(self.trust_chain)
+        return record
 
     async def check(self, digest: bytes) -> None:
         self.verify(digest)
@@ -185,7 +231,7 @@ class Deferred:
     (its round trips then cost the upload nothing); the verdict waits for it at the end of the stream, and a
     certificate that cannot be had fails the upload there, before anything is stored."""
 
-    def __init__(self, req: Requested, certificate: Awaitable[bytes]) -> None:
+    def __init__(self, req: Requested, certificate: Awaitable[Certificates]) -> None:
         self.requested = req
         self._certificate = asyncio.ensure_future(certificate)
         self._certificate.add_done_callback(_retrieved)
@@ -203,21 +249,32 @@ class Deferred:
         return self._verification.recorded() if self._verification is not None else {}
 
 
-def _retrieved(future: asyncio.Future[bytes]) -> None:
+def _retrieved(future: asyncio.Future[Certificates]) -> None:
     """A stream that failed before its check never awaits the certificate: its error is not news."""
     if not future.cancelled():
         future.exception()
 
 
-def verification(req: Requested, certificate_der: bytes) -> Verification:
-    """The stage for ``req`` with the certificate the key manager gave (DER); the key must fit the key type."""
+@dataclass(frozen=True, slots=True)
+class Certificates:
+    """What the key manager gave for a verification: the signing certificate (DER) and, when the request asks
+    for certificate validation, the trusted certificates it could read and the UUIDs it could not."""
+
+    signing: bytes = field(repr=False)
+    trusted: tuple[Trusted, ...] = ()
+    unreadable: tuple[str, ...] = ()
+
+
+def verification(req: Requested, certificates: Certificates, *, now: datetime.datetime | None = None) -> Verification:
+    """The stage for ``req`` with the certificates the key manager gave; the key must fit the key type, and
+    the certificate must chain to the trusted ones when ``req`` names any (at ``now``, by default the clock's)."""
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
 
     try:
-        certificate = x509.load_der_x509_certificate(certificate_der)
+        certificate = x509.load_der_x509_certificate(certificates.signing)
         public_key = certificate.public_key()
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise SignatureVerificationFailed(f"Invalid certificate {req.certificate_uuid}: {exc}") from None
@@ -230,5 +287,11 @@ def verification(req: Requested, certificate_der: bytes) -> Verification:
         wanted = (ec.EllipticCurvePublicKey,)
     if not isinstance(public_key, wanted):
         raise SignatureVerificationFailed(f"Invalid public key type for signature key type: {req.key_type}")
+    chain: list[str] = []
+    if req.trusted_ids:
+        at = now if now is not None else datetime.datetime.now(datetime.UTC)
+        chain = validate(
+            req.certificate_uuid, certificate, certificates.trusted, now=at, unreadable=certificates.unreadable
+        )
     fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
-    return Verification(req, public_key, fingerprint)
+    return Verification(req, public_key, fingerprint, tuple(chain))

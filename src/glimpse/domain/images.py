@@ -66,6 +66,7 @@ READ_ONLY = frozenset(
         "updated_at", "self", "file", "schema", "direct_url", "stores",
         # the signature verification the data passed (data/signature.py): recorded by Glimpse only
         "img_signature_verified_certificate_uuid", "img_signature_verified_certificate_sha256",
+        "img_signature_verified_trust_chain",
     }
 )  # fmt: skip
 # `id` may be given once, on create; everything else read-only stays read-only.

@@ -6,6 +6,11 @@ the caller's credentials while the data streams, and its key must fit the key ty
 (``SignatureVerificationFailed``) and leaves the image as it was; a key manager that cannot be reached is a
 503 (``KeyManagerUnavailable``).
 
+Certificate validation (Glimpse's, with Nova's semantics): the image's ``img_signature_trusted_certificate_ids``,
+or else the operator's ``default_trusted_certificate_ids``, name the certificates the signing certificate must
+chain to; they are fetched along with it, with the same credentials, and a trusted certificate the key manager
+does not give is skipped (as cursive skips it).
+
 An import runs later, in a worker, without the caller's token: the import request fetches the certificate
 and the task carries it (``task_input``: the certificate is public data), so the worker verifies with the
 certificate the caller was allowed to read. An image whose signature properties changed since is refused.
@@ -21,34 +26,53 @@ no record (they were set after its data) is verified on copy as on upload, with 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-from collections.abc import Collection, Mapping
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from glimpse.context import RequestContext
 from glimpse.data import signature
-from glimpse.data.signature import Deferred, SignatureVerificationFailed, Verification
+from glimpse.data.certificates import Trusted
+from glimpse.data.signature import Certificates, Deferred, SignatureVerificationFailed, Verification
 from glimpse.domain.images import Image, Status
 from glimpse.errors import KeyManagerRefused
-from glimpse.keys import KeyManager, NoKeyManager, credentials_of
+from glimpse.keys import Credentials, KeyManager, NoKeyManager, credentials_of
 
-TASK_KEY = "signature_certificate"  # in an import task's input: {"uuid": ..., "der": base64}
+log = logging.getLogger(__name__)
+
+# in an import task's input: {"uuid": ..., "der": base64, "trusted_ids": [...], "trusted": [{"uuid", "der"}],
+# "unreadable": [...]} (the last three when the certificate is validated)
+TASK_KEY = "signature_certificate"
 
 
 class Signatures:
-    def __init__(self, keys: KeyManager | None = None, *, required_for: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        keys: KeyManager | None = None,
+        *,
+        required_for: Collection[str] = (),
+        default_trusted: Sequence[str] = (),
+    ) -> None:
         self.keys: KeyManager = keys if keys is not None else NoKeyManager()
         self.required_for = frozenset(required_for)  # project ids, or "*": unsigned data is refused
+        self.default_trusted = tuple(default_trusted)  # certificate UUIDs: validate against these by default
 
     def requested(self, image: Image) -> signature.Requested | None:
         """What the image's properties ask for; SignatureVerificationFailed when its project requires a
         signature and they ask for none."""
-        req = signature.requested(image.properties)
-        if req is None and ("*" in self.required_for or image.owner in self.required_for):
-            missing = [name for name in signature.PROPERTIES if name not in image.properties]
+        return self.requested_by(image.properties, image.owner)
+
+    def requested_by(self, properties: Mapping[str, str], owner: str | None) -> signature.Requested | None:
+        """What ``properties`` ask for (an image's, or an artifact blob's); SignatureVerificationFailed when
+        ``owner``'s project requires a signature and they ask for none."""
+        req = signature.requested(properties, self.default_trusted)
+        if req is None and ("*" in self.required_for or owner in self.required_for):
+            missing = [name for name in signature.PROPERTIES if name not in properties]
             raise SignatureVerificationFailed(
-                f"project {image.owner} accepts signed image data only; missing: {', '.join(missing)}"
+                f"project {owner} accepts signed image data only; missing: {', '.join(missing)}"
             )
         return req
 
@@ -58,13 +82,16 @@ class Signatures:
         req = self.requested(image)
         if req is None:
             return None
-        return Deferred(req, self._certificate(ctx, req.certificate_uuid))
+        return Deferred(req, self._certificates(ctx, req))
 
-    @staticmethod
-    def already_verified(image: Image) -> bool:
+    def already_verified(self, image: Image) -> bool:
         """A copy of this image's data needs no verification: its data passed the verification its signature
-        properties ask for, and the recorded multihash identifies those bytes."""
-        return image.status == Status.ACTIVE and bool(image.os_hash_value) and signature.verified(image.properties)
+        properties ask for (with its certificate validated, when validation is asked for now), and the
+        recorded multihash identifies those bytes."""
+        if not (image.status == Status.ACTIVE and image.os_hash_value and signature.verified(image.properties)):
+            return False
+        validated = signature.VERIFIED_TRUST_CHAIN in image.properties
+        return validated or not (signature.TRUSTED_CERTIFICATE_IDS in image.properties or self.default_trusted)
 
     async def task_input(self, ctx: RequestContext, image: Image, *, copy: bool = False) -> dict[str, Any]:
         """What an import task needs to verify later: the certificate, fetched (and checked) now."""
@@ -73,9 +100,14 @@ class Signatures:
         req = self.requested(image)
         if req is None:
             return {}
-        der = await self._certificate(ctx, req.certificate_uuid)
-        signature.verification(req, der)  # a certificate that cannot serve is refused now, not in the worker
-        return {TASK_KEY: {"uuid": req.certificate_uuid, "der": base64.b64encode(der).decode()}}
+        certificates = await self._certificates(ctx, req)
+        signature.verification(req, certificates)  # a certificate that cannot serve is refused now, not later
+        carried: dict[str, Any] = {"uuid": req.certificate_uuid, "der": _b64(certificates.signing)}
+        if req.trusted_ids:
+            carried["trusted_ids"] = list(req.trusted_ids)
+            carried["trusted"] = [{"uuid": item.uuid, "der": _b64(item.der)} for item in certificates.trusted]
+            carried["unreadable"] = list(certificates.unreadable)
+        return {TASK_KEY: carried}
 
     def for_task(self, task_input: Mapping[str, Any], image: Image, *, copy: bool = False) -> Verification | None:
         """The check an import task runs, with the certificate its request fetched."""
@@ -85,18 +117,60 @@ class Signatures:
         if req is None:
             return None
         carried = task_input.get(TASK_KEY)
-        if not isinstance(carried, Mapping) or carried.get("uuid") != req.certificate_uuid:
+        if (
+            not isinstance(carried, Mapping)
+            or carried.get("uuid") != req.certificate_uuid
+            or list(carried.get("trusted_ids", [])) != list(req.trusted_ids)
+        ):
             raise SignatureVerificationFailed(
                 "the image's signature properties changed after the import was requested; import it again"
             )
         try:
-            der = base64.b64decode(str(carried.get("der", "")), validate=True)
-        except (binascii.Error, ValueError):
+            certificates = Certificates(
+                _unb64(carried.get("der")),
+                tuple(Trusted(str(item["uuid"]), _unb64(item["der"])) for item in carried.get("trusted", [])),
+                tuple(str(uuid) for uuid in carried.get("unreadable", [])),
+            )
+        except (binascii.Error, ValueError, TypeError, KeyError):
             raise SignatureVerificationFailed("the import task carries no readable certificate") from None
-        return signature.verification(req, der)
+        return signature.verification(req, certificates)
 
-    async def _certificate(self, ctx: RequestContext, uuid: str) -> bytes:
+    async def _certificates(self, ctx: RequestContext, req: signature.Requested) -> Certificates:
+        """The signing certificate and, when ``req`` asks for validation, the trusted ones, fetched at once
+        with the caller's credentials. A trusted certificate the key manager refuses is skipped (cursive
+        skips it); the signing certificate's refusal is a 400, an unreachable key manager a 503."""
         try:
-            return await self.keys.certificate(credentials_of(ctx), uuid)
+            credentials = credentials_of(ctx)
+        except KeyManagerRefused as exc:
+            raise SignatureVerificationFailed(
+                f"Unable to retrieve certificate with ID {req.certificate_uuid}: {exc.message}"
+            ) from None
+        signing, *trusted = await asyncio.gather(
+            self._certificate(credentials, req.certificate_uuid),
+            *(self._trusted(credentials, uuid) for uuid in req.trusted_ids),
+        )
+        assert isinstance(signing, bytes)
+        found = tuple(item for item in trusted if isinstance(item, Trusted))
+        unreadable = tuple(uuid for uuid, item in zip(req.trusted_ids, trusted, strict=True) if item is None)
+        return Certificates(signing, found, unreadable)
+
+    async def _certificate(self, credentials: Credentials, uuid: str) -> bytes:
+        try:
+            return await self.keys.certificate(credentials, uuid)
         except KeyManagerRefused as exc:
             raise SignatureVerificationFailed(f"Unable to retrieve certificate with ID {uuid}: {exc.message}") from None
+
+    async def _trusted(self, credentials: Credentials, uuid: str) -> Trusted | None:
+        try:
+            return Trusted(uuid, await self.keys.certificate(credentials, uuid))
+        except KeyManagerRefused as exc:
+            log.warning("skipping trusted certificate %s: %s", uuid, exc.message)
+            return None
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _unb64(value: object) -> bytes:
+    return base64.b64decode(str(value if value is not None else ""), validate=True)

@@ -26,6 +26,12 @@ class TrustGroup(BaseModel):
     # projects whose image data must be signed (all four img_signature* properties, verified): project ids,
     # or * for every project; uploads and imports of unsigned data are refused with 400
     require_signed_images: Annotated[list[str], Ini("glimpse", "require_signed_images")] = Field(default_factory=list)
+    # certificate validation (Nova's default_trusted_certificate_ids): key-manager UUIDs of the certificates the
+    # signing certificate of every signed image must chain to, unless the image names its own in
+    # img_signature_trusted_certificate_ids; empty: only images that name some are validated
+    default_trusted_certificate_ids: Annotated[list[str], Ini("glimpse", "default_trusted_certificate_ids")] = Field(
+        default_factory=list
+    )
     # projects whose image data must be encrypted by its owner (the os_encrypt_* set, or Cinder's names, with a
     # key in the key manager): project ids, or * for every project; uploads and imports of data into an image
     # without that metadata are refused with 400

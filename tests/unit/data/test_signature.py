@@ -20,8 +20,9 @@ from cursive import exception as cursive_errors
 from cursive import signature_utils as cursive
 
 from glimpse.data import pipeline, signature
-from glimpse.data.signature import SignatureVerificationFailed
+from glimpse.data.signature import Certificates, SignatureVerificationFailed
 from glimpse.stores.memory import MemoryStore
+from tests.pki import issue
 
 DATA = bytes(range(256)) * 4099  # a little over 1 MiB, not a multiple of the block size
 HASHES = {"SHA-224": hashes.SHA224, "SHA-256": hashes.SHA256, "SHA-384": hashes.SHA384, "SHA-512": hashes.SHA512}
@@ -91,7 +92,7 @@ def test_a_good_signature_passes_and_the_data_is_stored(keys: dict[str, Any], ke
     req = signature.requested(properties(key_type, hash_method, sig))
     assert req is not None
     der = certificate_der(key)
-    check = signature.verification(req, der)
+    check = signature.verification(req, Certificates(der))
     stores = [MemoryStore("a"), MemoryStore("b")]
     out = stream(check, DATA, stores)
     assert all(store.objects[out.stored[store.id].url] == DATA for store in stores)
@@ -113,7 +114,7 @@ def test_tampered_data_fails_and_nothing_is_left_in_any_store(keys: dict[str, An
     sig = sign(key, DATA, "SHA-256")
     req = signature.requested(properties(key_type, "SHA-256", sig))
     assert req is not None
-    check = signature.verification(req, certificate_der(key))
+    check = signature.verification(req, Certificates(certificate_der(key)))
     tampered = DATA[:1000] + b"\x00" + DATA[1001:]
     stores = [MemoryStore("a"), MemoryStore("b")]
     with pytest.raises(SignatureVerificationFailed, match="does not match the data"):
@@ -130,7 +131,7 @@ def test_a_signature_by_another_key_fails(keys: dict[str, Any]) -> None:
     req = signature.requested(properties("RSA-PSS", "SHA-512", sig))
     assert req is not None
     with pytest.raises(SignatureVerificationFailed):
-        stream(signature.verification(req, certificate_der(keys["RSA-PSS"])), DATA, [MemoryStore("a")])
+        stream(signature.verification(req, Certificates(certificate_der(keys["RSA-PSS"]))), DATA, [MemoryStore("a")])
 
 
 def test_verification_happens_only_with_all_four_properties() -> None:
@@ -174,14 +175,14 @@ def test_the_key_type_must_match_the_certificate(keys: dict[str, Any], key_type:
     with pytest.raises(
         SignatureVerificationFailed, match=f"Invalid public key type for signature key type: {key_type}"
     ):
-        signature.verification(req, certificate_der(keys[other]))
+        signature.verification(req, Certificates(certificate_der(keys[other])))
 
 
 def test_a_certificate_that_is_no_certificate_is_refused() -> None:
     req = signature.requested(properties("RSA-PSS", "SHA-256", b"sig"))
     assert req is not None
     with pytest.raises(SignatureVerificationFailed, match="Invalid certificate"):
-        signature.verification(req, b"not DER")
+        signature.verification(req, Certificates(b"not DER"))
 
 
 def test_key_types_are_cursives() -> None:
@@ -204,3 +205,63 @@ def test_the_verification_record_vouches_for_the_current_signature_only() -> Non
     removed = {k: v for k, v in recorded.items() if k != signature.SIGNATURE}
     signature.still_verified(recorded, removed)
     assert not set(signature.VERIFIED) & set(removed)
+
+
+def test_trusted_certificate_ids_ask_for_validation() -> None:
+    props = properties("RSA-PSS", "SHA-256", b"sig")
+    assert signature.requested(props).trusted_ids == ()  # type: ignore[union-attr]
+    # the operator's default applies unless the image names its own (Nova's rule)
+    assert signature.requested(props, ["d1", "d2", "d1"]).trusted_ids == ("d1", "d2")  # type: ignore[union-attr]
+    own = {**props, signature.TRUSTED_CERTIFICATE_IDS: " a, b  c,,a "}
+    assert signature.requested(own, ["d1"]).trusted_ids == ("a", "b", "c")  # type: ignore[union-attr]
+    for value, match in [
+        ("", "names no certificate"),
+        (" , ", "names no certificate"),
+        (",".join(f"id-{n}" for n in range(51)), "more than 50"),
+        ("x" * 256, "at most 255"),
+    ]:
+        with pytest.raises(SignatureVerificationFailed, match=match):
+            signature.requested({**props, signature.TRUSTED_CERTIFICATE_IDS: value})
+    # as Nova: trusted certificates ask for a signature; unsigned data with them is refused
+    unsigned = {signature.TRUSTED_CERTIFICATE_IDS: "a"}
+    with pytest.raises(SignatureVerificationFailed, match="missing: img_signature, img_signature_hash_method"):
+        signature.requested(unsigned)
+    assert signature.requested({}, ["d1"]) is None  # the default alone does not
+
+
+def test_the_certificate_is_validated_before_its_key_is_used(keys: dict[str, Any]) -> None:
+    from glimpse.data.certificates import CertificateValidationFailed, Trusted
+
+    key = keys["ECC_SECP521R1"]
+    ca = issue("unit root", ca=True)
+    der = issue("unit signer", ca, key=key).der
+    props = {
+        **properties("ECC_SECP521R1", "SHA-512", sign(key, DATA, "SHA-512")),
+        signature.TRUSTED_CERTIFICATE_IDS: "gone,root-uuid",
+    }
+    req = signature.requested(props)
+    assert req is not None
+    trusted = (Trusted("root-uuid", ca.der),)
+    check = signature.verification(req, Certificates(der, trusted, ("gone",)))
+    out = stream(check, DATA, [MemoryStore("a")])
+    assert dict(out.digests("sha512").verified)["img_signature_verified_trust_chain"] == "root-uuid"
+    # the same data and signature with no trusted root: refused before any byte is read
+    other = issue("unit root", ca=True)  # the same name, another key
+    with pytest.raises(CertificateValidationFailed, match="not readable, skipped: gone"):
+        signature.verification(req, Certificates(der, (Trusted("root-uuid", other.der),), ("gone",)))
+    # a certificate valid today is refused at a time it is not
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=30)
+    with pytest.raises(CertificateValidationFailed, match="outside its valid date range"):
+        signature.verification(req, Certificates(der, trusted), now=later)
+    assert issubclass(CertificateValidationFailed, signature.BadRequest)
+
+
+def test_a_trusted_ids_change_drops_the_record() -> None:
+    props = properties("RSA-PSS", "SHA-256", b"sig", uuid="cert-1")
+    recorded = {
+        **props, signature.VERIFIED_CERTIFICATE_UUID: "cert-1", signature.VERIFIED_CERTIFICATE_SHA256: "ab",
+        signature.VERIFIED_TRUST_CHAIN: "root",
+    }  # fmt: skip
+    changed = {**recorded, signature.TRUSTED_CERTIFICATE_IDS: "other-root"}
+    signature.still_verified(recorded, changed)
+    assert not set(signature.VERIFIED) & set(changed)
