@@ -67,7 +67,12 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
             0, Middleware(Mount, prefix=settings.artifacts_mount, inner=create_artifacts_app(settings, svc))
         )
     if settings.dashboard_enabled:  # the web UI, with its own sign-in (a session cookie, not X-Auth-Token)
-        middleware.insert(0, Middleware(Mount, prefix=DASHBOARD_PREFIX, inner=create_dashboard_app(svc)))
+        # its own sign-in, but the same request id, access line, metrics and audit entries as the API
+        dashboard = RequestContextMiddleware(
+            create_dashboard_app(svc), authenticator=svc.auth, metrics=svc.metrics, negotiate_versions=False,
+            audit=svc.audit, authenticate=False, label_prefix=DASHBOARD_PREFIX,
+        )  # fmt: skip
+        middleware.insert(0, Middleware(Mount, prefix=DASHBOARD_PREFIX, inner=dashboard))
     app = Starlette(
         routes=ROUTES,
         middleware=middleware,

@@ -53,8 +53,14 @@ class RequestContextMiddleware:
         negotiate_versions: bool = True,
         image_cache: bool = False,
         audit: AuditLog | None = None,
+        authenticate: bool = True,
+        label_prefix: str = "",
     ) -> None:
         self.app = app
+        # False: the app behind authenticates itself (the dashboard's session cookie) and leaves the person's
+        # context in scope["glimpse.context"], read for the access line and the audit entry when it is done
+        self.authenticate = authenticate
+        self.label_prefix = label_prefix  # a mounted app's prefix, in its access lines and route labels
         self.audit = audit if audit is not None and audit.enabled else None
         self.auth = authenticator
         self.metrics = metrics
@@ -78,13 +84,14 @@ class RequestContextMiddleware:
             await send(message)
 
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        scope["glimpse.requested_path"] = scope["path"]
+        scope["glimpse.requested_path"] = self.label_prefix + scope["path"]
+        scope["glimpse.request_id"] = request_id
         if self.negotiate_versions:
             negotiate(scope, headers.get("accept", ""), self.image_cache)  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
         roles: tuple[str, ...] = ()
-        if path not in self.public_paths:
+        if self.authenticate and path not in self.public_paths:
             try:
                 ctx = await self.auth.authenticate(headers)
             except GlimpseError as exc:  # Unauthorized (401), or the identity service is unavailable (503)
@@ -108,6 +115,8 @@ class RequestContextMiddleware:
                 await response(scope, receive, send_with_id)
             raise
         finally:
+            if not self.authenticate and (inner := scope.get("glimpse.context")) is not None:
+                user, project, roles = inner.user_id, inner.project_id, tuple(sorted(inner.roles))
             self._finish(scope, status_holder[0], started, request_id, user, project, roles)
             current_request.reset(log_token)
 
@@ -120,6 +129,8 @@ class RequestContextMiddleware:
         method: str = scope["method"]
         path: str = scope.get("glimpse.requested_path", scope["path"])
         template = route_template(scope)
+        if template != UNMATCHED:
+            template = self.label_prefix + template
         self.metrics.observe_request(method, template, status, seconds)
         if self.audit is not None and audited(method, status):
             params = scope.get("path_params") or {}

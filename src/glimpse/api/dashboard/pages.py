@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -178,12 +178,14 @@ def page(path: str, **handlers: PageHandler) -> Route:
         form: dict[str, str] = {}
         svc = services(request)
         try:
+            ctx = await svc.auth.authenticate(session.headers)
+            ctx = replace(ctx, request_id=request.scope.get("glimpse.request_id", ctx.request_id))
+            request.scope["glimpse.context"] = ctx  # the access line and the audit entry name the person
             if request.method not in ("GET", "HEAD"):
                 checked = await check_csrf(request, session)
                 if checked is None:
                     return forbidden(request, session, "The form's CSRF token is missing or wrong: reload the page.")
                 form = checked
-            ctx = await svc.auth.authenticate(session.headers)
         except Unauthorized:  # the token expired or was revoked
             return to_sign_in(request)
         except GlimpseError as exc:  # a form too large, the identity service unavailable
