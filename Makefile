@@ -36,12 +36,15 @@ keystone:
 ## Real storage servers for the store drivers' tests: a Swift all-in-one with S3 (s3api) on 127.0.0.1:8080 and a
 ## single-node Ceph (its own state in ~/.cache; reused while healthy); librados/librbd bindings linked into .venv;
 ## a Barbican key manager on 127.0.0.1:9311 with Keystone auth (scripts/barbican-up, brings Keystone up too); a
-## PostgreSQL streaming replica of 127.0.0.1:5432 on 127.0.0.1:5433 for the read-replica tests (seconds to copy)
+## PostgreSQL streaming replica of 127.0.0.1:5432 on 127.0.0.1:5433 for the read-replica tests (seconds to copy); a
+## Heat (orchestration) on 127.0.0.1:8004 for the dashboard's stack launches (scripts/heat-up: about 2 min from
+## nothing, about a second when reused)
 backends: install
 	scripts/swift-up
 	scripts/ceph-up $(VENV)
 	scripts/barbican-up
 	scripts/pg-replica-up
+	scripts/heat-up
 
 ## Install, then run every check and the whole suite on SQLite and on PostgreSQL
 test: install system-deps lint keystone backends

@@ -7,6 +7,7 @@ migrates it with Alembic, and drops it at the end. Tests start from empty tables
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -142,3 +143,18 @@ def running_services(settings: Settings, **options: Any) -> Iterator[tuple[TestC
 def client(settings: Settings, services: Services) -> Iterator[TestClient]:
     with make_client(settings, services) as test_client:
         yield test_client
+
+
+HEAT_UP = Path(__file__).resolve().parents[1] / "scripts" / "heat-up"
+HEAT_URL = "http://127.0.0.1:8004"  # scripts/heat-up; its endpoints are in Keystone's catalog as `orchestration`
+
+
+@pytest.fixture(scope="session")
+def heat() -> str:
+    """The real Heat of scripts/heat-up (reused while healthy, about a second; started otherwise), with Keystone."""
+    started = subprocess.run(
+        [str(HEAT_UP)], capture_output=True, text=True, timeout=900, check=False, stdin=subprocess.DEVNULL
+    )
+    if started.returncode != 0:
+        pytest.fail(f"scripts/heat-up failed ({started.returncode}):\n{started.stderr[-4000:]}", pytrace=False)
+    return HEAT_URL
