@@ -19,6 +19,7 @@ from glimpse.services.artifacts.scrubber import Scrubber
 from glimpse.services.audit import AuditLog
 from glimpse.services.cache import CacheService, NodeCache
 from glimpse.services.catalog.install import InstallService
+from glimpse.services.catalog.legacy import LegacyImportService
 from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.health import HealthService
 from glimpse.services.image_data import ImageDataService
@@ -76,6 +77,7 @@ class Services:
     catalog: CatalogService
     audit: AuditLog
     catalog_installs: InstallService
+    catalog_legacy: LegacyImportService
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -182,6 +184,7 @@ def build_services(
         webhooks=webhooks,
         catalog=catalog,
         catalog_installs=InstallService(catalog, images, image_data, artifacts, artifact_blobs),
+        catalog_legacy=LegacyImportService(catalog, images, image_data, artifacts, artifact_blobs),
         audit=AuditLog(settings, db, policy),
     )
 

@@ -93,8 +93,13 @@ def catalog_publish(directory: Path) -> None:
 @catalog_group.command("rotate-keys")
 @directory_argument
 @click.argument("role", type=click.Choice(["root", "targets", "snapshot", "timestamp"]))
-@click.option("--root-key", "root_keys", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The offline root key file(s) (default: those left in DIRECTORY/root-keys).")
+@click.option(
+    "--root-key",
+    "root_keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The offline root key file(s) (default: those left in DIRECTORY/root-keys).",
+)
 def catalog_rotate_keys(directory: Path, role: str, root_keys: tuple[Path, ...]) -> None:
     """Replace ROLE's key: a new root version names the new key, and the catalog is signed again."""
     from glimpse.services.catalog.publish import CatalogRepository
@@ -204,3 +209,54 @@ def catalog_install(asset: str, project: str, catalog: str | None, timeout: floa
     click.echo(json.dumps(present_install(task), indent=2))
     if task.status.value != "success":
         raise SystemExit(1)
+
+
+@catalog_group.command("import-legacy")
+@click.argument("source")
+@click.option(
+    "--allow-unverified",
+    is_flag=True,
+    help="Required: the source is not signed, so what it serves is imported marked unverified.",
+)
+@click.option("--project", required=True, help="The project that will own what is imported.")
+@click.option(
+    "--format",
+    "source_format",
+    type=click.Choice(["app-catalog", "murano"]),
+    default="app-catalog",
+    show_default=True,
+    help="app-catalog: SOURCE is an App Catalog assets document (its /api/v1/assets URL or a saved copy); "
+    "murano: SOURCE is a Murano package repository (URL or directory with apps/ and bundles/).",
+)
+@click.option(
+    "--name",
+    "names",
+    multiple=True,
+    help="An asset to import (repeatable; app-catalog default: every importable asset); for murano a "
+    "package FullName[@VERSION] or bundle:NAME.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Resolve what would be imported and print it; make nothing (a Murano repository's packages are "
+    "still read, for their manifests).",
+)
+@config_option
+def catalog_import_legacy(source: str, allow_unverified: bool, project: str, source_format: str,
+                          names: tuple[str, ...], dry_run: bool, config_file: Path | None) -> None:  # fmt: skip
+    """Import assets from a legacy, unsigned catalog into PROJECT, marked unverified (docs/catalog.md).
+
+    Refused unless the policy allows catalog:import_legacy (nobody by default) and --allow-unverified is given.
+    Assets are fetched through the SSRF-guarded fetcher (https only); all or nothing.
+    """
+
+    async def call(svc: Any, ctx: Any) -> Any:
+        legacy = svc.catalog_legacy
+        if source_format == "murano":
+            return await legacy.import_murano(ctx, source, allow_unverified=allow_unverified, names=names,
+                                              dry_run=dry_run)  # fmt: skip
+        return await legacy.import_app_catalog(ctx, source, allow_unverified=allow_unverified, names=names,
+                                               dry_run=dry_run)  # fmt: skip
+
+    report = run_services(config_file, call, project=project)
+    click.echo(json.dumps(report.as_dict(), indent=2))

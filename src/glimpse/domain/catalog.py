@@ -9,11 +9,14 @@ asset installs what it depends on first, and a missing dependency or a cycle ref
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from glimpse.errors import BadRequest, Conflict, NotFound
+
+K = TypeVar("K", bound=Hashable)
+N = TypeVar("N")
 
 ASSET_TYPES = ("image", "heat-template", "heat-environment", "murano-package", "tosca-template", "bundle")
 """What a catalog may publish; each but ``image`` and ``bundle`` becomes an artifact of the matching type."""
@@ -144,23 +147,32 @@ def install_order(root: AssetRef, lookup: Callable[[AssetRef], Asset | None]) ->
     Fail-closed: a reference the catalog does not hold raises :class:`DependencyMissing`, a loop raises
     :class:`DependencyCycle`, both before anything is fetched.
     """
-    order: list[Asset] = []
-    done: set[AssetRef] = set()
+    return dependency_order([root], lookup, lambda asset: asset.depends)
 
-    def visit(ref: AssetRef, path: Sequence[AssetRef]) -> None:
-        if ref in done:
+
+def dependency_order(roots: Sequence[K], lookup: Callable[[K], N | None], needs: Callable[[N], Iterable[K]],
+                     where: str = "the catalog") -> list[N]:  # fmt: skip
+    """Every node ``roots`` need (``lookup`` finds a node by its key, ``needs`` names a node's dependencies),
+    dependencies first, each once. A key ``lookup`` does not know raises :class:`DependencyMissing` ("Asset
+    KEY is not in WHERE (needed by ...)"), a loop :class:`DependencyCycle`."""
+    order: list[N] = []
+    done: set[K] = set()
+
+    def visit(key: K, path: Sequence[K]) -> None:
+        if key in done:
             return
-        if ref in path:
-            loop = " -> ".join(str(r) for r in [*path[path.index(ref) :], ref])
+        if key in path:
+            loop = " -> ".join(str(r) for r in [*path[path.index(key) :], key])
             raise DependencyCycle(f"Dependency cycle: {loop}")
-        asset = lookup(ref)
-        if asset is None:
+        node = lookup(key)
+        if node is None:
             needed = f" (needed by {path[-1]})" if path else ""
-            raise DependencyMissing(f"Asset {ref} is not in the catalog{needed}")
-        for dependency in asset.depends:
-            visit(dependency, [*path, ref])
-        done.add(ref)
-        order.append(asset)
+            raise DependencyMissing(f"Asset {key} is not in {where}{needed}")
+        for dependency in needs(node):
+            visit(dependency, [*path, key])
+        done.add(key)
+        order.append(node)
 
-    visit(root, [])
+    for root in roots:
+        visit(root, [])
     return order

@@ -61,10 +61,25 @@ class DigestCheck:
         return {}
 
 
-async def _read(path: Path) -> AsyncIterator[bytes]:
+async def read_chunks(path: Path) -> AsyncIterator[bytes]:
+    """A local file's bytes, read on a worker thread."""
     with path.open("rb") as file:
         while chunk := await asyncio.to_thread(file.read, CHUNK):
             yield chunk
+
+
+async def remove_made(ctx: RequestContext, images: ImageService, artifacts: ArtifactService,
+                      made: list[tuple[str, str]], what: str) -> None:  # fmt: skip
+    """Fail-closed: delete every (local type, id) a failed run made, newest first."""
+    for local_type, local_id in reversed(made):
+        try:
+            if local_type == "image":
+                await images.delete(ctx, local_id)
+            else:
+                await artifacts.delete(ctx, local_type, local_id)
+        except Exception:
+            log.exception("%s: could not remove %s %s after a failure", what, local_type, local_id)
+    made.clear()
 
 
 @dataclass(slots=True)
@@ -265,8 +280,15 @@ class InstallService:
         created = await self.artifacts.create(run.ctx, type_name, body)
         run.made.append((type_name, created["id"]))
         run.local[asset.ref] = (type_name, created["id"])
-        blob = await self.blobs.upload(run.ctx, type_name, created["id"], blob_field, _read(file),
-                                       content_type="application/octet-stream", content_length=asset.length)
+        blob = await self.blobs.upload(
+            run.ctx,
+            type_name,
+            created["id"],
+            blob_field,
+            read_chunks(file),
+            content_type="application/octet-stream",
+            content_length=asset.length,
+        )
         stored = blob.get(blob_field) or {}
         if stored.get("sha256") != asset.sha256:
             raise CatalogUnverified(f"{asset.ref}: the stored blob's sha256 is not the signed {asset.sha256}")
@@ -281,17 +303,8 @@ class InstallService:
         image = await self.images.create(run.ctx, body)
         run.made.append(("image", image.id))
         run.local[asset.ref] = ("image", image.id)
-        await self.image_data.upload(run.ctx, image.id, _read(file), declared_size=asset.length, store_id=None,
+        await self.image_data.upload(run.ctx, image.id, read_chunks(file), declared_size=asset.length, store_id=None,
                                      checks=(DigestCheck(asset.sha256, str(asset.ref)),))  # fmt: skip
 
     async def _remove(self, run: _Run) -> None:
-        """Fail-closed: delete everything this run made, newest first."""
-        for local_type, local_id in reversed(run.made):
-            try:
-                if local_type == "image":
-                    await self.images.delete(run.ctx, local_id)
-                else:
-                    await self.artifacts.delete(run.ctx, local_type, local_id)
-            except Exception:
-                log.exception("catalog install: could not remove %s %s after a failed install", local_type, local_id)
-        run.made.clear()
+        await remove_made(run.ctx, self.images, self.artifacts, run.made, "catalog install")
