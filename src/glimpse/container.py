@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from glimpse.auth import Authenticator, build_authenticator
 from glimpse.auth.limits import KeystoneLimits, build_limit_session
+from glimpse.data.atrest import AtRest
 from glimpse.db import Database
 from glimpse.domain.quotas import Resource
 from glimpse.events import Events
 from glimpse.events.notifier import sinks_for
-from glimpse.keys import build_key_manager
+from glimpse.keys import KeyManager, build_key_manager, service_credentials
+from glimpse.keys.kek import KeyEncryptionKeys
 from glimpse.metrics import Metrics
 from glimpse.policy import Policy, PropertyProtections
 from glimpse.services import fetch
@@ -154,6 +156,10 @@ def build_services(
     for metadef in (metadefs.namespaces, metadefs.objects, metadefs.properties, metadefs.tags, metadefs.resource_types):
         metadef.events = events
     artifact_blobs = BlobService(artifacts, db, stores, queue, lambda url: fetch.check_url(url, web), open_location)
+    locations = LocationService(settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue)
+    at_rest = build_at_rest(settings, key_manager)
+    for user in (image_data, imports, artifact_blobs, locations):
+        user.at_rest = at_rest
     catalog = CatalogService(settings, db, policy, queue)
     return Services(
         settings=settings,
@@ -172,7 +178,7 @@ def build_services(
         imports=imports,
         tasks=tasks,
         quotas=quotas,
-        locations=LocationService(settings, db, policy, images, stores, lambda url: fetch.check_url(url, web), queue),
+        locations=locations,
         metadefs=metadefs,
         queue=queue,
         outbox=outbox,
@@ -187,6 +193,17 @@ def build_services(
         catalog_legacy=LegacyImportService(catalog, images, image_data, artifacts, artifact_blobs),
         audit=AuditLog(settings, db, policy),
     )
+
+
+def build_at_rest(settings: Settings, key_manager: KeyManager) -> AtRest:
+    """The stores that encrypt at rest and their keys, read from the key manager as the service user."""
+    stores = settings.stores.items()
+    readable = {name: store.at_rest_keys for name, store in stores if store.at_rest_keys}
+    if not readable:
+        return AtRest()
+    sealing = {name: store.encrypt_at_rest_key for name, store in stores if store.encrypt_at_rest}
+    keys = KeyEncryptionKeys(key_manager, service_credentials(settings), cache_time=settings.at_rest_key_cache_time)
+    return AtRest(keys, sealing={name: key for name, key in sealing.items() if key}, readable=readable)
 
 
 def build_limit_source(settings: Settings, db: Database) -> LimitSource:

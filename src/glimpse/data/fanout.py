@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from glimpse.data.blocks import Lease
+from glimpse.data.sealing import Sealer, sealed_size
 from glimpse.errors import NotFound
 from glimpse.stores.base import Block, Store, StoredObject
 
@@ -44,9 +45,12 @@ async def write(
     *,
     size_hint: int | None,
     all_must_succeed: bool,
+    sealers: Mapping[str, Sealer] | None = None,
 ) -> tuple[dict[str, StoredObject], dict[str, BaseException]]:
     """Write ``blocks`` to every store under ``key``; returns what each store stored and why each failed
-    store failed. Every lease received is released, whatever happens."""
+    store failed. A store with a sealer gets its copy sealed (encryption at rest). Every lease received is
+    released, whatever happens."""
+    sealers = sealers or {}
     queues: dict[str, asyncio.Queue[Lease | None]] = {store.id: asyncio.Queue(QUEUE_BLOCKS) for store in stores}
     held: dict[str, deque[Lease]] = {store.id: deque() for store in stores}
 
@@ -60,7 +64,11 @@ async def write(
 
     async def put(store: Store) -> StoredObject:
         try:
-            return await store.put(key, drain(store), size_hint)
+            sealer = sealers.get(store.id)
+            if sealer is None:
+                return await store.put(key, drain(store), size_hint)
+            hint = sealed_size(size_hint) if size_hint is not None else None
+            return await store.put(key, sealer.seal(drain(store)), hint)
         finally:  # the store is done with every block it was given
             for lease in held[store.id]:
                 lease.release()

@@ -5,10 +5,11 @@
                   -> quota hook (the project's claim covers the bytes before they go on)
                   -> format inspection (inspect.py: a bounded prefix and the last bytes)
                   -> hashes, each algorithm in its own thread (hashing.py)
-                  -> further stages (the slot for encryption)
                   -> checks of the whole stream's digest (signature.py: signature verification), before
                      the stores are told the data is complete
                   -> fan-out to the stores, each through its own bounded queue (fanout.py)
+                  -> for each store that encrypts at rest, its own copy of the stream sealed (sealing.py,
+                     atrest.py: a data key per stored object; the last chunk sealed once the checks passed)
 
 Each stage is chosen by the ``Plan``: staging hashes nothing and inspects nothing (the import does both),
 an upload hashes md5 and the multihash and inspects a ``bare`` container's data, a location import writes
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from glimpse.data import fanout
+from glimpse.data.atrest import AtRest
 from glimpse.data.blocks import BlockPool, Lease, reblock
 from glimpse.data.hashing import Hashes
 from glimpse.data.inspect import Inspect
@@ -29,9 +31,6 @@ from glimpse.data.limits import SizeLimits
 from glimpse.domain.formats import Inspection
 from glimpse.domain.images import Digests
 from glimpse.stores.base import Store, StoredObject
-
-# a stage in the slot: takes a block, returns the block to pass on (the same one, or a transformed one)
-Stage = Callable[[Lease], Awaitable[Lease]]
 
 
 class Check(Protocol):
@@ -58,7 +57,7 @@ class Plan:
     inspect: bool = False
     quota: Callable[[int], Awaitable[None]] | None = None  # awaited with the size so far before each block
     progress: Callable[[int], None] | None = None  # told the size so far after each block
-    stages: tuple[Stage, ...] = ()  # encryption: run in order on every block
+    sealing: AtRest | None = None  # encryption at rest: the stores that seal their copy, and their keys
     checks: tuple[Check, ...] = ()  # signature verification: each digest checked at the end of the stream
 
 
@@ -103,8 +102,6 @@ async def _stages(source: AsyncIterator[bytes], plan: Plan, pool: BlockPool, out
                 if inspect is not None:
                     inspect.feed(lease.view)
                 await hashes.feed(lease)
-                for stage in plan.stages:
-                    lease = await stage(lease)
             except BaseException:
                 lease.release()
                 raise
@@ -138,10 +135,17 @@ async def run(
     fresh one when not given) counts the bytes as they pass, so a caller sees the size even after a failure.
     """
     out = out if out is not None else Outcome()
+    # before the first byte: a key manager that cannot be reached fails the write with nothing stored
+    sealers = await plan.sealing.sealers(stores, block_size=plan.block_size) if plan.sealing is not None else {}
     pool = BlockPool(plan.block_size, recycle=fanout.can_recycle(stores))
     try:
         out.stored, out.failures = await fanout.write(
-            stores, key, _stages(source, plan, pool, out), size_hint=size_hint, all_must_succeed=all_must_succeed
+            stores,
+            key,
+            _stages(source, plan, pool, out),
+            size_hint=size_hint,
+            all_must_succeed=all_must_succeed,
+            sealers=sealers,
         )
     finally:
         pool.close()

@@ -1,4 +1,5 @@
-"""The key manager: the certificates (and keys) images refer to by UUID, fetched for the user who asked.
+"""The key manager: the certificates (and keys) images refer to by UUID, fetched for the user who asked, and
+the key-encryption keys of encryption at rest, fetched as Glimpse's service user (``ServiceCredentials``).
 
 ``KeyManager`` is the protocol the services use; ``keys.barbican.CastellanKeyManager`` is the driver, which
 speaks to Barbican through castellan (docs/architecture.md says why). Every call is made with the caller's
@@ -24,6 +25,21 @@ class Credentials:
 
     token: str = field(repr=False)
     project_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCredentials:
+    """Glimpse's own service user (``[keystone_authtoken]``): encryption at rest reads the key-encryption keys
+    as it, whoever's data is written or read, in a request or in a background task alike."""
+
+    auth_url: str
+    username: str
+    password: str = field(repr=False)
+    project_name: str
+    user_domain_name: str | None = None
+    user_domain_id: str | None = None
+    project_domain_name: str | None = None
+    project_domain_id: str | None = None
 
 
 def credentials_of(ctx: RequestContext) -> Credentials:
@@ -53,6 +69,10 @@ class KeyManager(Protocol):
         """The X.509 certificate stored under ``uuid``, DER-encoded."""
         ...
 
+    async def symmetric_key(self, credentials: Credentials | ServiceCredentials, uuid: str) -> bytes:
+        """The symmetric key stored under ``uuid`` (an AES key: 16, 24 or 32 bytes)."""
+        ...
+
     async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
         """Record ``consumer`` as a user of the secret ``uuid`` (again: no change)."""
         ...
@@ -71,6 +91,9 @@ class NoKeyManager:
     nobody to tell about consumers, and no secret Glimpse could delete."""
 
     async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
+        raise KeyManagerRefused("no key manager is configured ([key_manager] backend = none)")
+
+    async def symmetric_key(self, credentials: Credentials | ServiceCredentials, uuid: str) -> bytes:
         raise KeyManagerRefused("no key manager is configured ([key_manager] backend = none)")
 
     async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
@@ -101,6 +124,9 @@ class OnFirstUse:
     async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
         return await self.manager.certificate(credentials, uuid)
 
+    async def symmetric_key(self, credentials: Credentials | ServiceCredentials, uuid: str) -> bytes:
+        return await self.manager.symmetric_key(credentials, uuid)
+
     async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
         await self.manager.add_consumer(credentials, uuid, consumer)
 
@@ -125,3 +151,19 @@ def build_key_manager(settings: Settings) -> KeyManager:
         )
 
     return OnFirstUse(castellan)
+
+
+def service_credentials(settings: Settings) -> ServiceCredentials:
+    """Glimpse's service user, from ``[keystone_authtoken]`` (the settings check it is complete when a store
+    encrypts at rest)."""
+    auth = settings.keystone_authtoken
+    return ServiceCredentials(
+        auth_url=settings.barbican_auth_endpoint or auth.auth_url,
+        username=auth.username,
+        password=auth.password.get_secret_value() if auth.password is not None else "",
+        project_name=auth.project_name,
+        user_domain_name=auth.user_domain_name,
+        user_domain_id=auth.user_domain_id,
+        project_domain_name=auth.project_domain_name,
+        project_domain_id=auth.project_domain_id,
+    )

@@ -15,14 +15,14 @@ from typing import Any
 from barbicanclient import exceptions as barbican_errors  # type: ignore[import-untyped]
 from castellan import options as castellan_options
 from castellan.common import exception as castellan_errors
-from castellan.common.credentials import keystone_token
-from castellan.common.objects import x_509
+from castellan.common.credentials import keystone_password, keystone_token
+from castellan.common.objects import symmetric_key, x_509
 from castellan.key_manager import barbican_key_manager
 from keystoneauth1 import exceptions as ks_errors
 from oslo_config import cfg
 
 from glimpse.errors import KeyManagerRefused, KeyManagerUnavailable
-from glimpse.keys import Consumer, Credentials
+from glimpse.keys import Consumer, Credentials, ServiceCredentials
 
 log = logging.getLogger(__name__)
 # castellan and python-barbicanclient log every refusal (a missing secret, a 403) at ERROR; what matters of
@@ -92,6 +92,15 @@ class CastellanKeyManager:
             raise KeyManagerRefused(f"the certificate {uuid} in the key manager is empty")
         return encoded
 
+    async def symmetric_key(self, credentials: Credentials | ServiceCredentials, uuid: str) -> bytes:
+        found = await self._get(credentials, uuid)
+        if not isinstance(found, symmetric_key.SymmetricKey):
+            raise KeyManagerRefused(f"the secret {uuid} in the key manager is not a symmetric key")
+        encoded = found.get_encoded()
+        if not encoded or len(encoded) not in (16, 24, 32):
+            raise KeyManagerRefused(f"the secret {uuid} in the key manager is not a 128-, 192- or 256-bit AES key")
+        return bytes(encoded)
+
     async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
         await self._call(credentials, uuid, self._manager.add_consumer, consumer.as_dict())
 
@@ -107,14 +116,31 @@ class CastellanKeyManager:
             raise
         return True
 
-    async def _get(self, credentials: Credentials, uuid: str) -> Any:
+    async def _get(self, credentials: Credentials | ServiceCredentials, uuid: str) -> Any:
         return await self._call(credentials, uuid, self._manager.get)
 
-    async def _call(self, credentials: Credentials, uuid: str, method: Callable[..., Any], *args: Any) -> Any:
-        """``method(context, uuid, *args)`` in a thread as the caller, Barbican's failures translated."""
-        context = keystone_token.KeystoneToken(
+    def _context(self, credentials: Credentials | ServiceCredentials) -> Any:
+        if isinstance(credentials, ServiceCredentials):
+            return keystone_password.KeystonePassword(
+                password=credentials.password,
+                auth_url=credentials.auth_url or self.auth_url,
+                username=credentials.username,
+                user_domain_id=credentials.user_domain_id,
+                user_domain_name=credentials.user_domain_name,
+                project_name=credentials.project_name,
+                project_domain_id=credentials.project_domain_id,
+                project_domain_name=credentials.project_domain_name,
+            )
+        return keystone_token.KeystoneToken(
             token=credentials.token, auth_url=self.auth_url, project_id=credentials.project_id
         )
+
+    async def _call(
+        self, credentials: Credentials | ServiceCredentials, uuid: str, method: Callable[..., Any], *args: Any
+    ) -> Any:
+        """``method(context, uuid, *args)`` in a thread as the caller (or the service user), Barbican's failures
+        translated."""
+        context = self._context(credentials)
         try:
             return await asyncio.to_thread(method, context, uuid, *args)
         except castellan_errors.ManagedObjectNotFoundError:

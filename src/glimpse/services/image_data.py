@@ -19,7 +19,9 @@ import anyio
 
 from glimpse.context import RequestContext
 from glimpse.data import pipeline
+from glimpse.data.atrest import AtRest
 from glimpse.data.inspect import verdict
+from glimpse.data.sealing import SealBroken
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
@@ -75,8 +77,10 @@ def plan(
     quota: Callable[[int], Awaitable[None]] | None = None,
     progress: Callable[[int], None] | None = None,
     checks: tuple[pipeline.Check | None, ...] = (),
+    sealing: AtRest | None = None,
 ) -> pipeline.Plan:
-    """The pipeline's plan with this deployment's block size and image size cap."""
+    """The pipeline's plan with this deployment's block size and image size cap (``sealing``: the stores that
+    encrypt at rest, for a plan that writes to the configured stores)."""
     return pipeline.Plan(
         block_size=settings.upload_block_size,
         cap=settings.image_size_cap,
@@ -86,6 +90,7 @@ def plan(
         quota=quota,
         progress=progress,
         checks=tuple(check for check in checks if check is not None),
+        sealing=sealing,
     )
 
 
@@ -198,6 +203,7 @@ class ImageDataService:
         self._background: set[asyncio.Task[None]] = set()
         self.cache: NodeCache | None = None  # this node's image cache, when it is on (set by the container)
         self.events: Events = NO_EVENTS  # the container sets it
+        self.at_rest = AtRest()  # the stores that encrypt at rest (the container sets it)
 
     # -- upload ---------------------------------------------------------------------------------------
     async def upload(
@@ -256,6 +262,7 @@ class ImageDataService:
                 inspect=inspected(image.container_format),
                 quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
                 checks=(verify, *checks),
+                sealing=self.at_rest,
             )
             out = pipeline.Outcome()
             stored: StoredObject | None = None
@@ -427,9 +434,10 @@ class ImageDataService:
         unavailable: StoreError | None = None
         urls = {loc.store: loc.url for loc in image.locations}
         for store in self.stores.by_weight(image.stores):
-            if isinstance(store, RegionStore):
+            url, sealed = urls[store.id], self.at_rest.keyed(store.id)
+            if isinstance(store, RegionStore) and not sealed:
                 try:
-                    region = await anyio.to_thread.run_sync(store.open_region, urls[store.id], start, length)
+                    region = await anyio.to_thread.run_sync(store.open_region, url, start, length)
                 except NotFound as exc:
                     log.error("image %s: its data is missing from store %s: %s", image.id, store.id, exc)
                     continue
@@ -438,20 +446,39 @@ class ImageDataService:
                     unavailable = exc
                     continue
                 return region.counting(functools.partial(self.metrics.bytes_out, store.id))
-            stream = aiter(store.open(urls[store.id], start, length))
+            if sealed:  # a store that encrypts at rest: its objects are decrypted, never sent as they are
+                stream = aiter(
+                    _watched(self.at_rest.open(store, url, start, length, size=image.size), image.id, store.id)
+                )
+            else:
+                stream = aiter(store.open(url, start, length))
             try:
                 first = await anext(stream, b"")
             except NotFound as exc:
                 log.error("image %s: its data is missing from store %s: %s", image.id, store.id, exc)
                 continue
             except StoreError as exc:
-                log.warning("image %s: store %s could not serve its copy: %s", image.id, store.id, exc)
+                if not isinstance(exc, SealBroken):  # a broken seal was logged as an error already
+                    log.warning("image %s: store %s could not serve its copy: %s", image.id, store.id, exc)
                 unavailable = exc
                 continue
             return _prepend(first, stream, functools.partial(self.metrics.bytes_out, store.id))
+        if isinstance(unavailable, SealBroken):
+            raise SealBroken(f"The data of image {image.id} is not served: {unavailable.message}") from unavailable
         if unavailable is not None:
             raise StoreUnavailable(f"No store could serve the data of image {image.id}") from unavailable
         return None
+
+
+async def _watched(opening: Awaitable[AsyncIterator[bytes]], image_id: str, store_id: str) -> AsyncIterator[bytes]:
+    """A sealed copy's data, opened when first read; a header or chunk that fails authentication is logged as
+    what it is (an alteration of the store's data) and ends the stream there: nothing of it is given out."""
+    try:
+        async for piece in await opening:
+            yield piece
+    except SealBroken as exc:
+        log.error("image %s: its sealed copy in store %s was altered or cut short: %s", image_id, store_id, exc)
+        raise
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes], sent: Callable[[int], None]) -> AsyncIterator[bytes]:

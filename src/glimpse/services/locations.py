@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 
 from glimpse.context import RequestContext
 from glimpse.data import pipeline
+from glimpse.data.atrest import AtRest
 from glimpse.db import Database
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.domain.clock import utcnow
@@ -134,6 +135,7 @@ class LocationService:
         self.images = images
         self.stores = stores
         self.check_url = check_url  # web-download's early filtering of an http(s) URL (400 when refused)
+        self.at_rest = AtRest()  # the stores that encrypt at rest (the container sets it)
         self.queue = queue
 
     # -- the API calls --------------------------------------------------------------------------------
@@ -199,7 +201,7 @@ class LocationService:
         given = task.input.get("validation_data") or {}
         algorithm = given.get("os_hash_algo") or self.settings.hashing_algorithm
         claim = await self.images.quotas.resume(image.owner, _holder(task), hold=TASK_TTL)
-        source = aiter(store.open(url))
+        source = self.at_rest.stream(store, url)  # a sealed object of the store is read decrypted
         try:
             steps = plan(
                 self.settings,

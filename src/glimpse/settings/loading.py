@@ -57,7 +57,7 @@ _KNOWN_ELSEWHERE = {
     ("DEFAULT", "image_cache_sqlite_db"),
 }
 _FLAVOR_AUTH = {"keystone": "keystone", "keystone+cachemanagement": "keystone", "": "noauth"}
-_STORE_COMMON = ("store_description", "weight")
+_STORE_COMMON = ("store_description", "weight", "encrypt_at_rest", "encrypt_at_rest_key", "encrypt_at_rest_old_keys")
 
 
 def _section_options(
@@ -131,6 +131,9 @@ def _read_ini(path: Path) -> dict[str, Any]:
             "type": kind,
             "description": common["store_description"],
             "weight": int(common["weight"] or "0"),
+            "encrypt_at_rest": common["encrypt_at_rest"].strip().lower() in ("1", "true", "yes", "on"),
+            "encrypt_at_rest_key": common["encrypt_at_rest_key"] or None,
+            "encrypt_at_rest_old_keys": common["encrypt_at_rest_old_keys"],
             "options": _store_options(name, kind, options, path),
         }
     if stores:

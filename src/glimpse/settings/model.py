@@ -74,7 +74,21 @@ class Settings(
         self._check_replica()
         if self.auth == "keystone" and (missing := self.keystone_authtoken.missing()):
             raise ValueError(f"auth = keystone needs [keystone_authtoken] {', '.join(missing)}")
+        self._check_at_rest(stores)
         return self
+
+    def _check_at_rest(self, stores: dict[str, StoreSettings]) -> None:
+        """Encryption at rest reads its keys from Barbican as the service user of [keystone_authtoken]."""
+        keyed = [name for name, store in stores.items() if store.at_rest_keys]
+        if not keyed:
+            return
+        if self.key_manager_backend == "none":
+            raise ValueError(f"store {keyed[0]!r} encrypts at rest: [key_manager] backend cannot be none")
+        if missing := self.keystone_authtoken.missing():
+            raise ValueError(
+                f"store {keyed[0]!r} encrypts at rest with a key Glimpse's service user reads: "
+                f"[keystone_authtoken] needs {', '.join(missing)}"
+            )
 
     def masked(self) -> dict[str, Any]:
         """A printable view (JSON-ready): secrets are ``***``, the passwords inside URLs too."""

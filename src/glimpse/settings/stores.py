@@ -157,6 +157,13 @@ class StoreSettings(BaseModel):
     type: str
     description: str = ""
     weight: int = 0
+    # encryption at rest (docs/operations.md): what the store writes is sealed with a new data key per object,
+    # wrapped by the key-encryption key ``encrypt_at_rest_key`` (a Barbican secret's UUID) that Glimpse's service
+    # user reads; objects sealed under earlier keys are read with ``encrypt_at_rest_old_keys``. A store with a
+    # key but ``encrypt_at_rest = false`` writes plain data and still reads what it sealed before.
+    encrypt_at_rest: bool = False
+    encrypt_at_rest_key: str | None = None
+    encrypt_at_rest_old_keys: list[str] = Field(default_factory=list)
     options: AnyStoreOptions = Field(default_factory=FilesystemStoreOptions)
 
     @model_validator(mode="before")
@@ -165,6 +172,36 @@ class StoreSettings(BaseModel):
         if isinstance(data, dict) and data.get("options") is None:
             return {**data, "options": {}}  # the defaults of the type's model (validated below)
         return data
+
+    @field_validator("encrypt_at_rest_key", mode="before")
+    @classmethod
+    def _key_or_none(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return value.strip().rpartition("/")[2] or None  # a secret's href or its UUID
+        return value
+
+    @field_validator("encrypt_at_rest_old_keys", mode="before")
+    @classmethod
+    def _old_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(item).strip().rpartition("/")[2] for item in value if str(item).strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _sealing_needs_a_key(self) -> StoreSettings:
+        if self.encrypt_at_rest and self.encrypt_at_rest_key is None:
+            raise ValueError(f"store {self.id!r}: encrypt_at_rest needs encrypt_at_rest_key (a key manager secret)")
+        if self.encrypt_at_rest and self.type in ("http",):
+            raise ValueError(f"store {self.id!r}: a read-only {self.type} store cannot encrypt at rest")
+        return self
+
+    @property
+    def at_rest_keys(self) -> frozenset[str]:
+        """The key-encryption keys the store's sealed objects may name."""
+        current = {self.encrypt_at_rest_key} if self.encrypt_at_rest_key else set()
+        return frozenset(current | set(self.encrypt_at_rest_old_keys))
 
     @field_validator("options", mode="before")
     @classmethod

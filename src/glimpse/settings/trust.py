@@ -23,6 +23,9 @@ class TrustGroup(BaseModel):
     # the Keystone castellan rescopes the caller's token at; none: [keystone_authtoken] auth_url
     barbican_auth_endpoint: Annotated[str | None, Ini("barbican", "auth_endpoint")] = None
     barbican_verify_ssl: Annotated[bool, Ini("barbican", "verify_ssl")] = True
+    # encryption at rest: how long a key-encryption key read from the key manager is kept in memory (seconds);
+    # 0 reads it for every object written or read
+    at_rest_key_cache_time: Annotated[int, Ini("key_manager", "at_rest_key_cache_time"), Field(ge=0)] = 300
     # projects whose image data must be signed (all four img_signature* properties, verified): project ids,
     # or * for every project; uploads and imports of unsigned data are refused with 400
     require_signed_images: Annotated[list[str], Ini("glimpse", "require_signed_images")] = Field(default_factory=list)

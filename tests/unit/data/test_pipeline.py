@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from glimpse.data import pipeline
-from glimpse.data.blocks import Lease
 from glimpse.domain.formats import Format
 from glimpse.errors import BadRequest, OverLimit, StoreError, TooLarge
 from glimpse.stores.base import Block, StoredObject
@@ -93,17 +92,6 @@ def test_the_quota_hook_stops_the_stream_and_nothing_stays_stored() -> None:
         _run(_plan(quota=quota), [store])
     assert seen == [256 * 1024, 512 * 1024, 768 * 1024]
     assert store.objects == {}
-
-
-def test_stages_in_the_slot_see_every_block_in_order() -> None:
-    seen = bytearray()
-
-    async def verifier(lease: Lease) -> Lease:
-        seen.extend(lease.view)
-        return lease
-
-    _run(_plan(stages=(verifier,)), [])
-    assert bytes(seen) == DATA
 
 
 class _Failing(MemoryStore):

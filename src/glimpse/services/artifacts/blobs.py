@@ -35,6 +35,7 @@ from urllib.parse import urlparse
 
 from glimpse.context import RequestContext
 from glimpse.data import pipeline
+from glimpse.data.atrest import AtRest
 from glimpse.db import Database
 from glimpse.db.models import ArtifactBlobObjectRow
 from glimpse.db.repositories.artifact_blobs import BlobRepository
@@ -104,6 +105,7 @@ class BlobService:
         self.check_url = check_url
         self.open_url = open_url
         self.objects = BlobObjects(self.settings, db, stores, queue)
+        self.at_rest = AtRest()  # the stores that encrypt at rest (the container sets it)
         artifacts.release_blobs = self.objects.release
 
     # -- shared checks ---------------------------------------------------------------------------------
@@ -190,6 +192,7 @@ class BlobService:
                 cap=cap,
                 algorithms=(*_HASHES, self.settings.hashing_algorithm),
                 quota=quota.cover,
+                sealing=self.at_rest,
             )
             try:
                 key_in_store = f"{KEY_PREFIX}{uuid.uuid4()}"
@@ -415,8 +418,8 @@ class BlobService:
         if obj is None or obj.store not in self.stores:
             raise NotFound(f"The data of blob {label} is not available")
         store = self.stores.get(obj.store)
-        stream = aiter(store.open(obj.location))
         try:
+            stream = aiter(await self.at_rest.open(store, obj.location, size=blob.get("size")))
             first = await anext(stream, b"")
         except NotFound:
             log.error("artifact %s: the data of blob %s is missing from store %s", artifact_id, label, obj.store)

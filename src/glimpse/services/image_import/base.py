@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+from glimpse.data.atrest import AtRest
 from glimpse.db import Database
 from glimpse.events import NO_EVENTS, Events
 from glimpse.policy import Policy
@@ -42,6 +43,7 @@ class ImportBase:
         self.check_url = check_url
         self.queue = queue
         self.events: Events = NO_EVENTS  # the container sets it
+        self.at_rest = AtRest()  # the stores that encrypt at rest (the container sets it)
         self.regions = RegionCatalog(settings, None)  # the container gives it Keystone's catalog
 
     @property

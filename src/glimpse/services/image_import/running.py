@@ -119,6 +119,7 @@ class ImportRun(ImportBase):
             quota=quota,
             progress=lambda done: progress(done, total),
             checks=(self.images.signatures.for_task(task.input, image, copy=method == "copy-image"),),
+            sealing=self.at_rest,
         )
         out = await pipeline.run(source, steps, targets, image_id, size_hint=expected, all_must_succeed=must)
         try:
@@ -176,7 +177,7 @@ class ImportRun(ImportBase):
             return await self.open_url(str(task.input["method"]["uri"]))
         copies = {loc.store: loc.url for loc in image.locations}
         for store in self.stores.by_weight(image.stores):
-            return aiter(store.open(copies[store.id]))
+            return self.at_rest.stream(store, copies[store.id], size=image.size)
         raise Conflict(f"Image {image.id} has no data to copy")
 
     def _outcome(
