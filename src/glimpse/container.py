@@ -102,6 +102,7 @@ def build_services(
         settings.database_url.get_secret_value(),
         busy_timeout=settings.database_busy_timeout,
         replica_url=settings.database_slave_url.get_secret_value() or None,
+        replica_max_lag=settings.database_replica_max_lag,
     )
     stores = stores or build_registry(settings)
     metrics = metrics or Metrics(store.id for store in stores)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 
@@ -29,3 +30,14 @@ class RequestContext:
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
+
+    @property
+    def caller(self) -> str:
+        """Who is asking, for read-your-writes: the user in the scope of the token."""
+        return f"{self.user_id or ''}@{self.project_id or self.domain_id or self.system_scope or ''}"
+
+
+# Who the unit of work in progress acts for (``RequestContext.caller``), set by the API around each request:
+# the database remembers where a caller's changes end in the primary's log and reads for that caller from a
+# read replica only once it has replayed that far (read-your-writes). None outside a request (the worker).
+current_caller: ContextVar[str | None] = ContextVar("glimpse_current_caller", default=None)

@@ -7,6 +7,7 @@ and the primary is not, so an image written after the pause is seen only where t
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,13 @@ from tests.pgreplica import ReplicaControl
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE|LOCK)\b", re.IGNORECASE)
 
 
-def replica_settings(tmp_path: Path, primary: str, replica: str) -> Settings:
+def replica_settings(tmp_path: Path, primary: str, replica: str, **options: Any) -> Settings:
     return load_settings(
-        env={"GLIMPSE_DATABASE_SLAVE_URL": replica}, data_dir=tmp_path / "data", database_url=primary, auth="noauth"
+        env={"GLIMPSE_DATABASE_SLAVE_URL": replica},
+        data_dir=tmp_path / "data",
+        database_url=primary,
+        auth="noauth",
+        **options,
     )
 
 
@@ -73,6 +78,40 @@ def test_lists_and_shows_come_from_the_replica(served: tuple[TestClient, Service
     pg_replica.caught_up()
     assert names(client, CAROL_READER) == ["before", "while paused"]
     assert client.get(f"/v2/images/{late}", headers=CAROL_READER).json()["name"] == "while paused"
+
+
+def test_a_caller_reads_its_own_changes_while_the_replica_lags(
+    served: tuple[TestClient, Services], pg_replica: ReplicaControl
+) -> None:
+    client, _services = served
+    kept = create(client, ALICE, "kept")
+    doomed = create(client, ALICE, "doomed")
+    pg_replica.caught_up()
+    with pg_replica.paused():
+        late = create(client, ALICE, "late")
+        rename = [{"op": "replace", "path": "/name", "value": "renamed"}]
+        assert client.patch(f"/v2/images/{kept}", json=rename, headers={**ALICE, **PATCH21}).status_code == 200
+        assert client.put(f"/v2/images/{late}/file", content=b"x" * 10, headers={**ALICE, **OCTET}).status_code == 204
+        assert client.delete(f"/v2/images/{doomed}", headers=ALICE).status_code == 204
+        # alice sees every change she made at once ...
+        assert names(client, ALICE) == ["late", "renamed"]
+        shown = client.get(f"/v2/images/{late}", headers=ALICE).json()
+        assert (shown["status"], shown["size"]) == ("active", 10)
+        assert client.get(f"/v2/images/{doomed}", headers=ALICE).status_code == 404
+        # ... while carol, in the same project, reads the lagging replica
+        assert names(client, CAROL_READER) == ["doomed", "kept"]
+        assert client.get(f"/v2/images/{late}", headers=CAROL_READER).status_code == 404
+    pg_replica.caught_up()
+    assert names(client, CAROL_READER) == ["late", "renamed"]
+
+
+def test_a_replica_lagging_more_than_max_lag_serves_no_one(tmp_path: Path, pg_replica: ReplicaControl) -> None:
+    settings = replica_settings(tmp_path, pg_replica.primary_url, pg_replica.url, database_replica_max_lag=0.5)
+    with running_services(settings) as (client, _services), pg_replica.paused():
+        create(client, ALICE, "fresh")
+        time.sleep(0.6)  # the change is now older than max_lag, and the paused replica still lacks it
+        assert names(client, CAROL_READER) == ["fresh"]
+        assert names(client, {"X-User-Id": "dave", "X-Project-Id": "alpha", "X-Roles": "reader"}) == ["fresh"]
 
 
 def test_writes_never_go_to_the_replica(served: tuple[TestClient, Services], pg_replica: ReplicaControl) -> None:

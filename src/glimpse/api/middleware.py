@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from glimpse.api.errors import INTERNAL_ERROR, error_response, status_for
 from glimpse.api.versions import negotiate
 from glimpse.auth import Authenticator
+from glimpse.context import current_caller
 from glimpse.domain.audit import AuditEntry, audited, outcome
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import new_id
@@ -90,6 +91,7 @@ class RequestContextMiddleware:
             negotiate(scope, headers.get("accept", ""), self.image_cache)  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
+        caller: str | None = None
         roles: tuple[str, ...] = ()
         if self.authenticate and path not in self.public_paths:
             try:
@@ -105,7 +107,9 @@ class RequestContextMiddleware:
                 return
             scope["glimpse.context"] = dataclasses.replace(ctx, request_id=request_id)
             user, project, roles = ctx.user_id, ctx.project_id, tuple(sorted(ctx.roles))
+            caller = ctx.caller
         log_token = current_request.set(RequestLog(request_id, user, project))
+        caller_token = current_caller.set(caller)
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
@@ -118,6 +122,7 @@ class RequestContextMiddleware:
             if not self.authenticate and (inner := scope.get("glimpse.context")) is not None:
                 user, project, roles = inner.user_id, inner.project_id, tuple(sorted(inner.roles))
             self._finish(scope, status_holder[0], started, request_id, user, project, roles)
+            current_caller.reset(caller_token)
             current_request.reset(log_token)
 
     def _finish(

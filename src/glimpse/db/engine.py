@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from glimpse.context import current_caller
 from glimpse.db.replica import Replica, ReplicaUnusable
 from glimpse.errors import DatabaseUnavailable, Duplicate
 
@@ -84,6 +86,18 @@ def make_replica_engine(url: str) -> Engine:
     return make_engine(url, connect_timeout=REPLICA_CONNECT_TIMEOUT, read_only=True)
 
 
+_WROTE = "glimpse.wrote"
+# statements that change nothing: anything else marks the connection's transaction as a change
+_READS = re.compile(r"\s*(SELECT|SHOW|SET|SAVEPOINT|RELEASE|ROLLBACK|BEGIN|COMMIT)\b", re.IGNORECASE)
+# where the primary's log ends (bytes), once a change has committed: a replica that has replayed this far has it
+_WRITTEN = text("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+
+
+def _note_writes(conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+    if not _READS.match(statement):
+        conn.info[_WROTE] = True
+
+
 def _is_unavailable(exc: sa_exc.DBAPIError) -> bool:
     """The database could not be reached, dropped the connection, or stayed locked (SQLite busy)."""
     return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated
@@ -127,11 +141,25 @@ class Database:
     """Owns the engine (and the read replica's, if any); runs a function in one transaction on a worker
     thread."""
 
-    def __init__(self, url: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT, replica_url: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        replica_url: str | None = None,
+        replica_max_lag: float = 0.0,
+    ) -> None:
+        """``replica_url``: a PostgreSQL streaming replica of this (PostgreSQL) database for ``read``;
+        ``replica_max_lag`` (seconds, 0: no bound): how old a change it has not replayed may be before every
+        read goes to the primary (db/replica.py)."""
         self.url = url
         self.engine = make_engine(url, busy_timeout=busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.replica = Replica(make_replica_engine(replica_url)) if replica_url else None
+        self.replica: Replica | None = None
+        if replica_url:
+            self.replica = Replica(make_replica_engine(replica_url), max_lag=replica_max_lag)
+            if self.dialect == "postgresql":  # where a change ends in the log is known only there
+                event.listen(self.engine, "before_cursor_execute", _note_writes)
 
     @property
     def dialect(self) -> str:
@@ -148,6 +176,8 @@ class Database:
     def transaction(self, work: Callable[[Session], T]) -> tuple[T, list[Callable[[], object]]]:
         """``work(session)`` in one transaction, and the after-commit hooks it registered (not yet run)."""
         try:
+            if self.replica is not None and self.dialect == "postgresql":
+                return self._tracked(work)
             with self._sessions.begin() as session:
                 hooks: list[Callable[[], object]] = []
                 session.info[_AFTER_COMMIT] = hooks
@@ -165,6 +195,21 @@ class Database:
                 raise
             log.warning("database unavailable: %s", _first_line(exc.orig or exc))
             raise DatabaseUnavailable("The database is unavailable; retry the request later.") from exc
+
+    def _tracked(self, work: Callable[[Session], T]) -> tuple[T, list[Callable[[], object]]]:
+        """``transaction`` with a read replica: when the work changed something, where its commit ends in the
+        primary's log is remembered for the caller, on the same connection right after the commit."""
+        assert self.replica is not None
+        with self.engine.connect() as conn:
+            conn.info[_WROTE] = False
+            with self._sessions(bind=conn) as session, session.begin():
+                hooks: list[Callable[[], object]] = []
+                session.info[_AFTER_COMMIT] = hooks
+                result = work(session)
+            if conn.info[_WROTE]:  # one round trip: no transaction around it
+                position = conn.execution_options(isolation_level="AUTOCOMMIT").execute(_WRITTEN).scalar_one()
+                self.replica.positions.wrote(current_caller.get(), int(position))
+        return result, hooks
 
     async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None) -> T:
         """Run ``work(session)`` inside one transaction, off the event loop (see ``run_sync``), then its
@@ -184,7 +229,7 @@ class Database:
         it, else on the primary (see ``run_sync``)."""
         if self.replica is not None:
             try:
-                return self.replica.read(work)
+                return self.replica.read(work, current_caller.get())
             except ReplicaUnusable:
                 pass
         return self.run_sync(work)

@@ -9,16 +9,26 @@ replica cannot be reached (refused, timed out, connection dropped), it is left a
 seconds, so one request per interval pays for the connection attempt; a read the replica refused for another
 reason (a query cancelled by a conflict with recovery, a schema the replica has not replayed yet) goes to
 the primary alone.
+
+Read-your-writes: after a unit of work of a caller (``glimpse.context.current_caller``) changed something, the
+primary's log position after its commit is remembered for that caller (``Positions``); that caller's reads go
+to the replica only when its first statement there (``pg_last_wal_replay_lsn()``) shows the replica has
+replayed that far, else to the primary. The furthest position the replica is known to have replayed is
+remembered too, so a caller whose changes it has passed costs nothing more. The same bounds every caller's
+staleness: a change made through this process more than ``max_lag`` seconds ago that the replica has not
+replayed yet sends every read to the primary until it has.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -35,8 +45,62 @@ _REFUSALS = ("40001", "57014")
 _WRITE_REFUSED = "25006"
 
 
+# how far the replica has replayed the primary's log, in bytes (NULL on a server that is not a standby)
+_REPLAYED = text("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
+
+
 class ReplicaUnusable(Exception):
     """The replica cannot serve this read: run it on the primary."""
+
+
+class ReplicaBehind(ReplicaUnusable):
+    """The replica has not replayed a change this read must see yet."""
+
+
+class Positions:
+    """Where the changes made through this process end in the primary's log (bytes), by caller, and how far
+    the replica is known to have replayed it. Thread-safe: units of work run on many threads."""
+
+    def __init__(self, max_lag: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_lag = max_lag  # seconds; 0: no bound
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._callers: dict[str, int] = {}  # caller -> the end of their last change the replica may lack
+        self._recent: deque[tuple[float, int]] = deque()  # (when, position) of changes the replica may lack
+        self._overdue = 0  # the furthest position written more than max_lag seconds ago
+        self.replayed = 0  # the furthest position the replica was seen to have replayed
+
+    def wrote(self, caller: str | None, position: int) -> None:
+        with self._lock:
+            if position <= self.replayed:
+                return
+            if caller is not None:
+                self._callers[caller] = max(position, self._callers.get(caller, 0))
+            if self.max_lag:
+                self._recent.append((self._clock(), position))
+
+    def needed(self, caller: str | None) -> int:
+        """How far the replica must have replayed to serve this caller's read (0: it may serve it as it is)."""
+        with self._lock:
+            if self._recent and self._recent[0][0] <= self._clock() - self.max_lag:
+                deadline = self._clock() - self.max_lag
+                while self._recent and self._recent[0][0] <= deadline:
+                    self._overdue = max(self._overdue, self._recent.popleft()[1])
+                # what the overdue position covers needs no entry of its own
+                self._callers = {who: end for who, end in self._callers.items() if end > self._overdue}
+            own = self._callers.get(caller, 0) if caller is not None else 0
+            needed = max(own, self._overdue)
+            return needed if needed > self.replayed else 0
+
+    def saw(self, replayed: int) -> None:
+        """The replica has replayed up to ``replayed``: what that covers is forgotten."""
+        with self._lock:
+            if replayed <= self.replayed:
+                return
+            self.replayed = replayed
+            self._callers = {who: end for who, end in self._callers.items() if end > replayed}
+            while self._recent and self._recent[0][1] <= replayed:
+                self._recent.popleft()
 
 
 def _is_outage(exc: Exception) -> bool:
@@ -58,19 +122,28 @@ def _first_line(exc: BaseException) -> str:
 class Replica:
     """The replica's engine, and whether it may be tried now."""
 
-    def __init__(self, engine: Engine, *, retry_after: float = RETRY_AFTER) -> None:
+    def __init__(self, engine: Engine, *, max_lag: float = 0.0, retry_after: float = RETRY_AFTER) -> None:
         self.engine = engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.positions = Positions(max_lag)
         self.retry_after = retry_after
         self._down_until = 0.0
 
-    def read(self, work: Callable[[Session], T]) -> T:
-        """``work(session)`` in one read-only transaction on the replica; ReplicaUnusable when the replica
-        cannot serve it (the caller then reads from the primary). Errors of the work itself pass through."""
+    def read(self, work: Callable[[Session], T], caller: str | None = None) -> T:
+        """``work(session)`` in one read-only transaction on the replica, once it has replayed what ``caller``
+        must see; ReplicaUnusable when the replica cannot serve it (the caller then reads from the primary).
+        Errors of the work itself pass through."""
         if time.monotonic() < self._down_until:
             raise ReplicaUnusable("the replica was unreachable moments ago")
+        needed = self.positions.needed(caller)
         try:
             with self._sessions.begin() as session:
+                if needed:
+                    replayed = session.execute(_REPLAYED).scalar_one()
+                    if replayed is not None:  # None: not a standby, it has everything
+                        self.positions.saw(int(replayed))
+                        if replayed < needed:
+                            raise ReplicaBehind(f"the replica has replayed {replayed} of {needed} bytes")
                 return work(session)
         except (sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
             if isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) == _WRITE_REFUSED:

@@ -24,6 +24,11 @@ class DatabaseGroup(BaseModel):
     database_slave_url: Annotated[SecretUrl, Ini("database", "slave_connection"), Env("GLIMPSE_DATABASE_SLAVE_URL")] = (
         SecretUrl("")
     )
+    # seconds: a change the replica has not replayed this long after it was made through this process sends every
+    # read to the primary until it has (a stuck or far-behind replica serves nothing that old); 0: no bound
+    database_replica_max_lag: Annotated[
+        float, Ini("database", "replica_max_lag"), Env("GLIMPSE_DATABASE_REPLICA_MAX_LAG")
+    ] = Field(default=30.0, ge=0)
 
     def _check_replica(self) -> None:
         """A read replica is a PostgreSQL standby of a PostgreSQL primary."""

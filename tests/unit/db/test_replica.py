@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from glimpse.context import current_caller
 from glimpse.db import Database
 from glimpse.db.engine import make_replica_engine
-from glimpse.db.replica import Replica, ReplicaUnusable
+from glimpse.db.replica import Positions, Replica, ReplicaUnusable
 from tests.pgreplica import ReplicaControl
+
+T = TypeVar("T")
 
 DEAD = "postgresql://nobody@127.0.0.1:9/none"  # nothing listens on the discard port
 
@@ -91,4 +95,93 @@ def test_a_read_the_replica_cannot_answer_yet_goes_to_the_primary_alone(pg_repli
     finally:
         with pg_replica.primary.connect() as conn:
             conn.execute(text("DROP TABLE IF EXISTS replica_probe"))
+        db.dispose()
+
+
+# -- read-your-writes: Positions, with a clock of the test's own ---------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_caller_needs_its_own_changes_until_the_replica_is_seen_past_them() -> None:
+    positions = Positions(max_lag=0, clock=Clock())
+    positions.wrote("alice@alpha", 1000)
+    positions.wrote("alice@alpha", 900)  # a change that committed earlier, recorded later
+    positions.wrote(None, 5000)  # the worker's: nobody's own
+    assert positions.needed("alice@alpha") == 1000
+    assert positions.needed("carol@alpha") == 0
+    assert positions.needed(None) == 0
+    positions.saw(999)
+    assert positions.needed("alice@alpha") == 1000
+    positions.saw(1000)
+    assert positions.needed("alice@alpha") == 0
+    positions.wrote("alice@alpha", 1000)  # already replayed: nothing to wait for
+    assert positions.needed("alice@alpha") == 0
+    positions.saw(10)  # an older answer changes nothing
+    assert positions.replayed == 1000
+
+
+def test_a_change_older_than_max_lag_that_the_replica_lacks_sends_everyone_to_the_primary() -> None:
+    clock = Clock()
+    positions = Positions(max_lag=2.0, clock=clock)
+    positions.wrote(None, 700)
+    positions.wrote("alice@alpha", 800)
+    clock.now += 1.9
+    assert (positions.needed("carol@alpha"), positions.needed("alice@alpha")) == (0, 800)
+    clock.now += 0.2
+    assert (positions.needed("carol@alpha"), positions.needed("alice@alpha"), positions.needed(None)) == (800, 800, 800)
+    positions.saw(800)
+    assert (positions.needed("carol@alpha"), positions.needed("alice@alpha")) == (0, 0)
+
+
+def test_without_max_lag_a_change_is_never_overdue() -> None:
+    clock = Clock()
+    positions = Positions(max_lag=0, clock=clock)
+    positions.wrote("alice@alpha", 800)
+    clock.now += 86400
+    assert (positions.needed("carol@alpha"), positions.needed("alice@alpha")) == (0, 800)
+
+
+# -- read-your-writes against the real replica ---------------------------------------------------------------
+def _insert(name: str) -> Callable[[Session], None]:
+    def insert(session: Session) -> None:
+        session.execute(text("INSERT INTO quota_projects (project_id, claims) VALUES (:p, 0)"), {"p": name})
+
+    return insert
+
+
+def _projects(session: Session) -> list[str]:
+    return list(session.execute(text("SELECT project_id FROM quota_projects ORDER BY 1")).scalars())
+
+
+def as_caller(caller: str, work: Callable[[], T]) -> T:
+    token = current_caller.set(caller)
+    try:
+        return work()
+    finally:
+        current_caller.reset(token)
+
+
+def test_a_callers_reads_include_its_own_changes_while_the_replica_lags(pg_replica: ReplicaControl) -> None:
+    db = Database(pg_replica.primary_url, replica_url=pg_replica.url)
+    assert db.replica is not None
+    try:
+        db.run_sync(_insert("p0"))
+        pg_replica.caught_up()
+        with pg_replica.paused():
+            as_caller("alice@alpha", lambda: db.run_sync(_insert("p1")))
+            as_caller("dave@delta", lambda: db.run_sync(_projects))  # a unit of work that only read
+            assert db.replica.positions.needed("alice@alpha") > 0
+            assert db.replica.positions.needed("dave@delta") == 0
+            assert as_caller("alice@alpha", lambda: db.read_sync(_projects)) == ["p0", "p1"]  # on the primary
+            assert as_caller("carol@alpha", lambda: db.read_sync(_projects)) == ["p0"]  # the paused replica
+            assert as_caller("bob@beta", lambda: db.read_sync(_projects)) == ["p0"]
+        pg_replica.caught_up()
+        assert as_caller("alice@alpha", lambda: db.read_sync(_projects)) == ["p0", "p1"]  # the replica again
+        assert db.replica.positions.needed("alice@alpha") == 0
+    finally:
         db.dispose()

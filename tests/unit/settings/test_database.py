@@ -39,3 +39,11 @@ def test_no_replica_by_default(tmp_path: Path) -> None:
 def test_a_replica_needs_postgresql_on_both_sides(tmp_path: Path, primary: str, replica: str, named: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=f"slave_connection needs PostgreSQL: {named} is not"):
         load_settings(env={"GLIMPSE_DATABASE_SLAVE_URL": replica}, data_dir=tmp_path, database_url=primary)
+
+
+def test_replica_max_lag(tmp_path: Path) -> None:
+    assert load_settings(env={}, data_dir=tmp_path).database_replica_max_lag == 30.0
+    ini = write(tmp_path, "[database]\nreplica_max_lag = 2.5\n")
+    assert load_settings(ini, env={}, data_dir=tmp_path).database_replica_max_lag == 2.5
+    with pytest.raises(pydantic.ValidationError):
+        load_settings(env={"GLIMPSE_DATABASE_REPLICA_MAX_LAG": "-1"}, data_dir=tmp_path)

@@ -20,7 +20,7 @@ from glimpse.api.dashboard.session import COOKIE, Session, SessionCodec, new_ses
 from glimpse.api.errors import status_for
 from glimpse.api.http import bounded_body, check_text
 from glimpse.container import Services
-from glimpse.context import RequestContext
+from glimpse.context import RequestContext, current_caller
 from glimpse.errors import BadRequest, GlimpseError, Unauthorized
 
 log = logging.getLogger(__name__)
@@ -190,12 +190,15 @@ def page(path: str, **handlers: PageHandler) -> Route:
             return to_sign_in(request)
         except GlimpseError as exc:  # a form too large, the identity service unavailable
             return error_page(request, session, exc)
+        caller_token = current_caller.set(ctx.caller)  # the person's own changes are in the pages they read
         try:
             for name, value in request.path_params.items():
                 check_text(str(value), f"path parameter {name}")
             return await handler(Call(request, svc, ctx, session, form))
         except GlimpseError as exc:
             return error_page(request, session, exc)
+        finally:
+            current_caller.reset(caller_token)
 
     return Route(path, dispatch, methods=list(handlers), name=path)
 
