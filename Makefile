@@ -46,11 +46,10 @@ backends: install
 	scripts/pg-replica-up
 	scripts/heat-up
 
-## Install, then run every check and the whole suite on SQLite and on PostgreSQL
+## Install, then run every check and the whole suite on SQLite and on PostgreSQL (the two passes side by side)
 test: install system-deps lint keystone backends
-	GLIMPSE_TEST_DB=sqlite $(BIN)/pytest -p no:cacheprovider
-	@# the store drivers' own tests (contract suite, tests/unit/stores) never open the database: the first pass ran them
-	GLIMPSE_TEST_DB=postgresql $(BIN)/pytest -p no:cacheprovider --ignore=tests/contract --ignore=tests/unit/stores
+	@# the SQLite and PostgreSQL passes side by side (scripts/test-passes)
+	scripts/test-passes $(BIN)
 
 lint: install
 	$(BIN)/ruff check src tests bench
