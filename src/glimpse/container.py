@@ -161,6 +161,7 @@ def build_services(
     at_rest = build_at_rest(settings, key_manager)
     for user in (image_data, imports, artifact_blobs, locations):
         user.at_rest = at_rest
+    artifact_blobs.signatures = images.signatures
     catalog = CatalogService(settings, db, policy, queue)
     return Services(
         settings=settings,

@@ -11,6 +11,9 @@ or else the operator's ``default_trusted_certificate_ids``, name the certificate
 chain to; they are fetched along with it, with the same credentials, and a trusted certificate the key manager
 does not give is skipped (as cursive skips it).
 
+Artifact blobs are verified the same way, in the same pipeline stage: the signature properties are in the
+artifact's ``metadata`` (``blob_properties``), and a failure leaves the blob as it was.
+
 An import runs later, in a worker, without the caller's token: the import request fetches the certificate
 and the task carries it (``task_input``: the certificate is public data), so the worker verifies with the
 certificate the caller was allowed to read. An image whose signature properties changed since is refused.
@@ -79,10 +82,15 @@ class Signatures:
     async def prepare(self, ctx: RequestContext, image: Image) -> Deferred | None:
         """The pipeline's check for the image's data (None: nothing to verify). The properties are checked
         now; the certificate is fetched while the data streams."""
-        req = self.requested(image)
-        if req is None:
-            return None
-        return Deferred(req, self._certificates(ctx, req))
+        return self._deferred(ctx, self.requested(image))
+
+    async def prepare_blob(self, ctx: RequestContext, metadata: Mapping[str, Any], path: str) -> Deferred | None:
+        """The pipeline's check for an artifact blob's upload (None: nothing to verify): the signature
+        properties its artifact's metadata holds for it (``blob_properties``), verified as an image's are."""
+        return self._deferred(ctx, signature.requested(blob_properties(metadata, path), self.default_trusted))
+
+    def _deferred(self, ctx: RequestContext, req: signature.Requested | None) -> Deferred | None:
+        return None if req is None else Deferred(req, self._certificates(ctx, req))
 
     def already_verified(self, image: Image) -> bool:
         """A copy of this image's data needs no verification: its data passed the verification its signature
@@ -166,6 +174,15 @@ class Signatures:
         except KeyManagerRefused as exc:
             log.warning("skipping trusted certificate %s: %s", uuid, exc.message)
             return None
+
+
+def blob_properties(metadata: Mapping[str, Any], path: str) -> dict[str, str]:
+    """The signature properties of the blob at ``path`` (``field`` or ``field/key``, as in its URL) from its
+    artifact's ``metadata``: the image properties' names suffixed with ``:<path>`` when any of those is
+    there (an artifact with several signed blobs), else the plain names."""
+    own = {name: metadata[f"{name}:{path}"] for name in signature.WATCHED if f"{name}:{path}" in metadata}
+    chosen = own or {name: metadata[name] for name in signature.WATCHED if name in metadata}
+    return {name: str(value) for name, value in chosen.items() if value is not None}
 
 
 def _b64(data: bytes) -> str:

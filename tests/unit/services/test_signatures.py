@@ -16,7 +16,7 @@ from glimpse.data.certificates import CertificateValidationFailed
 from glimpse.domain.images import Image, Status
 from glimpse.errors import KeyManagerRefused, KeyManagerUnavailable
 from glimpse.keys import Consumer, Credentials
-from glimpse.services.signatures import TASK_KEY, Signatures
+from glimpse.services.signatures import TASK_KEY, Signatures, blob_properties
 from tests.pki import issue
 
 CTX = RequestContext(user_id="u", project_id="p", auth_token="token")
@@ -96,3 +96,17 @@ def test_a_copy_needs_the_validation_asked_for_now() -> None:
     assert not Signatures(default_trusted=["root"]).already_verified(verified)  # validation is asked for now
     verified.properties["img_signature_verified_trust_chain"] = "root"
     assert Signatures(default_trusted=["root"]).already_verified(verified)
+
+
+def test_a_blobs_signature_properties() -> None:
+    plain = {"img_signature": "s", "img_signature_hash_method": "SHA-256", "img_signature_key_type": "DSA",
+             "img_signature_certificate_uuid": "c", "note": "kept out"}  # fmt: skip
+    assert blob_properties(plain, "image") == {k: v for k, v in plain.items() if k != "note"}
+    # keys suffixed with the blob's path sign that blob alone, whatever the plain keys say
+    own = {**plain, "img_signature:nested/a.yaml": "t", "img_signature_trusted_certificate_ids:nested/a.yaml": "r"}
+    assert blob_properties(own, "nested/a.yaml") == {
+        "img_signature": "t",
+        "img_signature_trusted_certificate_ids": "r",
+    }
+    assert blob_properties(own, "image") == blob_properties(plain, "image")
+    assert blob_properties({}, "image") == {}

@@ -5,7 +5,7 @@ and describes itself in Glare's JSON-schema shape for ``/schemas``."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -278,6 +278,7 @@ def _build(
     element_validators: Sequence[v.Validator] = (),
     filter_ops: Sequence[str] | None = None,
     max_size: int | None = None,
+    long_values: Callable[[str], bool] | None = None,
     **options: Any,
 ) -> Field:
     ops_kind = element or kind
@@ -306,7 +307,9 @@ def _build(
             checks.append(v.ListElements(elements))
         else:
             checks.append(v.MaxDictSize(size))
-            extra: list[v.Validator] = [v.DictElements(elements), v.MaxDictKeyLen(255), v.MinDictKeyLen(1)]
+            extra: list[v.Validator] = [
+                v.DictElements(elements, long_values=long_values), v.MaxDictKeyLen(255), v.MinDictKeyLen(1),
+            ]  # fmt: skip
             checks.extend(c for c in extra if not any(type(c) is type(given) for given in checks))
     return Field(
         kind=kind,

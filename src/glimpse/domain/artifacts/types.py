@@ -20,6 +20,9 @@ from glimpse.domain.artifacts import validators as v
 STATUSES = ("drafted", "active", "deactivated", "deleted")
 VISIBILITIES = ("private", "public")
 DEFAULT_VERSION = "0.0.0"
+# metadata keys whose values may outgrow Glare's 255 characters (Glimpse's): a blob's signature and its
+# trusted certificate ids (services/signatures.py, ``blob_properties``), plain or suffixed with ``:<blob>``
+LONG_METADATA = frozenset({"img_signature", "img_signature_trusted_certificate_ids"})
 
 # base fields stored as columns of the artifacts table (everything else is a property row or a blob)
 BASE_COLUMNS = (
@@ -95,6 +98,7 @@ BASE_FIELDS: dict[str, f.Field] = {
         "String",
         required_on_activate=False,
         element_validators=[v.MinStrLen(1)],
+        long_values=lambda key: key.partition(":")[0] in LONG_METADATA,
         description="Key-value dict with useful information about an artifact.",
     ),
     "visibility": _choice(

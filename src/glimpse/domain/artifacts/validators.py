@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 UUID_PATTERN = "^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$"
@@ -242,14 +242,21 @@ class ListElements(Validator):
 
 
 class DictElements(Validator):
-    """Applies element validators to every value of a dict."""
+    """Applies element validators to every value of a dict; the values of keys ``long_values`` names may be
+    up to ``LONG_VALUE`` characters, whatever the elements' length limit (the schema shows the limit)."""
 
-    def __init__(self, validators: Sequence[Validator]) -> None:
+    LONG_VALUE = 65535
+
+    def __init__(self, validators: Sequence[Validator], *, long_values: Callable[[str], bool] | None = None) -> None:
         self.validators = list(validators)
+        self.long_values = long_values
+        self._long = [check for check in self.validators if not isinstance(check, MaxStrLen)]
+        self._long.append(MaxStrLen(self.LONG_VALUE))
 
     def __call__(self, value: Any) -> None:
-        for item in value.values():
-            for check in self.validators:
+        for key, item in value.items():
+            long = self.long_values is not None and self.long_values(key)
+            for check in self._long if long else self.validators:
                 check(item)
 
     def schema(self) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """Artifact blobs: upload, external and internal locations, download, delete; their data stored once per sha256.
 
 Storage (content-addressed, deduplicated): the bytes of an upload go through THE data pipeline into the
-default store under a fresh key, with md5, sha1, sha256 and the images' multihash computed on the way. Then,
+default store under a fresh key, with md5, sha1, sha256 and the images' multihash computed on the way (and,
+when the artifact's metadata signs the blob, the signature verified as an image's is: services/signatures.py,
+``blob_properties``; a bad one fails the upload and leaves nothing stored). Then,
 in one transaction holding the object's lock (a row of ``artifact_locks`` named after the sha256):
 
 - an object with that sha256 already exists: the blob names it, and the bytes just written are removed;
@@ -48,6 +50,7 @@ from glimpse.errors import BadRequest, Conflict, Forbidden, NotFound, OverLimit,
 from glimpse.services.artifacts.blob_objects import BlobObjects, object_lock
 from glimpse.services.artifacts.quotas import UploadQuota
 from glimpse.services.artifacts.service import ArtifactService
+from glimpse.services.signatures import Signatures
 from glimpse.services.task_queue import TaskQueue
 from glimpse.stores.base import StoredObject
 from glimpse.stores.registry import StoreRegistry
@@ -106,6 +109,7 @@ class BlobService:
         self.open_url = open_url
         self.objects = BlobObjects(self.settings, db, stores, queue)
         self.at_rest = AtRest()  # the stores that encrypt at rest (the container sets it)
+        self.signatures = Signatures()  # the container gives it the key manager (the images' own)
         artifacts.release_blobs = self.objects.release
 
     # -- shared checks ---------------------------------------------------------------------------------
@@ -161,7 +165,7 @@ class BlobService:
         if len(content_type) > MAX_CONTENT_TYPE:
             raise BadRequest(f"Content-Type is at most {MAX_CONTENT_TYPE} characters long")
 
-        def begin(session: Any) -> tuple[int, dict[str, Any] | None, str]:
+        def begin(session: Any) -> tuple[int, dict[str, Any] | None, str, dict[str, Any]]:
             repo = ArtifactRepository(session)
             record = self._locked_record(ctx, repo, kind, artifact_id)
             self.artifacts.enforce(ctx, "artifact:upload", self.artifacts.present(kind, record))
@@ -177,9 +181,9 @@ class BlobService:
             saving = {**(existing or _empty_blob(content_type)), "status": "saving"}
             repo.set_blob(artifact_id, name, key, saving)
             repo.unlock_scope(_own_lock(kind, artifact_id))
-            return cap, existing, record.columns["owner"]
+            return cap, existing, record.columns["owner"], dict(record.properties.get("metadata") or {})
 
-        cap, existing, owner = await self.db.run(begin)
+        cap, existing, owner, metadata = await self.db.run(begin)
         store = self.stores.default
         out = pipeline.Outcome()
         stored: StoredObject | None = None
@@ -187,12 +191,15 @@ class BlobService:
         try:
             # the owner's max_uploaded_data quotas hold the bytes while they stream (413 past one)
             quota = await self.artifacts.quotas.claim_upload(owner, kind.type_name, content_length)
+            # signature properties in the artifact's metadata: the data is verified while it streams
+            verify = await self.signatures.prepare_blob(ctx, metadata, path)
             steps = pipeline.Plan(
                 block_size=self.settings.upload_block_size,
                 cap=cap,
                 algorithms=(*_HASHES, self.settings.hashing_algorithm),
                 quota=quota.cover,
                 sealing=self.at_rest,
+                checks=(verify,) if verify is not None else (),
             )
             try:
                 key_in_store = f"{KEY_PREFIX}{uuid.uuid4()}"

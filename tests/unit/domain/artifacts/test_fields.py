@@ -60,3 +60,22 @@ def test_builtin_types_are_well_formed() -> None:
                      "tosca_templates", "secrets", "all"]  # fmt: skip
     for kind in BUILTIN_TYPES:
         kind.check()
+
+
+def test_metadata_signature_values_may_be_long() -> None:
+    """A blob's signature (an RSA-PSS 4096 one is 684 characters) and trusted certificate ids may outgrow
+    Glare's 255 characters in ``metadata``; every other value keeps the limit, and the schema is Glare's."""
+    from glimpse.domain.artifacts.types import BASE_FIELDS
+
+    metadata = BASE_FIELDS["metadata"]
+    long = "A" * 684
+    for key in ("img_signature", "img_signature:nested_templates/a.yaml", "img_signature_trusted_certificate_ids"):
+        assert metadata.coerce({key: long}) == {key: long}
+    for key in ("note", "img_signature_hash_method", "img_signaturex"):
+        with pytest.raises(ValueError, match="String length must be less than 255"):
+            metadata.coerce({key: long})
+    with pytest.raises(ValueError, match="less than 65535"):
+        metadata.coerce({"img_signature": "A" * 65536})
+    with pytest.raises(ValueError, match="must be more than 1"):
+        metadata.coerce({"img_signature": ""})  # the element validators still apply
+    assert metadata.schema()["additionalProperties"] == {"type": "string", "maxLength": 255, "minLength": 1}
