@@ -37,6 +37,7 @@ from glimpse.services.quotas import IMAGES, DatabaseLimits, LimitSource, QuotaSe
 from glimpse.services.remote_glance import RegionCatalog
 from glimpse.services.schemas import Schemas
 from glimpse.services.signatures import Signatures
+from glimpse.services.stacks import StackService
 from glimpse.services.stores import StoreService
 from glimpse.services.tags import TagService
 from glimpse.services.task_queue import TaskQueue
@@ -80,6 +81,7 @@ class Services:
     audit: AuditLog
     catalog_installs: InstallService
     catalog_legacy: LegacyImportService
+    stacks: StackService
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -193,6 +195,7 @@ def build_services(
         catalog=catalog,
         catalog_installs=InstallService(catalog, images, image_data, artifacts, artifact_blobs),
         catalog_legacy=LegacyImportService(catalog, images, image_data, artifacts, artifact_blobs),
+        stacks=StackService(settings, artifacts, artifact_blobs),
         audit=AuditLog(settings, db, policy),
     )
 

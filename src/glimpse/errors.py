@@ -120,5 +120,10 @@ class KeyManagerRefused(BadRequest):
     not of the kind asked for."""
 
 
+class OrchestrationUnavailable(GlimpseError):
+    """No orchestration service (Heat) for this person: no Keystone sign-in (hence no catalog), no
+    ``orchestration`` endpoint in their catalog, or Heat does not answer."""
+
+
 class ClientDisconnected(GlimpseError):
     """The client went away while sending data."""

@@ -39,6 +39,9 @@ def test_dashboard_is_on_with_a_secure_cookie_and_read_from_its_section(tmp_path
     assert sample.dashboard_cookie_secure is True
     assert sample.dashboard_session_ttl == 3600
     assert sample.dashboard_secret_key is None
+    assert sample.dashboard_endpoint_interface == "public"
+    assert sample.dashboard_region_name is None
+    assert sample.dashboard_orchestration_timeout == 30
     conf = tmp_path / "glimpse.conf"
     conf.write_text(
         "[dashboard]\nenabled = false\nsecret_key = sealing-key-xyz\nsession_ttl = 600\ncookie_secure = false\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -12,7 +12,9 @@ from glimpse.settings.sources import Env, Ini
 class DashboardGroup(BaseModel):
     """Settings' fields for the dashboard: its session cookie is encrypted and signed with a Fernet key (none:
     <data_dir>/dashboard.key, made on first use), lives session_ttl seconds and is sent over HTTPS only unless
-    cookie_secure is off (a development server on plain HTTP)."""
+    cookie_secure is off (a development server on plain HTTP). Stacks are launched through the orchestration
+    endpoint of the signed-in person's Keystone catalog: that interface, in region_name (none: the first one),
+    each call to Heat bounded by orchestration_timeout seconds."""
 
     dashboard_enabled: Annotated[bool, Ini("dashboard", "enabled"), Env("GLIMPSE_DASHBOARD")] = True
     dashboard_secret_key: Annotated[
@@ -22,3 +24,10 @@ class DashboardGroup(BaseModel):
     dashboard_cookie_secure: Annotated[
         bool, Ini("dashboard", "cookie_secure"), Env("GLIMPSE_DASHBOARD_COOKIE_SECURE")
     ] = True
+    dashboard_endpoint_interface: Annotated[
+        Literal["public", "internal", "admin"], Ini("dashboard", "endpoint_interface")
+    ] = "public"
+    dashboard_region_name: Annotated[str | None, Ini("dashboard", "region_name")] = None
+    dashboard_orchestration_timeout: Annotated[float, Ini("dashboard", "orchestration_timeout")] = Field(
+        default=30.0, gt=0
+    )

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from glimpse.api.dashboard import apps, images, signin
+from glimpse.api.dashboard import apps, images, signin, stacks
 from glimpse.api.dashboard.pages import page, root_path
 from glimpse.api.dashboard.session import SessionCodec
 from glimpse.container import Services
@@ -41,7 +41,9 @@ ROUTES: list[BaseRoute] = [
     page("/logout", POST=signin.sign_out),
     page("/apps", GET=apps.index),
     page("/apps/{type_name}/{artifact_id}", GET=apps.show),
-    page("/running", GET=apps.running),
+    page("/apps/heat_templates/{artifact_id}/launch", GET=stacks.launch_form, POST=stacks.launch),
+    page("/running", GET=stacks.running),
+    page("/running/{stack_id}/{action}", POST=stacks.act),
     page("/images", GET=images.index, POST=images.create),
     page("/images/new", GET=images.new),
     page("/images/{image_id}", GET=images.show),

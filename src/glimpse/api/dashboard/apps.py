@@ -1,5 +1,5 @@
 """The Applications pages: local and remote assets in one list (source, search, type and tag filters, paging),
-an asset's detail, and Running Apps."""
+and an asset's detail (a Heat template's with its Launch link)."""
 
 from __future__ import annotations
 
@@ -68,9 +68,3 @@ async def show(call: Call) -> Response:
              and value not in (None, "", [], {})}  # fmt: skip
     return call.render("asset.html", artifact=artifact, type_name=type_name, versions=versions, blobs=blobs,
                        extra=extra)  # fmt: skip
-
-
-async def running(call: Call) -> Response:
-    """Running Apps: what was launched from local assets. Listing needs the cloud's orchestration (Heat) or compute
-    (Nova) service; none is wired into this Glimpse yet, and the page says so."""
-    return call.render("running.html", services=[])

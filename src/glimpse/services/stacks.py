@@ -1,0 +1,321 @@
+"""Stacks launched from local Heat-template assets, through the cloud's orchestration service (Heat), as the
+signed-in person: their own Keystone token, the ``orchestration`` endpoint of their own catalog
+(``auth/catalog.py``), openstacksdk for the calls (docs/dashboard.md).
+
+A launch reads the ``heat_templates`` artifact and its ``template`` blob the way a download does (so only an
+asset the person may see and download is launched), and optionally a ``heat_environments`` artifact's
+``environment`` blob, then creates the stack tagged ``glimpse`` plus the asset's name, version and id.
+Running Apps lists the stacks of the person's project that carry the ``glimpse`` tag, with their live status from
+Heat; delete, suspend and resume act only on such a stack. Heat scopes every call to the token's project, so
+another project's stacks are neither listed nor found.
+
+openstacksdk is blocking: each use case runs on a worker thread. Heat's refusals become Glimpse's errors
+(400, 403, 404, 409 with Heat's own message); Heat or the identity service out of reach is a 503.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+import anyio.to_thread
+import yaml
+
+from glimpse.context import RequestContext
+from glimpse.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    GlimpseError,
+    NotFound,
+    OrchestrationUnavailable,
+    Unauthorized,
+)
+from glimpse.services.artifacts import ArtifactService, BlobService
+from glimpse.settings import Settings
+
+if TYPE_CHECKING:  # openstacksdk (a second or so to import) loads with the first launch or listing
+    from openstack.connection import Connection
+
+TEMPLATE_TYPE, TEMPLATE_BLOB = "heat_templates", "template"
+ENVIRONMENT_TYPE, ENVIRONMENT_BLOB = "heat_environments", "environment"
+MARKER_TAG = "glimpse"  # every stack launched from an asset carries it; Running Apps lists by it
+TAG_KEYS = ("asset", "version", "artifact")
+MAX_TEMPLATE_BYTES = 512 * 1024  # Heat's own default max_template_size
+MAX_TAG_LENGTH = 80  # Heat keeps a stack's tags in 80-character columns
+ACTIONS = ("delete", "suspend", "resume")
+_NAME_FIRST = re.compile(r"[^A-Za-z]*")
+_NAME_REST = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class RunningStack:
+    """A stack launched from an asset, as Heat reports it now."""
+
+    id: str
+    name: str
+    status: str
+    status_reason: str
+    asset: str
+    version: str
+    artifact_id: str
+    created_at: str
+    updated_at: str
+
+    @property
+    def suspended(self) -> bool:
+        return self.status.startswith("SUSPEND")
+
+    @property
+    def busy(self) -> bool:
+        return self.status.endswith("IN_PROGRESS")
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchRequest:
+    """What the person asked for: the template asset, an optional environment asset, a stack name (empty: made
+    from the asset's name) and the template's parameters."""
+
+    artifact_id: str
+    environment_id: str = ""
+    name: str = ""
+    parameters: Mapping[str, str] | None = None
+
+
+# openstacksdk's Connection for the person of a context, made on a worker thread (tests pass their own)
+CloudFactory = Callable[[RequestContext], "Connection"]
+
+
+class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
+    """YAML as Heat reads it: ``heat_template_version: 2021-04-16`` stays the string Heat expects, not a date."""
+
+
+_TemplateLoader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
+
+
+def parse_document(text: bytes, what: str) -> dict[str, Any]:
+    """A template or environment (YAML or JSON) as the mapping Heat's API takes."""
+    try:
+        value = yaml.load(text, Loader=_TemplateLoader)  # a SafeLoader
+    except yaml.YAMLError as exc:
+        raise BadRequest(f"The {what} is not valid YAML or JSON: {str(exc).splitlines()[0]}") from None
+    if not isinstance(value, dict):
+        raise BadRequest(f"The {what} is not a YAML or JSON mapping.")
+    found: dict[str, Any] = _jsonable(value)
+    return found
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return value
+
+
+def parse_parameters(text: str) -> dict[str, str]:
+    """``name=value`` lines (blank lines skipped) -> the stack's parameters."""
+    found: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise BadRequest(f"Parameter line {number} is not name=value.")
+        found[name.strip()] = value.strip()
+    return found
+
+
+def default_name(asset: str) -> str:
+    """A stack name Heat accepts (a letter first, then letters, digits, ``_ . -``) from the asset's name."""
+    stem = _NAME_REST.sub("-", _NAME_FIRST.sub("", asset, count=1)).strip("-")[:200] or "stack"
+    return f"{stem}-{secrets.token_hex(3)}"
+
+
+def asset_tags(name: str, version: str, artifact_id: str) -> list[str]:
+    """The tags a launched stack carries: the marker and ``glimpse-<key>=<value>`` (commas, which separate Heat's
+    tags, and percent signs escaped; a value too long for Heat's tag column is cut)."""
+    tags = [MARKER_TAG]
+    for key, value in zip(TAG_KEYS, (name, version, artifact_id), strict=True):
+        prefix = f"glimpse-{key}="
+        encoded = quote(value, safe=" /:@+()[]!*'~;$&=")
+        tags.append(prefix + encoded[: MAX_TAG_LENGTH - len(prefix)])
+    return tags
+
+
+def read_tags(tags: list[str] | None) -> dict[str, str]:
+    found = {key: "" for key in TAG_KEYS}
+    for tag in tags or []:
+        key, sep, value = tag.partition("=")
+        if sep and key.startswith("glimpse-") and key[8:] in found:
+            found[key[8:]] = unquote(value)
+    return found
+
+
+def heat_error(exc: Exception) -> GlimpseError:
+    """openstacksdk's (and keystoneauth1's) failures as Glimpse's errors, Heat's message kept."""
+    from keystoneauth1 import exceptions as ks_exc
+    from openstack import exceptions as sdk_exc
+
+    if isinstance(exc, GlimpseError):
+        return exc
+    if isinstance(exc, sdk_exc.HttpException):
+        message = f"Heat: {exc.details or exc.message}"
+        status = exc.status_code or 0
+        if status == 400:
+            return BadRequest(message)
+        if status == 401:
+            return Unauthorized("The session's token is no longer valid: sign in again.")
+        if status == 403:
+            return Forbidden(message)
+        if status == 404:
+            return NotFound(message)
+        if status == 409:
+            return Conflict(message)
+        if status == 413:
+            return BadRequest(message)
+        return OrchestrationUnavailable(f"The orchestration service failed ({status}): {exc.details or exc.message}")
+    if isinstance(exc, (sdk_exc.EndpointNotFound, ks_exc.EndpointNotFound)):
+        return OrchestrationUnavailable(f"No orchestration (Heat) endpoint in your Keystone catalog: {exc}")
+    if isinstance(exc, (sdk_exc.SDKException, ks_exc.ClientException)):
+        return OrchestrationUnavailable(f"The orchestration service cannot be reached: {type(exc).__name__}")
+    raise exc
+
+
+class StackService:
+    def __init__(self, settings: Settings, artifacts: ArtifactService, blobs: BlobService,
+                 cloud: CloudFactory | None = None) -> None:  # fmt: skip
+        self.settings = settings
+        self.artifacts = artifacts
+        self.blobs = blobs
+        self._cloud = cloud or self._keystone_cloud
+
+    # -- the person's cloud ------------------------------------------------------------------------------
+    @property
+    def configured(self) -> bool:
+        """Whether people sign in with Keystone (then each one's catalog says whether Heat is there)."""
+        return self.settings.auth == "keystone"
+
+    def _keystone_cloud(self, ctx: RequestContext) -> Connection:
+        from glimpse.auth.catalog import NoEndpoint, user_session
+
+        if self.settings.auth != "keystone" or not ctx.auth_token:
+            raise OrchestrationUnavailable(
+                "Stacks are launched through the orchestration (Heat) endpoint of your Keystone catalog: this "
+                f"Glimpse signs people in with {self.settings.auth!r}, which has no catalog."
+            )
+        interface, region = self.settings.dashboard_endpoint_interface, self.settings.dashboard_region_name
+        try:
+            found = user_session(self.settings.keystone_authtoken, ctx.auth_token, "orchestration", interface, region,
+                                 timeout=self.settings.dashboard_orchestration_timeout)  # fmt: skip
+        except NoEndpoint as exc:
+            raise OrchestrationUnavailable(f"{exc.message} Stacks cannot be launched or listed here.") from None
+        from openstack.connection import Connection
+
+        return Connection(session=found.session, region_name=region, interface=interface, app_name="glimpse")
+
+    async def _in_cloud(self, ctx: RequestContext, work: Callable[[Connection], Any]) -> Any:
+        def run() -> Any:
+            cloud = self._cloud(ctx)
+            try:
+                return work(cloud)
+            except Exception as exc:  # heat_error re-raises what it does not know
+                raise heat_error(exc) from None
+            finally:
+                cloud.close()
+
+        return await anyio.to_thread.run_sync(run)
+
+    # -- use cases ---------------------------------------------------------------------------------------
+    async def launch(self, ctx: RequestContext, request: LaunchRequest) -> RunningStack:
+        """Create the stack from the template asset (and environment asset), tagged with the asset."""
+        asset = await self.artifacts.show(ctx, TEMPLATE_TYPE, request.artifact_id)
+        template = parse_document(await self._blob(ctx, TEMPLATE_TYPE, request.artifact_id, TEMPLATE_BLOB),
+                                  f"template of {asset['name']}")  # fmt: skip
+        environment: dict[str, Any] | None = None
+        if request.environment_id:
+            env_asset = await self.artifacts.show(ctx, ENVIRONMENT_TYPE, request.environment_id)
+            text = await self._blob(ctx, ENVIRONMENT_TYPE, request.environment_id, ENVIRONMENT_BLOB)
+            environment = parse_document(text, f"environment {env_asset['name']}")
+        name = request.name.strip() or default_name(str(asset["name"]))
+        tags = asset_tags(str(asset["name"]), str(asset.get("version") or ""), str(asset["id"]))
+        attrs: dict[str, Any] = {"name": name, "template": template, "parameters": dict(request.parameters or {}),
+                                 "tags": ",".join(tags)}  # fmt: skip
+        if environment is not None:
+            attrs["environment"] = environment
+
+        def create(cloud: Connection) -> Any:
+            made = cloud.orchestration.create_stack(**attrs)
+            return cloud.orchestration.get_stack(made.id, resolve_outputs=False)
+
+        return self._view(await self._in_cloud(ctx, create))
+
+    async def running(self, ctx: RequestContext) -> list[RunningStack]:
+        """The project's stacks launched from assets, newest first, with Heat's live status."""
+
+        def listed(cloud: Connection) -> list[Any]:
+            return list(cloud.orchestration.stacks(tags=[MARKER_TAG], sort_keys="created_at", sort_dir="desc"))
+
+        return [self._view(stack) for stack in await self._in_cloud(ctx, listed)]
+
+    async def act(self, ctx: RequestContext, stack_id: str, action: str) -> None:
+        """Delete, suspend or resume one of the project's stacks launched from an asset."""
+        if action not in ACTIONS:
+            raise BadRequest(f"Unknown stack action {action!r}: one of {', '.join(ACTIONS)}")
+
+        def run(cloud: Connection) -> None:
+            from openstack import exceptions as sdk_exc
+
+            try:
+                stack = cloud.orchestration.get_stack(stack_id, resolve_outputs=False)
+            except sdk_exc.NotFoundException:
+                stack = None
+            if stack is None or MARKER_TAG not in (stack.tags or []):
+                raise NotFound(f"No stack {stack_id} launched from an asset in this project.")
+            if action == "delete":
+                cloud.orchestration.delete_stack(stack, ignore_missing=False)
+            elif action == "suspend":
+                cloud.orchestration.suspend_stack(stack)
+            else:
+                cloud.orchestration.resume_stack(stack)
+
+        await self._in_cloud(ctx, run)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    async def _blob(self, ctx: RequestContext, type_name: str, artifact_id: str, field: str) -> bytes:
+        """A small blob's bytes, read as a download is (the caller's visibility and download policy apply)."""
+        download = await self.blobs.download(ctx, type_name, artifact_id, field)
+        if download.body is None:
+            raise BadRequest(f"The {field} of {type_name} {artifact_id} is stored outside Glimpse; upload it first.")
+        return await _bounded(download.body, MAX_TEMPLATE_BYTES, f"The {field}")
+
+    @staticmethod
+    def _view(stack: Any) -> RunningStack:
+        tags = read_tags(stack.tags)
+        return RunningStack(
+            id=str(stack.id), name=str(stack.name or ""), status=str(stack.status or ""),
+            status_reason=str(stack.status_reason or ""), asset=tags["asset"], version=tags["version"],
+            artifact_id=tags["artifact"], created_at=str(stack.created_at or ""),
+            updated_at=str(stack.updated_at or ""),
+        )  # fmt: skip
+
+
+async def _bounded(body: AsyncIterator[bytes], limit: int, what: str) -> bytes:
+    data = bytearray()
+    try:
+        async for chunk in body:
+            data += chunk
+            if len(data) > limit:
+                raise BadRequest(f"{what} is larger than the {limit} bytes Heat accepts.")
+    finally:
+        close = getattr(body, "aclose", None)
+        if close is not None:
+            await close()
+    return bytes(data)
