@@ -21,12 +21,14 @@ log = logging.getLogger("glimpse.cli.main")  # the logger name the command has a
 
 
 def _fsck(settings: Settings) -> tuple[Fsck, Database]:
+    from glimpse.container import build_at_rest
     from glimpse.db import Database
+    from glimpse.keys import build_key_manager
     from glimpse.services.fsck import Fsck
     from glimpse.stores.registry import build_registry
 
     db = Database(settings.database_url.get_secret_value(), busy_timeout=settings.database_busy_timeout)
-    return Fsck(db, build_registry(settings)), db
+    return Fsck(db, build_registry(settings), build_at_rest(settings, build_key_manager(settings))), db
 
 
 def _recover(settings: Settings) -> None:

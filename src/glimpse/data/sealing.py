@@ -31,6 +31,7 @@ filesystem store writes those with O_DIRECT); a range of the data is read as the
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import mmap
 import os
@@ -172,9 +173,12 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
 
 class Sealer:
     """Seals one object: ``seal`` turns a stream of data blocks into the stored stream (the header block, then
-    output blocks of whole sealed chunks, the last chunk when the data has ended). The output buffers are
-    page-aligned and reused once the store is past them (``held``: how many blocks the store may still read
+    output blocks of whole sealed chunks, the last chunk when the data has ended). AES-GCM releases the GIL, so
+    a large block is sealed in a worker thread while the event loop receives the next one. The output buffers
+    are page-aligned and reused once the store is past them (``held``: how many blocks the store may still read
     after asking for the next, as ``fanout.held_blocks``; None: never reused)."""
+
+    INLINE = 256 * 1024  # smaller blocks are sealed on the event loop (a thread hop would cost more)
 
     def __init__(self, header: Header, data_key: bytes, *, block_size: int = 4 << 20, held: int | None = None) -> None:
         self.header = header
@@ -182,20 +186,62 @@ class Sealer:
         self._aad = header.aad
         self._prefix = header.nonce_prefix
         self._plain = header.plain_chunk
-        self._chunk = header.chunk_size
-        self._per_block = max(1, block_size // self._chunk)
-        self._ring = (held + 2) if held is not None else None
+        self._per_block = max(1, block_size // header.chunk_size)
+        # a block of data fills the buffer being filled and at most one more, while the store reads up to
+        # ``held`` of those given out before
+        self._ring = (held + 3) if held is not None else None
         self._buffers: list[mmap.mmap] = []
+        self._turn = 0
+        self._out = self._buffer()
+        self._used = 0
+        self._ready: list[memoryview] = []
+        self._pending = bytearray(self._plain)  # data not sealed yet: possibly the last chunk
+        self._waiting = 0
         self._index = 0
 
-    def _buffer(self, turn: int) -> memoryview:
-        size = self._per_block * self._chunk
+    def _buffer(self) -> memoryview:
+        size = self._per_block * self.header.chunk_size
         if self._ring is None:
             return memoryview(bytearray(size))
-        slot = turn % self._ring
+        slot = self._turn % self._ring
         if slot == len(self._buffers):
             self._buffers.append(mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS))
         return memoryview(self._buffers[slot])
+
+    def _put(self, data: memoryview, last: bool) -> None:
+        end = self._used + len(data) + TAG
+        if end > len(self._out):  # full: given out, and the next buffer of the ring
+            self._ready.append(self._out[: self._used])
+            self._turn += 1
+            self._out, self._used, end = self._buffer(), 0, len(data) + TAG
+        if self._index >= MAX_CHUNKS:
+            raise StoreError("the data is too large for one sealed object")
+        self._aead.encrypt_into(_nonce(self._prefix, self._index, last), data, self._aad, self._out[self._used : end])
+        self._index += 1
+        self._used = end
+
+    def _feed(self, block: Block) -> list[memoryview]:
+        """Seal what of ``block`` is known not to end the data; the buffers filled."""
+        plain, view, at = self._plain, memoryview(block).cast("B"), 0
+        if self._waiting and view:
+            take = min(plain - self._waiting, len(view))
+            self._pending[self._waiting : self._waiting + take] = view[:take]
+            self._waiting, at = self._waiting + take, take
+            if self._waiting == plain and at < len(view):  # more follows: not the last chunk
+                self._put(memoryview(self._pending), False)
+                self._waiting = 0
+        while len(view) - at > plain:  # more follows this chunk: not the last one
+            self._put(view[at : at + plain], False)
+            at += plain
+        if at < len(view):
+            self._pending[: len(view) - at] = view[at:]
+            self._waiting = len(view) - at
+        ready, self._ready = self._ready, []
+        return ready
+
+    def _finish(self) -> list[memoryview]:
+        self._put(memoryview(self._pending)[: self._waiting], True)
+        return [*self._ready, self._out[: self._used]]
 
     def _header_block(self) -> memoryview:
         block = mmap.mmap(-1, HEADER_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
@@ -203,47 +249,13 @@ class Sealer:
         return memoryview(block)
 
     async def seal(self, blocks: AsyncIterator[Block]) -> AsyncIterator[Block]:
-        plain, chunk = self._plain, self._chunk
         yield self._header_block()
-        turn = 0
-        out, used = self._buffer(turn), 0
-        pending, waiting = bytearray(plain), 0  # data not sealed yet: the possibly last chunk
-
-        def put(data: memoryview | bytearray, last: bool) -> None:
-            nonlocal used
-            if self._index >= MAX_CHUNKS:
-                raise StoreError("the data is too large for one sealed object")
-            end = used + len(data) + TAG
-            self._aead.encrypt_into(_nonce(self._prefix, self._index, last), data, self._aad, out[used:end])
-            self._index += 1
-            used = end
-
         async for block in blocks:
-            view = memoryview(block).cast("B")
-            at = 0
-            if waiting and view:
-                take = min(plain - waiting, len(view))
-                pending[waiting : waiting + take] = view[:take]
-                waiting, at = waiting + take, take
-                if waiting == plain and at < len(view):  # more follows: not the last chunk
-                    put(memoryview(pending), False)
-                    waiting = 0
-            while len(view) - at > plain:  # more follows this chunk: not the last one
-                if used + chunk > len(out):
-                    yield out[:used]
-                    turn += 1
-                    out, used = self._buffer(turn), 0
-                put(view[at : at + plain], False)
-                at += plain
-            if at < len(view):
-                pending[: len(view) - at] = view[at:]
-                waiting = len(view) - at
-            if used + chunk > len(out):
-                yield out[:used]
-                turn += 1
-                out, used = self._buffer(turn), 0
-        put(memoryview(pending)[:waiting], True)
-        yield out[:used]
+            big = memoryview(block).nbytes >= self.INLINE
+            for ready in await asyncio.to_thread(self._feed, block) if big else self._feed(block):
+                yield ready
+        for ready in self._finish():
+            yield ready
 
 
 class Unsealer:
@@ -263,6 +275,12 @@ class Unsealer:
             where = "the last chunk" if last else f"chunk {index}"
             raise SealBroken(f"{where} of the sealed object failed authentication (altered, moved or cut)") from None
 
+    def _open_chunks(self, source: Block, first: int, count: int) -> bytes:
+        """The data of ``count`` whole chunks (none of them the last) at the start of ``source``."""
+        chunk = self.header.chunk_size
+        with memoryview(source) as view:
+            return b"".join(self.open_chunk(first + n, view[n * chunk : (n + 1) * chunk], False) for n in range(count))
+
     async def unseal(
         self, stored: AsyncIterator[bytes], first: int, *, total: int | None, skip: int = 0, length: int | None = None
     ) -> AsyncIterator[bytes]:
@@ -273,21 +291,25 @@ class Unsealer:
         chunk, plain = self.header.chunk_size, self.header.plain_chunk
         index, buffered, wanted = first, bytearray(), length
         async for piece in stored:
-            buffered += piece
+            if buffered:
+                buffered += piece
+            source: Block = buffered if buffered else piece  # whole chunks are opened where they lie
+            size = len(source)
             # chunks before the last, or (their number unknown) a full chunk with more bytes after it
-            if total is None:
-                count = max(0, (len(buffered) - 1) // chunk)
-            else:
-                count = max(0, min(len(buffered) // chunk, total - 1 - index))
+            count = max(0, (size - 1) // chunk) if total is None else max(0, min(size // chunk, total - 1 - index))
             if wanted is not None:
                 count = min(count, -(-(skip + wanted) // plain))
+            if count * chunk >= Sealer.INLINE:  # AES-GCM releases the GIL: the loop goes on meanwhile
+                data = await asyncio.to_thread(self._open_chunks, source, index, count)
+            else:
+                data = self._open_chunks(source, index, count)
+            if source is buffered:
+                del buffered[: count * chunk]
+            else:
+                buffered = bytearray(memoryview(source)[count * chunk :])
             if not count:
                 continue
-            with memoryview(buffered) as view:
-                opened = [self.open_chunk(index + n, view[n * chunk : (n + 1) * chunk], False) for n in range(count)]
-            del buffered[: count * chunk]
             index += count
-            data = b"".join(opened)
             if skip:
                 data, skip = data[skip:], max(0, skip - len(data))
             if wanted is not None:

@@ -195,3 +195,23 @@ def test_a_plain_store_beside_a_sealed_one_gets_the_plain_data() -> None:
     out = asyncio.run(pipeline.run(_chunks(data), plan, [sealed, plain], "image"))
     assert plain.objects[out.stored["plain"].url] == data
     assert _read(sealed, out.stored["sealed"].url, size=len(data)) == data
+
+
+class _Trickling(MemoryStore):
+    """Serves its objects in odd pieces (as a network store does), never on a chunk boundary."""
+
+    async def open(self, url: str, start: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        async for piece in super().open(url, start, length):
+            for at in range(0, len(piece), 7777):
+                yield piece[at : at + 7777]
+
+
+@pytest.mark.parametrize(("start", "length"), [(0, None), *RANGES])
+def test_pieces_of_any_size_from_the_store(start: int, length: int | None) -> None:
+    data = os.urandom(40 * P + 5)  # larger than a batch opened in a thread
+    store, url = _store(data)
+    trickling = _Trickling("sealed")
+    trickling.objects = store.objects
+    end = None if length is None else start + length
+    assert _read(trickling, url, start, length, size=len(data)) == data[start:end]
+    assert _read(trickling, url, start, length) == data[start:end]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from glimpse.keys import Consumer, Credentials, KeyManager, NoKeyManager, OnFirstUse, build_key_manager
+from glimpse.keys import (
+    Consumer,
+    Credentials,
+    KeyManager,
+    NoKeyManager,
+    OnFirstUse,
+    ServiceCredentials,
+    build_key_manager,
+)
 from glimpse.settings import load_settings
 
 
@@ -15,6 +23,10 @@ class Recording:
     async def certificate(self, credentials: Credentials, uuid: str) -> bytes:
         self.asked.append(uuid)
         return b"der:" + uuid.encode()
+
+    async def symmetric_key(self, credentials: Credentials | ServiceCredentials, uuid: str) -> bytes:
+        self.asked.append(f"key {uuid}")
+        return bytes(32)
 
     async def add_consumer(self, credentials: Credentials, uuid: str, consumer: Consumer) -> None:
         self.asked.append(f"add {uuid} {consumer.resource_id}")

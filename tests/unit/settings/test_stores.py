@@ -104,3 +104,45 @@ def test_a_store_needs_its_required_options(tmp_path: Path) -> None:
 def test_options_of_another_driver_are_refused() -> None:
     with pytest.raises(pydantic.ValidationError, match="takes RbdStoreOptions"):
         StoreSettings(id="x", type="rbd", options=FilesystemStoreOptions())
+
+
+# -- encryption at rest ----------------------------------------------------------------------------------------
+SERVICE_USER = """
+[keystone_authtoken]
+auth_url = http://127.0.0.1:5000
+username = glimpse
+password = secret
+project_name = service
+"""
+
+
+def test_encryption_at_rest_is_a_store_sections_choice(tmp_path: Path) -> None:
+    ini = write(
+        tmp_path,
+        "[DEFAULT]\nenabled_backends = fast:file, old:file, plain:file\n"
+        "[fast]\nencrypt_at_rest = true\nencrypt_at_rest_key = http://127.0.0.1:9311/v1/secrets/k2\n"
+        "encrypt_at_rest_old_keys = k0, k1\n"
+        "[old]\nencrypt_at_rest = false\nencrypt_at_rest_key = k1\n" + SERVICE_USER,
+    )
+    settings = load_settings(ini, env={}, data_dir=tmp_path)
+    fast, old, plain = settings.stores["fast"], settings.stores["old"], settings.stores["plain"]
+    assert (fast.encrypt_at_rest, fast.encrypt_at_rest_key, fast.at_rest_keys) == (True, "k2", {"k0", "k1", "k2"})
+    assert (old.encrypt_at_rest, old.at_rest_keys) == (False, {"k1"})  # writes plain data, reads what it sealed
+    assert (plain.encrypt_at_rest, plain.at_rest_keys) == (False, frozenset())
+    assert fast.options == FilesystemStoreOptions(filesystem_store_datadir=tmp_path / "stores" / "fast")
+
+
+@pytest.mark.parametrize(
+    ("section", "extra", "refusal"),
+    [
+        ("encrypt_at_rest = true\n", SERVICE_USER, "encrypt_at_rest needs encrypt_at_rest_key"),
+        ("encrypt_at_rest = true\nencrypt_at_rest_key = k\n", "", r"\[keystone_authtoken\] needs"),
+        ("encrypt_at_rest_key = k\n", "[key_manager]\nbackend = none\n" + SERVICE_USER, "backend cannot be none"),
+    ],
+)
+def test_encryption_at_rest_needs_a_key_and_a_service_user(
+    tmp_path: Path, section: str, extra: str, refusal: str
+) -> None:
+    ini = write(tmp_path, f"[DEFAULT]\nenabled_backends = fast:file\n[fast]\n{section}{extra}")
+    with pytest.raises(pydantic.ValidationError, match=refusal):
+        load_settings(ini, env={}, data_dir=tmp_path)

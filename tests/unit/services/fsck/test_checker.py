@@ -12,6 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.container import Services, build_services
+from glimpse.data.atrest import AtRest
+from glimpse.data.sealing import sealed_size
 from glimpse.domain.images import Location
 from glimpse.errors import StoreError
 from glimpse.services.fsck import Finding, Fsck, Kind
@@ -128,6 +130,16 @@ def test_a_size_mismatch_is_reported(client: TestClient, services: Services) -> 
     assert report.findings[0].size == 5
     assert "holds 5 bytes but the image has 10 bytes" in report.findings[0].detail
     assert not report.clean
+
+
+def test_a_sealed_object_of_a_store_that_encrypts_is_the_size_of_its_sealed_data(
+    client: TestClient, services: Services
+) -> None:
+    image_id = active(client, b"0123456789")
+    (datadir(services) / image_id).write_bytes(bytes(sealed_size(10)))  # the header and one chunk of 10 bytes
+    keyed = AtRest(readable={services.stores.default_id: {"kek"}})
+    assert asyncio.run(Fsck(services.db, services.stores, keyed).check(repair=False, uploads_may_run=False)).clean
+    assert kinds(check(services, repair=False)) == [(Kind.SIZE_MISMATCH, image_id)]  # a store without keys
 
 
 def test_objects_of_no_image_are_left_alone(client: TestClient, services: Services) -> None:
