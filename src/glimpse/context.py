@@ -37,7 +37,18 @@ class RequestContext:
         return f"{self.user_id or ''}@{self.project_id or self.domain_id or self.system_scope or ''}"
 
 
-# Who the unit of work in progress acts for (``RequestContext.caller``), set by the API around each request:
-# the database remembers where a caller's changes end in the primary's log and reads for that caller from a
-# read replica only once it has replayed that far (read-your-writes). None outside a request (the worker).
-current_caller: ContextVar[str | None] = ContextVar("glimpse_current_caller", default=None)
+@dataclass(slots=True)
+class Caller:
+    """Who the unit of work in progress acts for, for read-your-writes with a read replica: the API sets one
+    around each request. The database remembers where in the primary's log a caller's changes end (by
+    ``key``) and reads for it from the replica only once the replica has replayed that far. ``seen`` is such a
+    position the client brought back (from a change made through another process), ``wrote`` where this
+    request's last change ends (for the client to bring back)."""
+
+    key: str  # RequestContext.caller
+    seen: int = 0
+    wrote: int = 0
+
+
+# None outside a request (the task worker)
+current_caller: ContextVar[Caller | None] = ContextVar("glimpse_current_caller", default=None)

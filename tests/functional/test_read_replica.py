@@ -1,7 +1,8 @@
 """[database] slave_connection against a real PostgreSQL streaming replica (scripts/pg-replica-up).
 
 Which server answered a read is shown by its data: with the replica's replay paused, the replica is stale
-and the primary is not, so an image written after the pause is seen only where the primary answered.
+and the primary is not, so an image written after the pause is seen only where the primary answered. Each
+caller has a client of its own (its own cookie jar), as distinct users do.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from starlette.testclient import TestClient
 
+from glimpse.api.written import COOKIE
 from glimpse.container import Services
 from glimpse.settings import Settings, load_settings
 from tests.conftest import running_services
@@ -23,6 +26,7 @@ from tests.functional.conftest import ALICE, CAROL_READER, OCTET, PATCH21
 from tests.pgreplica import ReplicaControl
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE|LOCK)\b", re.IGNORECASE)
+DAVE_READER = {"X-User-Id": "dave", "X-Project-Id": "alpha", "X-Roles": "reader"}
 
 
 def replica_settings(tmp_path: Path, primary: str, replica: str, **options: Any) -> Settings:
@@ -35,22 +39,41 @@ def replica_settings(tmp_path: Path, primary: str, replica: str, **options: Any)
     )
 
 
+class Node:
+    """One API process (its app and services) and a client of its own for each caller."""
+
+    def __init__(self, client: TestClient, services: Services) -> None:
+        self.app, self.services = client.app, services
+        self._clients: dict[str, TestClient] = {}
+
+    def __call__(self, headers: dict[str, str]) -> TestClient:
+        key = repr(sorted(headers.items()))
+        if key not in self._clients:
+            self._clients[key] = TestClient(self.app, headers={"accept": "text/plain", **headers})
+        return self._clients[key]
+
+
+@contextmanager
+def node(settings: Settings) -> Iterator[Node]:
+    with running_services(settings) as (client, services):
+        yield Node(client, services)
+
+
 @pytest.fixture
-def served(tmp_path: Path, pg_replica: ReplicaControl) -> Iterator[tuple[TestClient, Services]]:
-    with running_services(replica_settings(tmp_path, pg_replica.primary_url, pg_replica.url)) as pair:
-        yield pair
+def served(tmp_path: Path, pg_replica: ReplicaControl) -> Iterator[Node]:
+    with node(replica_settings(tmp_path, pg_replica.primary_url, pg_replica.url)) as one:
+        yield one
 
 
-def create(client: TestClient, headers: dict[str, str], name: str) -> str:
-    response = client.post("/v2/images", json={"name": name, "disk_format": "raw", "container_format": "bare"},
-                           headers=headers)  # fmt: skip
+def create(client: TestClient, name: str) -> str:
+    response = client.post("/v2/images", json={"name": name, "disk_format": "raw", "container_format": "bare"})
     assert response.status_code == 201, response.text
     image_id: str = response.json()["id"]
     return image_id
 
 
-def names(client: TestClient, headers: dict[str, str]) -> list[str]:
-    response = client.get("/v2/images?sort=name:asc", headers=headers)
+def names(client: TestClient) -> list[str]:
+    response = client.get("/v2/images?sort=name:asc")
     assert response.status_code == 200, response.text
     return [image["name"] for image in response.json()["images"]]
 
@@ -66,72 +89,83 @@ def statements(engine: sa.Engine) -> list[str]:
     return seen
 
 
-def test_lists_and_shows_come_from_the_replica(served: tuple[TestClient, Services], pg_replica: ReplicaControl) -> None:
-    client, _services = served
-    create(client, ALICE, "before")
+def test_lists_and_shows_come_from_the_replica(served: Node, pg_replica: ReplicaControl) -> None:
+    alice, carol = served(ALICE), served(CAROL_READER)
+    create(alice, "before")
     pg_replica.caught_up()
     with pg_replica.paused():
-        late = create(client, ALICE, "while paused")
+        late = create(alice, "while paused")
         # carol (alice's project) reads from the replica: it has not replayed the second image yet
-        assert names(client, CAROL_READER) == ["before"]
-        assert client.get(f"/v2/images/{late}", headers=CAROL_READER).status_code == 404
+        assert names(carol) == ["before"]
+        assert carol.get(f"/v2/images/{late}").status_code == 404
     pg_replica.caught_up()
-    assert names(client, CAROL_READER) == ["before", "while paused"]
-    assert client.get(f"/v2/images/{late}", headers=CAROL_READER).json()["name"] == "while paused"
+    assert names(carol) == ["before", "while paused"]
+    assert carol.get(f"/v2/images/{late}").json()["name"] == "while paused"
 
 
-def test_a_caller_reads_its_own_changes_while_the_replica_lags(
-    served: tuple[TestClient, Services], pg_replica: ReplicaControl
-) -> None:
-    client, _services = served
-    kept = create(client, ALICE, "kept")
-    doomed = create(client, ALICE, "doomed")
+def test_a_caller_reads_its_own_changes_while_the_replica_lags(served: Node, pg_replica: ReplicaControl) -> None:
+    alice, carol = served(ALICE), served(CAROL_READER)
+    kept = create(alice, "kept")
+    doomed = create(alice, "doomed")
     pg_replica.caught_up()
     with pg_replica.paused():
-        late = create(client, ALICE, "late")
+        late = create(alice, "late")
         rename = [{"op": "replace", "path": "/name", "value": "renamed"}]
-        assert client.patch(f"/v2/images/{kept}", json=rename, headers={**ALICE, **PATCH21}).status_code == 200
-        assert client.put(f"/v2/images/{late}/file", content=b"x" * 10, headers={**ALICE, **OCTET}).status_code == 204
-        assert client.delete(f"/v2/images/{doomed}", headers=ALICE).status_code == 204
+        assert alice.patch(f"/v2/images/{kept}", json=rename, headers=PATCH21).status_code == 200
+        assert alice.put(f"/v2/images/{late}/file", content=b"x" * 10, headers=OCTET).status_code == 204
+        assert alice.delete(f"/v2/images/{doomed}").status_code == 204
         # alice sees every change she made at once ...
-        assert names(client, ALICE) == ["late", "renamed"]
-        shown = client.get(f"/v2/images/{late}", headers=ALICE).json()
+        assert names(alice) == ["late", "renamed"]
+        shown = alice.get(f"/v2/images/{late}").json()
         assert (shown["status"], shown["size"]) == ("active", 10)
-        assert client.get(f"/v2/images/{doomed}", headers=ALICE).status_code == 404
+        assert alice.get(f"/v2/images/{doomed}").status_code == 404
         # ... while carol, in the same project, reads the lagging replica
-        assert names(client, CAROL_READER) == ["doomed", "kept"]
-        assert client.get(f"/v2/images/{late}", headers=CAROL_READER).status_code == 404
+        assert names(carol) == ["doomed", "kept"]
+        assert carol.get(f"/v2/images/{late}").status_code == 404
     pg_replica.caught_up()
-    assert names(client, CAROL_READER) == ["late", "renamed"]
+    assert names(carol) == ["late", "renamed"]
+
+
+def test_a_client_brings_its_changes_to_another_process_in_a_cookie(tmp_path: Path, pg_replica: ReplicaControl) -> None:
+    settings = replica_settings(tmp_path, pg_replica.primary_url, pg_replica.url)
+    with node(settings) as first, node(settings) as second, pg_replica.paused():
+        written = first(ALICE).post("/v2/images", json={"name": "made on the first"})
+        assert written.status_code == 201
+        assert first(ALICE).cookies.get(COOKIE)  # where the change ends, for any process
+        image_id = written.json()["id"]
+        # the second process never saw alice's change: without the cookie it reads the paused replica
+        assert second(ALICE).get(f"/v2/images/{image_id}").status_code == 404
+        # a client keeping its cookies brings it back, wherever its next request lands
+        second(ALICE).cookies = first(ALICE).cookies
+        assert second(ALICE).get(f"/v2/images/{image_id}").status_code == 200
+        # a request that changes nothing sets no cookie
+        assert COOKIE not in second(CAROL_READER).get("/v2/images").cookies
 
 
 def test_a_replica_lagging_more_than_max_lag_serves_no_one(tmp_path: Path, pg_replica: ReplicaControl) -> None:
     settings = replica_settings(tmp_path, pg_replica.primary_url, pg_replica.url, database_replica_max_lag=0.5)
-    with running_services(settings) as (client, _services), pg_replica.paused():
-        create(client, ALICE, "fresh")
+    with node(settings) as one, pg_replica.paused():
+        create(one(ALICE), "fresh")
         time.sleep(0.6)  # the change is now older than max_lag, and the paused replica still lacks it
-        assert names(client, CAROL_READER) == ["fresh"]
-        assert names(client, {"X-User-Id": "dave", "X-Project-Id": "alpha", "X-Roles": "reader"}) == ["fresh"]
+        assert names(one(CAROL_READER)) == ["fresh"]
+        assert names(one(DAVE_READER)) == ["fresh"]
 
 
-def test_writes_never_go_to_the_replica(served: tuple[TestClient, Services], pg_replica: ReplicaControl) -> None:
-    client, services = served
-    assert services.db.replica is not None
-    on_replica = statements(services.db.replica.engine)
+def test_writes_never_go_to_the_replica(served: Node, pg_replica: ReplicaControl) -> None:
+    alice = served(ALICE)
+    assert served.services.db.replica is not None
+    on_replica = statements(served.services.db.replica.engine)
     with pg_replica.paused():
-        image_id = create(client, ALICE, "written")
+        image_id = create(alice, "written")
         patch = [{"op": "add", "path": "/os_distro", "value": "debian"}]
-        assert client.patch(f"/v2/images/{image_id}", json=patch, headers={**ALICE, **PATCH21}).status_code == 200
-        assert client.put(f"/v2/images/{image_id}/tags/t1", headers=ALICE).status_code == 204
-        assert (
-            client.put(f"/v2/images/{image_id}/file", content=b"x" * 1000, headers={**ALICE, **OCTET}).status_code
-            == 204
-        )
-        member = client.post(f"/v2/images/{image_id}/members", json={"member": "beta"}, headers=ALICE)
+        assert alice.patch(f"/v2/images/{image_id}", json=patch, headers=PATCH21).status_code == 200
+        assert alice.put(f"/v2/images/{image_id}/tags/t1").status_code == 204
+        assert alice.put(f"/v2/images/{image_id}/file", content=b"x" * 1000, headers=OCTET).status_code == 204
+        member = alice.post(f"/v2/images/{image_id}/members", json={"member": "beta"})
         assert member.status_code == 200, member.text
-        doomed = create(client, ALICE, "doomed")
-        assert client.delete(f"/v2/images/{doomed}", headers=ALICE).status_code == 204
-        assert names(client, CAROL_READER) == []  # the reads went to the (paused) replica
+        doomed = create(alice, "doomed")
+        assert alice.delete(f"/v2/images/{doomed}").status_code == 204
+        assert names(served(CAROL_READER)) == []  # the reads went to the (paused) replica
         # every write is on the primary and none on the replica
         with pg_replica.primary.connect() as conn:
             row = conn.execute(sa.text("SELECT status, size FROM images WHERE id = :id"), {"id": image_id}).one()
@@ -142,25 +176,24 @@ def test_writes_never_go_to_the_replica(served: tuple[TestClient, Services], pg_
     assert not [statement for statement in on_replica if WRITES.match(statement)]
 
 
-def test_reads_fall_back_to_the_primary_when_the_replica_stops(
-    served: tuple[TestClient, Services], pg_replica: ReplicaControl
-) -> None:
-    client, _services = served
-    first = create(client, ALICE, "first")
+def test_reads_fall_back_to_the_primary_when_the_replica_stops(served: Node, pg_replica: ReplicaControl) -> None:
+    alice, carol = served(ALICE), served(CAROL_READER)
+    first = create(alice, "first")
     pg_replica.caught_up()
-    assert names(client, CAROL_READER) == ["first"]  # the replica's pool now holds connections
+    assert names(carol) == ["first"]  # the replica's pool now holds connections
     pg_replica.stop()
-    second = create(client, ALICE, "second")  # only the primary has it: the replica is gone
-    assert names(client, CAROL_READER) == ["first", "second"]
+    second = create(alice, "second")  # only the primary has it: the replica is gone
+    assert names(carol) == ["first", "second"]
     for image_id in (first, second):
-        assert client.get(f"/v2/images/{image_id}", headers=CAROL_READER).status_code == 200
+        assert carol.get(f"/v2/images/{image_id}").status_code == 200
 
 
 def test_a_replica_that_never_answers_costs_nothing(tmp_path: Path, clean_db: str) -> None:
     if not clean_db.startswith("postgresql"):
         pytest.skip("a read replica is a PostgreSQL standby: GLIMPSE_TEST_DB=postgresql runs this")
     dead = "postgresql+psycopg://postgres@127.0.0.1:9/nothing"  # nothing listens on the discard port
-    with running_services(replica_settings(tmp_path, clean_db, dead)) as (client, _services):
-        image_id = create(client, ALICE, "only on the primary")
-        assert names(client, ALICE) == ["only on the primary"]
-        assert client.get(f"/v2/images/{image_id}", headers=ALICE).status_code == 200
+    with node(replica_settings(tmp_path, clean_db, dead)) as one:
+        alice = one(ALICE)
+        image_id = create(alice, "only on the primary")
+        assert names(alice) == ["only on the primary"]
+        assert alice.get(f"/v2/images/{image_id}").status_code == 200

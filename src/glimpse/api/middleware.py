@@ -14,8 +14,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from glimpse.api.errors import INTERNAL_ERROR, error_response, status_for
 from glimpse.api.versions import negotiate
+from glimpse.api.written import caller_of, set_cookie
 from glimpse.auth import Authenticator
-from glimpse.context import current_caller
+from glimpse.context import Caller, current_caller
 from glimpse.domain.audit import AuditEntry, audited, outcome
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import new_id
@@ -81,6 +82,8 @@ class RequestContextMiddleware:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), request_id_header]
+                if (written := set_cookie(caller)) is not None:  # this request changed something so far
+                    message["headers"].append((b"set-cookie", written.encode()))
                 status_holder[0] = message["status"]
             await send(message)
 
@@ -91,7 +94,7 @@ class RequestContextMiddleware:
             negotiate(scope, headers.get("accept", ""), self.image_cache)  # before authentication, as Glance's filter
         path: str = scope["path"]
         user = project = None
-        caller: str | None = None
+        caller: Caller | None = None
         roles: tuple[str, ...] = ()
         if self.authenticate and path not in self.public_paths:
             try:
@@ -107,7 +110,7 @@ class RequestContextMiddleware:
                 return
             scope["glimpse.context"] = dataclasses.replace(ctx, request_id=request_id)
             user, project, roles = ctx.user_id, ctx.project_id, tuple(sorted(ctx.roles))
-            caller = ctx.caller
+            caller = caller_of(ctx.caller, headers.get("cookie"))
         log_token = current_request.set(RequestLog(request_id, user, project))
         caller_token = current_caller.set(caller)
         try:

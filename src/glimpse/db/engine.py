@@ -208,7 +208,10 @@ class Database:
                 result = work(session)
             if conn.info[_WROTE]:  # one round trip: no transaction around it
                 position = conn.execution_options(isolation_level="AUTOCOMMIT").execute(_WRITTEN).scalar_one()
-                self.replica.positions.wrote(current_caller.get(), int(position))
+                caller = current_caller.get()
+                self.replica.positions.wrote(caller.key if caller is not None else None, int(position))
+                if caller is not None:
+                    caller.wrote = max(caller.wrote, int(position))
         return result, hooks
 
     async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None) -> T:

@@ -32,6 +32,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from glimpse.context import Caller
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -79,8 +81,9 @@ class Positions:
             if self.max_lag:
                 self._recent.append((self._clock(), position))
 
-    def needed(self, caller: str | None) -> int:
-        """How far the replica must have replayed to serve this caller's read (0: it may serve it as it is)."""
+    def needed(self, caller: str | None, seen: int = 0) -> int:
+        """How far the replica must have replayed to serve this caller's read (0: it may serve it as it is);
+        ``seen``: a position the caller's client says its changes through another process end at."""
         with self._lock:
             if self._recent and self._recent[0][0] <= self._clock() - self.max_lag:
                 deadline = self._clock() - self.max_lag
@@ -89,7 +92,7 @@ class Positions:
                 # what the overdue position covers needs no entry of its own
                 self._callers = {who: end for who, end in self._callers.items() if end > self._overdue}
             own = self._callers.get(caller, 0) if caller is not None else 0
-            needed = max(own, self._overdue)
+            needed = max(own, self._overdue, seen)
             return needed if needed > self.replayed else 0
 
     def saw(self, replayed: int) -> None:
@@ -129,13 +132,13 @@ class Replica:
         self.retry_after = retry_after
         self._down_until = 0.0
 
-    def read(self, work: Callable[[Session], T], caller: str | None = None) -> T:
+    def read(self, work: Callable[[Session], T], caller: Caller | None = None) -> T:
         """``work(session)`` in one read-only transaction on the replica, once it has replayed what ``caller``
         must see; ReplicaUnusable when the replica cannot serve it (the caller then reads from the primary).
         Errors of the work itself pass through."""
         if time.monotonic() < self._down_until:
             raise ReplicaUnusable("the replica was unreachable moments ago")
-        needed = self.positions.needed(caller)
+        needed = self.positions.needed(caller.key, caller.seen) if caller is not None else self.positions.needed(None)
         try:
             with self._sessions.begin() as session:
                 if needed:

@@ -13,7 +13,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from glimpse.context import current_caller
+from glimpse.context import Caller, current_caller
 from glimpse.db import Database
 from glimpse.db.engine import make_replica_engine
 from glimpse.db.replica import Positions, Replica, ReplicaUnusable
@@ -115,8 +115,11 @@ def test_a_caller_needs_its_own_changes_until_the_replica_is_seen_past_them() ->
     assert positions.needed("alice@alpha") == 1000
     assert positions.needed("carol@alpha") == 0
     assert positions.needed(None) == 0
+    assert positions.needed("alice@alpha", seen=1200) == 1200  # a change made through another process
+    assert positions.needed("carol@alpha", seen=900) == 900
     positions.saw(999)
     assert positions.needed("alice@alpha") == 1000
+    assert positions.needed("carol@alpha", seen=900) == 0
     positions.saw(1000)
     assert positions.needed("alice@alpha") == 0
     positions.wrote("alice@alpha", 1000)  # already replayed: nothing to wait for
@@ -159,7 +162,7 @@ def _projects(session: Session) -> list[str]:
 
 
 def as_caller(caller: str, work: Callable[[], T]) -> T:
-    token = current_caller.set(caller)
+    token = current_caller.set(Caller(caller))
     try:
         return work()
     finally:

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from glimpse.api.dashboard.session import COOKIE, Session, SessionCodec, new_session
 from glimpse.api.errors import status_for
 from glimpse.api.http import bounded_body, check_text
+from glimpse.api.written import caller_of, set_cookie
 from glimpse.container import Services
 from glimpse.context import RequestContext, current_caller
 from glimpse.errors import BadRequest, GlimpseError, Unauthorized
@@ -190,15 +191,19 @@ def page(path: str, **handlers: PageHandler) -> Route:
             return to_sign_in(request)
         except GlimpseError as exc:  # a form too large, the identity service unavailable
             return error_page(request, session, exc)
-        caller_token = current_caller.set(ctx.caller)  # the person's own changes are in the pages they read
+        caller = caller_of(ctx.caller, request.headers.get("cookie"))  # the person's changes are in what they read
+        caller_token = current_caller.set(caller)
         try:
             for name, value in request.path_params.items():
                 check_text(str(value), f"path parameter {name}")
-            return await handler(Call(request, svc, ctx, session, form))
+            response = await handler(Call(request, svc, ctx, session, form))
         except GlimpseError as exc:
-            return error_page(request, session, exc)
+            response = error_page(request, session, exc)
         finally:
             current_caller.reset(caller_token)
+        if (written := set_cookie(caller)) is not None:
+            response.headers.append("set-cookie", written)
+        return response
 
     return Route(path, dispatch, methods=list(handlers), name=path)
 
