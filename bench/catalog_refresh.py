@@ -21,12 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.tls import make_certificates
 from tests.webserver import serving_directory_tls
-from tuf.api.metadata import Metadata, TargetFile
 
+from benchlib.catalog import build_catalog
 from glimpse.db.migrate import upgrade
-from glimpse.domain.catalog import Asset
 from glimpse.policy import Policy
-from glimpse.services.catalog.publish import CatalogRepository
 from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.task_queue import TaskQueue
 from glimpse.settings import load_settings
@@ -38,17 +36,7 @@ def main() -> None:
     count = parser.parse_args().assets
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        repo = CatalogRepository(root / "catalog")
-        repo.init()
-        draft: Metadata = repo.targets()  # type: ignore[type-arg]
-        for i in range(count):
-            asset = Asset("heat-template", f"asset-{i:05d}", "1.0", f"assets/asset-{i:05d}/1.0/t.yaml",
-                          f"{i:064x}", 100, (), {"description": f"benchmark asset {i}"})  # fmt: skip
-            target = TargetFile(100, {"sha256": asset.sha256}, asset.path)
-            target.unrecognized_fields["custom"] = asset.custom()
-            draft.signed.targets[asset.path] = target
-        draft.to_file(str(repo.draft))
-        repo.publish()
+        repo = build_catalog(root / "catalog", count)
         size = sum(p.stat().st_size for p in repo.metadata_dir.glob("*.targets.json"))
         certs = make_certificates(root, ["localhost"])
         with serving_directory_tls(repo.dir / "repository", certs.cert, certs.key) as url:
@@ -69,8 +57,10 @@ def main() -> None:
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             database.dispose()
     assert report.ok, report.message
-    print(f"refresh of {report.assets} assets ({size / 1e6:.1f} MB of targets metadata): {seconds:.2f} s, "
-          f"peak RSS {peak / 1024:.0f} MiB (+{(peak - before) / 1024:.0f} MiB during the refresh)")
+    print(
+        f"refresh of {report.assets} assets ({size / 1e6:.1f} MB of targets metadata): {seconds:.2f} s, "
+        f"peak RSS {peak / 1024:.0f} MiB (+{(peak - before) / 1024:.0f} MiB during the refresh)"
+    )
 
 
 if __name__ == "__main__":

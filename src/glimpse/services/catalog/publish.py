@@ -5,7 +5,9 @@ Layout of a catalog directory (``glimpse catalog init DIR``)::
     DIR/keys/{targets,snapshot,timestamp}.pem     online keys: used by every `publish`
     DIR/root-keys/root-<keyid>.pem                the offline root key: move it off this machine after
                                                   `init` and hand it back with --root-key to `rotate-keys`
-    DIR/draft/targets.json                        what `add` changed since the last `publish` (unsigned)
+    DIR/index.sqlite                              every asset's target by name and version: staged by `add`
+                                                  since the last `publish` (unsigned), or published
+    DIR/draft/targets.json                        a whole unsigned targets draft (`init`; tools may write one)
     DIR/repository/metadata/                      what is served: N.root.json, N.targets.json,
                                                   N.snapshot.json, timestamp.json (consistent snapshots)
     DIR/repository/targets/assets/NAME/VERSION/<sha256>.<file>   the asset files, named by their digest
@@ -15,6 +17,13 @@ Every signature, expiry and version number is made by python-tuf's Metadata API,
 rollback and freeze of the timestamp, mix-and-match of snapshots, and the length and sha256 of every file.
 An asset version is immutable: adding a file with other bytes under a name and version already published
 is refused (:class:`AssetExists`); a new version is the only way.
+
+`add` costs the same whatever the size of the catalog (O(log N)): it hashes the file, looks its name and version
+up in the index (:mod:`.index`) and inserts it there as staged (an insert that fails when another add took the
+version meanwhile, so two adds of one version cannot both win). Only `publish` reads and writes the whole
+targets metadata: the draft or the published targets plus every staged target, signed as the next version. A
+catalog whose index is not known to be complete (made before the index existed, or published from a whole
+draft a tool wrote) gets it rebuilt from the published targets by its next `add`, once.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ from tuf.api.metadata import Metadata, MetaFile, Root, Snapshot, TargetFile, Tar
 from tuf.api.serialization.json import JSONSerializer
 
 from glimpse.domain.catalog import Asset, AssetExists, AssetRef, CatalogError, check_name, check_type, check_version
+from glimpse.services.catalog.index import AssetIndex
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 ROLES = ("root", *ONLINE_ROLES)
@@ -81,6 +91,10 @@ class CatalogRepository:
         self.keys_dir = directory / "keys"
         self.root_keys_dir = directory / "root-keys"
         self.draft = directory / "draft" / "targets.json"
+        self.index = AssetIndex(directory / "index.sqlite")
+
+    def close(self) -> None:
+        self.index.close()
 
     # -- reading -------------------------------------------------------------------------------------------
     def _check_exists(self) -> None:
@@ -100,17 +114,40 @@ class CatalogRepository:
     def snapshot(self) -> Metadata[Snapshot]:
         return self._load(f"{self.timestamp().signed.snapshot_meta.version}.snapshot.json")
 
-    def targets(self) -> Metadata[Targets]:
-        """The draft when `add` changed something since the last publish, else the published targets."""
-        self._check_exists()
+    def _published_version(self) -> int:
+        return self.snapshot().signed.meta["targets.json"].version
+
+    def _base(self) -> Metadata[Targets]:
+        """The whole draft when there is one, else the published targets."""
         if self.draft.is_file():
             return Metadata.from_file(str(self.draft))
-        return self._load(f"{self.snapshot().signed.meta['targets.json'].version}.targets.json")
+        return self._load(f"{self._published_version()}.targets.json")
+
+    def targets(self) -> Metadata[Targets]:
+        """What the next publish signs: the draft (or else the published targets) with every staged asset."""
+        self._check_exists()
+        md = self._base()
+        for target in self.index.staged():
+            md.signed.targets[target.path] = target
+        return md
 
     def assets(self) -> list[Asset]:
-        targets = self.targets().signed.targets
-        found = (Asset.from_target(t.path, t.length, t.hashes, t.custom) for t in targets.values())
-        return sorted((a for a in found if a is not None), key=lambda a: (a.name, a.version))
+        return _assets(self.targets())
+
+    def _known(self, name: str, version: str) -> Asset | None:
+        """``name@version`` as staged or published: one keyed lookup, whatever the catalog's size (a whole draft
+        written by a tool is read whole)."""
+        if self.draft.is_file():
+            found = next((a for a in _assets(self._base()) if (a.name, a.version) == (name, version)), None)
+            if found is not None:
+                return found
+        elif self.index.complete_for() != self._published_version():
+            version_now = self._published_version()
+            published = self._load(f"{version_now}.targets.json").signed.targets.values()
+            entries = ((a.name, a.version, t) for t in published if (a := _asset_of(t)) is not None)
+            self.index.rebuild(entries, version_now)
+        target = self.index.find(name, version)
+        return _asset_of(target) if target is not None else None
 
     def signer(self, role: str) -> CryptoSigner:
         return load_signer(self.keys_dir / f"{role}.pem")
@@ -118,9 +155,7 @@ class CatalogRepository:
     def root_signers(self, key_files: Sequence[Path] = ()) -> list[CryptoSigner]:
         files = list(key_files) or sorted(self.root_keys_dir.glob("root-*.pem"))
         if not files:
-            raise CatalogError(
-                f"No root key: give the offline root key with --root-key (none in {self.root_keys_dir})"
-            )
+            raise CatalogError(f"No root key: give the offline root key with --root-key (none in {self.root_keys_dir})")
         return [load_signer(f) for f in files]
 
     # -- writing -------------------------------------------------------------------------------------------
@@ -149,6 +184,7 @@ class CatalogRepository:
         self.draft.parent.mkdir(parents=True, exist_ok=True)
         targets.to_file(str(self.draft), _SERIALIZER)
         self.publish(bump_targets=False)
+        self.index.published(targets.signed.version, complete=True)  # nothing published yet: complete
         return root
 
     def add(self, file: Path, *, kind: str, name: str, version: str, depends: Sequence[str] = (),
@@ -163,26 +199,26 @@ class CatalogRepository:
         refs = tuple(AssetRef.parse(d) for d in depends)
         if not file.is_file():
             raise CatalogError(f"{file} is not a file")
-        md = self.targets()
+        self._check_exists()
         path = f"assets/{name}/{version}/{file.name}"
         new = TargetFile.from_file(path, str(file), ["sha256"])
-        for existing in self.assets():
-            if (existing.name, existing.version) == (name, version):
+        asset = Asset(kind, name, version, path, new.hashes["sha256"], new.length, refs, dict(metadata or {}))
+        new.unrecognized_fields["custom"] = asset.custom()
+        while True:
+            existing = self._known(name, version)
+            if existing is not None:
                 if existing.sha256 == new.hashes["sha256"] and existing.path == path:
                     return existing, False
                 raise AssetExists(
                     f"Asset {name}@{version} is already published with sha256 {existing.sha256}; an asset version "
                     "never changes: publish the new file as a new version"
                 )
-        asset = Asset(kind, name, version, path, new.hashes["sha256"], new.length, refs, dict(metadata or {}))
-        new.unrecognized_fields["custom"] = asset.custom()
-        stored = self.targets_dir / "assets" / name / version / f"{new.hashes['sha256']}.{file.name}"
-        stored.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, stored)
-        md.signed.targets[path] = new
-        self.draft.parent.mkdir(parents=True, exist_ok=True)
-        md.to_file(str(self.draft), _SERIALIZER)
-        return asset, True
+            stored = self.targets_dir / "assets" / name / version / f"{new.hashes['sha256']}.{file.name}"
+            stored.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(file, stored)
+            if self.index.stage(name, version, new):
+                return asset, True
+            # another add staged this version meanwhile: judged like any existing one
 
     def publish(self, *, expires: dict[str, timedelta] | None = None, bump_targets: bool = True) -> Published:
         """Sign the draft as the next targets version, then a new snapshot and timestamp over it."""
@@ -193,6 +229,8 @@ class CatalogRepository:
         has_published = (self.metadata_dir / "timestamp.json").is_file()
         snapshot = self.snapshot() if has_published else Metadata(Snapshot())
         timestamp = self.timestamp() if has_published else Metadata(Timestamp())
+        index_complete = (has_published and not self.draft.is_file()
+                          and self.index.complete_for() == snapshot.signed.meta["targets.json"].version)  # fmt: skip
         if has_published and bump_targets:
             targets.signed.version = snapshot.signed.meta["targets.json"].version + 1
         targets.signed.expires = now + expiry["targets"]
@@ -210,9 +248,10 @@ class CatalogRepository:
         timestamp.signed.expires = now + expiry["timestamp"]
         timestamp.sign(self.signer("timestamp"))
         self._write(timestamp, "timestamp.json")
+        self.index.published(targets.signed.version, complete=index_complete)  # the staged are signed now
         self.draft.unlink(missing_ok=True)
         return Published(root.signed.version, targets.signed.version, snapshot.signed.version,
-                         timestamp.signed.version, len(self.assets()))  # fmt: skip
+                         timestamp.signed.version, len(_assets(targets)))  # fmt: skip
 
     def rotate_keys(self, role: str, root_key_files: Sequence[Path] = ()) -> str:
         """Replace ``role``'s key: a new root version (signed by the current root key, and for root by the
@@ -250,3 +289,12 @@ class CatalogRepository:
             "assets": [json.loads(json.dumps({**a.custom()["glimpse"], "sha256": a.sha256, "length": a.length}))
                        for a in self.assets()],
         }  # fmt: skip
+
+
+def _assets(md: Metadata[Targets]) -> list[Asset]:
+    found = (_asset_of(t) for t in md.signed.targets.values())
+    return sorted((a for a in found if a is not None), key=lambda a: (a.name, a.version))
+
+
+def _asset_of(target: TargetFile) -> Asset | None:
+    return Asset.from_target(target.path, target.length, target.hashes, target.custom)

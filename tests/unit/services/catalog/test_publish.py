@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tuf.api.exceptions import DownloadHTTPError
+from tuf.api.metadata import TargetFile
 from tuf.ngclient import FetcherInterface, Updater
 
-from glimpse.domain.catalog import AssetExists, CatalogError
+from glimpse.domain.catalog import Asset, AssetExists, CatalogError
 from glimpse.services.catalog.publish import CatalogRepository
 
 
@@ -65,6 +67,72 @@ def test_an_asset_version_never_changes(repo: CatalogRepository, tmp_path: Path)
         repo.add(data, kind="murano-package", name="pkg", version="1")
     assert repo.add(data, kind="murano-package", name="pkg", version="2")[1]
     assert [(a.name, a.version) for a in repo.assets()] == [("pkg", "1"), ("pkg", "2")]
+
+
+def test_add_reads_no_targets_metadata(
+    repo: CatalogRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Adding costs the same in a catalog of any size: the name and version are looked up in the index (staged
+    or published), never in the whole targets metadata (only publish reads and signs that)."""
+    data = tmp_path / "a.yaml"
+    data.write_bytes(b"a")
+    repo.add(data, kind="heat-template", name="a", version="1")
+    repo.publish()
+    loaded: list[str] = []
+    load = CatalogRepository._load
+    monkeypatch.setattr(CatalogRepository, "_load", lambda self, name: loaded.append(name) or load(self, name))
+    data.write_bytes(b"b")
+    assert repo.add(data, kind="heat-template", name="b", version="1")[1]
+    with pytest.raises(AssetExists):
+        repo.add(data, kind="heat-template", name="a", version="1")  # published: found in the index
+    data.write_bytes(b"c")
+    with pytest.raises(AssetExists):
+        repo.add(data, kind="heat-template", name="b", version="1")  # staged: found in the draft
+    assert not [name for name in loaded if name.endswith("targets.json")]
+    monkeypatch.undo()
+    assert repo.publish().assets == 2
+    assert [(a.name, a.version) for a in repo.assets()] == [("a", "1"), ("b", "1")]
+    assert repo.index.staged() == []  # signed now
+
+
+def test_a_catalog_without_an_index_gets_one_built_once(repo: CatalogRepository, tmp_path: Path) -> None:
+    """A catalog made before the index existed (or published from a whole draft a tool wrote) still refuses a
+    changed version: its first add builds the index from the published targets."""
+    data = tmp_path / "a.yaml"
+    data.write_bytes(b"a")
+    repo.add(data, kind="heat-template", name="a", version="1")
+    repo.publish()
+    draft = repo.targets()  # a tool writes a whole draft with one more target (not through add), and publishes it
+    target = TargetFile.from_file("assets/tool/1/a.yaml", str(data), ["sha256"])
+    target.unrecognized_fields["custom"] = Asset("heat-template", "tool", "1", target.path, "", 1).custom()
+    draft.signed.targets[target.path] = target
+    draft.to_file(str(repo.draft))
+    data.write_bytes(b"other")
+    with pytest.raises(AssetExists):  # the whole draft is read while there is one
+        repo.add(data, kind="heat-template", name="tool", version="1")
+    repo.publish()
+    with pytest.raises(AssetExists):  # the index was not current: rebuilt from the published targets
+        repo.add(data, kind="heat-template", name="tool", version="1")
+    assert repo.index.find("tool", "1") is not None
+    assert repo.add(data, kind="heat-template", name="tool", version="2")[1]
+
+
+def test_two_adds_of_one_version_cannot_both_win(
+    repo: CatalogRepository, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "a.yaml"
+    data.write_bytes(b"first")
+    repo.add(data, kind="heat-template", name="a", version="1")
+    race = iter([None])  # the second add looked before the first staged its entry
+    known = CatalogRepository._known
+    monkeypatch.setattr(CatalogRepository, "_known", lambda self, n, v: next(race, known(self, n, v)))
+    data.write_bytes(b"second")
+    with pytest.raises(AssetExists):  # its exclusive create fails, and it is judged by the first add's entry
+        repo.add(data, kind="heat-template", name="a", version="1")
+    monkeypatch.undo()
+    repo.publish()
+    [asset] = repo.assets()
+    assert asset.sha256 == hashlib.sha256(b"first").hexdigest()
 
 
 def test_bad_input_is_refused(repo: CatalogRepository, tmp_path: Path) -> None:
