@@ -1,33 +1,25 @@
 """The dashboard in a real headless Chromium (Debian's `chromium` and `chromium-driver`, `make system-deps`)
 driven by Selenium against a real `glimpse serve` in its embedded mode: sign in with a Glimpse token, browse
 Applications and Images, upload an image through the page with its progress bar, and see it active.
-Screenshots of every page go to GLIMPSE_TEST_ARTIFACTS (default: test-artifacts/) under dashboard/."""
+Screenshots of every page go to GLIMPSE_TEST_ARTIFACTS (default: test-artifacts/) under dashboard/ (conftest.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.browser.conftest import needs_chromium, shot
 from tests.serverproc import GLIMPSE, free_port, new_database, server_env, spawn, stop, wait_for_root
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-ARTIFACTS = Path(os.environ.get("GLIMPSE_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "dashboard"
-
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None, reason="needs Debian's chromium and chromium-driver: make system-deps"
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +28,25 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     home = tmp_path_factory.mktemp("dashboard-browser")
     with new_database(home, "glimpse_dash") as database_url:
         env = server_env(home / "data", database_url, home)
-        made = subprocess.run([GLIMPSE, "token", "create", "--user", "alice", "--project", "alpha", "--role",
-                               "member", "--role", "reader"], env=env, capture_output=True, text=True, check=True)
+        made = subprocess.run(
+            [
+                GLIMPSE,
+                "token",
+                "create",
+                "--user",
+                "alice",
+                "--project",
+                "alpha",
+                "--role",
+                "member",
+                "--role",
+                "reader",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         token = made.stdout.strip().splitlines()[-1]
         port = free_port()
         process = spawn(port, env, home / "server.log")
@@ -46,25 +55,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
             yield f"http://localhost:{port}", token  # localhost: a secure context, so the Secure cookie is kept
         finally:
             stop(process)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM or ""
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER or ""))
-    driver.implicitly_wait(2)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-def shot(driver: WebDriver, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    assert driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
 
 
 def test_sign_in_browse_and_upload(server: tuple[str, str], browser: WebDriver, tmp_path: Path) -> None:
