@@ -3,8 +3,9 @@ what it writes under a key-encryption key in the real Barbican of scripts/barbic
 user through a Barbican ACL; python-glanceclient uploads and downloads.
 
 What is on disk is the sealed object (a header, then 64 KiB chunks), never the data; the image's size, checksum
-and multihash are the data's; downloads (whole and ranged) give the data back; an import, run by the worker with
-no user token, seals fast's copy (and not plain's); a stored object altered on disk is never served; with
+and multihash are the data's; downloads (whole and ranged) give the data back, also from the Swift store
+``vault`` (a large object in segments); an import, run by the worker with no user token, seals fast's copy (and
+not plain's), and copy-image opens a sealed source; a stored object altered on disk is never served; with
 Barbican unreachable an upload to ``fast`` answers 503 and leaves nothing.
 """
 
@@ -22,6 +23,7 @@ from typing import Any
 import glanceclient  # type: ignore[import-untyped]
 import httpx
 import pytest
+import swiftclient  # type: ignore[import-untyped]
 from barbicanclient import client as barbican_client
 from glanceclient import exc as glance_exc
 
@@ -43,12 +45,24 @@ pytestmark = pytest.mark.e2e
 
 STORES = """
 [DEFAULT]
-enabled_backends = fast:file, plain:file
+enabled_backends = fast:file, plain:file, vault:swift
 
 [glance_store]
 default_backend = fast
 
 [fast]
+encrypt_at_rest = true
+encrypt_at_rest_key = {key}
+
+[vault]
+swift_store_auth_address = http://127.0.0.1:8080/auth/v1.0
+swift_store_auth_version = 1
+swift_store_user = glimpse:glimpse
+swift_store_key = glimpse-secret
+swift_store_container = {container}
+swift_store_create_container_on_put = true
+swift_store_large_object_size = 16
+swift_store_large_object_chunk_size = 8
 encrypt_at_rest = true
 encrypt_at_rest_key = {key}
 
@@ -81,7 +95,13 @@ def kek(barbican: str, keystone: str) -> str:  # noqa: F811
 
 
 def _serve(factory: pytest.TempPathFactory, name: str, key: str, *, cache_time: int = 300, conf: str = "") -> Any:
-    return keystone_server(factory, name, extra=STORES.format(key=key, cache_time=cache_time, conf=conf))
+    return keystone_server(
+        factory,
+        name,
+        extra=STORES.format(
+            key=key, cache_time=cache_time, conf=conf, container=f"glimpse-e2e-{uuid.uuid4().hex[:10]}"
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +110,15 @@ def sealing_server(tmp_path_factory: pytest.TempPathFactory, kek: str) -> Iterat
         yield server
 
 
-def glance_as(server: KeystoneServer, user: str = "alpha-member", project: str = "alpha") -> Any:
-    return glanceclient.Client("2", endpoint=server.url, session=password_session(user, project))
+def glance_as(server: KeystoneServer, user: str = "alpha-member", project: str = "alpha", *password: str) -> Any:
+    return glanceclient.Client("2", endpoint=server.url, session=password_session(user, project, *password))
+
+
+def swift() -> Any:
+    """The Swift of scripts/swift-up, as the vault store signs in."""
+    return swiftclient.Connection(
+        authurl="http://127.0.0.1:8080/auth/v1.0", user="glimpse:glimpse", key="glimpse-secret", auth_version="1"
+    )
 
 
 def stored_file(server: KeystoneServer, store: str, image_id: str) -> Path:
@@ -224,3 +251,50 @@ def test_barbican_down_an_upload_fails_with_503_and_leaves_nothing(
         # the plain store does not need the key manager
         other = upload(glance, b"plain data", "plain")
         assert download(glance, other) == b"plain data"
+
+
+def test_a_sealed_swift_large_object_reads_back_whole_and_in_ranges(sealing_server: KeystoneServer) -> None:
+    """Over Swift's segments (8 MiB, an SLO from 16 MiB): the store's pieces never fall on chunk boundaries."""
+    data = os.urandom(20 * 1024 * 1024 + 4321)
+    glance = glance_as(sealing_server)
+    with stays_healthy(sealing_server):
+        image_id = upload(glance, data, "vault")
+        image = glance.images.get(image_id)
+        assert (image["stores"], image["size"], image["os_hash_value"]) == (
+            "vault", len(data), hashlib.sha512(data).hexdigest()
+        )  # fmt: skip
+        config = sealing_server.config.read_text()
+        container = config.split("swift_store_container = ", 1)[1].split()[0]
+        _, stored = swift().get_object(container, image_id)
+        assert len(stored) == sealed_size(len(data))
+        assert stored.startswith(MAGIC)
+        assert data[:4096] not in stored
+        assert download(glance, image_id) == data
+        segment = 8 * 1024 * 1024 - HEADER_SIZE  # the data at the first segment's end
+        for start, end in ((segment - 100, segment + 100), (len(data) - 70_000, len(data) - 1), (123, 17_000_000)):
+            response = ranged(sealing_server, image_id, f"bytes={start}-{end}")
+            assert response.status_code == 206
+            assert response.content == data[start : end + 1]
+
+
+def test_copy_image_opens_the_sealed_source_and_seals_again(sealing_server: KeystoneServer) -> None:
+    """An admin's copy-image (in the worker) of a sealed copy: plain where the target is plain, sealed under a new
+    data key where it encrypts; the copy is checked against the image's recorded hash, so it is the data."""
+    data = os.urandom(3 * PLAIN_CHUNK + 77)
+    glance = glance_as(sealing_server)
+    admin = glance_as(sealing_server, "admin", "admin", "admin")  # scripts/keystone-up's bootstrap admin
+    with stays_healthy(sealing_server):
+        image_id = upload(glance, data, "fast")
+        admin.images.image_import(image_id, method="copy-image", stores=["plain", "vault"])
+        deadline = time.monotonic() + 120
+        while glance.images.get(image_id).get("os_glance_importing_to_stores"):
+            assert time.monotonic() < deadline, glance.images.get(image_id)
+            time.sleep(0.3)
+        assert set(glance.images.get(image_id)["stores"].split(",")) == {"fast", "plain", "vault"}
+        assert stored_file(sealing_server, "plain", image_id).read_bytes() == data
+        fast = stored_file(sealing_server, "fast", image_id).read_bytes()
+        container = sealing_server.config.read_text().split("swift_store_container = ", 1)[1].split()[0]
+        _, vault = swift().get_object(container, image_id)
+        assert vault.startswith(MAGIC)
+        assert vault[:HEADER_SIZE] != fast[:HEADER_SIZE]  # its own data key and nonce prefix
+        assert len(vault) == len(fast) == sealed_size(len(data))
