@@ -100,14 +100,15 @@ def build_services(
     policy: Policy | None = None,
     metrics: Metrics | None = None,
 ) -> Services:
+    stores = stores or build_registry(settings)
+    metrics = metrics or Metrics(store.id for store in stores)
     db = db or Database(
         settings.database_url.get_secret_value(),
         busy_timeout=settings.database_busy_timeout,
         replica_url=settings.database_slave_url.get_secret_value() or None,
         replica_max_lag=settings.database_replica_max_lag,
+        on_replica_read=metrics.db_read,
     )
-    stores = stores or build_registry(settings)
-    metrics = metrics or Metrics(store.id for store in stores)
     policy = policy or Policy.from_settings(settings)
     schemas = Schemas(settings)
     protections = PropertyProtections.from_settings(settings, policy)

@@ -110,6 +110,14 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.db_reads = Counter(
+            "glimpse_db_reads",
+            "Lists and shows with a read replica configured, by the server that answered (server=replica or "
+            "primary) and, for the primary, why (behind: the replica had not replayed a change the caller must "
+            "see; unavailable: it could not be reached; refused: it refused the query).",
+            ["server", "reason"],
+            registry=self.registry,
+        )
         for direction in ("in", "out"):
             self.cache_bytes.labels(direction)
         for reason in ("budget", "invalid", "inactive", "deleted"):
@@ -132,6 +140,13 @@ class Metrics:
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def db_read(self, reason: str | None) -> None:
+        """Count one read a replica could have served: by it (``reason`` None), else by the primary."""
+        if reason is None:
+            self.db_reads.labels("replica", "").inc()
+        else:
+            self.db_reads.labels("primary", reason).inc()
 
     def bytes_in(self, store_id: str, count: int) -> None:
         self.store_bytes.labels(store_id, "in").inc(count)

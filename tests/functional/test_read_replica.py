@@ -78,6 +78,13 @@ def names(client: TestClient) -> list[str]:
     return [image["name"] for image in response.json()["images"]]
 
 
+def reads(served: Node) -> dict[tuple[str, str], int]:
+    """glimpse_db_reads_total by (server, reason), as /metrics shows them."""
+    text = served(ALICE).get("/metrics").text
+    found = re.findall(r'^glimpse_db_reads_total\{reason="(\w*)",server="(\w+)"\} (\d+)', text, re.MULTILINE)
+    return {(server, reason): int(float(count)) for reason, server, count in found}
+
+
 def statements(engine: sa.Engine) -> list[str]:
     """Every statement the engine sends from now on (an observer, not a double: the statements still run)."""
     seen: list[str] = []
@@ -122,6 +129,7 @@ def test_a_caller_reads_its_own_changes_while_the_replica_lags(served: Node, pg_
         # ... while carol, in the same project, reads the lagging replica
         assert names(carol) == ["doomed", "kept"]
         assert carol.get(f"/v2/images/{late}").status_code == 404
+        assert reads(served) == {("primary", "behind"): 3, ("replica", ""): 2}
     pg_replica.caught_up()
     assert names(carol) == ["late", "renamed"]
 
@@ -186,6 +194,7 @@ def test_reads_fall_back_to_the_primary_when_the_replica_stops(served: Node, pg_
     assert names(carol) == ["first", "second"]
     for image_id in (first, second):
         assert carol.get(f"/v2/images/{image_id}").status_code == 200
+    assert reads(served) == {("replica", ""): 1, ("primary", "unavailable"): 3}
 
 
 def test_a_replica_that_never_answers_costs_nothing(tmp_path: Path, clean_db: str) -> None:

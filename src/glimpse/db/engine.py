@@ -148,14 +148,17 @@ class Database:
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         replica_url: str | None = None,
         replica_max_lag: float = 0.0,
+        on_replica_read: Callable[[str | None], None] | None = None,
     ) -> None:
         """``replica_url``: a PostgreSQL streaming replica of this (PostgreSQL) database for ``read``;
         ``replica_max_lag`` (seconds, 0: no bound): how old a change it has not replayed may be before every
-        read goes to the primary (db/replica.py)."""
+        read goes to the primary (db/replica.py); ``on_replica_read(reason)``: told of each read the replica
+        served (None) or left to the primary (unavailable, refused, behind)."""
         self.url = url
         self.engine = make_engine(url, busy_timeout=busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.replica: Replica | None = None
+        self._on_replica_read = on_replica_read or (lambda _reason: None)
         if replica_url:
             self.replica = Replica(make_replica_engine(replica_url), max_lag=replica_max_lag)
             if self.dialect == "postgresql":  # where a change ends in the log is known only there
@@ -232,9 +235,15 @@ class Database:
         it, else on the primary (see ``run_sync``)."""
         if self.replica is not None:
             try:
-                return self.replica.read(work, current_caller.get())
-            except ReplicaUnusable:
-                pass
+                result = self.replica.read(work, current_caller.get())
+            except ReplicaUnusable as exc:
+                self._on_replica_read(exc.reason)
+            except Exception:  # the replica answered; the work itself failed (an image not found)
+                self._on_replica_read(None)
+                raise
+            else:
+                self._on_replica_read(None)
+                return result
         return self.run_sync(work)
 
     async def read(self, work: Callable[[Session], T]) -> T:

@@ -52,11 +52,11 @@ _REPLAYED = text("SELECT pg_last_wal_replay_lsn() - '0/0'::pg_lsn")
 
 
 class ReplicaUnusable(Exception):
-    """The replica cannot serve this read: run it on the primary."""
+    """The replica cannot serve this read: run it on the primary. ``reason``: unavailable, refused, behind."""
 
-
-class ReplicaBehind(ReplicaUnusable):
-    """The replica has not replayed a change this read must see yet."""
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Positions:
@@ -72,6 +72,10 @@ class Positions:
         self._overdue = 0  # the furthest position written more than max_lag seconds ago
         self.replayed = 0  # the furthest position the replica was seen to have replayed
 
+    def __len__(self) -> int:
+        """How many changes are remembered: a caller's last, and those younger than max_lag."""
+        return len(self._callers) + len(self._recent)
+
     def wrote(self, caller: str | None, position: int) -> None:
         with self._lock:
             if position <= self.replayed:
@@ -80,15 +84,22 @@ class Positions:
                 self._callers[caller] = max(position, self._callers.get(caller, 0))
             if self.max_lag:
                 self._recent.append((self._clock(), position))
+                self._expire()  # a process that only writes (the worker) keeps max_lag seconds of changes
+
+    def _expire(self) -> bool:
+        """Fold the changes older than max_lag into the overdue position; whether there were any."""
+        deadline = self._clock() - self.max_lag
+        if not self._recent or self._recent[0][0] > deadline:
+            return False
+        while self._recent and self._recent[0][0] <= deadline:
+            self._overdue = max(self._overdue, self._recent.popleft()[1])
+        return True
 
     def needed(self, caller: str | None, seen: int = 0) -> int:
         """How far the replica must have replayed to serve this caller's read (0: it may serve it as it is);
         ``seen``: a position the caller's client says its changes through another process end at."""
         with self._lock:
-            if self._recent and self._recent[0][0] <= self._clock() - self.max_lag:
-                deadline = self._clock() - self.max_lag
-                while self._recent and self._recent[0][0] <= deadline:
-                    self._overdue = max(self._overdue, self._recent.popleft()[1])
+            if self.max_lag and self._expire():
                 # what the overdue position covers needs no entry of its own
                 self._callers = {who: end for who, end in self._callers.items() if end > self._overdue}
             own = self._callers.get(caller, 0) if caller is not None else 0
@@ -137,7 +148,7 @@ class Replica:
         must see; ReplicaUnusable when the replica cannot serve it (the caller then reads from the primary).
         Errors of the work itself pass through."""
         if time.monotonic() < self._down_until:
-            raise ReplicaUnusable("the replica was unreachable moments ago")
+            raise ReplicaUnusable("the replica was unreachable moments ago", "unavailable")
         needed = self.positions.needed(caller.key, caller.seen) if caller is not None else self.positions.needed(None)
         try:
             with self._sessions.begin() as session:
@@ -146,13 +157,13 @@ class Replica:
                     if replayed is not None:  # None: not a standby, it has everything
                         self.positions.saw(int(replayed))
                         if replayed < needed:
-                            raise ReplicaBehind(f"the replica has replayed {replayed} of {needed} bytes")
+                            raise ReplicaUnusable(f"the replica has replayed {replayed} of {needed} bytes", "behind")
                 return work(session)
         except (sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
             if isinstance(exc, sa_exc.DBAPIError) and getattr(exc.orig, "sqlstate", None) == _WRITE_REFUSED:
                 raise
             cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig else exc
-            if _is_outage(exc):
+            if outage := _is_outage(exc):
                 self._down_until = time.monotonic() + self.retry_after
                 log.warning(
                     "the read replica is unavailable, reading from the primary for %.0f s: %s",
@@ -163,7 +174,7 @@ class Replica:
                 log.warning(
                     "the read replica could not serve a read, reading it from the primary: %s", _first_line(cause)
                 )
-            raise ReplicaUnusable(_first_line(cause)) from exc
+            raise ReplicaUnusable(_first_line(cause), "unavailable" if outage else "refused") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -141,6 +141,16 @@ def test_a_change_older_than_max_lag_that_the_replica_lacks_sends_everyone_to_th
     assert (positions.needed("carol@alpha"), positions.needed("alice@alpha")) == (0, 0)
 
 
+def test_a_process_that_only_writes_remembers_max_lag_seconds_of_changes() -> None:
+    clock = Clock()
+    positions = Positions(max_lag=2.0, clock=clock)
+    for position in range(1, 1001):  # the worker: a change every 1/64 s (exact in binary), never a read
+        positions.wrote(None, position)
+        clock.now += 1 / 64
+    assert len(positions) == 128  # the last 2 s of changes, when the last one was written
+    assert positions.needed(None) == 873  # written 2 s ago or more, and not seen replayed
+
+
 def test_without_max_lag_a_change_is_never_overdue() -> None:
     clock = Clock()
     positions = Positions(max_lag=0, clock=clock)
