@@ -13,26 +13,23 @@ from typing import Any
 
 import httpx
 import pytest
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser.conftest import needs_chromium, shot
+from tests.heat import KEYSTONE_URL, TEMPLATE, USER_PASSWORD, token_of
 from tests.serverproc import free_port, new_database, server_env, spawn, stop, wait_for_root
 
 pytestmark = needs_chromium
 
-KEYSTONE = "http://127.0.0.1:5000"  # scripts/keystone-up and its accounts (scripts/keystone_accounts.py)
-PASSWORD = "glimpse-test-password"
 CONFIG = f"""\
 [paste_deploy]
 flavor = keystone
 
 [keystone_authtoken]
-auth_url = {KEYSTONE}
+auth_url = {KEYSTONE_URL}
 auth_type = password
 project_domain_name = Default
 user_domain_name = Default
@@ -43,17 +40,6 @@ interface = public
 
 [artifacts]
 mount = /glare
-"""
-TEMPLATE = b"""heat_template_version: 2021-04-16
-description: A random word, made by Heat alone
-parameters:
-  length: {type: number, default: 8}
-resources:
-  word:
-    type: OS::Heat::RandomString
-    properties: {length: {get_param: length}}
-  marker:
-    type: OS::Heat::None
 """
 ENVIRONMENT = b"parameter_defaults:\n  length: 24\n"
 
@@ -73,16 +59,6 @@ def keystone_server(heat: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             yield f"http://localhost:{port}"  # localhost: a secure context, so the Secure cookie is kept
         finally:
             stop(process)
-
-
-def token_of(user: str) -> str:
-    auth = v3.Password(
-        auth_url=f"{KEYSTONE}/v3", username=user, password=PASSWORD, project_name=user.split("-")[0],
-        user_domain_name="Default", project_domain_name="Default",
-    )  # fmt: skip
-    token = ks_session.Session(auth=auth, timeout=30).get_token()
-    assert token is not None
-    return token
 
 
 def artifact(url: str, token: str, type_name: str, blob: str, data: bytes, **body: Any) -> dict[str, Any]:
@@ -134,7 +110,7 @@ def test_launch_a_stack_see_it_running_and_delete_it(keystone_server: str, brows
     browser.get(f"{url}/dashboard/apps/heat_templates/{template['id']}")
     wait.until(expected_conditions.url_contains("/dashboard/login"))
     browser.find_element(By.ID, "username").send_keys("alpha-member")
-    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "password").send_keys(USER_PASSWORD)
     browser.find_element(By.ID, "project").send_keys("alpha")
     shot(browser, "stacks-01-keystone-sign-in")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()

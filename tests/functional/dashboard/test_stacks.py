@@ -17,20 +17,17 @@ from typing import Any
 import httpx
 import openstack.connection
 import pytest
-from keystoneauth1 import session as ks_session
-from keystoneauth1.identity import v3
 from starlette.testclient import TestClient
 
 from glimpse.container import Services, build_services
 from glimpse.context import RequestContext
 from glimpse.settings import load_settings
 from tests.functional.dashboard.conftest import Browser, browser_for
+from tests.heat import KEYSTONE_URL, TEMPLATE, USER_PASSWORD, password_session
 
-KEYSTONE = "http://127.0.0.1:5000"  # scripts/keystone-up; its accounts: scripts/keystone_accounts.py
-PASSWORD = "glimpse-test-password"
 KEYSTONE_ENV = {
     "GLIMPSE_AUTH": "keystone",
-    "GLIMPSE_KEYSTONE_AUTH_URL": KEYSTONE,
+    "GLIMPSE_KEYSTONE_AUTH_URL": KEYSTONE_URL,
     "GLIMPSE_KEYSTONE_USERNAME": "glimpse",
     "GLIMPSE_KEYSTONE_PASSWORD": "glimpse-service-password",
     "GLIMPSE_KEYSTONE_PROJECT_NAME": "service",
@@ -38,19 +35,6 @@ KEYSTONE_ENV = {
     "GLIMPSE_KEYSTONE_PROJECT_DOMAIN_NAME": "Default",
     "GLIMPSE_KEYSTONE_INTERFACE": "public",
 }
-TEMPLATE = b"""heat_template_version: 2021-04-16
-description: a word and nothing else
-parameters:
-  length: {type: number, default: 8}
-resources:
-  word:
-    type: OS::Heat::RandomString
-    properties: {length: {get_param: length}}
-  marker:
-    type: OS::Heat::None
-outputs:
-  word: {value: {get_attr: [word, value]}}
-"""
 ENVIRONMENT = b"parameter_defaults:\n  length: 13\n"
 ROW = re.compile(r'<tr id="stack-([0-9a-f-]{36})">\s*<td data-label="Name">([^<]*)</td>.*?'
                  r'<span class="stack-status[^"]*">([A-Z_]+)</span>', re.S)  # fmt: skip
@@ -103,12 +87,6 @@ class Person(Browser):
         assert stack_id not in self.stacks()
 
 
-def keystone_session(user: str) -> ks_session.Session:
-    auth = v3.Password(auth_url=f"{KEYSTONE}/v3", username=user, password=PASSWORD, project_name=user.split("-")[0],
-                       user_domain_name="Default", project_domain_name="Default")  # fmt: skip
-    return ks_session.Session(auth=auth, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def dashboard(
     heat: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
@@ -126,13 +104,13 @@ def dashboard(
 
 def person(web: TestClient, user: str) -> Person:
     browser = Person(web)
-    browser.sign_in(username=user, password=PASSWORD, project=user.split("-")[0])
+    browser.sign_in(username=user, password=USER_PASSWORD, project=user.split("-")[0])
     return browser
 
 
 def context_of(web: TestClient, services: Services, user: str) -> RequestContext:
     """The user's context as Glimpse builds it from a token of theirs."""
-    token = keystone_session(user).get_token()
+    token = password_session(user).get_token()
     ctx: RequestContext = web.portal.call(services.auth.authenticate, {"x-auth-token": token})  # type: ignore[union-attr]
     return ctx
 
@@ -184,7 +162,7 @@ def test_launch_suspend_resume_and_delete(dashboard: tuple[TestClient, Services]
     assert "1.2.0" in page
 
     # what Heat holds, read with openstacksdk as the same person: tags, and the environment's parameter applied
-    cloud = openstack.connection.Connection(session=keystone_session("alpha-member"), region_name="RegionOne")
+    cloud = openstack.connection.Connection(session=password_session("alpha-member"), region_name="RegionOne")
     stack = cloud.orchestration.get_stack(stack_id)
     assert "glimpse" in stack.tags
     assert f"glimpse-asset={name}" in stack.tags

@@ -4,30 +4,24 @@ orchestration endpoints scripts/heat-up registers: the token is the person's own
 from __future__ import annotations
 
 import pytest
-from keystoneauth1 import session
-from keystoneauth1.identity import v3
 
 from glimpse.auth.catalog import NoEndpoint, user_session
 from glimpse.errors import IdentityUnavailable, Unauthorized
 from glimpse.settings import KeystoneAuthSettings
+from tests.heat import KEYSTONE_URL, password_session
 
-KEYSTONE = "http://127.0.0.1:5000"
-CONF = KeystoneAuthSettings(auth_url=KEYSTONE, http_connect_timeout=5)
+CONF = KeystoneAuthSettings(auth_url=KEYSTONE_URL, http_connect_timeout=5)
 
 
-def token_of(user: str) -> tuple[str, str]:
-    auth = v3.Password(
-        auth_url=f"{KEYSTONE}/v3", username=user, password="glimpse-test-password", project_name=user.split("-")[0],
-        user_domain_name="Default", project_domain_name="Default",
-    )  # fmt: skip
-    keystone = session.Session(auth=auth, timeout=10)
+def token_and_project(user: str) -> tuple[str, str]:
+    keystone = password_session(user)
     token = keystone.get_token()
     assert token is not None
     return token, str(keystone.get_project_id())
 
 
 def test_the_catalog_of_the_persons_own_token(heat: str) -> None:
-    token, project = token_of("alpha-member")
+    token, project = token_and_project("alpha-member")
     found = user_session(CONF, token, "orchestration", "public", None, timeout=7)
     assert found.endpoint == f"{heat}/v1/{project}"
     assert found.session.get_token() == token  # not re-scoped, not a new token
@@ -35,7 +29,7 @@ def test_the_catalog_of_the_persons_own_token(heat: str) -> None:
 
 
 def test_no_endpoint_in_that_region(heat: str) -> None:
-    token, _ = token_of("alpha-member")
+    token, _ = token_and_project("alpha-member")
     with pytest.raises(NoEndpoint, match="no public orchestration endpoint in region InteropGlimpse"):
         user_session(CONF, token, "orchestration", "public", "InteropGlimpse", timeout=7)
 
