@@ -1,17 +1,19 @@
-"""Image list at scale: p50/p99 of every list shape over N images loaded directly with SQL into PostgreSQL.
+"""Image list at scale: p50/p99 of every list shape over N images loaded directly into PostgreSQL or SQLite.
 
     .venv/bin/python bench/scale.py --count 100000                 # load (once) and measure
     .venv/bin/python bench/scale.py --count 100000 --runs 100      # more samples
     .venv/bin/python bench/scale.py --count 100000 --explain       # also EXPLAIN ANALYZE the slowest shape
     .venv/bin/python bench/scale.py --count 100000 --drop          # drop the database at the end
     .venv/bin/python bench/scale.py --count 10000 --runs 5 --drop --results .venv/scale-smoke.json   # CI's smoke run
+    .venv/bin/python bench/scale.py --count 100000 --database sqlite   # the same rows in a SQLite file
 
 The database ``glimpse_scale_<count>`` on 127.0.0.1:5432 (user postgres, trust auth) is migrated to head
 (so a run after a new migration measures its indexes) and, when it holds no images, loaded with one
 ``INSERT ... SELECT generate_series`` per table: 1,000 projects, 90% private, 7% shared (three accepted
 members each), 2% public, 1% community; 2% of names NULL; three properties, two tags (``tag-<i % 50>`` and
 ``kind-<i % 7>``) and one location per image; created one second apart. Kept between runs (loading 1M
-takes minutes), so before/after figures come from the same rows.
+takes minutes), so before/after figures come from the same rows. ``--database sqlite``: the same rows,
+made in Python and inserted with executemany into a SQLite file in the temp directory (kept the same way).
 
 Each shape is the repository's list (``ImageRepository.list``, the statements a ``GET /v2/images`` runs,
 without HTTP) in its own transaction, ``--runs`` times after two warm-up runs; "deep" is the page after
@@ -22,10 +24,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
+import sqlite3
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -43,6 +50,7 @@ from glimpse.domain.queries import parse_image_query
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "scale-latest.json"
 PG = "postgresql://postgres@127.0.0.1:5432/{db}"
+SQLITE_DIR = Path(tempfile.gettempdir())
 PAGE = 25
 DEPTH = 20
 ADMIN = RequestContext(user_id="admin", project_id="project-0", roles=frozenset({"admin", "member"}))
@@ -115,6 +123,57 @@ def prepare(db: str, count: int) -> None:
         log(f"loaded in {time.perf_counter() - started:.0f} s")
 
 
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def _sqlite_rows(count: int) -> Iterator[tuple[str, list[tuple[object, ...]]]]:
+    """The PostgreSQL load's rows, made in Python: (table, rows) in batches, for executemany."""
+    start, batch = datetime(2026, 1, 1), 20_000
+    for first in range(1, count + 1, batch):
+        images, properties, tags, members, locations = [], [], [], [], []
+        for i in range(first, min(first + batch, count + 1)):
+            image_id = str(uuid.UUID(_md5(f"image{i}")))
+            at = (start + timedelta(seconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")
+            share = i % 100
+            visibility = "public" if share < 2 else "community" if share == 2 else "shared" if share < 10 else "private"
+            name = None if i % 50 == 0 else "image-" + _md5(f"name{i}")[:12]
+            images.append((image_id, name, "active", visibility, 0, 0, 0, 0, "bare", "qcow2", f"project-{i % 1000}",
+                           1_000_000 + i, None, _md5(f"sum{i}"), "sha512", _md5(f"hash{i}"), at, at, 0))  # fmt: skip
+            properties += [(image_id, key, value + image_id[0]) for key, value in
+                           (("os_distro", "distro-"), ("os_version", "v"), ("hw_disk_bus", "bus-"))]  # fmt: skip
+            tags += [(image_id, f"tag-{i % 50}"), (image_id, f"kind-{i % 7}")]
+            if 3 <= share <= 9:
+                members += [(image_id, f"project-{(i + k) % 1000}", "accepted", "2026-01-01 00:00:00.000000",
+                             "2026-01-01 00:00:00.000000") for k in (1, 2, 3)]  # fmt: skip
+            locations.append((image_id, "file", f"file:///var/lib/glance/images/{image_id}", "{}"))
+        yield ("INSERT INTO images (id, name, status, visibility, protected, os_hidden, min_disk, min_ram, "
+               "container_format, disk_format, owner, size, virtual_size, checksum, os_hash_algo, os_hash_value, "
+               "created_at, updated_at, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               images)  # fmt: skip
+        yield "INSERT INTO image_properties (image_id, name, value) VALUES (?, ?, ?)", properties
+        yield "INSERT INTO image_tags (image_id, value) VALUES (?, ?)", tags
+        yield ("INSERT INTO image_members (image_id, member, status, created_at, updated_at) "
+               "VALUES (?, ?, ?, ?, ?)", members)  # fmt: skip
+        yield "INSERT INTO image_locations (image_id, store, url, meta) VALUES (?, ?, ?, ?)", locations
+
+
+def prepare_sqlite(path: Path, count: int) -> str:
+    url = f"sqlite:///{path}"
+    migrate.upgrade(url)
+    with sqlite3.connect(path) as conn:
+        if conn.execute("SELECT count(*) FROM images").fetchone() != (0,):
+            return url
+        log(f"loading {count:,} images ...")
+        started = time.perf_counter()
+        for statement, rows in _sqlite_rows(count):
+            conn.executemany(statement, rows)
+        conn.commit()
+        conn.execute("ANALYZE")
+        log(f"loaded in {time.perf_counter() - started:.0f} s")
+    return url
+
+
 def timed(run: Callable[[], object], runs: int) -> dict[str, float]:
     for _ in range(2):
         run()
@@ -182,19 +241,26 @@ def main() -> int:
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE the slowest shape's statements")
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON goes (default {RESULTS})")
+    parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     args = parser.parse_args()
     db = f"glimpse_scale_{args.count}"
-    url = PG.format(db=db)
-    prepare(db, args.count)
+    sqlite_file = SQLITE_DIR / f"{db}.sqlite"
+    if args.database == "sqlite":
+        url = prepare_sqlite(sqlite_file, args.count)
+    else:
+        url = PG.format(db=db)
+        prepare(db, args.count)
     results = measure(url, args.runs)
-    report: dict[str, Any] = {"database": "postgresql", "images": args.count, "runs": args.runs, "shapes": results}
+    report: dict[str, Any] = {"database": args.database, "images": args.count, "runs": args.runs, "shapes": results}
     if args.explain:
         slowest = max(results, key=lambda label: results[label]["p99_ms"])
         report["explain"] = {"shape": slowest, "plan": explain(url, slowest)}
         log(f"\nEXPLAIN of {slowest}:\n{report['explain']['plan']}")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(report, indent=2) + "\n")
-    if args.drop:
+    if args.drop and args.database == "sqlite":
+        sqlite_file.unlink(missing_ok=True)
+    elif args.drop:
         with psycopg.connect(PG.format(db="postgres"), autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}"')
     return 0
