@@ -16,7 +16,7 @@ import operator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, literal_column, or_, select, union
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal_column, or_, select, union
 
 from glimpse.context import RequestContext
 from glimpse.db.models import ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
@@ -120,7 +120,10 @@ def _filters(query: ImageQuery, marker: Image | None) -> list[ColumnElement[bool
             )
         )
     for tag in query.tags:
-        filters.append(ImageRow.id.in_(select(ImageTagRow.image_id).where(ImageTagRow.value == tag)))
+        # a correlated EXISTS, not id IN (...): SQLite drives a query from an IN list when it can (a tag on
+        # 1 image in 7 meant 14,000 primary-key probes and a sort at 100k images), while EXISTS leaves it the
+        # sort index, which it walks until the page is full; PostgreSQL plans both as the same semi-join
+        filters.append(exists().where(ImageTagRow.image_id == ImageRow.id, ImageTagRow.value == tag))
     if marker is not None:
         filters.append(after_marker(marker, query))
     return filters
