@@ -10,6 +10,7 @@ an object without a header (written before the store encrypted) is read as it is
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 
 from glimpse.data import fanout
@@ -29,6 +30,8 @@ from glimpse.data.sealing import (
     unwrap,
 )
 from glimpse.stores.base import Store
+
+log = logging.getLogger(__name__)
 
 
 async def _nothing(_key_id: str) -> bytes:
@@ -66,18 +69,28 @@ class AtRest:
         """The sizes an object of ``size`` bytes of data may have in the store (plain, or sealed)."""
         return {size, sealed_size(size)} if self.keyed(store_id) else {size}
 
-    async def sealers(self, stores: Sequence[Store], *, block_size: int) -> dict[str, Sealer]:
-        """A sealer (a new data key, wrapped) for each of ``stores`` that encrypts; KeyManagerUnavailable when a
-        key cannot be read."""
+    async def sealers(
+        self, stores: Sequence[Store], *, block_size: int, all_must_succeed: bool = True
+    ) -> tuple[dict[str, Sealer], dict[str, BaseException]]:
+        """A sealer (a new data key, wrapped) for each of ``stores`` that encrypts, and why a store got none:
+        its key could not be read (KeyManagerUnavailable; raised at once when ``all_must_succeed``)."""
         made: dict[str, Sealer] = {}
+        refused: dict[str, BaseException] = {}
         for store in stores:
             key_id = self.sealing.get(store.id)
             if key_id is None:
                 continue
-            kek = await self.keys(key_id)
+            try:
+                kek = await self.keys(key_id)
+            except Exception as exc:
+                if all_must_succeed:
+                    raise
+                log.warning("store %s cannot seal (its key %s): %s", store.id, key_id, exc)
+                refused[store.id] = exc
+                continue
             header, data_key = new_header(key_id, kek, chunk_size=CHUNK_SIZE)
             made[store.id] = Sealer(header, data_key, block_size=block_size, held=fanout.held_blocks(store))
-        return made
+        return made, refused
 
     async def open(
         self, store: Store, url: str, start: int = 0, length: int | None = None, *, size: int | None = None

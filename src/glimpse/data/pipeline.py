@@ -28,6 +28,7 @@ from glimpse.data.blocks import BlockPool, Lease, reblock
 from glimpse.data.hashing import Hashes
 from glimpse.data.inspect import Inspect
 from glimpse.data.limits import SizeLimits
+from glimpse.data.sealing import Sealer
 from glimpse.domain.formats import Inspection
 from glimpse.domain.images import Digests
 from glimpse.stores.base import Store, StoredObject
@@ -135,11 +136,18 @@ async def run(
     fresh one when not given) counts the bytes as they pass, so a caller sees the size even after a failure.
     """
     out = out if out is not None else Outcome()
-    # before the first byte: a key manager that cannot be reached fails the write with nothing stored
-    sealers = await plan.sealing.sealers(stores, block_size=plan.block_size) if plan.sealing is not None else {}
+    sealers: dict[str, Sealer] = {}
+    refused: dict[str, BaseException] = {}
+    if plan.sealing is not None:  # before the first byte: a store whose key cannot be read gets nothing
+        sealers, refused = await plan.sealing.sealers(
+            stores, block_size=plan.block_size, all_must_succeed=all_must_succeed
+        )
+        if refused and len(refused) == len(stores):
+            raise next(iter(refused.values()))
+        stores = [store for store in stores if store.id not in refused]
     pool = BlockPool(plan.block_size, recycle=fanout.can_recycle(stores))
     try:
-        out.stored, out.failures = await fanout.write(
+        out.stored, failures = await fanout.write(
             stores,
             key,
             _stages(source, plan, pool, out),
@@ -147,6 +155,7 @@ async def run(
             all_must_succeed=all_must_succeed,
             sealers=sealers,
         )
+        out.failures = {**refused, **failures}
     finally:
         pool.close()
     return out

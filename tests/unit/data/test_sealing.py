@@ -188,6 +188,26 @@ def test_a_key_manager_that_cannot_be_reached_stores_nothing() -> None:
     assert store.objects == {}
 
 
+def test_a_store_whose_key_cannot_be_read_fails_alone_when_not_all_must_succeed() -> None:
+    async def only_kek_1(key_id: str) -> bytes:
+        if key_id != "kek-1":
+            raise KeyManagerUnavailable("the key manager could not be reached")
+        return KEK
+
+    at_rest = AtRest(only_kek_1, sealing={"sealed": "kek-1", "other": "kek-2"})
+    sealed, other, plain = MemoryStore("sealed"), MemoryStore("other"), MemoryStore("plain")
+    plan = pipeline.Plan(block_size=65536, cap=1 << 30, sealing=at_rest)
+    data = os.urandom(3 * P)
+    out = asyncio.run(pipeline.run(_chunks(data), plan, [sealed, other, plain], "image", all_must_succeed=False))
+    assert sorted(out.stored) == ["plain", "sealed"]
+    assert list(out.failures) == ["other"]
+    assert isinstance(out.failures["other"], KeyManagerUnavailable)
+    assert other.objects == {}
+    assert plain.objects[out.stored["plain"].url] == data
+    with pytest.raises(KeyManagerUnavailable):  # every target refused: nothing is read
+        asyncio.run(pipeline.run(_chunks(data), plan, [other], "image", all_must_succeed=False))
+
+
 def test_a_plain_store_beside_a_sealed_one_gets_the_plain_data() -> None:
     data = os.urandom(2 * P + 3)
     sealed, plain = MemoryStore("sealed"), MemoryStore("plain")
