@@ -3,8 +3,9 @@ signed-in person: their own Keystone token, the ``orchestration`` endpoint of th
 (``auth/catalog.py``), openstacksdk for the calls (docs/dashboard.md).
 
 A launch reads the ``heat_templates`` artifact and its ``template`` blob the way a download does (so only an
-asset the person may see and download is launched), and optionally a ``heat_environments`` artifact's
-``environment`` blob, then creates the stack tagged ``glimpse`` plus the asset's name, version and id.
+asset the person may see and download is launched), its ``nested_templates`` (sent as Heat's ``files``), and
+optionally a ``heat_environments`` artifact's ``environment`` blob, then creates the stack tagged ``glimpse``
+plus the asset's name, version and id.
 Running Apps lists the stacks of the person's project that carry the ``glimpse`` tag, with their live status from
 Heat; delete, suspend and resume act only on such a stack. Heat scopes every call to the token's project, so
 another project's stacks are neither listed nor found.
@@ -42,7 +43,7 @@ from glimpse.settings import Settings
 if TYPE_CHECKING:  # openstacksdk (a second or so to import) loads with the first launch or listing
     from openstack.connection import Connection
 
-TEMPLATE_TYPE, TEMPLATE_BLOB = "heat_templates", "template"
+TEMPLATE_TYPE, TEMPLATE_BLOB, NESTED_BLOBS = "heat_templates", "template", "nested_templates"
 ENVIRONMENT_TYPE, ENVIRONMENT_BLOB = "heat_environments", "environment"
 MARKER_TAG = "glimpse"  # every stack launched from an asset carries it; Running Apps lists by it
 TAG_KEYS = ("asset", "version", "artifact")
@@ -244,12 +245,15 @@ class StackService:
             env_asset = await self.artifacts.show(ctx, ENVIRONMENT_TYPE, request.environment_id)
             text = await self._blob(ctx, ENVIRONMENT_TYPE, request.environment_id, ENVIRONMENT_BLOB)
             environment = parse_document(text, f"environment {env_asset['name']}")
+        files = await self._nested(ctx, asset)
         name = request.name.strip() or default_name(str(asset["name"]))
         tags = asset_tags(str(asset["name"]), str(asset.get("version") or ""), str(asset["id"]))
         attrs: dict[str, Any] = {"name": name, "template": template, "parameters": dict(request.parameters or {}),
                                  "tags": ",".join(tags)}  # fmt: skip
         if environment is not None:
             attrs["environment"] = environment
+        if files:
+            attrs["files"] = files
 
         def create(cloud: Connection) -> Any:
             made = cloud.orchestration.create_stack(**attrs)
@@ -295,6 +299,18 @@ class StackService:
         if download.body is None:
             raise BadRequest(f"The {field} of {type_name} {artifact_id} is stored outside Glimpse; upload it first.")
         return await _bounded(download.body, MAX_TEMPLATE_BYTES, f"The {field}")
+
+    async def _nested(self, ctx: RequestContext, asset: Mapping[str, Any]) -> dict[str, str]:
+        """The template's ``nested_templates`` as Heat's ``files``: a resource ``type: inner.yaml`` finds the
+        nested template stored under the key ``inner.yaml``."""
+        files: dict[str, str] = {}
+        for key in sorted(asset.get(NESTED_BLOBS) or {}):
+            data = await self._blob(ctx, TEMPLATE_TYPE, str(asset["id"]), f"{NESTED_BLOBS}/{key}")
+            try:
+                files[key] = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest(f"The nested template {key} is not UTF-8 text.") from None
+        return files
 
     @staticmethod
     def _view(stack: Any) -> RunningStack:

@@ -180,6 +180,48 @@ def test_launch_suspend_resume_and_delete(dashboard: tuple[TestClient, Services]
     alice.wait_gone(stack_id)
 
 
+NESTED_PARENT = b"""heat_template_version: 2021-04-16
+resources:
+  inner: {type: inner.yaml, properties: {size: 9}}
+outputs:
+  word: {value: {get_attr: [inner, word]}}
+"""
+NESTED_CHILD = b"""heat_template_version: 2021-04-16
+parameters:
+  size: {type: number}
+resources:
+  word: {type: OS::Heat::RandomString, properties: {length: {get_param: size}}}
+outputs:
+  word: {value: {get_attr: [word, value]}}
+"""
+
+
+def test_nested_templates_go_to_heat_as_files(dashboard: tuple[TestClient, Services]) -> None:
+    web, services = dashboard
+    alpha = context_of(web, services, "alpha-member")
+    name = f"nested-{uuid.uuid4().hex[:8]}"
+    template = template_asset(web, services, alpha, name, NESTED_PARENT)
+
+    async def add_child() -> None:
+        await services.artifact_blobs.upload(alpha, "heat_templates", template["id"], "nested_templates/inner.yaml",
+                                             _once(NESTED_CHILD), content_type="application/x-yaml",
+                                             content_length=len(NESTED_CHILD))  # fmt: skip
+
+    web.portal.call(add_child)  # type: ignore[union-attr]
+    alice = person(web, "alpha-member")
+    assert alice.post(f"/dashboard/apps/heat_templates/{template['id']}/launch", {"name": name}).status_code == 303
+    (stack_id,) = [sid for sid, (shown, _) in alice.stacks().items() if shown == name]
+    try:
+        alice.wait_for(stack_id, "CREATE_COMPLETE")
+        cloud = openstack.connection.Connection(session=password_session("alpha-member"))
+        stack = cloud.orchestration.get_stack(stack_id)
+        (word,) = [out["output_value"] for out in stack.outputs if out["output_key"] == "word"]
+        assert len(word) == 9  # made by the nested template, with the parent's property
+    finally:
+        alice.post(f"/dashboard/running/{stack_id}/delete")
+    alice.wait_gone(stack_id)
+
+
 def test_another_project_never_sees_or_touches_the_stacks(dashboard: tuple[TestClient, Services]) -> None:
     web, services = dashboard
     alpha = context_of(web, services, "alpha-member")

@@ -9,6 +9,9 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const form = document.getElementById("image-form");
   if (form) enhanceUpload(form);
+  // Running Apps while Heat works on a stack: reload in a few seconds for its new status
+  const busy = document.querySelector("[data-refresh]");
+  if (busy) setTimeout(() => window.location.reload(), 1000 * Number(busy.dataset.refresh));
 });
 
 // Create the image, then stream the chosen file to it with a live progress bar.
