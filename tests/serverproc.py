@@ -6,6 +6,7 @@ directory and database (a new SQLite file, or a new PostgreSQL database when GLI
 
 from __future__ import annotations
 
+import fcntl
 import http.client
 import os
 import signal
@@ -51,6 +52,19 @@ def new_database(directory: Path, prefix: str = "glimpse_proc") -> Iterator[str]
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def machine_lock(name: str) -> Iterator[None]:
+    """Held by one test run on this machine at a time (the other pass of `make test`, a helper's run): for
+    tests that change state every run shares, such as Keystone's registered limits of the glance service.
+    flock: the kernel lets go when the process ends, however it ends."""
+    with open(f"/tmp/glimpse-test-{name}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def free_port() -> int:

@@ -3,7 +3,9 @@ CLI as Keystone's system admin, a real `glimpse serve` with ``use_keystone_limit
 service user, and members and readers of real projects hitting them and reading /v2/info/usage.
 
 The registered limits of the ``glance`` service are the test's own: it removes any it finds before and
-after, so runs do not see each other's.
+after, and holds a machine-wide lock (``machine_lock("keystone-limits")``) from before it sets them until
+after it removed them, so the other pass of `make test`, running beside this one, waits instead of
+replacing or deleting them halfway through.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.e2e.test_keystone import (
     fresh_token,
     keystone_server,
 )
+from tests.serverproc import machine_lock
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +77,11 @@ def unified_limits() -> Iterator[str]:
     """Registered limits for every project, and alpha's own image_size_total; yields the endpoint id."""
     started = subprocess.run([str(KEYSTONE_UP)], capture_output=True, text=True, timeout=900, check=False)
     assert started.returncode == 0, started.stderr[-4000:]
+    with machine_lock("keystone-limits"):
+        yield from _registered_limits()
+
+
+def _registered_limits() -> Iterator[str]:
     endpoint_id = admin_cli(
         "endpoint", "list", "--service", "image", "--interface", "public", "--region", "RegionOne", "-f", "value",
         "-c", "ID",
@@ -121,8 +129,14 @@ def test_limits_come_from_keystone(limits_server: KeystoneServer) -> None:
                headers={"content-type": "application/octet-stream"})  # fmt: skip
     assert put.status_code == 204, put.text
     beta_image = create(server, "beta-member").json()["id"]
-    put = call(server, "beta-member", "PUT", f"/v2/images/{beta_image}/file", content=os.urandom(2 * MiB),
-               headers={"content-type": "application/octet-stream", "x-openstack-image-size": str(2 * MiB)})
+    put = call(
+        server,
+        "beta-member",
+        "PUT",
+        f"/v2/images/{beta_image}/file",
+        content=os.urandom(2 * MiB),
+        headers={"content-type": "application/octet-stream", "x-openstack-image-size": str(2 * MiB)},
+    )
     assert put.status_code == 413
     assert "image_size_total limit is 1 MiB" in put.text
     # image_stage_total: 1 MiB for everyone; the stream is cut off and the image stays queued

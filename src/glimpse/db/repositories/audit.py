@@ -7,9 +7,10 @@ from dataclasses import fields
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select
+from sqlalchemy import Table, and_, delete, or_, select
 from sqlalchemy.orm import Session
 
+from glimpse.db.dialects import insert_ignoring_conflicts
 from glimpse.db.models import AuditRow
 from glimpse.domain.audit import AuditEntry, AuditQuery
 
@@ -37,7 +38,9 @@ class AuditRepository:
             rows = [
                 {**{name: getattr(entry, name) for name in _FIELDS}, "roles": list(entry.roles)} for entry in entries
             ]
-            self.session.execute(insert(AUDIT_TABLE), rows)
+            # an entry already there was written by an earlier try of this batch whose commit was not
+            # acknowledged (the connection dropped after COMMIT): entry ids are unique, so skip it
+            self.session.execute(insert_ignoring_conflicts(self.session, AUDIT_TABLE), rows)
 
     def exists(self, entry_id: str) -> bool:
         return self.session.get(AuditRow, entry_id) is not None

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from glimpse.db.dialects import insert_ignoring_conflicts
 from glimpse.db.models import (
     ImageLocationRow,
     ImagePropertyRow,
@@ -80,8 +80,9 @@ class QuotaRepository:
     # -- usage ----------------------------------------------------------------------------------------
     def lock(self, project_id: str) -> None:
         """Serialise this project's claims until the transaction ends (see the module docstring)."""
-        insert = postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-        self.session.execute(insert(QuotaProjectRow).values(project_id=project_id, claims=0).on_conflict_do_nothing())
+        self.session.execute(
+            insert_ignoring_conflicts(self.session, QuotaProjectRow).values(project_id=project_id, claims=0)
+        )
         self.session.execute(
             update(QuotaProjectRow)
             .where(QuotaProjectRow.project_id == project_id)
