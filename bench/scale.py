@@ -6,6 +6,7 @@
     .venv/bin/python bench/scale.py --count 100000 --drop          # drop the database at the end
     .venv/bin/python bench/scale.py --count 10000 --runs 5 --drop --results .venv/scale-smoke.json   # CI's smoke run
     .venv/bin/python bench/scale.py --count 100000 --database sqlite   # the same rows in a SQLite file
+    .venv/bin/python bench/scale.py --count 100000 --replica      # the same lists on the streaming replica
 
 The database ``glimpse_scale_<count>`` on 127.0.0.1:5432 (user postgres, trust auth) is migrated to head
 (so a run after a new migration measures its indexes) and, when it holds no images, loaded with one
@@ -14,6 +15,10 @@ members each), 2% public, 1% community; 2% of names NULL; three properties, two 
 ``kind-<i % 7>``) and one location per image; created one second apart. Kept between runs (loading 1M
 takes minutes), so before/after figures come from the same rows. ``--database sqlite``: the same rows,
 made in Python and inserted with executemany into a SQLite file in the temp directory (kept the same way).
+
+``--replica`` measures on the streaming replica of ``scripts/pg-replica-up`` (127.0.0.1:5433, the primary's
+whole cluster, so the same database) once it has replayed the load: what ``[database] slave_connection``
+serves.
 
 Each shape is the repository's list (``ImageRepository.list``, the statements a ``GET /v2/images`` runs,
 without HTTP) in its own transaction, ``--runs`` times after two warm-up runs; "deep" is the page after
@@ -50,6 +55,7 @@ from glimpse.domain.queries import parse_image_query
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results" / "scale-latest.json"
 PG = "postgresql://postgres@127.0.0.1:5432/{db}"
+REPLICA = "postgresql://postgres@127.0.0.1:5433/{db}"
 SQLITE_DIR = Path(tempfile.gettempdir())
 PAGE = 25
 DEPTH = 20
@@ -174,6 +180,19 @@ def prepare_sqlite(path: Path, count: int) -> str:
     return url
 
 
+def replayed(db: str) -> str:
+    """The replica's URL of ``db``, once the replica has replayed everything the primary has written."""
+    with psycopg.connect(PG.format(db="postgres"), autocommit=True) as primary:
+        row = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+    assert row is not None
+    started = time.perf_counter()
+    with psycopg.connect(REPLICA.format(db="postgres"), autocommit=True) as replica:
+        while replica.execute("SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (row[0],)).fetchone() != (True,):
+            time.sleep(0.1)
+    log(f"the replica has replayed the load ({time.perf_counter() - started:.1f} s after it ended)")
+    return REPLICA.format(db=db)
+
+
 def timed(run: Callable[[], object], runs: int) -> dict[str, float]:
     for _ in range(2):
         run()
@@ -242,16 +261,19 @@ def main() -> int:
     parser.add_argument("--drop", action="store_true", help="drop the database at the end")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the JSON goes (default {RESULTS})")
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
+    parser.add_argument("--replica", action="store_true", help="measure on the replica of scripts/pg-replica-up")
     args = parser.parse_args()
     db = f"glimpse_scale_{args.count}"
     sqlite_file = SQLITE_DIR / f"{db}.sqlite"
     if args.database == "sqlite":
         url = prepare_sqlite(sqlite_file, args.count)
     else:
-        url = PG.format(db=db)
         prepare(db, args.count)
+        url = replayed(db) if args.replica else PG.format(db=db)
     results = measure(url, args.runs)
     report: dict[str, Any] = {"database": args.database, "images": args.count, "runs": args.runs, "shapes": results}
+    if args.replica:
+        report["server"] = "replica"
     if args.explain:
         slowest = max(results, key=lambda label: results[label]["p99_ms"])
         report["explain"] = {"shape": slowest, "plan": explain(url, slowest)}
