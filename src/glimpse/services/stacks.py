@@ -265,7 +265,7 @@ class StackService:
         """The project's stacks launched from assets, newest first, with Heat's live status."""
 
         def listed(cloud: Connection) -> list[Any]:
-            return list(cloud.orchestration.stacks(tags=[MARKER_TAG], sort_keys="created_at", sort_dir="desc"))
+            return list(cloud.orchestration.stacks(tags=[MARKER_TAG]))  # Heat's order: newest first
 
         return [self._view(stack) for stack in await self._in_cloud(ctx, listed)]
 

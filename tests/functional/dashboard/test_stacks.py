@@ -226,14 +226,17 @@ def test_another_project_never_sees_or_touches_the_stacks(dashboard: tuple[TestC
     web, services = dashboard
     alpha = context_of(web, services, "alpha-member")
     name = f"private-{uuid.uuid4().hex[:8]}"
-    template = template_asset(web, services, alpha, name)
+    template = template_asset(web, services, alpha, f"{name}<script>alert(1)</script>")  # stored XSS in the asset
     alice, bob = person(web, "alpha-member"), person(web, "beta-member")
     assert alice.post(f"/dashboard/apps/heat_templates/{template['id']}/launch",
                       {"parameters": "length=5"}).status_code == 303  # fmt: skip
-    mine = [sid for sid, (shown, _) in alice.stacks().items() if shown.startswith(f"{name}-")]
+    mine = [sid for sid, (shown, _) in alice.stacks().items() if shown.startswith(f"{name}-script-alert")]
     assert len(mine) == 1
     stack_id = mine[0]
     try:
+        page = alice.get("/dashboard/running").text  # the asset's name comes back from the stack's tag, as text
+        assert f"{name}&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "<script>alert" not in page
         running = bob.get("/dashboard/running").text
         assert stack_id not in running
         assert name not in running
