@@ -22,7 +22,7 @@ from glimpse.api.written import COOKIE
 from glimpse.container import Services
 from glimpse.settings import Settings, load_settings
 from tests.conftest import running_services
-from tests.functional.conftest import ALICE, CAROL_READER, OCTET, PATCH21
+from tests.functional.conftest import ALICE, BOB, CAROL_READER, OCTET, PATCH21
 from tests.pgreplica import ReplicaControl
 
 WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE|LOCK)\b", re.IGNORECASE)
@@ -132,6 +132,21 @@ def test_a_caller_reads_its_own_changes_while_the_replica_lags(served: Node, pg_
         assert reads(served) == {("primary", "behind"): 3, ("replica", ""): 2}
     pg_replica.caught_up()
     assert names(carol) == ["late", "renamed"]
+
+
+def test_member_lists_and_shows_follow_the_same_rules(served: Node, pg_replica: ReplicaControl) -> None:
+    alice, bob = served(ALICE), served(BOB)
+    image_id = alice.post("/v2/images", json={"name": "shared", "visibility": "shared"}).json()["id"]
+    pg_replica.caught_up()
+    with pg_replica.paused():
+        assert alice.post(f"/v2/images/{image_id}/members", json={"member": "beta"}).status_code == 200
+        # alice, who shared it, sees the new member at once
+        assert [m["member_id"] for m in alice.get(f"/v2/images/{image_id}/members").json()["members"]] == ["beta"]
+        assert alice.get(f"/v2/images/{image_id}/members/beta").status_code == 200
+        # bob reads the replica, which has not replayed the membership yet
+        assert bob.get(f"/v2/images/{image_id}/members/beta").status_code == 404
+    pg_replica.caught_up()
+    assert bob.get(f"/v2/images/{image_id}/members/beta").json()["status"] == "pending"
 
 
 def test_a_client_brings_its_changes_to_another_process_in_a_cookie(tmp_path: Path, pg_replica: ReplicaControl) -> None:

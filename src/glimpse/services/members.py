@@ -43,19 +43,21 @@ class MemberService:
             return None
         return ctx.project_id or ""
 
-    async def _find(self, ctx: RequestContext, image: Image, member_id: str) -> Member:
+    async def _find(self, ctx: RequestContext, image: Image, member_id: str, *, replica: bool = False) -> Member:
         self._enforce(ctx, "get_member", image)
         only = self._only_member(ctx, image)
         member = None
         if only is None or only == member_id:
-            member = await self.db.run(lambda s: MemberRepository(s).find(image.id, member_id))
+            run = self.db.read if replica else self.db.run
+            member = await run(lambda s: MemberRepository(s).find(image.id, member_id))
         if member is None:
             raise NotFound(f"{member_id} not found in the member list of the image {image.id}.")
         return member
 
-    async def _image(self, ctx: RequestContext, image_id: str) -> Image:
+    async def _image(self, ctx: RequestContext, image_id: str, *, replica: bool = False) -> Image:
+        """``replica``: a read replica may serve it (the member list and show, nothing a change is decided on)."""
         try:
-            return await self.images.load(ctx, image_id, None)
+            return await self.images.load(ctx, image_id, None, replica=replica)
         except NotFound:
             raise NotFound(f"Image {image_id} not found.") from None  # Glance's words on the members API
 
@@ -92,21 +94,21 @@ class MemberService:
         return member
 
     async def list(self, ctx: RequestContext, image_id: str) -> list[Member]:
-        image = await self._image(ctx, image_id)
+        image = await self._image(ctx, image_id, replica=True)
         if image.visibility != Visibility.SHARED:
             raise Forbidden(f"Not allowed to list members for image {image_id}: {ONLY_SHARED}")
         self._enforce(ctx, "get_members", image)
         if not self.policy.check(ctx, "get_member", image_target(ctx, image)):
             return []  # as Glance: each member must pass get_member (all share one target)
         only = self._only_member(ctx, image)
-        return await self.db.run(lambda s: MemberRepository(s).list(image_id, only))
+        return await self.db.read(lambda s: MemberRepository(s).list(image_id, only))
 
     async def get(self, ctx: RequestContext, image_id: str, member_id: str) -> Member:
-        image = await self._image(ctx, image_id)
+        image = await self._image(ctx, image_id, replica=True)
         try:
             if image.visibility != Visibility.SHARED:
                 raise Forbidden(ONLY_SHARED)
-            return await self._find(ctx, image, member_id)
+            return await self._find(ctx, image, member_id, replica=True)
         except Forbidden as exc:
             raise NotFound(exc.message) from None  # as Glance: no 403 on show, so nothing leaks
 
