@@ -1,14 +1,33 @@
 """The pieces of a launch that need no Heat: templates read as Heat reads them, parameters from the form, stack
-names Heat accepts, and the tags that tie a stack to its asset (commas escaped, Heat's 80-character limit kept)."""
+names Heat accepts, the tags that tie a stack to its asset (commas escaped, Heat's 80-character limit kept), and
+Heat's answers as Glimpse's errors."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from keystoneauth1 import exceptions as ks_exc
+from openstack import exceptions as sdk_exc
 
-from glimpse.errors import BadRequest
-from glimpse.services.stacks import MARKER_TAG, asset_tags, default_name, parse_document, parse_parameters, read_tags
+from glimpse.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    GlimpseError,
+    NotFound,
+    OrchestrationUnavailable,
+    Unauthorized,
+)
+from glimpse.services.stacks import (
+    MARKER_TAG,
+    asset_tags,
+    default_name,
+    heat_error,
+    parse_document,
+    parse_parameters,
+    read_tags,
+)
 
 HEAT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$")  # the names Heat's API accepts
 
@@ -48,3 +67,24 @@ def test_tags_carry_the_asset_and_come_back() -> None:
     long = asset_tags("x" * 300, "1", "id")
     assert all(len(tag) <= 80 for tag in long)
     assert read_tags(["other", "glimpse-unknown=1"]) == {"asset": "", "version": "", "artifact": ""}
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(400, BadRequest), (403, Forbidden), (404, NotFound), (409, Conflict), (401, Unauthorized),
+     (500, OrchestrationUnavailable), (503, OrchestrationUnavailable)],
+)  # fmt: skip
+def test_heats_answers_become_glimpses_errors(status: int, kind: type[GlimpseError]) -> None:
+    error = heat_error(sdk_exc.HttpException("Error", http_status=status, details="Stack name is wrong"))
+    assert isinstance(error, kind)
+    if status != 401:  # an expired token asks to sign in again instead
+        assert "Stack name is wrong" in error.message
+
+
+def test_heat_out_of_reach_or_missing_is_unavailable() -> None:
+    assert isinstance(heat_error(ks_exc.ConnectFailure("refused")), OrchestrationUnavailable)
+    assert isinstance(heat_error(sdk_exc.EndpointNotFound("none")), OrchestrationUnavailable)
+    mine = NotFound("No stack")
+    assert heat_error(mine) is mine
+    with pytest.raises(KeyError):  # anything else is a bug, raised as it is
+        heat_error(KeyError("x"))
