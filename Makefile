@@ -21,13 +21,16 @@ install: $(STAMP)
 run: install
 	$(BIN)/glimpse serve
 
-## Debian tools the tests drive for real: qemu-img (image-format safety), xorriso (ISO images), cryptsetup (LUKS), and a headless
-## Chromium with its WebDriver for the dashboard's browser tests (tests/browser)
+## Debian tools the tests drive for real: qemu-img (image-format safety), xorriso (ISO images), cryptsetup (LUKS), a headless
+## Chromium with its WebDriver for the dashboard's browser tests (tests/browser), and HAProxy, socat and iproute2 for the
+## several-node tests (tests/cluster: nodes in network namespaces behind HAProxy)
 system-deps:
 	@command -v qemu-img >/dev/null && command -v xorriso >/dev/null && command -v cryptsetup >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-utils xorriso cryptsetup-bin >/dev/null; }
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	@command -v haproxy >/dev/null && command -v socat >/dev/null && command -v ip >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy socat iproute2 >/dev/null; }
 
 ## A real Keystone on 127.0.0.1:5000 for the e2e tests (its own venv in ~/.cache; reused while healthy)
 keystone:

@@ -42,6 +42,13 @@ def new_database(directory: Path, prefix: str = "glimpse_proc") -> Iterator[str]
     if backend() == "sqlite":
         yield f"sqlite:///{directory / 'glimpse.db'}"
         return
+    with new_pg_database(prefix) as url:
+        yield url
+
+
+@contextmanager
+def new_pg_database(prefix: str = "glimpse_proc") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database on the machine's server, dropped afterwards."""
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -156,3 +163,25 @@ def kill(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.kill()
     process.wait(timeout=10)
+
+
+class ManagedProcess:
+    """Stop, kill and read the log of a server process: a base for dataclasses with ``process`` and ``log_file``."""
+
+    process: subprocess.Popen[bytes] | None
+    log_file: Path
+
+    def kill(self) -> None:
+        """kill -9: no shutdown, no cleanup, exactly like a crash."""
+        assert self.process is not None
+        kill(self.process)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+
+    def log_text(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace") if self.log_file.exists() else ""
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests.serverproc import GLIMPSE, free_port, kill, new_database, server_env, spawn, stop, wait_for_root
+from tests.serverproc import GLIMPSE, ManagedProcess, free_port, new_database, server_env, spawn, stop, wait_for_root
 
 STORES = ("local", "tiny", "frozen")
 LOGS_KEY = pytest.StashKey[list["FaultServer"]]()
@@ -42,7 +42,7 @@ class Response:
 
 
 @dataclass
-class FaultServer:
+class FaultServer(ManagedProcess):
     root: Path
     database_url: str
     env: dict[str, str]
@@ -71,21 +71,6 @@ class FaultServer:
             if "address already in use" not in self.log_tail().lower():
                 break
         pytest.fail(f"glimpse serve did not start:\n{self.log_tail()}", pytrace=False)
-
-    def kill(self) -> None:
-        """kill -9: no shutdown, no cleanup, exactly like a crash."""
-        assert self.process is not None
-        kill(self.process)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-
-    def log_text(self) -> str:
-        return self.log_file.read_text(encoding="utf-8", errors="replace") if self.log_file.exists() else ""
-
-    def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
 
     # -- the operator's tool -------------------------------------------------------------------------------
     def fsck(self, *args: str) -> tuple[int, dict[str, Any]]:

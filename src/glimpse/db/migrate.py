@@ -28,10 +28,19 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+# the advisory lock every `upgrade` of a PostgreSQL database holds for its transaction ("glmig")
+MIGRATION_LOCK = 0x676C6D6967
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    """Migrate to ``revision``. On PostgreSQL under a transaction-scoped advisory lock: several nodes starting
+    at once on a new (or older) database migrate it one after the other, the later ones finding it done,
+    instead of racing to create the same tables (the later ones failed their start with a duplicate table)."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
