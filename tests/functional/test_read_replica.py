@@ -204,12 +204,21 @@ def test_reads_fall_back_to_the_primary_when_the_replica_stops(served: Node, pg_
     first = create(alice, "first")
     pg_replica.caught_up()
     assert names(carol) == ["first"]  # the replica's pool now holds connections
+    assert carol.get("/healthcheck").json()["replica"]["status"] == "ok"
     pg_replica.stop()
     second = create(alice, "second")  # only the primary has it: the replica is gone
     assert names(carol) == ["first", "second"]
     for image_id in (first, second):
         assert carol.get(f"/v2/images/{image_id}").status_code == 200
     assert reads(served) == {("replica", ""): 1, ("primary", "unavailable"): 3}
+    # the node stays healthy: its reads have the primary
+    health = carol.get("/healthcheck")
+    assert (health.status_code, health.json()["status"]) == (200, "ok")
+    assert health.json()["replica"] == {
+        "status": "error",
+        "duration_ms": health.json()["replica"]["duration_ms"],
+        "detail": "The read replica is unavailable; reads go to the primary.",
+    }
 
 
 def test_a_replica_that_never_answers_costs_nothing(tmp_path: Path, clean_db: str) -> None:

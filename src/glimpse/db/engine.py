@@ -256,6 +256,12 @@ class Database:
         """Health probe for /healthcheck: a trivial query; raises when the database cannot answer it."""
         await self.run(lambda session: session.execute(text("SELECT 1")).scalar_one())
 
+    async def check_replica(self) -> None:
+        """Health probe of the read replica: a trivial query on it; raises when it cannot answer one."""
+        replica = self.replica
+        assert replica is not None
+        await anyio.to_thread.run_sync(replica.check)
+
     def dispose(self) -> None:
         self.engine.dispose()
         if self.replica is not None:

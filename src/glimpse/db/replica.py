@@ -33,6 +33,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from glimpse.context import Caller
+from glimpse.errors import DatabaseUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,16 @@ class Replica:
                     "the read replica could not serve a read, reading it from the primary: %s", _first_line(cause)
                 )
             raise ReplicaUnusable(_first_line(cause), "unavailable" if outage else "refused") from exc
+
+    def check(self) -> None:
+        """A trivial query on the replica (the health probe); raises DatabaseUnavailable when it cannot answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except (sa_exc.DBAPIError, sa_exc.DisconnectionError, sa_exc.TimeoutError) as exc:
+            cause = exc.orig if isinstance(exc, sa_exc.DBAPIError) and exc.orig else exc
+            log.warning("the read replica does not answer: %s", _first_line(cause))
+            raise DatabaseUnavailable("The read replica is unavailable; reads go to the primary.") from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

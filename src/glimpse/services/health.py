@@ -40,17 +40,22 @@ class ComponentHealth:
 class HealthReport:
     database: ComponentHealth
     stores: dict[str, ComponentHealth]
+    # the read replica, when one is configured: shown, never unhealthy (its reads go to the primary)
+    replica: ComponentHealth | None = None
 
     @property
     def healthy(self) -> bool:
         return self.database.status == "ok" and all(store.status == "ok" for store in self.stores.values())
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        report = {
             "status": "ok" if self.healthy else "error",
             "database": self.database.as_dict(),
             "stores": {store_id: health.as_dict() for store_id, health in self.stores.items()},
         }
+        if self.replica is not None:
+            report["replica"] = self.replica.as_dict()
+        return report
 
 
 class HealthService:
@@ -61,11 +66,17 @@ class HealthService:
 
     async def check(self) -> HealthReport:
         stores = list(self.stores)
+        replica = self.db.check_replica if self.db.replica is not None else None
         results = await asyncio.gather(
             self._probe("database", self.db.check),
             *(self._probe(f"store {store.id}", store.check) for store in stores),
+            *([self._probe("read replica", replica)] if replica is not None else []),
         )
-        return HealthReport(database=results[0], stores={s.id: r for s, r in zip(stores, results[1:], strict=True)})
+        return HealthReport(
+            database=results[0],
+            stores={s.id: r for s, r in zip(stores, results[1 : len(stores) + 1], strict=True)},
+            replica=results[-1] if replica is not None else None,
+        )
 
     async def _probe(self, name: str, check: Callable[[], Awaitable[None]]) -> ComponentHealth:
         started = time.perf_counter()

@@ -14,6 +14,8 @@ from glimpse.stores.registry import StoreRegistry
 
 
 class FakeDatabase:
+    replica = None  # no read replica configured
+
     def __init__(self, error: BaseException | None = None, delay: float = 0.0) -> None:
         self.error = error
         self.delay = delay

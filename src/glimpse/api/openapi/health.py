@@ -19,6 +19,11 @@ def components(schemas: Schemas) -> dict[str, Any]:
                 "status": _STATUS,
                 "database": ref("ComponentHealth"),
                 "stores": {"type": "object", "additionalProperties": ref("ComponentHealth")},
+                "replica": {
+                    **ref("ComponentHealth"),
+                    "description": "The read replica ([database] slave_connection), when one is configured; "
+                    "it never makes the status an error (its reads go to the primary)",
+                },
             },
         },
         "ComponentHealth": {
