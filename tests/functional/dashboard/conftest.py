@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.app import create_app
-from glimpse.container import Services
+from glimpse.container import Services, build_services
 from glimpse.settings import Settings
 
 BASE = "https://testserver"
@@ -68,3 +69,18 @@ def alice(web: TestClient) -> Browser:
     browser = Browser(web)
     browser.sign_in(username="alice", project="alpha")
     return browser
+
+
+@contextmanager
+def subscribed(settings: Settings) -> Iterator[tuple[TestClient, Services, Browser]]:
+    """A subscriber's dashboard with its remote catalogs refreshed, and alice of project alpha signed in."""
+    services = build_services(settings)
+    try:
+        with browser_for(settings, services) as web:
+            [report] = web.portal.call(services.catalog.refresh)  # type: ignore[union-attr]
+            assert report.ok, report
+            alice = Browser(web)
+            alice.sign_in(username="alice", project="alpha")
+            yield web, services, alice
+    finally:
+        services.close()

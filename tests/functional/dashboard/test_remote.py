@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from glimpse.container import build_services
 from tests.functional.catalog.conftest import Publisher, publisher
-from tests.functional.dashboard.conftest import Browser, browser_for
+from tests.functional.dashboard.conftest import subscribed
 
 __all__ = ["publisher"]
 
@@ -19,28 +18,19 @@ def test_local_and_remote_in_one_list(publisher: Publisher, tmp_path: Path, clea
     for n in range(22):
         publisher.add(f"env-{n:02d}", "1.0", b"parameters: {}\n", kind="heat-environment")
     publisher.repo.publish()
-    settings = publisher.subscriber(tmp_path, clean_db)
-    services = build_services(settings)
-    try:
-        with browser_for(settings, services) as web:
-            [report] = web.portal.call(services.catalog.refresh)  # type: ignore[union-attr]
-            assert report.ok, report
-            alice = Browser(web)
-            alice.sign_in(username="alice", project="alpha")
-            everything = alice.get("/dashboard/apps").text
-            assert "No remote catalog is configured" not in everything
-            assert "cirros" in everything  # the catalog's first page (by name)
-            remote = alice.get("/dashboard/apps?source=remote").text
-            assert remote.count('<td data-label="Name">') == 20
-            next_url = remote.split('" rel="next"')[0].rsplit('href="', 1)[1].replace("&amp;", "&")
-            assert alice.get(next_url).text.count('<td data-label="Name">') == 4
-            blog = alice.get("/dashboard/apps?source=remote&q=blog").text
-            assert blog.count('<td data-label="Name">') == 1
-            assert "wordpress" in blog
-            assert "A blog on one server" in blog
-            templates = alice.get("/dashboard/apps?source=remote&type=heat_templates").text
-            assert templates.count('<td data-label="Name">') == 1
-            local = alice.get("/dashboard/apps?source=local").text
-            assert "wordpress" not in local
-    finally:
-        services.close()
+    with subscribed(publisher.subscriber(tmp_path, clean_db)) as (_, _, alice):
+        everything = alice.get("/dashboard/apps").text
+        assert "No remote catalog is configured" not in everything
+        assert "cirros" in everything  # the catalog's first page (by name)
+        remote = alice.get("/dashboard/apps?source=remote").text
+        assert remote.count('<td data-label="Name">') == 20
+        next_url = remote.split('" rel="next"')[0].rsplit('href="', 1)[1].replace("&amp;", "&")
+        assert alice.get(next_url).text.count('<td data-label="Name">') == 4
+        blog = alice.get("/dashboard/apps?source=remote&q=blog").text
+        assert blog.count('<td data-label="Name">') == 1
+        assert "wordpress" in blog
+        assert "A blog on one server" in blog
+        templates = alice.get("/dashboard/apps?source=remote&type=heat_templates").text
+        assert templates.count('<td data-label="Name">') == 1
+        local = alice.get("/dashboard/apps?source=local").text
+        assert "wordpress" not in local

@@ -117,8 +117,11 @@ def test_forged_tampered_or_expired_cookies_are_worth_nothing(web: TestClient, s
 
 
 def test_another_projects_images_never_appear(settings: Settings, services: Services, alice: Browser) -> None:
-    created = alice.post("/dashboard/images", {"name": "alpha-secret", "disk_format": "raw", "container_format": "bare",
-                                               "visibility": "private"}, headers={"accept": "application/json"})
+    created = alice.post(
+        "/dashboard/images",
+        {"name": "alpha-secret", "disk_format": "raw", "container_format": "bare", "visibility": "private"},
+        headers={"accept": "application/json"},
+    )
     image_id = created.json()["id"]
     with browser_for(settings, services) as other:
         bob = Browser(other)
