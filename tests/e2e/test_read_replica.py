@@ -34,7 +34,10 @@ def replica_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[G
     home.mkdir()
     with new_database(root, prefix="glimpse_e2e_replica") as url:
         env = _server_env(root / "data", url, home)
-        env.update(GLIMPSE_DATABASE_SLAVE_URL=replica_url(url), GLIMPSE_WORKERS="2")
+        # no lag bound: a paused replica stays stale however long a loaded machine takes over the test
+        env.update(
+            GLIMPSE_DATABASE_SLAVE_URL=replica_url(url), GLIMPSE_DATABASE_REPLICA_MAX_LAG="0", GLIMPSE_WORKERS="2"
+        )
         state = GlimpseServer(url="", tokens=create_tokens(env, ("admin", "alpha")), log_file=root / "server.log",
                               home=home)  # fmt: skip
         try:

@@ -30,6 +30,8 @@ DAVE_READER = {"X-User-Id": "dave", "X-Project-Id": "alpha", "X-Roles": "reader"
 
 
 def replica_settings(tmp_path: Path, primary: str, replica: str, **options: Any) -> Settings:
+    """No bound on the lag unless a test sets one: how long a paused replica stays stale is the test's."""
+    options.setdefault("database_replica_max_lag", 0)
     return load_settings(
         env={"GLIMPSE_DATABASE_SLAVE_URL": replica},
         data_dir=tmp_path / "data",

@@ -209,13 +209,23 @@ class Database:
                 hooks: list[Callable[[], object]] = []
                 session.info[_AFTER_COMMIT] = hooks
                 result = work(session)
-            if conn.info[_WROTE]:  # one round trip: no transaction around it
-                position = conn.execution_options(isolation_level="AUTOCOMMIT").execute(_WRITTEN).scalar_one()
-                caller = current_caller.get()
-                self.replica.positions.wrote(caller.key if caller is not None else None, int(position))
-                if caller is not None:
-                    caller.wrote = max(caller.wrote, int(position))
+            if conn.info[_WROTE]:
+                self._remember_position(conn)
         return result, hooks
+
+    def _remember_position(self, conn: Connection) -> None:
+        """Where the primary's log ends now, for the caller: one round trip, no transaction around it. The
+        change has committed, so a failure here only costs read-your-writes for this change (logged)."""
+        assert self.replica is not None
+        try:
+            position = int(conn.execution_options(isolation_level="AUTOCOMMIT").execute(_WRITTEN).scalar_one())
+        except sa_exc.DBAPIError as exc:
+            log.warning("a change committed but its log position is unknown: %s", _first_line(exc.orig or exc))
+            return
+        caller = current_caller.get()
+        self.replica.positions.wrote(caller.key if caller is not None else None, position)
+        if caller is not None:
+            caller.wrote = max(caller.wrote, position)
 
     async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None) -> T:
         """Run ``work(session)`` inside one transaction, off the event loop (see ``run_sync``), then its

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from glimpse.context import Caller, current_caller
 from glimpse.db import Database
+from glimpse.db import engine as engine_module
 from glimpse.db.engine import make_replica_engine
 from glimpse.db.replica import Positions, Replica, ReplicaUnusable
 from tests.pgreplica import ReplicaControl
@@ -196,5 +197,22 @@ def test_a_callers_reads_include_its_own_changes_while_the_replica_lags(pg_repli
         pg_replica.caught_up()
         assert as_caller("alice@alpha", lambda: db.read_sync(_projects)) == ["p0", "p1"]  # the replica again
         assert db.replica.positions.needed("alice@alpha") == 0
+    finally:
+        db.dispose()
+
+
+def test_a_committed_change_whose_position_cannot_be_read_still_succeeds(
+    clean_db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not clean_db.startswith("postgresql"):
+        pytest.skip("a read replica is a PostgreSQL standby: GLIMPSE_TEST_DB=postgresql runs this")
+    monkeypatch.setattr(engine_module, "_WRITTEN", text("SELECT 1 / 0"))  # the position query fails for real
+    db = Database(clean_db, replica_url=DEAD)
+    assert db.replica is not None
+    try:
+        as_caller("alice@alpha", lambda: db.run_sync(_insert("p1")))
+        assert db.run_sync(_projects) == ["p1"]
+        assert db.replica.positions.needed("alice@alpha") == 0  # nothing known to wait for
+        assert "a change committed but its log position is unknown: division by zero" in caplog.text
     finally:
         db.dispose()
