@@ -135,6 +135,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each uploading to both stores (default 3)")
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where the file, database and stores go")
     parser.add_argument("--output", type=Path, default=RESULTS, help=f"JSON results (default {RESULTS})")
+    parser.add_argument(
+        "--no-sendfile", action="store_true", help="[glimpse] sendfile = false: plain downloads stream chunks too"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="glimpse-atrest-bench-", dir=args.tmp_dir) as tmp:
@@ -144,7 +147,8 @@ def main() -> int:
         data = machine.make_data_file(root / "image.raw", args.size_mib)
         sha512 = machine.hash_file(data.path, "sha512")
         config = root / "glimpse.conf"
-        config.write_text(CONFIG.format(root=root, keystone=KEYSTONE, key=key_encryption_key()))
+        text = CONFIG.format(root=root, keystone=KEYSTONE, key=key_encryption_key())
+        config.write_text(text + ("\n[glimpse]\nsendfile = false\n" if args.no_sendfile else ""))
         glimpse = Path(sys.executable).parent / "glimpse"
         srv = server.ServerProcess(glimpse, root / "data", root / "server.log", {"GLIMPSE_CONFIG": str(config)})
         runs: dict[str, list[dict[str, float]]] = {"plain": [], "sealed": []}
@@ -201,7 +205,12 @@ def main() -> int:
         "version": 1,
         "run_id": time.strftime("%Y%m%d-%H%M%S"),
         "target": "glimpse serve (SQLite, noauth, two filesystem stores, one sealing with a Barbican key)",
-        "plan": {"size_mib": args.size_mib, "rounds": args.rounds, "chunk": "64 KiB AES-256-GCM"},
+        "plan": {
+            "size_mib": args.size_mib,
+            "rounds": args.rounds,
+            "chunk": "64 KiB AES-256-GCM",
+            "sendfile": not args.no_sendfile,
+        },
         "environment": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
