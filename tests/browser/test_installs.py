@@ -1,7 +1,8 @@
 """Installing a remote asset in a real headless Chromium: a `glimpse serve` (noauth sign-in, its worker in
 process) subscribed to a real TUF-signed catalog over TLS; the person presses Install on the remote asset's row
 and the install page's script follows the task every second until the bar reaches 100% and links the installed
-image. Screenshots install-01 to install-04 (conftest.py says where)."""
+image. Then the same without JavaScript, the page
+reloading itself. Screenshots install-01 to install-05 (conftest.py says where)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ IMAGE = os.urandom(24 * 1024 * 1024)  # large enough for the bar to be seen betw
 @pytest.fixture
 def server(publisher: Publisher, tmp_path: Path) -> Iterator[str]:
     publisher.add("cirros", "0.6.2", IMAGE, kind="image", metadata={"disk_format": "raw", "description": "A disk"})
+    publisher.add("stack", "1.0", b"heat_template_version: 2021-04-16\nresources: {}\n", depends=["cirros@0.6.2"])
     publisher.repo.publish()
     with new_database(tmp_path, "glimpse_install") as database_url:
         env = server_env(tmp_path / "data", database_url, tmp_path)
@@ -93,3 +95,23 @@ def test_install_a_remote_asset_and_watch_the_bar_reach_100(server: str, browser
     wait.until(expected_conditions.url_matches(r"/dashboard/images/[0-9a-f-]{36}$"))
     assert browser.find_element(By.ID, "image-status").text == "active"
     assert f"{len(IMAGE)} bytes" in browser.page_source
+
+    # without JavaScript: the install page reloads itself (its <noscript> meta refresh) until the task has ended
+    browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
+    try:
+        browser.get(f"{server}/dashboard/apps?source=remote")
+        browser.find_element(By.CSS_SELECTOR, "button[aria-label='Install stack 1.0']").click()
+        wait.until(expected_conditions.url_matches(r"/dashboard/installs/[0-9a-f-]{36}$"))
+        first = browser.find_element(By.ID, "install-status")
+        if first.get_attribute("data-state") != "success":  # still running when first shown (the usual case)
+            assert '<meta http-equiv="refresh" content="2">' in browser.page_source
+            wait.until(expected_conditions.staleness_of(first))  # the page reloaded itself
+            print("without JavaScript the install page reloaded itself")
+        wait.until(lambda driver: driver.find_element(By.ID, "install-status").get_attribute("data-state") == "success")
+        assert browser.find_element(By.ID, "install-progress").get_attribute("value") == "100"
+        assert "http-equiv" not in browser.page_source  # no more reloads once it has ended
+        shot(browser, "install-05-done-without-javascript")
+        browser.find_element(By.ID, "install-link").click()
+        wait.until(expected_conditions.url_matches(r"/dashboard/apps/heat_templates/[0-9a-f-]{36}$"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": False})
