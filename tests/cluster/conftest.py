@@ -1,7 +1,8 @@
 """The cluster fixture: two `glimpse serve` nodes and two `glimpse worker`s, each in its own network namespace,
 behind HAProxy, sharing the machine's PostgreSQL and a filesystem store (tests/cluster/cluster.py).
 
-One cluster per session (it takes a few seconds to start); the tests share it, so every test names its
+One cluster for the package (it takes a few seconds to start; torn down after the package's last test, so
+it does not idle through the rest of the pass); the tests share it, so every test names its
 images uniquely. Runs in the PostgreSQL pass only (several machines share a database server, not an SQLite
 file) and needs root for the namespaces, as CI has: without root or the tools it fails, it never skips.
 After the session, nothing of it is left on the machine: no namespace, no veth, no bridge, no HAProxy.
@@ -20,7 +21,7 @@ from tests.cluster.cluster import Cluster, tools_missing
 CLUSTER_KEY = pytest.StashKey[Cluster]()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     assert os.geteuid() == 0, "the cluster tests make network namespaces: they run as root (CI does)"
     assert not tools_missing(), f"missing {tools_missing()}: run `make system-deps`"
@@ -34,7 +35,7 @@ def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     assert not leftovers, f"the cluster's teardown left {leftovers}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def glance(cluster: Cluster) -> Callable[[str], Any]:
     """``glance(user)`` -> a python-glanceclient v2 Client talking to HAProxy as that user."""
     import glanceclient  # type: ignore[import-untyped]
