@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from glimpse.context import current_caller
 from glimpse.db.replica import Replica, ReplicaUnusable
-from glimpse.db.writers import WriterLocks
 from glimpse.errors import DatabaseUnavailable, Duplicate
 
 log = logging.getLogger(__name__)
@@ -158,8 +157,6 @@ class Database:
         self.url = url
         self.engine = make_engine(url, busy_timeout=busy_timeout)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        # which images live processes are writing, told across nodes (PostgreSQL only: db/writers.py)
-        self.writers = WriterLocks(self.engine if self.engine.dialect.name == "postgresql" else None)
         self.replica: Replica | None = None
         self._on_replica_read = on_replica_read or (lambda _reason: None)
         if replica_url:
@@ -276,7 +273,6 @@ class Database:
         await anyio.to_thread.run_sync(replica.check)
 
     def dispose(self) -> None:
-        self.writers.close()
         self.engine.dispose()
         if self.replica is not None:
             self.replica.dispose()

@@ -34,8 +34,7 @@ class Fsck:
         self.at_rest = at_rest or AtRest()  # a sealed object is larger than its data by a known amount
 
     async def check(self, *, repair: bool, uploads_may_run: bool) -> FsckReport:
-        """The full check (`glimpse fsck`); ``uploads_may_run`` when a server may be uploading right now (on
-        PostgreSQL the writer locks tell, image by image, whether a live process on any node is: `_may_run`)."""
+        """The full check (`glimpse fsck`); ``uploads_may_run`` when a server may be uploading right now."""
         report = FsckReport(repair=repair, uploads_may_run=uploads_may_run)
         # the stores are listed before the database is read: an object that became live in between is
         # then referenced in what we read, and cannot pass for an orphan
@@ -64,9 +63,7 @@ class Fsck:
         directory exclusively and serves nothing yet); unfinished writes (also those of imports a killed
         worker was running: the retry writes its own), the data of those images, and the data of images
         whose delete committed but whose data was not yet removed are removed. Everything else is left to
-        `glimpse fsck`. On PostgreSQL other nodes may be serving the same database and stores: an image a
-        live process on any node is writing (its writer lock is held) is left alone, so only dead uploads
-        and dead writes are recovered.
+        `glimpse fsck`.
         """
         report = FsckReport(repair=True, uploads_may_run=False)
         listings = await self._list(report)
@@ -142,7 +139,7 @@ class Fsck:
         requeued: set[str] = set()
         for record in saving:
             since = record.updated_at.isoformat(timespec="seconds")
-            if await self._may_run(record.id, uploads_may_run):
+            if uploads_may_run:
                 detail = f"image {record.id}: in 'saving' since {since}; its upload may still be running"
                 report.findings.append(Finding(Kind.IN_PROGRESS, detail, image_id=record.id))
                 continue
@@ -233,8 +230,7 @@ class Fsck:
         keys = {obj.key for obj in objects}
         states = await self.db.run(lambda s: IntegrityRepository(s).states(keys, store.id))
         for obj in objects:
-            may_run = await self._may_run(obj.key, uploads_may_run)
-            verdict = classify(obj, states.get(obj.key), referenced=False, uploads_may_run=may_run)
+            verdict = classify(obj, states.get(obj.key), referenced=False, uploads_may_run=uploads_may_run)
             if verdict is None:  # became live after the snapshot of locations
                 report.stores[store.id].referenced += 1
                 continue
@@ -243,23 +239,13 @@ class Fsck:
             finding = Finding(kind, detail, store.id, image_id, obj.url, obj.size)
             report.findings.append(finding)
             if repair and kind == Kind.ORPHAN:
-                if _removable(states.get(obj.key), uploads_may_run=may_run):
-                    await self._remove(store, obj, finding, uploads_may_run=may_run)
+                if _removable(states.get(obj.key), uploads_may_run=uploads_may_run):
+                    await self._remove(store, obj, finding, uploads_may_run=uploads_may_run)
                 else:
                     finding.repair_error = (
                         "a server is running and the image is live, so this may be a copy being written; "
                         "repair it with the servers stopped"
                     )
-
-    async def _may_run(self, key: str, uploads_may_run: bool) -> bool:
-        """Whether a live process may be writing the data stored under ``key`` (an image id) right now. On
-        PostgreSQL the image's writer lock answers for every node's processes (db/writers.py); elsewhere, and
-        for artifact blobs (which hold no writer lock), ``uploads_may_run``: whether a process shares this
-        data directory."""
-        if key.startswith(ARTIFACT_KEY_PREFIX):
-            return uploads_may_run
-        writing = await self.db.writers.writing(key)
-        return uploads_may_run if writing is None else writing
 
     async def _remove(self, store: Store, obj: ListedObject, finding: Finding, *, uploads_may_run: bool) -> None:
         """Delete an orphan while holding its image's row lock, after checking again under that lock."""

@@ -53,12 +53,6 @@ class ImportRun(ImportBase):
     """Running an import task (called by a worker): open the source once, write every target, finish or undo."""
 
     async def run(self, task: Task, progress: Progress) -> Outcome:
-        assert task.image_id is not None
-        # held while this attempt writes: once its worker dies, any node's recovery removes what it left
-        async with self.db.writers.holding(task.image_id):
-            return await self._run(task, progress)
-
-    async def _run(self, task: Task, progress: Progress) -> Outcome:
         image_id = task.image_id
         assert image_id is not None
         method = task.input["method"]["name"]
