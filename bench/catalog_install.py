@@ -33,7 +33,6 @@ import contextlib
 import json
 import os
 import platform
-import signal
 import ssl
 import statistics
 import subprocess
@@ -41,7 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,20 +148,6 @@ def check(run: Run, digests: dict[str, str], size: int) -> None:
         raise RuntimeError(f"{run.kind}: " + "; ".join(problems))
 
 
-@contextlib.contextmanager
-def signals_raise() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so the finally blocks clean up."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024, help="asset size in MiB (default 1024)")
@@ -172,7 +157,10 @@ def main() -> int:
     args = parser.parse_args()
     timeout = max(120.0, args.size_mib / 5)
     runs: list[Run] = []
-    with signals_raise(), tempfile.TemporaryDirectory(prefix="glimpse-catalog-install-", dir=args.tmp_dir) as tmp:
+    with (
+        server.signals_raise(),
+        tempfile.TemporaryDirectory(prefix="glimpse-catalog-install-", dir=args.tmp_dir) as tmp,
+    ):
         root = Path(tmp)
         log(f"machine: {os.cpu_count()} CPUs, {platform.platform()}, temp dir on {machine.filesystem_of(root)}, "
             f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip

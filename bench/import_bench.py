@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,20 +173,6 @@ def check(image: dict[str, Any], digests: dict[str, str], size: int) -> None:
         raise RuntimeError("; ".join(problems))
 
 
-@contextlib.contextmanager
-def signals_raise() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so the finally blocks clean up."""
-
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size-mib", type=int, default=1024, help="image size in MiB (default 1024)")
@@ -198,7 +183,7 @@ def main() -> int:
         parser.error("--size-mib must be at least 1")
     timeout = max(120.0, args.size_mib / 10)  # 10 MiB/s is far below anything acceptable
 
-    with signals_raise(), tempfile.TemporaryDirectory(prefix="glimpse-import-bench-", dir=args.tmp_dir) as tmp:
+    with server.signals_raise(), tempfile.TemporaryDirectory(prefix="glimpse-import-bench-", dir=args.tmp_dir) as tmp:
         root = Path(tmp)
         log(f"machine: {os.cpu_count()} CPUs, {platform.platform()}, temp dir on {machine.filesystem_of(root)}")
         log(f"writing {args.size_mib} MiB of incompressible data ...")
