@@ -26,6 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchlib import machine
 from benchlib.catalog import build_catalog
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -89,8 +90,7 @@ def main() -> None:
                   f"{row['build_seconds']:.1f} s)", flush=True)  # fmt: skip
     growth = rows[1]["add_median_ms"] / rows[0]["add_median_ms"]
     print(f"one add at {rows[1]['assets']:,} assets costs {growth:.1f}x what it costs at {rows[0]['assets']:,}")
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR, capture_output=True, text=True)
-    result = {"version": 1, "run_id": time.strftime("%Y%m%d-%H%M%S"), "git": done.stdout.strip(),
+    result = {"version": 1, "run_id": time.strftime("%Y%m%d-%H%M%S"), "git": machine.git_commit(),
               "code": str(Path(sys.modules["glimpse"].__file__ or "").parent),
               "environment": {"python": platform.python_version(), "cpus": os.cpu_count(),
                               "loadavg_end": list(os.getloadavg())},

@@ -238,11 +238,10 @@ def main() -> int:
             f"{figures[f'{key}_publisher_cpu_s_per_gib']:>21.2f}")  # fmt: skip
     log(f"install / web-download: {figures['mbps_ratio_install_to_web_download']:.2f}x the MB/s, "
         f"{figures['subscriber_cpu_ratio_install_to_web_download']:.2f}x the subscriber's CPU per GiB")  # fmt: skip
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR, capture_output=True, text=True)
     result = {
         "version": 1,
         "run_id": time.strftime("%Y%m%d-%H%M%S"),
-        "git": done.stdout.strip(),
+        "git": machine.git_commit(),
         "plan": {"size_mib": args.size_mib, "rounds": args.rounds, "poll_seconds": POLL},
         "environment": {
             "python": platform.python_version(),

@@ -21,7 +21,6 @@ import platform
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.cluster.cluster import Cluster
 
+from benchlib import machine
 from benchlib.httpc import AsyncConn, Endpoint, install_uvloop, json_request
 from benchlib.machine import busy_cores, cpu_jiffies
 from benchlib.server import cpu_seconds
@@ -157,10 +157,9 @@ def main() -> None:
     first = rows[0]["cpu_ms_per_request"]
     for row in rows:
         row["cpu_per_request_vs_first"] = round(row["cpu_ms_per_request"] / first, 3)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     result = {
         "benchmark": "nodes",
-        "commit": commit.stdout.strip(),
+        "commit": machine.git_commit(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "client_loop": loop},
         "load": {
             "seconds": args.seconds,

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import socket
+import subprocess
 import threading
 import time
 from dataclasses import dataclass
@@ -187,3 +188,10 @@ def filesystem_of(path: Path) -> str:
     except OSError:
         pass
     return f"{best[1]} {best[2]}"
+
+
+def git_commit() -> str:
+    """The short commit of the checkout these benchmarks are in (for a result's record)."""
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    return done.stdout.strip()
