@@ -15,8 +15,8 @@ from glimpse.container import Services
 from glimpse.context import RequestContext
 from glimpse.db import Database
 from glimpse.errors import DatabaseUnavailable
-from glimpse.services import image_data
 from glimpse.services.image_data import ImageDataService
+from glimpse.services.image_data import undo as upload_undo
 from glimpse.settings import Settings
 from glimpse.stores import filesystem
 from glimpse.stores.filesystem import PARTIAL_SUFFIX
@@ -127,7 +127,7 @@ def test_the_image_goes_back_to_queued_once_the_database_returns(
     """The database went away during the activation and stays away a while: the data is kept until the
     database can say the activation did not commit, then removed, and the image is put back to queued."""
     image = make_image()
-    monkeypatch.setattr(image_data, "SETTLE_FIRST_RETRY", 0.01)
+    monkeypatch.setattr(upload_undo, "SETTLE_FIRST_RETRY", 0.01)
     service = services.image_data
     outage = {"calls": 0}
     transaction = Database.transaction
