@@ -3,6 +3,7 @@
     .venv/bin/python bench/events_bench.py                 # 3 rounds of 1,000 creates each way
     .venv/bin/python bench/events_bench.py --creates 300 --rounds 2   # quicker
     .venv/bin/python bench/events_bench.py --no-webhooks   # notifications only
+    .venv/bin/python bench/events_bench.py --profile /tmp/prof --py-spy /tmp/pyspy/bin/py-spy  # where the CPU goes
 
 Starts two `glimpse serve` processes (SQLite, noauth, fresh data dirs): one with neither notifications nor
 webhooks, one sending every event with ``messagingv2`` to two topics on the RabbitMQ at 127.0.0.1:5672
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from benchlib import httpc, server
+from benchlib.profiling import PhaseProfiler, summarize
 from glimpse.domain.webhooks import verify
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -196,6 +198,8 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="each server's task worker (and so the notification sends) in its own `glimpse worker` process",
     )
+    parser.add_argument("--profile", type=Path, help="record every server and worker process with py-spy into this dir")
+    parser.add_argument("--py-spy", default="py-spy", help="py-spy executable for --profile (default: on PATH)")
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:8]
     topics = [f"bench_{run}", f"bench_{run}_admin"]
@@ -224,15 +228,25 @@ def main(argv: list[str]) -> int:
                 workers[name] = subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)
         figures: dict[str, list[float]] = {"off": [], "on": []}
         cpu: dict[str, list[float]] = {"off": [], "on": []}
+        worker_cpu: dict[str, list[float]] = {"off": [], "on": []}  # of cpu, the worker process's part
         lags: list[float] = []
 
-        def cpu_seconds(name: str) -> float:
-            pids = [servers[name].pid, *([workers[name].pid] if name in workers else [])]
-            return sum(server.CpuSnapshot.take(pid).total for pid in pids)
+        def cpu_seconds(name: str) -> tuple[float, float]:
+            """CPU seconds of the server and of its worker process (0 without --separate-worker)."""
+            worker = server.CpuSnapshot.take(workers[name].pid).total if name in workers else 0.0
+            return server.CpuSnapshot.take(servers[name].pid).total + worker, worker
 
+        profilers: dict[str, PhaseProfiler] = {}
         try:
             for process in servers.values():
                 server.wait_ready(process.endpoint, 60, process.process)
+            if args.profile:
+                args.profile.mkdir(parents=True, exist_ok=True)
+                for name in ("off", "on"):
+                    pids = {"server": servers[name].pid, **({"worker": workers[name].pid} if name in workers else {})}
+                    for kind, pid in pids.items():
+                        profilers[f"{name}-{kind}"] = PhaseProfiler(args.py_spy, pid, args.profile, f"{name}-{kind}",
+                                                                    gil=False)  # fmt: skip
             if args.webhooks:
                 receiver.secret = add_webhook(servers["on"].endpoint, receiver.port)
             expected = 0
@@ -261,9 +275,18 @@ def main(argv: list[str]) -> int:
                             lag = max(lag, receiver.wait_for(expected))
                         lags.append(lag)
                         line += f"  (all {expected} image.create events received {lag:.2f}s after the last response)"
-                    cpu[name].append((cpu_seconds(name) - before) * 1000 / args.creates)
-                    print(f"{line}  {cpu[name][-1]:.2f} CPU ms/create", flush=True)
+                    after = cpu_seconds(name)
+                    cpu[name].append((after[0] - before[0]) * 1000 / args.creates)
+                    worker_cpu[name].append((after[1] - before[1]) * 1000 / args.creates)
+                    line += f"  {cpu[name][-1]:.2f} CPU ms/create"
+                    if name in workers:
+                        line += f" (worker {worker_cpu[name][-1]:.2f})"
+                    print(line, flush=True)
         finally:
+            for label, profiler in profilers.items():
+                output = profiler.stop()
+                if output is not None:
+                    print(f"py-spy ({label}), {output}:\n{summarize(output, gil=False, top=25)}", flush=True)
             for process in servers.values():
                 process.stop()
             for worker in workers.values():
@@ -280,7 +303,10 @@ def main(argv: list[str]) -> int:
         what = "notifications + webhooks" if args.webhooks else "notifications"
         print(f"\n[{what}, {mode}] creates/s median of {args.rounds} rounds x {args.creates}: off {off:.1f}, "
               f"on {on:.1f}, ratio on/off {on / off:.3f} (target >= 0.9); CPU ms per create: off "
-              f"{statistics.median(cpu['off']):.2f}, on {statistics.median(cpu['on']):.2f}; "
+              f"{statistics.median(cpu['off']):.2f}, on {statistics.median(cpu['on']):.2f}"
+              + (f" (of which the worker off {statistics.median(worker_cpu['off']):.2f}, on "
+                 f"{statistics.median(worker_cpu['on']):.2f})" if workers else "")
+              + "; "
               f"delivery lag max {max(lags):.2f}s")  # fmt: skip
     return 0
 
