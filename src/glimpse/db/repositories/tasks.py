@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, func, select, true, tuple_, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, true, tuple_, update
 from sqlalchemy.orm import Session
 
 from glimpse.context import RequestContext
 from glimpse.db.models import TaskRow
 from glimpse.domain.tasks import PUBLIC_TYPES, Task, TaskStatus, TaskType
 from glimpse.errors import BadRequest, NotFound
+
+_TASKS = cast(Table, TaskRow.__table__)
+_INSERT = insert(_TASKS)
 
 # the columns tasks may be sorted by (Glance sorts by any column of its tasks table)
 SORT_KEYS = ("id", "type", "status", "owner", "image_id", "user_id", "request_id", "expires_at", "created_at",
@@ -35,7 +38,8 @@ def _filled(column: Any, value: Any) -> Any:
     return _EMPTY[column.key] if value is None and column.key in _EMPTY else value
 
 
-def to_domain(row: TaskRow) -> Task:
+def to_domain(row: Any) -> Task:
+    """A task from a ``TaskRow`` or a Core row of ``tasks`` (the same names)."""
     return Task(
         id=row.id,
         type=TaskType(row.type),
@@ -74,16 +78,15 @@ class TaskRepository:
         self.session = session
 
     def add(self, task: Task) -> None:
-        self.session.add(
-            TaskRow(
-                id=task.id, type=task.type.value, status=task.status.value, owner=task.owner,
-                image_id=task.image_id, user_id=task.user_id, request_id=task.request_id, input=task.input,
-                result=task.result, message=task.message, created_at=task.created_at,
-                updated_at=task.updated_at, expires_at=task.expires_at, attempts=task.attempts,
-                bytes_done=task.bytes_done, bytes_total=task.bytes_total, node=task.node,
-            )
-        )  # fmt: skip
-        self.session.flush()
+        """One INSERT (Core: a drain or a dispatch enqueues one per burst of events)."""
+        self.session.execute(_INSERT, {
+            "id": task.id, "type": task.type.value, "status": task.status.value, "owner": task.owner,
+            "image_id": task.image_id, "user_id": task.user_id, "request_id": task.request_id,
+            "input": task.input, "result": task.result, "message": task.message, "created_at": task.created_at,
+            "updated_at": task.updated_at, "expires_at": task.expires_at, "attempts": task.attempts,
+            "bytes_done": task.bytes_done, "bytes_total": task.bytes_total, "node": task.node,
+            "claimed_by": None, "heartbeat_at": None,
+        })  # fmt: skip
 
     def has_pending(self, task_type: TaskType) -> bool:
         """Whether a task of ``task_type`` waits to run (a periodic job enqueues no second one)."""
@@ -137,42 +140,26 @@ class TaskRepository:
     ) -> Task | None:
         """Take the oldest pending task for ``worker``; None when there is none.
 
-        On PostgreSQL the candidate is locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers pick
-        different tasks; everywhere the claim itself is a compare-and-set on the status, so even without
-        row locks two workers can never both own a task. ``types``: only tasks of these types. A task bound
-        to a node (``node``) is only claimed by a worker of that node.
+        One statement: an UPDATE of the oldest pending row that returns it. On PostgreSQL the candidate is
+        locked with ``FOR UPDATE SKIP LOCKED`` so concurrent workers pick different tasks; everywhere the
+        claim itself is a compare-and-set on the status, so even without row locks two workers can never
+        both own a task. ``types``: only tasks of these types. A task bound to a node (``node``) is only
+        claimed by a worker of that node.
         """
-        candidates = (
-            select(TaskRow.id).where(TaskRow.status == TaskStatus.PENDING.value).order_by(TaskRow.created_at).limit(1)
-        )
-        if types is not None:
-            candidates = candidates.where(TaskRow.type.in_([t.value for t in types]))
-        candidates = candidates.where(TaskRow.node.is_(None) | (TaskRow.node == node))
-        if self.session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
-        task_id = self.session.scalar(candidates)
-        if task_id is None:
-            return None
-        claimed = self.session.execute(
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.status == TaskStatus.PENDING.value)
-            .values(
-                status=TaskStatus.PROCESSING.value,
-                claimed_by=worker,
-                heartbeat_at=now,
-                updated_at=now,
-                attempts=TaskRow.attempts + 1,
-            )
-        )
-        if not getattr(claimed, "rowcount", 0):
-            return None
-        return self.get(task_id, None)
+        params: dict[str, Any] = {"claimer": worker, "claimed_at": now, "claim_node": node}
+        if types is None:
+            row = self.session.execute(_CLAIM_ANY, params).first()
+        else:
+            row = self.session.execute(_CLAIM_TYPES, {**params, "claim_types": [t.value for t in types]}).first()
+        return None if row is None else to_domain(row)
 
     def heartbeat(self, task_id: str, worker: str, now: datetime, bytes_done: int, bytes_total: int | None) -> bool:
         """Record progress; False when the worker no longer owns the task (it was reaped)."""
         result = self.session.execute(
-            update(TaskRow)
-            .where(TaskRow.id == task_id, TaskRow.claimed_by == worker, TaskRow.status == TaskStatus.PROCESSING.value)
+            update(_TASKS)
+            .where(
+                _TASKS.c.id == task_id, _TASKS.c.claimed_by == worker, _TASKS.c.status == TaskStatus.PROCESSING.value
+            )
             .values(heartbeat_at=now, bytes_done=bytes_done, bytes_total=bytes_total)
         )
         return bool(getattr(result, "rowcount", 0))
@@ -191,26 +178,11 @@ class TaskRepository:
     ) -> bool:
         """End the task (if it is still pending or processing, and ``worker``'s); ``bytes_done``: how much it
         copied in all (the last heartbeat may have counted less)."""
-        progress = {} if bytes_done is None else {"bytes_done": bytes_done}
-        conditions = [
-            TaskRow.id == task_id,
-            TaskRow.status.in_([TaskStatus.PENDING.value, TaskStatus.PROCESSING.value]),
-        ]
-        if worker is not None:
-            conditions.append(TaskRow.claimed_by == worker)
-        outcome = self.session.execute(
-            update(TaskRow)
-            .where(*conditions)
-            .values(
-                status=status.value,
-                result=result,
-                message=message,
-                updated_at=now,
-                expires_at=expires_at,
-                heartbeat_at=now,
-                **progress,
-            )
-        )
+        params = {
+            "task": task_id, "holder": worker, "new_status": status.value, "new_result": result,
+            "new_message": message, "ended_at": now, "new_expires_at": expires_at, "done": bytes_done,
+        }  # fmt: skip
+        outcome = self.session.execute(_FINISH_ANY if worker is None else _FINISH_HELD, params)
         return bool(getattr(outcome, "rowcount", 0))
 
     def stale(self, heartbeat_before: datetime) -> list[Task]:
@@ -223,13 +195,71 @@ class TaskRepository:
     def release(self, task_id: str, stale_worker: str | None, now: datetime) -> bool:
         """Put a stale processing task back to pending (for a retry), if it is still the stale one."""
         result = self.session.execute(
-            update(TaskRow)
+            update(_TASKS)
             .where(
-                TaskRow.id == task_id, TaskRow.status == TaskStatus.PROCESSING.value, TaskRow.claimed_by == stale_worker
+                _TASKS.c.id == task_id,
+                _TASKS.c.status == TaskStatus.PROCESSING.value,
+                _TASKS.c.claimed_by == stale_worker,
             )
             .values(status=TaskStatus.PENDING.value, claimed_by=None, updated_at=now)
         )
         return bool(getattr(result, "rowcount", 0))
+
+
+def _claim_statement(typed: bool) -> Any:
+    """``UPDATE tasks SET <processing, claimed> WHERE id = (the oldest pending candidate) RETURNING *``."""
+    candidate = _TASKS.alias("candidate")
+    pending = TaskStatus.PENDING.value
+    oldest = (
+        select(candidate.c.id)
+        .where(
+            candidate.c.status == pending,
+            or_(candidate.c.node.is_(None), candidate.c.node == bindparam("claim_node")),
+        )
+        .order_by(candidate.c.created_at)
+        .limit(1)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite has one writer at a time anyway
+    )
+    if typed:
+        oldest = oldest.where(candidate.c.type.in_(bindparam("claim_types", expanding=True)))
+    return (
+        update(_TASKS)
+        .where(_TASKS.c.id == oldest.scalar_subquery(), _TASKS.c.status == pending)
+        .values(
+            status=TaskStatus.PROCESSING.value,
+            claimed_by=bindparam("claimer"),
+            heartbeat_at=bindparam("claimed_at"),
+            updated_at=bindparam("claimed_at"),
+            attempts=_TASKS.c.attempts + 1,
+        )
+        .returning(*_TASKS.c)
+    )
+
+
+def _finish_statement(held: bool) -> Any:
+    """End a pending or processing task (``held``: only while the ``holder`` worker has it); a ``done`` of
+    None keeps the bytes counted so far."""
+    stmt = update(_TASKS).where(
+        _TASKS.c.id == bindparam("task"),
+        _TASKS.c.status.in_([TaskStatus.PENDING.value, TaskStatus.PROCESSING.value]),
+    )
+    if held:
+        stmt = stmt.where(_TASKS.c.claimed_by == bindparam("holder"))
+    return stmt.values(
+        status=bindparam("new_status"),
+        result=bindparam("new_result", type_=_TASKS.c.result.type),
+        message=bindparam("new_message"),
+        updated_at=bindparam("ended_at"),
+        expires_at=bindparam("new_expires_at"),
+        heartbeat_at=bindparam("ended_at"),
+        bytes_done=func.coalesce(bindparam("done", type_=_TASKS.c.bytes_done.type), _TASKS.c.bytes_done),
+    )
+
+
+_FINISH_ANY = _finish_statement(held=False)
+_FINISH_HELD = _finish_statement(held=True)
+_CLAIM_ANY = _claim_statement(typed=False)
+_CLAIM_TYPES = _claim_statement(typed=True)
 
 
 def claimed_by(session: Session, task_id: str) -> str | None:
