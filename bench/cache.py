@@ -44,7 +44,6 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "cache-latest.json"
 GLIMPSE = ROOT / ".venv" / "bin" / "glimpse"
-CEPH_CONF = Path(os.environ.get("GLIMPSE_CEPH_HOME", Path.home() / ".cache" / "glimpse-ceph")) / "ceph.conf"
 MB = 1_000_000
 GIB = 1024**3
 
@@ -52,23 +51,13 @@ sys.path.insert(0, str(BENCH_DIR))
 from benchlib.httpc import Endpoint  # noqa: E402
 from benchlib.machine import SendfileServer  # noqa: E402
 from benchlib.server import CpuSnapshot, free_port, wait_ready  # noqa: E402
+from benchlib.storeconf import store_sections  # noqa: E402
 
 
 def config(work: Path, port: int, stores: list[str]) -> Path:
-    backends = {"fs": "fs:file", "swift": "swift:swift", "rbd": "rbd:rbd"}
-    sections = {
-        "fs": f"[fs]\nfilesystem_store_datadir = {work / 'fs'}\n",
-        "swift": "[swift]\nswift_store_auth_address = http://127.0.0.1:8080/auth/v1.0\nswift_store_auth_version = 1\n"
-        "swift_store_user = glimpse:glimpse\nswift_store_key = glimpse-secret\n"
-        f"swift_store_container = glimpse-cache-bench-{port}\nswift_store_create_container_on_put = true\n",
-        "rbd": f"[rbd]\nrbd_store_ceph_conf = {CEPH_CONF}\nrbd_store_user = admin\nrbd_store_pool = images\n",
-    }
-    text = (
-        f"[DEFAULT]\nenabled_backends = {', '.join(backends[s] for s in stores)}\n"
-        f"image_cache_dir = {work / 'cache'}\nimage_cache_max_size = {8 * 1024**3}\n"
-        f"[glance_store]\ndefault_backend = {stores[0]}\n"
-        + "".join(sections[s] for s in stores)
-        + f"[database]\nconnection = sqlite:///{work / 'glimpse.db'}\n[glimpse]\ndata_dir = {work / 'data'}\n"
+    cache = f"image_cache_dir = {work / 'cache'}\nimage_cache_max_size = {8 * 1024**3}\n"
+    text = store_sections(work, stores, f"glimpse-cache-bench-{port}", defaults=cache) + (
+        f"[database]\nconnection = sqlite:///{work / 'glimpse.db'}\n[glimpse]\ndata_dir = {work / 'data'}\n"
     )
     path = work / "glimpse.conf"
     path.write_text(text)

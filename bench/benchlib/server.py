@@ -197,13 +197,17 @@ class CpuSnapshot:
 
 @dataclass(slots=True)
 class RssSampler:
-    """Samples VmRSS of the server (and its children) every ``interval`` seconds in a thread."""
+    """Samples VmRSS of the server (and its children) every ``interval`` seconds in a thread: ``peak_mib`` is
+    the largest of one process, ``tree_peak_mib`` the largest sum over the tree, ``series`` holds (seconds since
+    start, tree sum) per sample."""
 
     pid: int
     interval: float = 0.01
     peak_mib: float = 0.0
+    tree_peak_mib: float = 0.0
     first_mib: float | None = None
     samples: int = 0
+    series: list[tuple[float, float]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
@@ -213,13 +217,18 @@ class RssSampler:
         return self
 
     def _run(self) -> None:
+        started = time.monotonic()
         while not self._stop.is_set():
+            tree = 0.0
             for pid in process_tree(self.pid):
                 value = rss_mib(pid)
                 if value is not None:
                     if self.first_mib is None:
                         self.first_mib = value
                     self.peak_mib = max(self.peak_mib, value)
+                    tree += value
+            self.tree_peak_mib = max(self.tree_peak_mib, tree)
+            self.series.append((time.monotonic() - started, tree))
             self.samples += 1
             self._stop.wait(self.interval)
 
