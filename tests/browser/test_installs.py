@@ -99,8 +99,13 @@ def test_install_a_remote_asset_and_watch_the_bar_reach_100(server: str, browser
     # without JavaScript: the install page reloads itself (its <noscript> meta refresh) until the task has ended
     browser.execute_cdp_cmd("Emulation.setScriptExecutionDisabled", {"value": True})
     try:
-        browser.get(f"{server}/dashboard/apps?source=remote")
-        browser.find_element(By.CSS_SELECTOR, "button[aria-label='Install stack 1.0']").click()
+        browser.get(f"{server}/dashboard/apps?source=remote")  # this time from the remote asset's own page
+        browser.find_element(By.LINK_TEXT, "stack").click()
+        wait.until(expected_conditions.url_contains("/dashboard/remote/"))
+        assert browser.find_element(By.TAG_NAME, "h1").text == "stack 1.0"
+        assert "SHA-256" in browser.find_element(By.ID, "verification").text
+        shot(browser, "install-05-remote-asset")
+        browser.find_element(By.CSS_SELECTOR, "#install button[aria-label='Install stack 1.0']").click()
         wait.until(expected_conditions.url_matches(r"/dashboard/installs/[0-9a-f-]{36}$"))
         first = browser.find_element(By.ID, "install-status")
         if first.get_attribute("data-state") != "success":  # still running when first shown (the usual case)
@@ -110,7 +115,7 @@ def test_install_a_remote_asset_and_watch_the_bar_reach_100(server: str, browser
         wait.until(lambda driver: driver.find_element(By.ID, "install-status").get_attribute("data-state") == "success")
         assert browser.find_element(By.ID, "install-progress").get_attribute("value") == "100"
         assert "http-equiv" not in browser.page_source  # no more reloads once it has ended
-        shot(browser, "install-05-done-without-javascript")
+        shot(browser, "install-06-done-without-javascript")
         browser.find_element(By.ID, "install-link").click()
         wait.until(expected_conditions.url_matches(r"/dashboard/apps/heat_templates/[0-9a-f-]{36}$"))
     finally:

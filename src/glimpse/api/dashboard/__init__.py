@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from glimpse.api.dashboard import apps, images, installs, signin, stacks
+from glimpse.api.dashboard import apps, images, installs, remote, signin, stacks
 from glimpse.api.dashboard.pages import page, root_path
 from glimpse.api.dashboard.session import SessionCodec
 from glimpse.container import Services
@@ -42,6 +42,7 @@ ROUTES: list[BaseRoute] = [
     page("/apps", GET=apps.index),
     page("/apps/{type_name}/{artifact_id}", GET=apps.show),
     page("/apps/heat_templates/{artifact_id}/launch", GET=stacks.launch_form, POST=stacks.launch),
+    page("/remote/{catalog}/{name}/{version}", GET=remote.show),
     page("/installs", POST=installs.start),
     page("/installs/{task_id}", GET=installs.show),
     page("/installs/{task_id}/status", GET=installs.status),

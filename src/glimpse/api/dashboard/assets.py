@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from glimpse.container import Services
 from glimpse.context import RequestContext
@@ -74,7 +75,8 @@ class SubscribedCatalogs:
         chosen = found[start : start + query.limit]
         views = [
             AssetView(source="remote", type=asset.type, id=f"{remote}:{asset.ref}", name=asset.name,
-                      version=asset.version, description=asset.metadata.get("description", ""), status=remote)
+                      version=asset.version, description=asset.metadata.get("description", ""), status=remote,
+                      link=f"/remote/{quote(remote)}/{quote(asset.name)}/{quote(asset.version)}")
             for remote, asset in chosen
         ]  # fmt: skip
         more = start + query.limit < len(found)
