@@ -23,7 +23,7 @@ from glimpse.settings import Settings, load_settings
 from tests.conftest import make_client
 from tests.functional.conftest import JSON_ACCEPT
 from tests.functional.test_errors import assert_request_id
-from tests.unit.auth.test_keystone import NOW, FakeKeystone, token_body
+from tests.unit.auth.keystone.support import NOW, FakeKeystone, token_body
 
 REDIS_URL = os.environ.get("GLIMPSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 CHALLENGE = 'Keystone uri="http://keystone.test:5000/v3"'

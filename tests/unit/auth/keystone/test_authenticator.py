@@ -1,165 +1,24 @@
-"""glimpse.auth.keystone with a stand-in for the keystoneauth1 session: answers, cache, service tokens, errors.
+"""glimpse.auth.keystone's authenticator with a stand-in for the keystoneauth1 session: answers, service tokens,
+Keystone failing, building it from the settings.
 
 The real Keystone is driven by tests/e2e/test_keystone.py; these tests cover what a real one cannot show
-quickly (expiry, eviction, outages, concurrency) and read the real token bodies' shape.
+quickly (expiry, outages) and read the real token bodies' shape.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import threading
-import time
-from collections.abc import Coroutine, Iterator
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
-import requests
 from keystoneauth1 import exceptions as ks_exceptions
 
 from glimpse.auth import build_authenticator
-from glimpse.auth.keystone import (
-    BAD_SERVICE_TOKEN,
-    BAD_TOKEN,
-    NO_TOKEN,
-    Codec,
-    KeystoneAuth,
-    MemoryTokenCache,
-    TokenInfo,
-)
-from glimpse.context import RequestContext
+from glimpse.auth.keystone import BAD_SERVICE_TOKEN, BAD_TOKEN, NO_TOKEN, KeystoneAuth, MemoryTokenCache
 from glimpse.errors import IdentityUnavailable, Unauthorized
 from glimpse.metrics import Metrics
-from glimpse.settings import KeystoneAuthSettings, load_settings
-
-NOW = 1_900_000_000.0
-T = TypeVar("T")
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    return asyncio.run(coro)
-
-
-def token_body(
-    user: str = "u1",
-    project: str | None = "p1",
-    roles: tuple[str, ...] = ("member", "reader"),
-    expires: float = NOW + 3600,
-    domain: str | None = None,
-    system: bool = False,
-) -> dict[str, Any]:
-    """The body of Keystone's GET /v3/auth/tokens, trimmed to what keystoneauth1 reads."""
-    token: dict[str, Any] = {
-        "methods": ["password"],
-        "user": {"id": user, "name": f"{user}-name", "domain": {"id": "default", "name": "Default"}},
-        "roles": [{"id": f"r-{role}", "name": role} for role in roles],
-        "expires_at": datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-        "issued_at": datetime.fromtimestamp(expires - 3600, UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z"),
-    }
-    if project is not None:
-        token["project"] = {"id": project, "name": f"{project}-name", "domain": {"id": "default", "name": "Default"}}
-    if domain is not None:
-        token["domain"] = {"id": domain, "name": domain}
-    if system:
-        token["system"] = {"all": True}
-    return {"token": token}
-
-
-def response(status: int, body: dict[str, Any] | None = None, token: str = "") -> requests.Response:
-    resp = requests.Response()
-    resp.status_code = status
-    resp._content = json.dumps(body or {"error": {"code": status}}).encode()
-    resp.headers["Content-Type"] = "application/json"
-    if token:
-        resp.headers["X-Subject-Token"] = token
-    return resp
-
-
-class FakeKeystone:
-    """Stands in for keystoneauth1's Session: ``tokens`` maps a token to its body; others get 404."""
-
-    def __init__(self) -> None:
-        self.tokens: dict[str, dict[str, Any]] = {}
-        self.expired: set[str] = set()  # known, but answered 404 unless allow_expired=1 is asked
-        self.calls: list[dict[str, Any]] = []
-        self.fail: Exception | None = None
-        self.status: int | None = None
-        self.delay = 0.0
-        self.session = requests.Session()
-        self._lock = threading.Lock()
-
-    def get(self, url: str, **kwargs: Any) -> requests.Response:
-        with self._lock:
-            self.calls.append({"url": url, **kwargs})
-        if self.delay:
-            time.sleep(self.delay)
-        if self.fail is not None:
-            raise self.fail
-        token = kwargs["headers"]["X-Subject-Token"]
-        if self.status is not None:
-            return response(self.status)
-        if token not in self.tokens or (token in self.expired and "allow_expired=1" not in url):
-            return response(404)
-        return response(200, self.tokens[token], token)
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def conf(**options: Any) -> KeystoneAuthSettings:
-    base: dict[str, Any] = {
-        "auth_url": "http://keystone.test:5000",
-        "www_authenticate_uri": "http://keystone.test:5000/v3",
-        "username": "glimpse",
-        "password": "secret",
-        "project_name": "service",
-        "user_domain_name": "Default",
-        "project_domain_name": "Default",
-    }
-    return KeystoneAuthSettings.model_validate({**base, **options})
-
-
-class Harness:
-    def __init__(self, **options: Any) -> None:
-        self.keystone = FakeKeystone()
-        self.clock = Clock()
-        self.metrics = Metrics()
-        self.cache = MemoryTokenCache(options.pop("cache_size", 100), clock=self.clock)
-        self.auth = KeystoneAuth(
-            conf(**options),
-            self.metrics,
-            keystone=self.keystone,  # type: ignore[arg-type]
-            cache=self.cache,
-            clock=self.clock,
-        )
-
-    def authenticate(self, token: str | None = None, service: str | None = None) -> RequestContext:
-        headers = {}
-        if token is not None:
-            headers["x-auth-token"] = token
-        if service is not None:
-            headers["x-service-token"] = service
-        return run(self.auth.authenticate(headers))
-
-    def count(self, source: str, result: str) -> float:
-        value = self.metrics.registry.get_sample_value(
-            "glimpse_auth_token_validations_total", {"source": source, "result": result}
-        )
-        return value or 0.0
-
-
-@pytest.fixture
-def h() -> Iterator[Harness]:
-    harness = Harness()
-    yield harness
-    run(harness.auth.aclose())
+from glimpse.settings import load_settings
+from tests.unit.auth.keystone.support import NOW, FakeKeystone, Harness, conf, run, token_body
 
 
 # -- answers ------------------------------------------------------------------------------------------------
@@ -220,113 +79,6 @@ def test_challenge_names_www_authenticate_uri() -> None:
     auth = KeystoneAuth(conf(), keystone=FakeKeystone())  # type: ignore[arg-type]
     assert auth.challenge == 'Keystone uri="http://keystone.test:5000/v3"'
     assert auth.name == "keystone"
-
-
-# -- cache --------------------------------------------------------------------------------------------------
-def test_second_request_is_a_cache_hit(h: Harness) -> None:
-    h.keystone.tokens["tok"] = token_body()
-    first, second = h.authenticate("tok"), h.authenticate("tok")
-    assert first == second
-    assert len(h.keystone.calls) == 1
-    assert (h.count("keystone", "valid"), h.count("cache", "valid")) == (1, 1)
-
-
-def test_cache_keeps_a_token_for_token_cache_time() -> None:
-    h = Harness(token_cache_time=60)
-    h.keystone.tokens["tok"] = token_body()
-    h.authenticate("tok")
-    h.clock.now += 59
-    h.authenticate("tok")
-    assert len(h.keystone.calls) == 1
-    h.clock.now += 2
-    h.authenticate("tok")
-    assert len(h.keystone.calls) == 2
-
-
-def test_cache_never_outlives_the_token(h: Harness) -> None:
-    h.keystone.tokens["tok"] = token_body(expires=NOW + 10)  # token_cache_time is 300
-    h.authenticate("tok")
-    h.clock.now += 9
-    h.authenticate("tok")
-    assert len(h.keystone.calls) == 1
-    h.clock.now += 2
-    del h.keystone.tokens["tok"]  # Keystone no longer accepts it either
-    with pytest.raises(Unauthorized):
-        h.authenticate("tok")
-    assert len(h.keystone.calls) == 2
-
-
-def test_zero_cache_time_always_asks_keystone() -> None:
-    h = Harness(token_cache_time=0)
-    h.keystone.tokens["tok"] = token_body()
-    h.authenticate("tok")
-    h.authenticate("tok")
-    assert len(h.keystone.calls) == 2
-    assert len(h.cache) == 0
-
-
-def test_invalid_tokens_are_not_cached(h: Harness) -> None:
-    for _ in range(2):
-        with pytest.raises(Unauthorized):
-            h.authenticate("bogus")
-    assert len(h.keystone.calls) == 2
-
-
-def test_cache_is_bounded_lru() -> None:
-    h = Harness(cache_size=2)
-    for name in ("a", "b", "c"):
-        h.keystone.tokens[name] = token_body(user=name)
-    h.authenticate("a")
-    h.authenticate("b")
-    h.authenticate("a")  # a is now the most recent
-    h.authenticate("c")  # evicts b
-    assert len(h.cache) == 2
-    calls = len(h.keystone.calls)
-    h.authenticate("a")
-    h.authenticate("c")
-    assert len(h.keystone.calls) == calls
-    h.authenticate("b")
-    assert len(h.keystone.calls) == calls + 1
-
-
-def test_concurrent_requests_share_one_keystone_call(h: Harness) -> None:
-    h.keystone.tokens["tok"] = token_body()
-    h.keystone.delay = 0.2
-
-    async def many() -> list[RequestContext]:
-        return await asyncio.gather(*(h.auth.authenticate({"x-auth-token": "tok"}) for _ in range(20)))
-
-    results = run(many())
-    assert {ctx.user_id for ctx in results} == {"u1"}
-    assert len(h.keystone.calls) == 1
-
-
-def test_cache_keys_are_digests_never_tokens() -> None:
-    plain, keyed = Codec(), Codec("none", "s3cret")
-    assert "tok" not in plain.key("tok")
-    assert len(plain.key("tok")) == 64
-    assert keyed.key("tok") != plain.key("tok")
-    assert keyed.key("tok") == Codec("mac", "s3cret").key("tok")
-
-
-@pytest.mark.parametrize("strategy", ["none", "mac", "encrypt"])
-def test_codec_round_trip(strategy: str) -> None:
-    codec = Codec(strategy, "s3cret" if strategy != "none" else None)
-    info = TokenInfo("u", "p", None, frozenset({"reader"}), None, NOW)
-    encoded = codec.encode(info)
-    assert codec.decode(encoded) == info
-    if strategy == "encrypt":
-        assert b"reader" not in encoded
-
-
-@pytest.mark.parametrize("strategy", ["mac", "encrypt"])
-def test_codec_refuses_forged_entries(strategy: str) -> None:
-    codec = Codec(strategy, "s3cret")
-    forged = TokenInfo("u", "p", None, frozenset({"admin"}), None, NOW)
-    with pytest.raises(ValueError, match=r"signature|decrypt"):
-        codec.decode(forged.to_json())
-    with pytest.raises(ValueError, match=r"signature|decrypt"):
-        codec.decode(Codec(strategy, "other").encode(forged))
 
 
 # -- service tokens -------------------------------------------------------------------------------------------
