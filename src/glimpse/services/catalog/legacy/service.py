@@ -1,34 +1,9 @@
-"""Importing from a legacy catalog, an UNTRUSTED source: the retired OpenStack App Catalog's ``assets``
-document, or a Murano package repository (formats in :mod:`glimpse.domain.legacy_catalog`).
-
-Nothing a legacy catalog serves is signed, so nothing it serves can be verified. The import is therefore:
-
-- refused by the default policy (``catalog:import_legacy`` is ``!``: nobody, administrators included; an
-  operator who accepts the risk allows it in the policy file), and refused unless the caller says
-  ``allow_unverified`` (the CLI's ``--allow-unverified``);
-- fetched only through the SSRF-guarded fetcher with the catalog's fetch policy (https only, no private or
-  link-local address unless ``[catalog] allowed_hosts`` lists it);
-- planned whole before anything is made: every selected asset and what it depends on are resolved (a missing
-  one or a cycle refuses the import), every file is downloaded and, where the source listed an MD5, compared
-  with it (a mismatch refuses the import: the file is not even what the source listed). A matching MD5
-  proves nothing and is never a pin: it is recorded as ``md5:<hex>``, no hash as ``none``;
-- recorded as unverified: images and artifacts carry ``catalog_provenance=unverified``, ``catalog_source``,
-  ``catalog_asset``, ``catalog_version`` and ``catalog_legacy_hash``, and never ``catalog_digest`` or
-  ``catalog_signer``; nothing goes into ``catalog_installs``, so a verified install never takes an unverified
-  copy for "already installed";
-- all or nothing: on any failure what this run made is deleted again.
-"""
-
-from __future__ import annotations
+"""The legacy import: admitted by the policy and the caller's consent, planned whole, made all or nothing."""
 
 import asyncio
-import dataclasses
-import hashlib
-import logging
 import shutil
 import uuid
-import zipfile
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,62 +11,37 @@ from typing import Any
 from glimpse.context import RequestContext
 from glimpse.domain.catalog import ARTIFACT_TYPES, CatalogError, dependency_order
 from glimpse.domain.legacy_catalog import (
-    MAX_MANIFEST,
     LegacyAsset,
     LegacySourceError,
     MuranoManifest,
     MuranoRef,
     parse_assets,
     parse_bundle,
-    parse_manifest,
 )
 from glimpse.errors import Forbidden
 from glimpse.policy import Target
 from glimpse.services import fetch
 from glimpse.services.artifacts import ArtifactService, BlobService
 from glimpse.services.catalog.install import read_chunks, remove_made
+from glimpse.services.catalog.legacy.items import _app_catalog_items, _Item, _murano_fields, _murano_item
+from glimpse.services.catalog.legacy.source import (
+    MAX_DOCUMENT,
+    MAX_PACKAGE,
+    Fetched,
+    _ignore,
+    _Source,
+    read_package_manifest,
+)
 from glimpse.services.catalog.subscribe import CatalogService
 from glimpse.services.image_data import ImageDataService
 from glimpse.services.images import ImageService
 
-log = logging.getLogger(__name__)
 RULE = "catalog:import_legacy"
-CHUNK = 4 * 1024 * 1024
-MAX_DOCUMENT = 64 * 1024 * 1024  # an assets document or a bundle
-MAX_PACKAGE = 100 * 1024 * 1024  # the murano_packages artifact's blob limit
 MAX_METADATA = 255
 
 
 class LegacyImportRefused(Forbidden):
     """The policy does not allow legacy imports (the default)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A downloaded file and what was measured of it."""
-
-    path: Path
-    length: int
-    md5: str
-    sha256: str
-
-
-@dataclass(slots=True)
-class _Item:
-    """One thing to make: an image or an artifact, its file, provenance and links."""
-
-    key: str  # the name the source knows it by
-    type: str  # an asset type
-    name: str
-    version: str
-    url: str | None
-    legacy_hash: str
-    md5: str | None = None
-    depends: tuple[str, ...] = ()
-    fields: dict[str, Any] = field(default_factory=dict)  # extra artifact fields / image formats
-    description: str = ""
-    text: bytes | None = None  # content given inline (a heat environment), not fetched
-    file: Fetched | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,113 +54,6 @@ class LegacyReport:
     def as_dict(self) -> dict[str, Any]:
         return {"source": self.source, "provenance": "unverified", "dry_run": self.dry_run,
                 "imported": self.imported, "skipped": self.skipped}  # fmt: skip
-
-
-class _Source:
-    """Where a legacy catalog is: an https URL (read through the guarded fetcher) or a local file/directory."""
-
-    def __init__(self, location: str, policy: fetch.FetchPolicy) -> None:
-        self.location = location
-        self.policy = policy
-        self.remote = "://" in location
-        self.label = fetch.redact(location) if self.remote else str(Path(location).resolve())
-
-    def resolve(self, relative: str) -> str:
-        """``relative`` inside a repository source (a Murano repository's ``apps/...``)."""
-        if self.remote:
-            return self.location.rstrip("/") + "/" + relative
-        return str(Path(self.location) / relative)
-
-    async def read(self, where: str, limit: int) -> bytes:
-        if "://" not in where:
-            return await asyncio.to_thread(_read_file, Path(where), limit)
-        policy = dataclasses.replace(self.policy, max_bytes=limit)
-        parts = []
-        async with _opened(where, policy) as stream:
-            async for chunk in stream:
-                parts.append(chunk)
-        return b"".join(parts)
-
-    async def download(self, where: str, target: Path, limit: int, on_bytes: Callable[[int], None]) -> Fetched:
-        """``where`` (a URL, through the guarded fetcher; or a local file) into ``target``, measured."""
-        md5, sha256, length = hashlib.md5(usedforsecurity=False), hashlib.sha256(), 0
-        policy = dataclasses.replace(self.policy, max_bytes=limit)
-        target.parent.mkdir(parents=True, exist_ok=True)
-
-        def write(out: Any, block: bytes) -> None:
-            md5.update(block)
-            sha256.update(block)
-            out.write(block)
-
-        with target.open("wb") as out:
-            buffer = bytearray()
-            async for chunk in self._chunks(where, policy):
-                buffer += chunk
-                length += len(chunk)
-                on_bytes(len(chunk))
-                if len(buffer) >= CHUNK:
-                    await asyncio.to_thread(write, out, bytes(buffer))
-                    buffer.clear()
-            await asyncio.to_thread(write, out, bytes(buffer))
-        return Fetched(target, length, md5.hexdigest(), sha256.hexdigest())
-
-    async def _chunks(self, where: str, policy: fetch.FetchPolicy) -> AsyncIterator[bytes]:
-        if "://" not in where:
-            data = await self.read(where, policy.max_bytes or MAX_DOCUMENT)
-            yield data
-            return
-        async with _opened(where, policy) as stream:
-            async for chunk in stream:
-                yield chunk
-
-
-class _opened:
-    """``async with`` over :func:`fetch.open_stream`: a 404 of a legacy source says which file is missing."""
-
-    def __init__(self, url: str, policy: fetch.FetchPolicy) -> None:
-        self.url = url
-        self.policy = policy
-        self.stream: fetch.RemoteStream | None = None
-
-    async def __aenter__(self) -> fetch.RemoteStream:
-        try:
-            self.stream = await fetch.open_stream(self.url, self.policy)
-        except fetch.RemoteFetchError as exc:
-            raise LegacySourceError(exc.message) from exc
-        return self.stream
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self.stream is not None:
-            await self.stream.aclose()
-
-
-def _read_file(path: Path, limit: int) -> bytes:
-    try:
-        if path.stat().st_size > limit:
-            raise LegacySourceError(f"{path} is larger than {limit} bytes")
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise LegacySourceError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise LegacySourceError(f"{path} is a directory") from None
-    except OSError as exc:
-        raise LegacySourceError(f"{path}: cannot be read ({exc.strerror})") from None
-
-
-def read_package_manifest(path: Path, where: str) -> MuranoManifest:
-    """The manifest of the Murano package (a zip) at ``path``; read, never extracted."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            try:
-                info = archive.getinfo("manifest.yaml")
-            except KeyError:
-                raise LegacySourceError(f"{where}: not a Murano package: no manifest.yaml at its root") from None
-            if info.file_size > MAX_MANIFEST:
-                raise LegacySourceError(f"{where}: manifest.yaml is larger than {MAX_MANIFEST} bytes")
-            raw = archive.read(info)
-    except zipfile.BadZipFile:
-        raise LegacySourceError(f"{where}: not a Murano package: not a zip archive") from None
-    return parse_manifest(raw, where)
 
 
 @dataclass(slots=True)
@@ -421,48 +264,6 @@ class LegacyImportService:
 
     async def _remove(self, run: _Run) -> None:
         await remove_made(run.ctx, self.images, self.artifacts, run.made, "legacy import")
-
-
-def _app_catalog_items(asset: LegacyAsset) -> list[_Item]:
-    """What one App Catalog asset becomes: an image or an artifact (a heat asset's inline environment, a heat
-    environment artifact of its own that the template links)."""
-
-    def item(kind: str, version: str, depends: tuple[str, ...], fields: dict[str, Any], name: str = "") -> _Item:
-        return _Item(asset.name, kind, name or asset.name, version, asset.url, asset.legacy_hash, asset.md5, depends,
-                     fields, asset.description)  # fmt: skip
-
-    if asset.type == "image":
-        formats = {"disk_format": asset.disk_format, "container_format": asset.container_format}
-        return [item("image", "legacy", asset.depends, formats)]
-    if asset.type == "murano-package":  # name, version and fields from its manifest once downloaded
-        return [item("murano-package", "0.0.0", asset.depends, {}, name=asset.package_name or asset.name)]
-    if asset.type == "tosca-template":
-        fields = {"template_format": asset.template_format} if asset.template_format else {}
-        return [item("tosca-template", "0.0.0", asset.depends, fields)]
-    if asset.environment is None:
-        return [item("heat-template", "0.0.0", asset.depends, {})]
-    key = f"{asset.name} (environment)"
-    environment = _Item(key, "heat-environment", f"{asset.name}-environment", "0.0.0", None, "none",
-                        text=asset.environment.encode())  # fmt: skip
-    return [environment, item("heat-template", "0.0.0", (key, *asset.depends), {})]
-
-
-def _murano_fields(manifest: MuranoManifest) -> dict[str, Any]:
-    fields: dict[str, Any] = {"type": manifest.type, "class_definitions": list(manifest.classes),
-                              "keywords": list(manifest.tags)}  # fmt: skip
-    if manifest.name:
-        fields["display_name"] = manifest.name[:255]
-    return fields
-
-
-def _murano_item(where: str, fetched: Fetched, manifest: MuranoManifest) -> _Item:
-    return _Item(manifest.full_name, "murano-package", manifest.full_name, manifest.version, url=where,
-                 legacy_hash="none", depends=manifest.require, fields=_murano_fields(manifest),
-                 description=manifest.description, file=fetched)  # fmt: skip
-
-
-def _ignore(size: int) -> None:
-    pass
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
