@@ -9,7 +9,8 @@ and marks them delivered in the transaction that ends its task; when a sink fail
 are marked and the rest stay undelivered until the worker's ``redrive`` sweep starts the next drain
 (delivery is at least once, in order). ``LoggingSink`` logs each message;
 the notifications work adds its own sinks. A ``Fanout`` (webhooks) is handed the delivered messages inside
-that same transaction, so the work it records for them exists exactly once.
+that same transaction, so the work it records for them exists exactly once, and may leave a follow-up that
+the drain runs once that transaction committed (webhooks: the first attempts of the deliveries it recorded).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -40,11 +41,16 @@ class Sink(Protocol):
     async def deliver(self, message: OutboxMessage) -> None: ...
 
 
+FollowUp = Callable[[], Awaitable[None]]
+"""Work a fan-out leaves for after the drain's transaction committed (a webhook's first attempts)."""
+
+
 class Fanout(Protocol):
     """A consumer that turns delivered messages into more durable work (webhook deliveries) inside the
-    transaction that marks them delivered: each message is fanned out exactly once."""
+    transaction that marks them delivered: each message is fanned out exactly once. What it returns runs
+    once that transaction committed (its work is recorded, so a process that dies first loses nothing)."""
 
-    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> None: ...
+    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> FollowUp | None: ...
 
 
 async def _deliver(sink: Sink, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
@@ -139,18 +145,26 @@ class Outbox:
         progress(count, len(messages))
         ids = [message.id for message in delivered]
         more = len(messages) == BATCH and error is None
+        follow_ups: list[FollowUp] = []
 
         def finish(session: Any) -> None:
+            follow_ups.clear()  # (a retried ending runs this again)
             OutboxRepository(session).mark_delivered(ids, utcnow())
             for fanout in self.fanouts:
-                fanout.fan_out(session, delivered)
+                follow_up = fanout.fan_out(session, delivered)
+                if follow_up is not None:
+                    follow_ups.append(follow_up)
             if more:  # the rest goes to the next drain
                 self.queue.enqueue(session, _drain_task())
+
+        async def after() -> None:
+            for follow_up in follow_ups:
+                await follow_up()
 
         result: dict[str, Any] = {"delivered": len(ids)}
         if error is not None:
             result["error"] = error
-        return Outcome(result=result, finish=finish)
+        return Outcome(result=result, finish=finish, after=after)
 
     async def redrive(self) -> None:
         """The worker's sweep: a drain for messages left undelivered (a sink failed, a drain died, or the

@@ -1,16 +1,19 @@
 """Webhooks: the /v2/webhooks use cases, the fan-out of delivered outbox events into deliveries, and the
-``webhook_dispatch`` runner that sends them.
+``webhook_dispatch`` runner that retries them.
 
-An event reaches a webhook in three durable steps. The outbox drain that delivers an event hands it to
+An event reaches a webhook in durable steps. The outbox drain that delivers an event hands it to
 :meth:`WebhookService.fan_out` inside the transaction that marks it delivered: one ``webhook_deliveries`` row
 per webhook that wants it (its project's, or a global one; its event filters), holding the signed body's
-CloudEvent (the payload filtered for the webhook's audience, as notifications are), and a ``webhook_dispatch``
-task. The dispatch claims the due deliveries, POSTs each through web-download's SSRF guard
-(``services/fetch.post``: the target is checked and resolved at every attempt, and the connection pinned to
-the checked address), and records every attempt in the transaction that ends its task: a 2xx is
-``succeeded``; anything else waits ``backoff * 2^(n-1)`` seconds (at most ``backoff_max``) for attempt n+1,
-and is ``failed`` after ``max_attempts``. ``disable_after`` failed attempts in a row disable the webhook
-(its pending deliveries fail with it). The worker's sweep starts a dispatch whenever a retry is due.
+CloudEvent (the payload filtered for the webhook's audience, as notifications are), already taken for its
+first attempt (leased: a process that dies before recording the attempt leaves it due when the lease ends).
+Once that transaction committed, the drain makes the first attempts: each POST goes through web-download's
+SSRF guard (``services/fetch.post``: the target is checked and resolved at every attempt, and the connection
+pinned to the checked address), and every attempt is recorded in one transaction: a 2xx is ``succeeded``;
+anything else waits ``backoff * 2^(n-1)`` seconds (at most ``backoff_max``) for attempt n+1, and is
+``failed`` after ``max_attempts``. ``disable_after`` failed attempts in a row disable the webhook (its
+pending deliveries fail with it). The worker's sweep starts a ``webhook_dispatch`` task whenever an attempt
+is due (a retry's time came, or a lease ended): it claims the due deliveries and records their attempts in
+the transaction that ends it.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from glimpse.context import RequestContext
@@ -54,6 +57,9 @@ from glimpse.services.task_queue import Outcome, Progress, Step, TaskQueue, inte
 from glimpse.settings import Settings
 
 log = logging.getLogger(__name__)
+
+Pairs = Sequence[tuple[tuple[Delivery, Webhook], Attempt]]
+"""Taken deliveries (with their webhook) and what their attempt got."""
 
 BATCH = 100  # deliveries one dispatch task sends; more due: another dispatch
 PARALLEL = 8  # attempts in flight at once within a dispatch
@@ -255,18 +261,22 @@ class WebhookService:
         return webhook, await self.db.run(work)
 
     # -- the fan-out (an outbox Fanout) ---------------------------------------------------------------
-    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> None:
-        """One delivery per (message, webhook that wants it), in the drain's ending transaction."""
+    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> Callable[[], Awaitable[None]] | None:
+        """One delivery per (message, webhook that wants it), in the drain's ending transaction, already
+        taken for its first attempt; what to run once that transaction committed: the attempts (the drain
+        makes them, so a burst of events costs no dispatch task). A process that dies first leaves them due
+        when their lease ends, for the sweep's dispatch."""
         if not messages:
-            return
+            return None
         repo = WebhookRepository(session)
         projects = {project for message in messages if (project := project_of(message.payload)) is not None}
         webhooks = repo.active(projects)
         if not webhooks:
-            return
+            return None
         now = utcnow()
+        lease = self._lease(now)
         memo: dict[tuple[str, ...], dict[str, bool]] = {}
-        deliveries = []
+        taken: list[tuple[Delivery, Webhook]] = []
         for message in messages:
             project = project_of(message.payload)
             for webhook in webhooks:
@@ -277,26 +287,34 @@ class WebhookService:
                     memo.setdefault(webhook.audience, {}),
                 )  # fmt: skip
                 event = cloudevent(message.id, message.topic, self.source, message.created_at, shown)
-                deliveries.append(
-                    Delivery(
-                        id=new_id(),
-                        webhook_id=webhook.id,
-                        event_id=message.id,
-                        event_type=message.topic,
-                        body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-                        status=DeliveryStatus.PENDING,
-                        attempts=0,
-                        next_attempt_at=now,
-                        last_status_code=None,
-                        last_error=None,
-                        created_at=message.created_at,  # when the event happened: the order of delivery
-                        updated_at=now,
-                    )
+                delivery = Delivery(
+                    id=new_id(),
+                    webhook_id=webhook.id,
+                    event_id=message.id,
+                    event_type=message.topic,
+                    body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+                    status=DeliveryStatus.PENDING,
+                    attempts=1,  # this one, made once the drain committed
+                    next_attempt_at=lease,
+                    last_status_code=None,
+                    last_error=None,
+                    created_at=message.created_at,  # when the event happened: the order of delivery
+                    updated_at=now,
                 )
-        if deliveries:
-            repo.add_deliveries(deliveries)
-            if not repo.dispatch_pending():
-                self.queue.enqueue(session, dispatch_task())
+                taken.append((delivery, webhook))
+        if not taken:
+            return None
+        repo.add_deliveries([delivery for delivery, _ in taken])
+
+        async def first_attempts() -> None:
+            pairs = await self._attempt(taken)
+            await self.db.run(lambda s: self._record(s, pairs))
+
+        return first_attempts
+
+    def _lease(self, now: datetime) -> datetime:
+        """Until when an attempt keeps its delivery: a dispatch (or drain) that dies leaves it due again then."""
+        return now + timedelta(seconds=2 * self.settings.webhook_timeout + 30)
 
     # -- the dispatch runner --------------------------------------------------------------------------
     async def _send(self, webhook: Webhook, deliveries: Sequence[Delivery]) -> list[Attempt]:
@@ -324,11 +342,9 @@ class WebhookService:
             attempts.append(Attempt(delivery.id, status, error))
         return attempts
 
-    async def run(self, task: Task, progress: Progress) -> Outcome:
-        now = utcnow()
-        lease = now + timedelta(seconds=2 * self.settings.webhook_timeout + 30)  # a dead dispatch's rows return
-        claimed = await self.db.run(lambda s: WebhookRepository(s).claim_due(now, BATCH, lease))
-        # one webhook's deliveries one after another, in the order of their events; webhooks in parallel
+    async def _attempt(self, claimed: Sequence[tuple[Delivery, Webhook]]) -> Pairs:
+        """One attempt of each taken delivery: one webhook's one after another, in the order of their events;
+        webhooks in parallel."""
         queues: dict[str, tuple[Webhook, list[Delivery]]] = {}
         for delivery, webhook in claimed:
             queues.setdefault(webhook.id, (webhook, []))[1].append(delivery)
@@ -341,15 +357,20 @@ class WebhookService:
                     outcomes[attempt.delivery_id] = attempt
 
         await asyncio.gather(*(send(webhook, deliveries) for webhook, deliveries in queues.values()))
-        attempts = [outcomes[delivery.id] for delivery, _ in claimed]
-        progress(len(attempts), len(attempts))
-        for (delivery, webhook), attempt in zip(claimed, attempts, strict=True):
+        pairs = [(pair, outcomes[pair[0].id]) for pair in claimed]
+        for (delivery, webhook), attempt in pairs:
             if not attempt.ok:
                 log.warning(
                     "webhook %s: delivery %s (%s) attempt %d to %s failed: %s", webhook.id, delivery.id,
                     delivery.event_type, delivery.attempts, fetch.redact(webhook.url), attempt.error,
                 )  # fmt: skip
-        pairs = list(zip(claimed, attempts, strict=True))
+        return pairs
+
+    async def run(self, task: Task, progress: Progress) -> Outcome:
+        now = utcnow()
+        claimed = await self.db.run(lambda s: WebhookRepository(s).claim_due(now, BATCH, self._lease(now)))
+        pairs = await self._attempt(claimed)
+        progress(len(pairs), len(pairs))
         more = len(claimed) == BATCH
 
         def finish(session: Any) -> None:
@@ -357,10 +378,10 @@ class WebhookService:
             if more and not WebhookRepository(session).dispatch_pending():
                 self.queue.enqueue(session, dispatch_task())
 
-        sent = sum(attempt.ok for attempt in attempts)
-        return Outcome(result={"sent": sent, "failed": len(attempts) - sent}, finish=finish)
+        sent = sum(attempt.ok for _, attempt in pairs)
+        return Outcome(result={"sent": sent, "failed": len(pairs) - sent}, finish=finish)
 
-    def _record(self, session: Any, pairs: Sequence[tuple[tuple[Delivery, Webhook], Attempt]]) -> None:
+    def _record(self, session: Any, pairs: Pairs) -> None:
         """Each attempt's outcome, in the transaction that ends the dispatch: the successes in one statement
         per status code, the failures one by one (each webhook's failures counted, and maybe disabling it)."""
         s = self.settings
