@@ -3,7 +3,11 @@
 oslo.messaging spends about 0.25 ms of CPU on each notification it publishes (its connection pool, retry
 wrappers and socket-timeout juggling around every ``basic_publish``); the outbox sends its messages in
 batches, so this publisher keeps one connection and one channel with publisher confirms, publishes a whole
-batch and then waits once until the broker confirmed all of it: about a fifth of the cost. What goes on the
+batch and then waits once until the broker confirmed all of it: about a fifth of the cost. py-amqp's own
+``basic_publish`` still costs a socket write (and, on brokers that announce ``connection.blocked``, a read
+attempt) and a ``Message`` with its properties serialized for each message, so the batch's frames
+(``Basic.Publish``, content header, body: AMQP 0-9-1, 4.2.3 and 4.2.6) are packed here, the constant
+properties serialized once, and written in one call. What goes on the
 wire is what oslo.messaging's notifier sends (checked by the e2e test with a real oslo listener): exchange
 ``glance`` (topic, not durable, not auto-deleted) and the queue named by the routing key
 ``<topic>.<priority>`` declared and bound once per connection (so nothing is lost before a consumer comes),
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +39,24 @@ PROPERTIES: dict[str, Any] = {
     "content_type": "application/json", "content_encoding": "utf-8", "application_headers": {}, "delivery_mode": 2,
     "priority": 0,
 }  # fmt: skip
+
+
+_METHOD, _HEADER, _BODY, _FRAME_END = 1, 2, 3, b"\xce"
+_BASIC_PUBLISH = struct.pack(">HH", 60, 40)  # class basic, method publish
+_FRAME = struct.Struct(">BHI")  # type, channel, payload size
+_CONTENT_HEADER = struct.Struct(">HHQ")  # class basic, weight 0, body size
+
+
+def _frame(kind: int, channel: int, payload: bytes) -> bytes:
+    return _FRAME.pack(kind, channel, len(payload)) + payload + _FRAME_END
+
+
+def _properties() -> bytes:
+    """The content header's property flags and values for :data:`PROPERTIES` (py-amqp's encoding)."""
+    import amqp
+
+    serialized: bytes = amqp.Message("", **PROPERTIES)._serialize_properties()
+    return serialized
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +111,8 @@ class Publisher:
         self._confirmed = 0  # every tag up to this one is confirmed
         self._acks: set[int] = set()  # tags confirmed beyond that one
         self._refused: int | None = None  # the first tag the broker refused
+        self._publish_args: dict[str, bytes] = {}  # routing key -> its Basic.Publish method payload
+        self._header_properties = b""
 
     def _open(self) -> Any:
         import amqp
@@ -131,19 +156,18 @@ class Publisher:
         """Publish ``(routing key, body)`` items in order, then wait until the broker confirmed them all
         (publisher confirms, pipelined): how many were confirmed, in order, and the error that stopped the
         rest (the connection is then dropped, so the next call starts afresh)."""
-        import amqp
 
         fresh = self._channel is None
         try:
             channel = self._channel if not fresh else self._open()
             first = self._published
-            for routing_key, text in items:
+            for routing_key, _ in items:
                 if routing_key not in self._declared:
                     channel.queue_declare(routing_key, durable=False, auto_delete=False)
                     channel.queue_bind(routing_key, EXCHANGE, routing_key)
                     self._declared.add(routing_key)
-                channel.basic_publish(amqp.Message(text, **PROPERTIES), exchange=EXCHANGE, routing_key=routing_key)
-                self._published += 1
+            self._connection.transport.write(self._frames(channel.channel_id, items))
+            self._published += len(items)
             while self._confirmed < self._published and self._refused is None:
                 self._connection.drain_events(timeout=CONFIRM_TIMEOUT)
             if self._refused is not None:
@@ -156,6 +180,27 @@ class Publisher:
                 return self.publish(items)
             return done, f"{type(exc).__name__}: {exc}"
         return len(items), None
+
+    def _frames(self, channel: int, items: Sequence[tuple[str, str]]) -> bytes:
+        """Every item's three frames (the body split at the connection's frame size), as ``basic_publish``
+        writes them, for one write."""
+        from amqp.serialization import dumps
+
+        if not self._header_properties:
+            self._header_properties = _properties()
+        most = self._connection.frame_max - 8  # a frame's payload at most
+        frames: list[bytes] = []
+        for routing_key, text in items:
+            args = self._publish_args.get(routing_key)
+            if args is None:
+                args = _BASIC_PUBLISH + dumps("Bssbb", (0, EXCHANGE, routing_key, False, False))
+                self._publish_args[routing_key] = args
+            data = text.encode()
+            frames.append(_frame(_METHOD, channel, args))
+            frames.append(_frame(_HEADER, channel, _CONTENT_HEADER.pack(60, 0, len(data)) + self._header_properties))
+            for start in range(0, len(data), most):
+                frames.append(_frame(_BODY, channel, data[start : start + most]))
+        return b"".join(frames)
 
     def close(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
