@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
+
+import pytest
 
 from glimpse.services.fetch import FetchPolicy, post_each
 from tests.webserver import QuietHandler, serving
@@ -71,3 +74,37 @@ def test_a_scheme_other_than_http_is_refused_before_anything_is_sent() -> None:
     [(status, why)] = run("ftp://127.0.0.1/x", 1)
     assert status is None
     assert "scheme" in (why or "")
+
+
+def test_interim_and_chunked_answers_and_unsafe_headers() -> None:
+    """A 100 Continue before the answer is skipped, a chunked answer is read to its end and the connection
+    kept; a header value with a line break is never written."""
+    answers = [
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 202 Accepted\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+    ]
+    accepted: list[int] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            accepted.append(1)
+            with conn:
+                for answer in answers:
+                    request = b""
+                    while not request.endswith(b"body 0") and not request.endswith(b"body 1"):
+                        request += conn.recv(4096)
+                    conn.sendall(answer)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        assert run(f"http://127.0.0.1:{port}/hook", 2) == [(202, None), (204, None)]
+        thread.join(5)
+    assert accepted == [1]
+    requests = [(b"x", {"x-n": "1\r\nInjected: yes"})]
+    with pytest.raises(ValueError, match="invalid header"):
+        asyncio.run(post_each(f"http://127.0.0.1:{port}/hook", requests, LOCAL))
