@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from glimpse.db.models import OutboxRow, TaskRow
 from glimpse.domain.outbox import OutboxMessage
 from glimpse.domain.tasks import TaskStatus, TaskType
 
-_INSERT = insert(cast(Table, OutboxRow.__table__))
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_INSERT = insert(_OUTBOX)
+# the oldest undelivered messages (Core rows: a drain reads hundreds, the ORM's identity map costs more)
+_UNDELIVERED = (
+    select(_OUTBOX.c.id, _OUTBOX.c.topic, _OUTBOX.c.created_at, _OUTBOX.c.payload, _OUTBOX.c.delivered_at)
+    .where(_OUTBOX.c.delivered_at.is_(None))
+    .order_by(_OUTBOX.c.created_at, _OUTBOX.c.id)
+    .limit(bindparam("most"))
+)
 
 
-def _to_domain(row: OutboxRow) -> OutboxMessage:
+def _to_domain(row: Any) -> OutboxMessage:
+    """A message from an ``OutboxRow`` or a Core row of ``outbox``."""
     return OutboxMessage(
         id=row.id, topic=row.topic, created_at=row.created_at, payload=dict(row.payload or {}),
         delivered_at=row.delivered_at,
@@ -34,18 +43,12 @@ class OutboxRepository:
 
     def undelivered(self, limit: int) -> list[OutboxMessage]:
         """The oldest undelivered messages, in the order they were recorded."""
-        stmt = (
-            select(OutboxRow)
-            .where(OutboxRow.delivered_at.is_(None))
-            .order_by(OutboxRow.created_at, OutboxRow.id)
-            .limit(limit)
-        )
-        return [_to_domain(row) for row in self.session.scalars(stmt)]
+        return [_to_domain(row) for row in self.session.execute(_UNDELIVERED, {"most": limit})]
 
     def mark_delivered(self, ids: Collection[str], now: datetime) -> int:
         if not ids:
             return 0
-        stmt = update(OutboxRow).where(OutboxRow.id.in_(list(ids)), OutboxRow.delivered_at.is_(None))
+        stmt = update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.delivered_at.is_(None))
         result = self.session.execute(stmt.values(delivered_at=now))
         return int(getattr(result, "rowcount", 0) or 0)
 
