@@ -147,10 +147,17 @@ class TaskRepository:
         claimed by a worker of that node.
         """
         params: dict[str, Any] = {"claimer": worker, "claimed_at": now, "claim_node": node}
+        if types is not None:
+            params["claim_types"] = [t.value for t in types]
+        # an UPDATE takes SQLite's one write lock even when it matches nothing: an idle worker's polls would
+        # hold up every request's commit, so there look first (a read) and update only what is there
+        pending = _PENDING_ANY if types is None else _PENDING_TYPES
+        if self.session.get_bind().dialect.name == "sqlite" and self.session.execute(pending, params).first() is None:
+            return None
         if types is None:
             row = self.session.execute(_CLAIM_ANY, params).first()
         else:
-            row = self.session.execute(_CLAIM_TYPES, {**params, "claim_types": [t.value for t in types]}).first()
+            row = self.session.execute(_CLAIM_TYPES, params).first()
         return None if row is None else to_domain(row)
 
     def heartbeat(self, task_id: str, worker: str, now: datetime, bytes_done: int, bytes_total: int | None) -> bool:
@@ -206,14 +213,13 @@ class TaskRepository:
         return bool(getattr(result, "rowcount", 0))
 
 
-def _claim_statement(typed: bool) -> Any:
-    """``UPDATE tasks SET <processing, claimed> WHERE id = (the oldest pending candidate) RETURNING *``."""
+def _oldest_pending(typed: bool) -> Any:
+    """The id of the oldest pending task a claim may take (``claim_node``, ``claim_types`` when ``typed``)."""
     candidate = _TASKS.alias("candidate")
-    pending = TaskStatus.PENDING.value
     oldest = (
         select(candidate.c.id)
         .where(
-            candidate.c.status == pending,
+            candidate.c.status == TaskStatus.PENDING.value,
             or_(candidate.c.node.is_(None), candidate.c.node == bindparam("claim_node")),
         )
         .order_by(candidate.c.created_at)
@@ -222,9 +228,15 @@ def _claim_statement(typed: bool) -> Any:
     )
     if typed:
         oldest = oldest.where(candidate.c.type.in_(bindparam("claim_types", expanding=True)))
+    return oldest
+
+
+def _claim_statement(typed: bool) -> Any:
+    """``UPDATE tasks SET <processing, claimed> WHERE id = (the oldest pending candidate) RETURNING *``."""
+    pending = TaskStatus.PENDING.value
     return (
         update(_TASKS)
-        .where(_TASKS.c.id == oldest.scalar_subquery(), _TASKS.c.status == pending)
+        .where(_TASKS.c.id == _oldest_pending(typed).scalar_subquery(), _TASKS.c.status == pending)
         .values(
             status=TaskStatus.PROCESSING.value,
             claimed_by=bindparam("claimer"),
@@ -258,6 +270,8 @@ def _finish_statement(held: bool) -> Any:
 
 _FINISH_ANY = _finish_statement(held=False)
 _FINISH_HELD = _finish_statement(held=True)
+_PENDING_ANY = _oldest_pending(typed=False)
+_PENDING_TYPES = _oldest_pending(typed=True)
 _CLAIM_ANY = _claim_statement(typed=False)
 _CLAIM_TYPES = _claim_statement(typed=True)
 
