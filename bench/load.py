@@ -28,15 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
 
 from benchlib import httpc, machine, server
+from benchlib.database import Database
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -196,21 +195,6 @@ def health(endpoint: httpc.Endpoint) -> tuple[int, Any]:
     with httpc.Conn(endpoint, timeout=30) as conn:
         response = conn.request("GET", "/healthcheck")
     return response.status, response.json()
-
-
-class Database:
-    """A fresh PostgreSQL database for one run, dropped at the end."""
-
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
-        self.name = f"glimpse_load_{uuid.uuid4().hex[:12]}"
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.name)))
-        self.url = admin_url.rsplit("/", 1)[0] + f"/{self.name}"
-
-    def drop(self) -> None:
-        with psycopg.connect(self.admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(self.name)))
 
 
 def _die_with_parent() -> None:

@@ -70,7 +70,7 @@ class SubscribedCatalogs:
         if query.tag:
             return AssetPage()
         kind = REMOTE_TYPES.get(query.type, query.type) if query.type else None
-        found = await self.catalog.search(ctx, query=query.text or None, kind=kind)
+        found = await self.catalog.search(ctx, query=query.text or None, kind=kind, limit=None)
         start = int(query.marker) if query.marker.isdigit() else 0
         chosen = found[start : start + query.limit]
         views = [
@@ -114,7 +114,9 @@ async def local_assets(svc: Services, ctx: RequestContext, query: AssetQuery) ->
 
 
 async def _artifacts(svc: Services, ctx: RequestContext, query: AssetQuery) -> AssetPage:
-    params = [("limit", str(query.limit)), ("sort", "updated_at:desc")]
+    # newest change first; every key descending and never NULL, so one index (artifacts' updated_at, created_at,
+    # id: migration 0016) serves the order and a marker's page starts at the marker
+    params = [("limit", str(query.limit)), ("sort", "updated_at:desc,created_at:desc,id:desc")]
     if query.text:
         escaped = query.text.replace("%", "").replace("_", "")
         params.append(("name", f"like:%{escaped}%"))
@@ -122,7 +124,7 @@ async def _artifacts(svc: Services, ctx: RequestContext, query: AssetQuery) -> A
         params.append(("tags", query.tag))
     if query.marker:
         params.append(("marker", query.marker))
-    page = await svc.artifacts.list(ctx, query.type or "all", params)
+    page = await svc.artifacts.list(ctx, query.type or "all", params, summary=True)
     return AssetPage([artifact_view(item, query.type) for item in page.artifacts], page.next_marker)
 
 

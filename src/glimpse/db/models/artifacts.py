@@ -49,6 +49,8 @@ class ArtifactRow(Base):
         Index("ix_artifacts_owner", "owner"),
         Index("ix_artifacts_visibility", "visibility"),
         Index("ix_artifacts_created_at", "created_at"),
+        # the dashboard's list, newest change first (migration 0016), walked backwards
+        Index("ix_artifacts_list_updated", "updated_at", "created_at", "id"),
     )
 
 

@@ -148,7 +148,7 @@ def _tag_condition(cond: TagCondition) -> ColumnElement[bool]:
     return and_(true(), *(exists().where(T.artifact_id == A.id, T.value == tag) for tag in cond.tags))
 
 
-def _filters(query: ListQuery, type_name: str | None, viewer: Viewer) -> list[ColumnElement[bool]]:
+def filters(query: ListQuery, type_name: str | None, viewer: Viewer) -> list[ColumnElement[bool]]:
     terms: list[ColumnElement[bool]] = [_readable(viewer), A.status != "deleted"]
     if type_name is not None:
         terms.append(A.type_name == type_name)
@@ -191,14 +191,14 @@ class ArtifactRepository:
         return self.session.execute(select(A.id).where(*terms).limit(1)).first() is not None
 
     # -- reading ---------------------------------------------------------------------------------------
-    def get(self, artifact_id: str, type_name: str | None, viewer: Viewer) -> ArtifactRecord:
+    def get(self, artifact_id: str, type_name: str | None, viewer: Viewer, *, details: bool = True) -> ArtifactRecord:
         terms = [A.id == artifact_id, _readable(viewer)]
         if type_name is not None:
             terms.append(A.type_name == type_name)
         row = self.session.execute(select(*(A[name] for name in COLUMN_FIELDS)).where(*terms)).mappings().first()
         if row is None:
             raise NotFound(f"Artifact with id={artifact_id} not found")
-        return self._load([dict(row)])[0]
+        return self._load([dict(row)], details=details)[0]
 
     def exists(self, artifact_id: str, type_name: str | None, viewer: Viewer) -> bool:
         terms = [A.id == artifact_id, _readable(viewer), A.status != "deleted"]
@@ -206,7 +206,8 @@ class ArtifactRepository:
             terms.append(A.type_name == type_name)
         return self.session.execute(select(A.id).where(*terms)).first() is not None
 
-    def _load(self, rows: list[dict[str, Any]]) -> list[ArtifactRecord]:
+    def _load(self, rows: list[dict[str, Any]], *, details: bool = True) -> list[ArtifactRecord]:
+        """Records of ``rows`` with their tags and, with ``details``, their property values and blobs."""
         records = {row["id"]: ArtifactRecord(columns=row) for row in rows}
         if not records:
             return []
@@ -215,6 +216,8 @@ class ArtifactRepository:
             select(T.artifact_id, T.value).where(T.artifact_id.in_(ids)).order_by(T.value)
         ):
             records[tag_row.artifact_id].tags.append(tag_row.value)
+        if not details:
+            return [records[row["id"]] for row in rows]
         props = self.session.execute(
             select(ArtifactPropertyRow).where(ArtifactPropertyRow.artifact_id.in_(ids)).order_by(ArtifactPropertyRow.id)
         ).scalars()
@@ -248,17 +251,26 @@ class ArtifactRepository:
         return [records[row["id"]] for row in rows]
 
     def search(
-        self, query: ListQuery, type_name: str | None, viewer: Viewer, marker: ArtifactRecord | None
-    ) -> tuple[list[ArtifactRecord], int]:
-        """A page of the artifacts matching ``query`` and how many match in all."""
-        terms = _filters(query, type_name, viewer)
+        self, query: ListQuery, type_name: str | None, viewer: Viewer, marker: ArtifactRecord | None,
+        *, summary: bool = False,
+    ) -> tuple[list[ArtifactRecord], int | None]:  # fmt: skip
+        """A page of the artifacts matching ``query`` and how many match in all; ``summary``: the page's columns
+        and tags only, not counted (None)."""
+        terms = filters(query, type_name, viewer)
         if query.latest:
             terms.append(self._latest(terms))
-        total = self.session.execute(select(func.count()).select_from(ArtifactRow).where(*terms)).scalar_one()
+        total = None
+        if not summary:
+            total = self.session.execute(select(func.count()).select_from(ArtifactRow).where(*terms)).scalar_one()
+        stmt = self.page_statement(query, terms, marker)
+        rows = [dict(row) for row in self.session.execute(stmt).mappings()]
+        return self._load(rows, details=not summary), total
+
+    def page_statement(self, query: ListQuery, terms: list[ColumnElement[bool]], marker: ArtifactRecord | None
+                       ) -> Select[Any]:  # fmt: skip
+        """The statement of a page's rows: ``terms`` (see ``filters``), sorted, after ``marker``, limited."""
         stmt: Select[Any] = select(*(A[name] for name in COLUMN_FIELDS)).where(*terms)
-        stmt = self._sorted(stmt, query.sort, marker)
-        rows = [dict(row) for row in self.session.execute(stmt.limit(query.limit)).mappings()]
-        return self._load(rows), total
+        return self._sorted(stmt, query.sort, marker).limit(query.limit)
 
     @staticmethod
     def _latest(terms: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -276,24 +288,38 @@ class ArtifactRepository:
         return not_(exists(candidates.where(other.id.in_(matching))))
 
     def _sorted(self, stmt: Select[Any], keys: Sequence[SortKey], marker: ArtifactRecord | None) -> Select[Any]:
-        columns: list[tuple[Any, str, Any]] = []  # (expression, direction, the marker's value)
+        """Order by ``keys`` (NULLs first ascending, last descending), after ``marker`` when given. A column that
+        is never NULL is ordered without a NULLS clause, so an index on it serves the order (PostgreSQL walks
+        a plain index backwards as ``DESC NULLS FIRST``, which ``DESC NULLS LAST`` is not), and the page after a
+        marker starts at the marker's first sort value in that index (``column <= value``) instead of walking
+        every row before it."""
+        columns: list[Sortable] = []
         for key in keys:
             if key.field == "version":
                 parsed = semver.parse(marker.columns["version"]) if marker else None
-                columns.append((A.version_prefix, key.direction, parsed.prefix if parsed else None))
-                columns.append((A.version_suffix, key.direction, parsed.suffix if parsed else None))
-                columns.append((A.version_meta, key.direction, parsed.meta if parsed else None))
+                columns.append(Sortable(A.version_prefix, key.direction, parsed.prefix if parsed else None, False))
+                columns.append(Sortable(A.version_suffix, key.direction, parsed.suffix if parsed else None, False))
+                columns.append(Sortable(A.version_meta, key.direction, parsed.meta if parsed else None, False))
             elif key.column:
-                columns.append((A[key.field], key.direction, marker.columns.get(key.field) if marker else None))
+                value = marker.columns.get(key.field) if marker else None
+                columns.append(Sortable(A[key.field], key.direction, value, bool(A[key.field].nullable)))
             else:
                 prop = aliased(ArtifactPropertyRow)
                 stmt = stmt.outerjoin(prop, and_(prop.artifact_id == A.id, prop.name == key.field))
                 column = getattr(prop, VALUE_COLUMNS[key.kind])
-                columns.append((column, key.direction, marker.properties.get(key.field) if marker else None))
-        for column, direction, _ in columns:
-            stmt = stmt.order_by(column.asc().nulls_first() if direction == "asc" else column.desc().nulls_last())
+                value = marker.properties.get(key.field) if marker else None
+                columns.append(Sortable(column, key.direction, value, True))  # no row: NULL
+        for item in columns:
+            ordered = item.column.asc() if item.direction == "asc" else item.column.desc()
+            if item.nullable:
+                ordered = ordered.nulls_first() if item.direction == "asc" else ordered.nulls_last()
+            stmt = stmt.order_by(ordered)
         if marker is not None:
             stmt = stmt.where(_after(columns))
+            first = columns[0]
+            if not first.nullable and first.value is not None:
+                bound = first.column >= first.value if first.direction == "asc" else first.column <= first.value
+                stmt = stmt.where(bound)
         return stmt
 
     # -- writing ---------------------------------------------------------------------------------------
@@ -401,21 +427,34 @@ class ArtifactRepository:
         return {type_name: int(size) for type_name, size in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class Sortable:
+    """One sort column: its expression, direction, the marker's value and whether it may be NULL."""
+
+    column: Any
+    direction: str
+    value: Any
+    nullable: bool
+
+
 def _same(column: Any, value: Any) -> ColumnElement[bool]:
     return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
 
 
-def _beyond(column: Any, direction: str, value: Any) -> ColumnElement[bool]:
-    """Rows after ``value`` in this column's order (ascending: NULLs first; descending: NULLs last)."""
-    if direction == "asc":
+def _beyond(item: Sortable) -> ColumnElement[bool]:
+    """Rows after the marker's value in this column's order (ascending: NULLs first; descending: NULLs last)."""
+    column, value = item.column, item.value
+    if item.direction == "asc":
         return column.is_not(None) if value is None else column > value  # type: ignore[no-any-return]
-    return false() if value is None else or_(column < value, column.is_(None))
+    if value is None:
+        return false()
+    return column < value if not item.nullable else or_(column < value, column.is_(None))
 
 
-def _after(columns: Sequence[tuple[Any, str, Any]]) -> ColumnElement[bool]:
+def _after(columns: Sequence[Sortable]) -> ColumnElement[bool]:
     """Keyset pagination: rows strictly after the marker in the sort order."""
     alternatives = []
-    for index, (column, direction, value) in enumerate(columns):
-        equal = [_same(col, val) for col, _, val in columns[:index]]
-        alternatives.append(and_(*equal, _beyond(column, direction, value)))
+    for index, item in enumerate(columns):
+        equal = [_same(earlier.column, earlier.value) for earlier in columns[:index]]
+        alternatives.append(and_(*equal, _beyond(item)))
     return or_(*alternatives)

@@ -40,6 +40,14 @@ class Verified:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexStamp:
+    """What changes whenever a remote's index is replaced: its targets version and its last good refresh."""
+
+    targets_version: int | None
+    refreshed_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Installed:
     """An asset installed into ``project``: ``local_type`` ("image", an artifact type, "bundle") and id."""
 
@@ -106,12 +114,18 @@ class CatalogRepository:
         row = self.session.get(CatalogRemoteRow, name)
         return _state(row) if row is not None else None
 
+    def stamps(self, remotes: Sequence[str]) -> dict[str, IndexStamp]:
+        """The index stamp of each of ``remotes`` that was ever refreshed."""
+        R = CatalogRemoteRow
+        rows = self.session.execute(select(R.name, R.targets_version, R.refreshed_at).where(R.name.in_(list(remotes))))
+        return {name: IndexStamp(version, refreshed) for name, version, refreshed in rows}
+
     def asset(self, remote: str, ref: AssetRef) -> Asset | None:
         row = self.session.get(CatalogAssetRow, (remote, ref.name, ref.version))
         return _asset(row) if row is not None else None
 
     def assets(self, remotes: Sequence[str], *, query: str | None = None, kind: str | None = None,
-               name: str | None = None, limit: int = 1000) -> list[tuple[str, Asset]]:  # fmt: skip
+               name: str | None = None, limit: int | None = 1000) -> list[tuple[str, Asset]]:  # fmt: skip
         """(remote, asset) of ``remotes``, filtered by a word of the name or description, type and name."""
         stmt = select(CatalogAssetRow).where(CatalogAssetRow.remote.in_(list(remotes)))
         if kind:

@@ -34,6 +34,7 @@ from glimpse.domain.clock import utcnow
 from glimpse.domain.tasks import Task, TaskStatus, TaskType
 from glimpse.errors import Duplicate, GlimpseError, NotFound
 from glimpse.policy import Policy
+from glimpse.services.catalog.browse import IndexCache
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.settings import Settings
 
@@ -97,6 +98,7 @@ class CatalogService:
         self.queue = queue
         self.state_dir = settings.data_dir / "catalog"
         self._refreshing: dict[str, asyncio.Lock] = {}  # one refresh of a remote at a time in this process
+        self.index = IndexCache()  # each remote's verified index, parsed once per refresh (browse.py)
 
     # -- the TUF client ------------------------------------------------------------------------------------
     @cached_property
@@ -225,12 +227,22 @@ class CatalogService:
         ]
 
     async def search(self, ctx: RequestContext, *, query: str | None = None, kind: str | None = None,
-                     name: str | None = None, catalog: str | None = None) -> list[tuple[str, Asset]]:  # fmt: skip
+                     name: str | None = None, catalog: str | None = None,
+                     limit: int | None = 1000) -> list[tuple[str, Asset]]:  # fmt: skip
+        """(remote, asset) of the subscribed catalogs (or ``catalog``) by remote, name and version: those of type
+        ``kind``, named ``name``, whose name or description holds ``query`` (any case); at most ``limit``."""
         self.policy.enforce(ctx, "catalog:list_assets")
         if kind:
             check_type(kind)
         catalogs = self._catalogs(catalog)
-        return await self.db.run(lambda s: CatalogRepository(s).assets(catalogs, query=query, kind=kind, name=name))
+        index = await self.db.run(lambda s: self.index.load(CatalogRepository(s), catalogs))
+        needle = query.lower() if query else None
+        found = [
+            (remote, item.asset) for remote, item in index
+            if (not kind or item.asset.type == kind) and (not name or item.asset.name == name)
+            and (needle is None or needle in item.haystack)
+        ]  # fmt: skip
+        return found[:limit]
 
     async def find(self, ref: AssetRef, catalog: str | None = None) -> tuple[str, Asset]:
         """The asset ``ref`` of ``catalog`` (or of the first catalog, by name, that has it)."""
