@@ -260,6 +260,20 @@ def one_round(work: Path, store: str, size: int, stream: Stream, args: argparse.
         server.stop()
 
 
+def merged(earlier: dict[str, Any], results: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with the rounds of ``earlier`` it did not redo (a store and size measured in another run, such
+    as 20 GiB against another Ceph), that run's figures kept under ``earlier_runs``."""
+    redone = {(r["store"], r["size_GiB"]) for r in results["rounds"]}
+    kept = [r for r in earlier.get("rounds", []) if (r["store"], r["size_GiB"]) not in redone]
+    order = {store: index for index, store in enumerate(["fs", "swift", "rbd"])}
+    run = {key: value for key, value in earlier.items() if key not in ("rounds", "earlier_runs")}
+    return {
+        **results,
+        "rounds": sorted(kept + results["rounds"], key=lambda r: (order[r["store"]], r["size_GiB"])),
+        "earlier_runs": [*earlier.get("earlier_runs", []), run],
+    }
+
+
 def _line(result: dict[str, Any]) -> str:
     up, down = result["upload"], result["download"]
     return (
@@ -278,6 +292,8 @@ def main() -> int:
     parser.add_argument("--tmp-dir", type=Path, default=None, help="where the server's data dir and fs store go")
     parser.add_argument("--glimpse", default=str(Path(sys.executable).with_name("glimpse")))
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the rounds already in --output that this run does not redo")  # fmt: skip
     args = parser.parse_args()
     args.stores = [store.strip() for store in args.stores.split(",") if store.strip()]
     unknown = set(args.stores) - {"fs", "swift", "rbd"}
@@ -304,6 +320,8 @@ def main() -> int:
             results["rounds"].append(result)
             print(_line(result), flush=True)
     results["load_average_after"] = os.getloadavg()
+    if args.merge and args.output.exists():
+        results = merged(json.loads(args.output.read_text()), results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     return 0
