@@ -108,6 +108,10 @@ def build_services(
         replica_url=settings.database_slave_url.get_secret_value() or None,
         replica_max_lag=settings.database_replica_max_lag,
         on_replica_read=metrics.db_read,
+        # a process stopped inside a transaction (SIGSTOP, a frozen VM) holds that transaction's row locks: a task's
+        # and its image's when it stopped mid-heartbeat, which the reaper and the retry then wait on for ever. Once
+        # it has been silent for as long as makes a worker count as dead, PostgreSQL ends that transaction
+        idle_in_transaction=settings.task_stale_after,
     )
     policy = policy or Policy.from_settings(settings)
     schemas = Schemas(settings)

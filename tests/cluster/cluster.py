@@ -13,11 +13,13 @@ would. Nothing here needs pytest.
 from __future__ import annotations
 
 import csv
+import ctypes
 import http.client
 import io
-import os
+import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -56,6 +58,11 @@ filesystem_store_datadir = {staging}
 worker_in_process = false
 task_heartbeat_interval = 0.2
 task_stale_after = 2
+
+[import_filtering_opts]
+# web-download from the host's address on the bridge (tests/cluster/test_recovery.py), on any port
+allowed_hosts = {host}
+allowed_ports =
 """
 
 HAPROXY_CONFIG = """\
@@ -96,6 +103,7 @@ class Process(ManagedProcess):
     config: Path
     log_file: Path
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log_start: int = 0  # where this run's output begins in the log
 
     @property
     def url(self) -> str:
@@ -107,6 +115,7 @@ class Process(ManagedProcess):
 
     def start(self) -> None:
         """Start it (without waiting: `wait_ready`), its output appended to its log."""
+        self._log_start = len(self.log_text())
         command = [GLIMPSE, "serve", "--host", self.address, "--port", str(API_PORT)] if self.role == "serve" else [
             GLIMPSE, "worker"]  # fmt: skip
         with self.log_file.open("ab") as log:
@@ -117,6 +126,7 @@ class Process(ManagedProcess):
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=die_with_parent,
             )
 
     def wait_ready(self, timeout: float = STARTUP_TIMEOUT) -> None:
@@ -130,7 +140,7 @@ class Process(ManagedProcess):
 
     def _ready(self) -> bool:
         if self.role != "serve":
-            return re.search(r"task worker \S+ started", self.log_text()) is not None
+            return re.search(r"task worker \S+ started", self.log_text()[self._log_start :]) is not None
         conn = http.client.HTTPConnection(self.address, API_PORT, timeout=2)
         try:
             conn.request("GET", "/")
@@ -140,16 +150,19 @@ class Process(ManagedProcess):
         finally:
             conn.close()
 
+    def fsck(self, *args: str) -> tuple[int, dict[str, Any]]:
+        """`glimpse fsck --json ARGS` run in this process's namespace with its settings: (exit code, report)."""
+        done = subprocess.run(
+            ["ip", "netns", "exec", self.namespace, GLIMPSE, "fsck", "--json", "--config", str(self.config), *args],
+            env=self.env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"glimpse fsck failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        report: dict[str, Any] = json.loads(done.stdout)
+        return done.returncode, report
+
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU of the process (and its reaped children) so far."""
-        assert self.process is not None
-        with open(f"/proc/{self.process.pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
-        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -212,7 +225,7 @@ class Cluster:
         self._forward_postgresql()
         node_database = make_url(self.database_url).set(host=self.network.host_address)
         config = self.root / "glimpse.conf"
-        config.write_text(NODE_CONFIG.format(store=self.store, staging=self.staging))
+        config.write_text(NODE_CONFIG.format(store=self.store, staging=self.staging, host=self.network.host_address))
         roles = [("node", "serve")] * self.nodes + [("worker", "worker")] * self.workers
         counts: dict[str, int] = {}
         for prefix, role in roles:
@@ -238,7 +251,9 @@ class Cluster:
         listen = f"TCP-LISTEN:{url.port or 5432},bind={self.network.host_address},reuseaddr,fork"
         target = f"TCP:{url.host}:{url.port or 5432}"
         with (self.root / "socat.log").open("wb") as log:
-            forwarder = subprocess.Popen(["socat", listen, target], stdin=subprocess.DEVNULL, stderr=log)
+            forwarder = subprocess.Popen(
+                ["socat", listen, target], stdin=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent
+            )
         self._stack.callback(stop, forwarder)
         _wait_port(self.network.host_address, url.port or 5432, forwarder, self.root / "socat.log")
 
@@ -259,6 +274,7 @@ class Cluster:
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    preexec_fn=die_with_parent,
                 )
             try:
                 _wait_port("127.0.0.1", self.port, self._haproxy, log)
@@ -319,6 +335,14 @@ def create_tokens(env: dict[str, str]) -> dict[str, str]:
             raise RuntimeError(f"glimpse token create failed:\n{done.stderr}")
         tokens[key] = done.stdout.strip().splitlines()[-1]
     return tokens
+
+
+def die_with_parent() -> None:
+    """Runs in a child before exec: SIGKILL it when the process that started it ends, however it ends
+    (``PR_SET_PDEATHSIG`` survives the exec of `ip netns exec` and of glimpse), so a killed test run leaves no
+    node, HAProxy or forwarder running; its namespaces and bridge go at the next run's `sweep_stale`."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _wait_port(host: str, port: int, process: subprocess.Popen[Any], log: Path, timeout: float = 10) -> None:

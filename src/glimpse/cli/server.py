@@ -62,6 +62,9 @@ def worker(config_file: Path | None) -> None:
     from glimpse.jobs.worker import Worker
     from glimpse.services.fsck import DataDirLock, claim_data_dir
 
+    # a worker may start before any server on a new database (several machines started at once): it migrates
+    # it too (one at a time: db/migrate.upgrade), so its recovery and its queue find their tables
+    prepare_data_dir(settings)
     # a worker writes into the stores like a server: held shared, the lock keeps `glimpse fsck --repair` and
     # a starting server's recovery away from the unfinished writes of imports it is running
     data_dir_lock = DataDirLock(settings.data_dir)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from glimpse.context import current_caller
 from glimpse.db.replica import Replica, ReplicaUnusable
+from glimpse.db.writers import WriterLocks
 from glimpse.errors import DatabaseUnavailable, Duplicate
 
 log = logging.getLogger(__name__)
@@ -55,10 +56,13 @@ def make_engine(
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     connect_timeout: int = PG_CONNECT_TIMEOUT,
     read_only: bool = False,
+    idle_in_transaction: float | None = None,
 ) -> Engine:
     """``busy_timeout`` (seconds): how long SQLite waits for another connection's lock before failing;
     ``connect_timeout`` (seconds): how long a PostgreSQL connection may take unless the URL says;
-    ``read_only``: every PostgreSQL transaction is read-only (a replica's engine: a write is refused)."""
+    ``read_only``: every PostgreSQL transaction is read-only (a replica's engine: a write is refused);
+    ``idle_in_transaction`` (seconds): PostgreSQL ends the session of a transaction that waits this long for
+    its next statement (its process is stopped or hung), so the row locks it took are not held forever."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -73,8 +77,12 @@ def make_engine(
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = connect_timeout
-    if parsed.get_backend_name() == "postgresql" and read_only:
-        connect_args["options"] = "-c default_transaction_read_only=on"
+    if parsed.get_backend_name() == "postgresql":
+        options = ["-c default_transaction_read_only=on"] if read_only else []
+        if idle_in_transaction:
+            options.append(f"-c idle_in_transaction_session_timeout={max(1, round(idle_in_transaction * 1000))}")
+        if options:
+            connect_args["options"] = " ".join(options)
     return create_engine(
         url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW, pool_pre_ping=True, connect_args=connect_args
     )
@@ -149,14 +157,19 @@ class Database:
         replica_url: str | None = None,
         replica_max_lag: float = 0.0,
         on_replica_read: Callable[[str | None], None] | None = None,
+        idle_in_transaction: float | None = None,
     ) -> None:
         """``replica_url``: a PostgreSQL streaming replica of this (PostgreSQL) database for ``read``;
         ``replica_max_lag`` (seconds, 0: no bound): how old a change it has not replayed may be before every
         read goes to the primary (db/replica.py); ``on_replica_read(reason)``: told of each read the replica
-        served (None) or left to the primary (unavailable, refused, behind)."""
+        served (None) or left to the primary (unavailable, refused, behind); ``idle_in_transaction`` (seconds,
+        PostgreSQL): how long a transaction of this process may wait between its statements before the server
+        ends it (see make_engine): a process stopped inside one then blocks no other node for longer."""
         self.url = url
-        self.engine = make_engine(url, busy_timeout=busy_timeout)
+        self.engine = make_engine(url, busy_timeout=busy_timeout, idle_in_transaction=idle_in_transaction)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # which images live processes are writing, told across nodes (PostgreSQL only: db/writers.py)
+        self.writers = WriterLocks(self.engine if self.engine.dialect.name == "postgresql" else None)
         self.replica: Replica | None = None
         self._on_replica_read = on_replica_read or (lambda _reason: None)
         if replica_url:
@@ -273,6 +286,7 @@ class Database:
         await anyio.to_thread.run_sync(replica.check)
 
     def dispose(self) -> None:
+        self.writers.close()
         self.engine.dispose()
         if self.replica is not None:
             self.replica.dispose()

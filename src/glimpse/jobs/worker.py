@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from glimpse.container import Services
 from glimpse.domain.tasks import Task, TaskType
 from glimpse.errors import DatabaseUnavailable
-from glimpse.services.task_queue import Outcome, Runner, TaskQueue, Unsupported, describe_failure
+from glimpse.services.task_queue import Holding, Outcome, Runner, TaskQueue, Unsupported, describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -138,12 +138,17 @@ class Worker:
 
     async def _process(self, task: Task) -> None:
         log.info("task %s (%s, image %s) claimed by %s", task.id, task.type.value, task.image_id, self.id)
+        runner = self.runner(task)
+        # held from before the run until its result is recorded or undone (or the run is abandoned)
+        async with runner.holding(task) if isinstance(runner, Holding) else contextlib.nullcontext():
+            await self._run_and_end(task, runner)
+
+    async def _run_and_end(self, task: Task, runner: Runner) -> None:
         progress: dict[str, int | None] = {"done": 0, "total": None}
 
         def report(done: int, total: int | None) -> None:
             progress["done"], progress["total"] = done, total
 
-        runner = self.runner(task)
         running = asyncio.ensure_future(runner.run(task, report))
         beating = asyncio.create_task(self._beat(task, runner, progress, running))
         try:

@@ -24,9 +24,10 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from glimpse.db import Database, after_commit
 from glimpse.db.repositories.tasks import TaskRepository, claimed_by
@@ -89,6 +90,17 @@ class Runner(Protocol):
 
     def on_progress(self, task: Task, done: int, total: int | None, session: Any) -> None:
         """Show progress beyond the task row (in the heartbeat's transaction)."""
+        ...
+
+
+@runtime_checkable
+class Holding(Protocol):
+    """A runner that holds something for as long as a worker has one of its tasks in hand."""
+
+    def holding(self, task: Task) -> AbstractAsyncContextManager[None]:
+        """Entered before the run starts, left once the task's ending transaction committed (or the run was
+        abandoned): what a run wrote stays unrecorded until that transaction, so whatever tells other
+        processes that it is still being written must last until then (an import's writer lock)."""
         ...
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from glimpse.db import Database
 from glimpse.db.engine import is_unique_violation
 from glimpse.errors import DatabaseUnavailable, Duplicate
+from tests.serverproc import backend
 
 
 def test_a_locked_sqlite_database_is_unavailable_after_the_busy_timeout(tmp_path: Path) -> None:
@@ -99,3 +101,46 @@ def test_other_integrity_errors_are_not_duplicates(clean_db: str) -> None:
         assert not is_unique_violation(not_null.value)
     finally:
         db.dispose()
+
+
+# -- a process stopped inside a transaction: PostgreSQL ends it, and its row locks with it -----------------------
+@pytest.mark.skipif(backend() != "postgresql", reason="idle_in_transaction_session_timeout is PostgreSQL's")
+def test_a_transaction_left_waiting_loses_its_row_locks_after_idle_in_transaction(clean_db: str) -> None:
+    """A worker stopped (SIGSTOP) between two statements of a transaction held its rows locked for as long as it
+    was stopped: the reaper and the retry waited on it for ever. With ``idle_in_transaction`` the server ends
+    that session: the other transaction gets the row, and the stopped one finds that nothing of it was kept."""
+    stopped, other = Database(clean_db, idle_in_transaction=0.5), Database(clean_db)
+    other.run_sync(_insert_project)
+    locked, resume = threading.Event(), threading.Event()
+    failure: list[BaseException] = []
+
+    def pause_inside(session: Session) -> None:
+        session.execute(text("UPDATE quota_projects SET claims = 1 WHERE project_id = 'p1'"))
+        locked.set()
+        assert resume.wait(30)  # stopped here, its transaction open
+        session.execute(text("SELECT 1"))
+
+    def run_stopped() -> None:
+        try:
+            stopped.run_sync(pause_inside)
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=run_stopped)
+    thread.start()
+    try:
+        assert locked.wait(30)
+
+        def take_the_row(session: Session) -> None:
+            session.execute(text("SET LOCAL lock_timeout = '20s'"))  # without the bound: waits until then, fails
+            session.execute(text("UPDATE quota_projects SET claims = 2 WHERE project_id = 'p1'"))
+
+        other.run_sync(take_the_row)
+    finally:
+        resume.set()
+        thread.join(30)
+    assert [type(exc) for exc in failure] == [DatabaseUnavailable]
+    assert other.run_sync(lambda s: s.execute(text("SELECT claims FROM quota_projects")).scalar_one()) == 2
+    assert stopped.run_sync(lambda s: s.execute(text("SELECT claims FROM quota_projects")).scalar_one()) == 2
+    stopped.dispose()
+    other.dispose()

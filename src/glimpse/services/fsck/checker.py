@@ -14,6 +14,7 @@ from glimpse.db import Database
 from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.images import ImageRepository
 from glimpse.db.repositories.integrity import ImageRecord, ImageState, IntegrityRepository
+from glimpse.db.writers import exclude_writers
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Status
 from glimpse.errors import NotFound, StoreError
@@ -34,7 +35,8 @@ class Fsck:
         self.at_rest = at_rest or AtRest()  # a sealed object is larger than its data by a known amount
 
     async def check(self, *, repair: bool, uploads_may_run: bool) -> FsckReport:
-        """The full check (`glimpse fsck`); ``uploads_may_run`` when a server may be uploading right now."""
+        """The full check (`glimpse fsck`); ``uploads_may_run`` when a server may be uploading right now (on
+        PostgreSQL the writer locks tell, image by image, whether a live process on any node is: `_may_run`)."""
         report = FsckReport(repair=repair, uploads_may_run=uploads_may_run)
         # the stores are listed before the database is read: an object that became live in between is
         # then referenced in what we read, and cannot pass for an orphan
@@ -63,7 +65,9 @@ class Fsck:
         directory exclusively and serves nothing yet); unfinished writes (also those of imports a killed
         worker was running: the retry writes its own), the data of those images, and the data of images
         whose delete committed but whose data was not yet removed are removed. Everything else is left to
-        `glimpse fsck`.
+        `glimpse fsck`. On PostgreSQL other nodes may be serving the same database and stores: an image a
+        live process on any node is writing (its writer lock is held) is left alone, so only dead uploads
+        and dead writes are recovered.
         """
         report = FsckReport(repair=True, uploads_may_run=False)
         listings = await self._list(report)
@@ -139,7 +143,7 @@ class Fsck:
         requeued: set[str] = set()
         for record in saving:
             since = record.updated_at.isoformat(timespec="seconds")
-            if uploads_may_run:
+            if await self._may_run(record.id, uploads_may_run):
                 detail = f"image {record.id}: in 'saving' since {since}; its upload may still be running"
                 report.findings.append(Finding(Kind.IN_PROGRESS, detail, image_id=record.id))
                 continue
@@ -154,13 +158,16 @@ class Fsck:
                 if finding.repaired:
                     requeued.add(record.id)
                 else:
-                    finding.repair_error = "its status changed meanwhile"
+                    finding.repair_error = "its status changed, or a writer started, meanwhile"
         return requeued
 
     async def _requeue(self, image_id: str) -> bool:
-        return await self.db.run(
-            lambda s: ImageRepository(s).set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow())
-        )
+        def work(session: Any) -> bool:
+            if exclude_writers(session, image_id) is False:  # an upload of it took the writer lock meanwhile
+                return False
+            return ImageRepository(session).set_status(image_id, [Status.SAVING], Status.QUEUED, utcnow())
+
+        return await self.db.run(work)
 
     async def _locations(
         self, report: FsckReport, records: list[ImageRecord], listings: dict[str, dict[str, ListedObject] | None]
@@ -230,7 +237,8 @@ class Fsck:
         keys = {obj.key for obj in objects}
         states = await self.db.run(lambda s: IntegrityRepository(s).states(keys, store.id))
         for obj in objects:
-            verdict = classify(obj, states.get(obj.key), referenced=False, uploads_may_run=uploads_may_run)
+            may_run = await self._may_run(obj.key, uploads_may_run)
+            verdict = classify(obj, states.get(obj.key), referenced=False, uploads_may_run=may_run)
             if verdict is None:  # became live after the snapshot of locations
                 report.stores[store.id].referenced += 1
                 continue
@@ -239,13 +247,23 @@ class Fsck:
             finding = Finding(kind, detail, store.id, image_id, obj.url, obj.size)
             report.findings.append(finding)
             if repair and kind == Kind.ORPHAN:
-                if _removable(states.get(obj.key), uploads_may_run=uploads_may_run):
-                    await self._remove(store, obj, finding, uploads_may_run=uploads_may_run)
+                if _removable(states.get(obj.key), uploads_may_run=may_run):
+                    await self._remove(store, obj, finding, uploads_may_run=may_run)
                 else:
                     finding.repair_error = (
                         "a server is running and the image is live, so this may be a copy being written; "
                         "repair it with the servers stopped"
                     )
+
+    async def _may_run(self, key: str, uploads_may_run: bool) -> bool:
+        """Whether a live process may be writing the data stored under ``key`` (an image id) right now. On
+        PostgreSQL the image's writer lock answers for every node's processes (db/writers.py); elsewhere, and
+        for artifact blobs (which hold no writer lock), ``uploads_may_run``: whether a process shares this
+        data directory."""
+        if key.startswith(ARTIFACT_KEY_PREFIX):
+            return uploads_may_run
+        writing = await self.db.writers.writing(key)
+        return uploads_may_run if writing is None else writing
 
     async def _remove(self, store: Store, obj: ListedObject, finding: Finding, *, uploads_may_run: bool) -> None:
         """Delete an orphan while holding its image's row lock, after checking again under that lock."""
@@ -253,9 +271,14 @@ class Fsck:
         def work(session: Any) -> tuple[Kind, str] | None:
             repo = IntegrityRepository(session)
             state = repo.lock(obj.key, store.id)
+            may_run = uploads_may_run
+            if not obj.key.startswith(ARTIFACT_KEY_PREFIX):
+                # asked again under the row lock, and held: no writer of the image starts until the removal commits
+                excluded = exclude_writers(session, obj.key)
+                may_run = uploads_may_run if excluded is None else not excluded
             referenced = repo.is_referenced(store.id, obj.url)
-            verdict = classify(obj, state, referenced=referenced, uploads_may_run=uploads_may_run)
-            if verdict is None or verdict[0] != Kind.ORPHAN or not _removable(state, uploads_may_run=uploads_may_run):
+            verdict = classify(obj, state, referenced=referenced, uploads_may_run=may_run)
+            if verdict is None or verdict[0] != Kind.ORPHAN or not _removable(state, uploads_may_run=may_run):
                 return None
             # still inside the transaction, so the lock is held while the data goes away
             anyio.from_thread.run(store.delete, obj.url)

@@ -69,33 +69,35 @@ class Uploading(UploadUndo):
             holder=f"upload:{image_id}",
         )
         try:
-            await start_receiving(
-                self.db, self.settings, image, Status.SAVING, declared_size, self.events, backend=store.id
-            )
-            await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'saving'
-            steps = plan(
-                self.settings,
-                expected=declared_size,
-                algorithms=image_hashes(self.settings),
-                inspect=inspected(image.container_format),
-                quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
-                checks=(verify, *checks),
-                sealing=self.at_rest,
-            )
-            out = pipeline.Outcome()
-            stored: StoredObject | None = None
-            try:
-                await pipeline.run(source, steps, [store], image_id, size_hint=declared_size, out=out)
-                stored = out.stored[store.id]
-                digests = record(self.settings, image, out)
-                return await self._activate(image_id, store, stored, digests)
-            except BaseException as exc:
-                failure = Failure(image.owner, payloads.upload_failure(image_id, exc))
-                unknown = isinstance(exc, DatabaseUnavailable)
-                await self._undo(image_id, store, stored, outcome_unknown=unknown, failure=failure)
-                raise
-            finally:
-                self.metrics.bytes_in(store.id, out.received)
+            # held until the data is recorded or undone: any node can tell a dead upload from a live one
+            async with self.db.writers.holding(image_id):
+                await start_receiving(
+                    self.db, self.settings, image, Status.SAVING, declared_size, self.events, backend=store.id
+                )
+                await claim.drop(Resource.IMAGE_COUNT_UPLOADING)  # the image counts as uploading while 'saving'
+                steps = plan(
+                    self.settings,
+                    expected=declared_size,
+                    algorithms=image_hashes(self.settings),
+                    inspect=inspected(image.container_format),
+                    quota=functools.partial(claim.cover, Resource.IMAGE_SIZE_TOTAL),
+                    checks=(verify, *checks),
+                    sealing=self.at_rest,
+                )
+                out = pipeline.Outcome()
+                stored: StoredObject | None = None
+                try:
+                    await pipeline.run(source, steps, [store], image_id, size_hint=declared_size, out=out)
+                    stored = out.stored[store.id]
+                    digests = record(self.settings, image, out)
+                    return await self._activate(image_id, store, stored, digests)
+                except BaseException as exc:
+                    failure = Failure(image.owner, payloads.upload_failure(image_id, exc))
+                    unknown = isinstance(exc, DatabaseUnavailable)
+                    await self._undo(image_id, store, stored, outcome_unknown=unknown, failure=failure)
+                    raise
+                finally:
+                    self.metrics.bytes_in(store.id, out.received)
         finally:
             await asyncio.shield(claim.release())
 

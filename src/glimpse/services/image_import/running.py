@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from glimpse.data import pipeline
@@ -51,6 +52,12 @@ REMOTE_CORE = READ_ONLY | frozenset(
 
 class ImportRun(ImportBase):
     """Running an import task (called by a worker): open the source once, write every target, finish or undo."""
+
+    def holding(self, task: Task) -> AbstractAsyncContextManager[None]:
+        """The image's writer lock, held by the worker from before this attempt writes until its data is
+        recorded or undone: once that worker dies, any node's recovery removes what it left, and never sooner."""
+        assert task.image_id is not None
+        return self.db.writers.holding(task.image_id)
 
     async def run(self, task: Task, progress: Progress) -> Outcome:
         image_id = task.image_id

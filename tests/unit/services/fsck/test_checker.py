@@ -14,13 +14,15 @@ from starlette.testclient import TestClient
 from glimpse.container import Services, build_services
 from glimpse.data.atrest import AtRest
 from glimpse.data.sealing import sealed_size
+from glimpse.db import Database
 from glimpse.domain.images import Location
 from glimpse.errors import StoreError
-from glimpse.services.fsck import Finding, Fsck, Kind
+from glimpse.services.fsck import Finding, Fsck, FsckReport, Kind
 from glimpse.settings import load_settings
 from glimpse.stores.base import ListedObject
 from glimpse.stores.filesystem import PARTIAL_SUFFIX
 from tests.conftest import make_client
+from tests.serverproc import backend
 from tests.unit.services.fsck.support import (
     OCTET,
     active,
@@ -85,10 +87,14 @@ def test_a_crashed_upload_is_stuck_offline_and_in_progress_online(client: TestCl
     renamed = datadir(services) / image_id  # a crash between the rename and the activation
     renamed.write_bytes(b"a whole image")
 
-    online = check(services, uploads_may_run=True, repair=True)
-    assert online.clean
-    assert {f.kind for f in online.findings} == {Kind.IN_PROGRESS}
-    assert len(online.findings) == 3
+    online = check(services, uploads_may_run=True, repair=backend() == "sqlite")
+    if backend() == "postgresql":
+        # no process holds the image's writer lock: a dead upload even while servers run, on any node
+        assert kinds(online) == [(Kind.ORPHAN, image_id), (Kind.ORPHAN, image_id), (Kind.STUCK, image_id)]
+    else:  # with a server running, an upload may be writing it: nothing to tell it from a dead one
+        assert online.clean
+        assert {f.kind for f in online.findings} == {Kind.IN_PROGRESS}
+        assert len(online.findings) == 3
     assert partial.exists()
     assert renamed.exists()
     assert status_of(client, image_id) == "saving"
@@ -105,6 +111,37 @@ def test_a_crashed_upload_is_stuck_offline_and_in_progress_online(client: TestCl
     # and the image takes an upload again
     assert client.put(f"/v2/images/{image_id}/file", content=b"again", headers=OCTET).status_code == 204
     assert check(services).findings == []
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="writer locks are PostgreSQL advisory locks")
+def test_an_upload_whose_writer_lock_is_held_is_never_touched(client: TestClient, services: Services) -> None:
+    """Another node's upload in progress: neither fsck --repair nor a start-up recovery (alone in its own data
+    directory, the servers' lock says) touches it, because a live process holds the image's writer lock."""
+    image_id = create(client)
+    set_saving(services, image_id)
+    partial = datadir(services) / f"{image_id}.0badc0de{PARTIAL_SUFFIX}"
+    partial.write_bytes(b"half an image")
+    other_node = Database(services.db.url)  # another process's connection: its locks are not ours
+
+    async def while_written() -> tuple[FsckReport, FsckReport]:
+        async with other_node.writers.holding(image_id):
+            checker = Fsck(services.db, services.stores)
+            return await checker.check(repair=True, uploads_may_run=False), await checker.recover()
+
+    try:
+        checked, recovered = asyncio.run(while_written())
+    finally:
+        other_node.dispose()
+    assert kinds(checked) == [(Kind.IN_PROGRESS, image_id), (Kind.IN_PROGRESS, image_id)]
+    assert kinds(recovered) == [(Kind.IN_PROGRESS, image_id), (Kind.IN_PROGRESS, image_id)]
+    assert (checked.clean, recovered.clean) == (True, True)
+    assert partial.exists()
+    assert status_of(client, image_id) == "saving"
+    # once the writer is gone (its process died: its connection and locks with it), the same recovery repairs
+    recovered = asyncio.run(Fsck(services.db, services.stores).recover())
+    assert kinds(recovered) == [(Kind.ORPHAN, image_id), (Kind.STUCK, image_id)]
+    assert not partial.exists()
+    assert status_of(client, image_id) == "queued"
 
 
 def test_missing_data_is_reported_loudly_and_never_papered_over(
@@ -242,10 +279,19 @@ def test_a_repair_rechecks_under_the_lock(client: TestClient, services: Services
     leftover = datadir(services) / image_id
     leftover.write_bytes(b"old")
     obj = ListedObject(url=leftover.as_uri(), size=3, key=image_id)
-    set_saving(services, image_id)  # an upload of the image began after the listing
+    set_saving(services, image_id)  # an upload of the image began after the listing (on another node)
     finding = Finding(Kind.ORPHAN, "x", "local", image_id, obj.url, 3)
     checker = Fsck(services.db, services.stores)
-    asyncio.run(checker._remove(services.stores.default, obj, finding, uploads_may_run=True))
+    other_node = Database(services.db.url)  # whose process holds the image's writer lock (PostgreSQL)
+
+    async def while_written() -> None:
+        async with other_node.writers.holding(image_id):
+            await checker._remove(services.stores.default, obj, finding, uploads_may_run=True)
+
+    try:
+        asyncio.run(while_written())
+    finally:
+        other_node.dispose()
     assert not finding.repaired
     assert finding.repair_error == "it is no longer an orphan"
     assert leftover.exists()
