@@ -41,13 +41,16 @@ keystone:
 ## a Barbican key manager on 127.0.0.1:9311 with Keystone auth (scripts/barbican-up, brings Keystone up too); a
 ## PostgreSQL streaming replica of 127.0.0.1:5432 on 127.0.0.1:5433 for the read-replica tests (seconds to copy); a
 ## Heat (orchestration) on 127.0.0.1:8004 for the dashboard's stack launches (scripts/heat-up: about 2 min from
-## nothing, about a second when reused)
+## nothing, about a second when reused); a Nova (compute, fake virt driver) with Placement on 127.0.0.1:8774 and
+## :8778 for the dashboard's server launches (scripts/nova-up: a few minutes from nothing, a second or a few when
+## reused)
 backends: install
 	scripts/swift-up
 	scripts/ceph-up $(VENV)
 	scripts/barbican-up
 	scripts/pg-replica-up
 	scripts/heat-up
+	scripts/nova-up
 
 ## Install, then run every check and the whole suite on SQLite and on PostgreSQL (the two passes side by side)
 test: install system-deps lint keystone backends

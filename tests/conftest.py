@@ -149,12 +149,29 @@ HEAT_UP = Path(__file__).resolve().parents[1] / "scripts" / "heat-up"
 HEAT_URL = "http://127.0.0.1:8004"  # scripts/heat-up; its endpoints are in Keystone's catalog as `orchestration`
 
 
+def bring_up(script: Path) -> None:
+    """Run a scripts/*-up (it reuses a healthy server in about a second, starts it otherwise); fail when it fails."""
+    started = subprocess.run(
+        [str(script)], capture_output=True, text=True, timeout=900, check=False, stdin=subprocess.DEVNULL
+    )
+    if started.returncode != 0:
+        pytest.fail(f"scripts/{script.name} failed ({started.returncode}):\n{started.stderr[-4000:]}", pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def heat() -> str:
     """The real Heat of scripts/heat-up (reused while healthy, about a second; started otherwise), with Keystone."""
-    started = subprocess.run(
-        [str(HEAT_UP)], capture_output=True, text=True, timeout=900, check=False, stdin=subprocess.DEVNULL
-    )
-    if started.returncode != 0:
-        pytest.fail(f"scripts/heat-up failed ({started.returncode}):\n{started.stderr[-4000:]}", pytrace=False)
+    bring_up(HEAT_UP)
     return HEAT_URL
+
+
+NOVA_UP = Path(__file__).resolve().parents[1] / "scripts" / "nova-up"
+NOVA_URL = "http://127.0.0.1:8774"  # scripts/nova-up; in Keystone's catalog as `compute` (/v2.1)
+
+
+@pytest.fixture(scope="session")
+def nova() -> str:
+    """The real Nova (fake virt driver) and Placement of scripts/nova-up (reused while healthy, a second or a few;
+    started otherwise), with Keystone."""
+    bring_up(NOVA_UP)
+    return NOVA_URL

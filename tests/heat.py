@@ -9,6 +9,25 @@ from keystoneauth1.identity import v3
 
 KEYSTONE_URL = "http://127.0.0.1:5000"  # scripts/keystone-up
 USER_PASSWORD = "glimpse-test-password"  # every <project>-<role> user of scripts/keystone_accounts.py
+KEYSTONE_CONFIG = f"""\
+[paste_deploy]
+flavor = keystone
+
+[keystone_authtoken]
+auth_url = {KEYSTONE_URL}
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = service
+username = glimpse
+password = glimpse-service-password
+interface = public
+
+[artifacts]
+mount = /glare
+"""
+"""A `glimpse serve` signing people in with the real Keystone (the service user of scripts/keystone_accounts.py),
+with the artifacts API mounted at /glare."""
 TEMPLATE = b"""heat_template_version: 2021-04-16
 description: A random word, made by Heat alone
 parameters:

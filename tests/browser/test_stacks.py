@@ -19,28 +19,11 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.browser.conftest import needs_chromium, shot
-from tests.heat import KEYSTONE_URL, TEMPLATE, USER_PASSWORD, token_of
+from tests.heat import KEYSTONE_CONFIG, TEMPLATE, USER_PASSWORD, token_of
 from tests.serverproc import free_port, new_database, server_env, spawn, stop, wait_for_root
 
 pytestmark = needs_chromium
 
-CONFIG = f"""\
-[paste_deploy]
-flavor = keystone
-
-[keystone_authtoken]
-auth_url = {KEYSTONE_URL}
-auth_type = password
-project_domain_name = Default
-user_domain_name = Default
-project_name = service
-username = glimpse
-password = glimpse-service-password
-interface = public
-
-[artifacts]
-mount = /glare
-"""
 ENVIRONMENT = b"parameter_defaults:\n  length: 24\n"
 
 
@@ -49,7 +32,7 @@ def keystone_server(heat: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """`glimpse serve` with Keystone sign-in and the artifacts API mounted at /glare."""
     home = tmp_path_factory.mktemp("dashboard-stacks")
     config = home / "glimpse.conf"
-    config.write_text(CONFIG)
+    config.write_text(KEYSTONE_CONFIG)
     with new_database(home, "glimpse_dash_stacks") as database_url:
         env = server_env(home / "data", database_url, home)
         port = free_port()
