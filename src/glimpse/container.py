@@ -36,6 +36,7 @@ from glimpse.services.outbox import LoggingSink, Outbox
 from glimpse.services.quotas import IMAGES, DatabaseLimits, LimitSource, QuotaService
 from glimpse.services.remote_glance import RegionCatalog
 from glimpse.services.schemas import Schemas
+from glimpse.services.servers import ServerService
 from glimpse.services.signatures import Signatures
 from glimpse.services.stacks import StackService
 from glimpse.services.stores import StoreService
@@ -82,6 +83,7 @@ class Services:
     catalog_installs: InstallService
     catalog_legacy: LegacyImportService
     stacks: StackService
+    servers: ServerService
 
     def close(self) -> None:
         for sink in self.outbox.sinks:
@@ -201,6 +203,7 @@ def build_services(
         catalog_installs=InstallService(catalog, images, image_data, artifacts, artifact_blobs),
         catalog_legacy=LegacyImportService(catalog, images, image_data, artifacts, artifact_blobs),
         stacks=StackService(settings, artifacts, artifact_blobs),
+        servers=ServerService(settings, images),
         audit=AuditLog(settings, db, policy),
     )
 

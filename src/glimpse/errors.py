@@ -125,5 +125,10 @@ class OrchestrationUnavailable(GlimpseError):
     ``orchestration`` endpoint in their catalog, or Heat does not answer."""
 
 
+class ComputeUnavailable(GlimpseError):
+    """No compute service (Nova) for this person: no Keystone sign-in (hence no catalog), no ``compute`` endpoint
+    in their catalog, or Nova does not answer."""
+
+
 class ClientDisconnected(GlimpseError):
     """The client went away while sending data."""

@@ -38,6 +38,7 @@ STATUS_TABLE: tuple[tuple[type[errors.GlimpseError], int], ...] = (
     (errors.IdentityUnavailable, 503),
     (errors.KeyManagerUnavailable, 503),
     (errors.OrchestrationUnavailable, 503),
+    (errors.ComputeUnavailable, 503),
     (errors.StoreUnavailable, 503),
     (errors.StoreError, 502),
 )

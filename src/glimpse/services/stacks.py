@@ -18,26 +18,23 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-import anyio.to_thread
 import yaml
 
 from glimpse.context import RequestContext
 from glimpse.errors import (
     BadRequest,
-    Conflict,
-    Forbidden,
     GlimpseError,
     NotFound,
     OrchestrationUnavailable,
-    Unauthorized,
 )
 from glimpse.services.artifacts import ArtifactService, BlobService
+from glimpse.services.cloud import CloudFactory, CloudService, PersonCloud, sdk_error
 from glimpse.settings import Settings
 
 if TYPE_CHECKING:  # openstacksdk (a second or so to import) loads with the first launch or listing
@@ -86,10 +83,6 @@ class LaunchRequest:
     environment_id: str = ""
     name: str = ""
     parameters: Mapping[str, str] | None = None
-
-
-# openstacksdk's Connection for the person of a context, made on a worker thread (tests pass their own)
-CloudFactory = Callable[[RequestContext], "Connection"]
 
 
 class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
@@ -160,34 +153,12 @@ def read_tags(tags: list[str] | None) -> dict[str, str]:
     return found
 
 
+HEAT = CloudService("orchestration", "Heat", "Stacks", OrchestrationUnavailable)
+
+
 def heat_error(exc: Exception) -> GlimpseError:
     """openstacksdk's (and keystoneauth1's) failures as Glimpse's errors, Heat's message kept."""
-    from keystoneauth1 import exceptions as ks_exc
-    from openstack import exceptions as sdk_exc
-
-    if isinstance(exc, GlimpseError):
-        return exc
-    if isinstance(exc, sdk_exc.HttpException):
-        message = f"Heat: {exc.details or exc.message}"
-        status = exc.status_code or 0
-        if status == 400:
-            return BadRequest(message)
-        if status == 401:
-            return Unauthorized("The session's token is no longer valid: sign in again.")
-        if status == 403:
-            return Forbidden(message)
-        if status == 404:
-            return NotFound(message)
-        if status == 409:
-            return Conflict(message)
-        if status == 413:
-            return BadRequest(message)
-        return OrchestrationUnavailable(f"The orchestration service failed ({status}): {exc.details or exc.message}")
-    if isinstance(exc, (sdk_exc.EndpointNotFound, ks_exc.EndpointNotFound)):
-        return OrchestrationUnavailable(f"No orchestration (Heat) endpoint in your Keystone catalog: {exc}")
-    if isinstance(exc, (sdk_exc.SDKException, ks_exc.ClientException)):
-        return OrchestrationUnavailable(f"The orchestration service cannot be reached: {type(exc).__name__}")
-    raise exc
+    return sdk_error(exc, HEAT)
 
 
 class StackService:
@@ -196,43 +167,12 @@ class StackService:
         self.settings = settings
         self.artifacts = artifacts
         self.blobs = blobs
-        self._cloud = cloud or self._keystone_cloud
+        self.cloud = PersonCloud(settings, HEAT, settings.dashboard_orchestration_timeout, cloud)
 
-    # -- the person's cloud ------------------------------------------------------------------------------
     @property
     def configured(self) -> bool:
         """Whether people sign in with Keystone (then each one's catalog says whether Heat is there)."""
-        return self.settings.auth == "keystone"
-
-    def _keystone_cloud(self, ctx: RequestContext) -> Connection:
-        from glimpse.auth.catalog import NoEndpoint, user_session
-
-        if self.settings.auth != "keystone" or not ctx.auth_token:
-            raise OrchestrationUnavailable(
-                "Stacks are launched through the orchestration (Heat) endpoint of your Keystone catalog: this "
-                f"Glimpse signs people in with {self.settings.auth!r}, which has no catalog."
-            )
-        interface, region = self.settings.dashboard_endpoint_interface, self.settings.dashboard_region_name
-        try:
-            found = user_session(self.settings.keystone_authtoken, ctx.auth_token, "orchestration", interface, region,
-                                 timeout=self.settings.dashboard_orchestration_timeout)  # fmt: skip
-        except NoEndpoint as exc:
-            raise OrchestrationUnavailable(f"{exc.message} Stacks cannot be launched or listed here.") from None
-        from openstack.connection import Connection
-
-        return Connection(session=found.session, region_name=region, interface=interface, app_name="glimpse")
-
-    async def _in_cloud(self, ctx: RequestContext, work: Callable[[Connection], Any]) -> Any:
-        def run() -> Any:
-            cloud = self._cloud(ctx)
-            try:
-                return work(cloud)
-            except Exception as exc:  # heat_error re-raises what it does not know
-                raise heat_error(exc) from None
-            finally:
-                cloud.close()
-
-        return await anyio.to_thread.run_sync(run)
+        return self.cloud.configured
 
     # -- use cases ---------------------------------------------------------------------------------------
     async def launch(self, ctx: RequestContext, request: LaunchRequest) -> RunningStack:
@@ -259,7 +199,7 @@ class StackService:
             made = cloud.orchestration.create_stack(**attrs)
             return cloud.orchestration.get_stack(made.id, resolve_outputs=False)
 
-        return self._view(await self._in_cloud(ctx, create))
+        return self._view(await self.cloud.run(ctx, create))
 
     async def running(self, ctx: RequestContext) -> list[RunningStack]:
         """The project's stacks launched from assets, newest first, with Heat's live status."""
@@ -267,7 +207,7 @@ class StackService:
         def listed(cloud: Connection) -> list[Any]:
             return list(cloud.orchestration.stacks(tags=[MARKER_TAG]))  # Heat's order: newest first
 
-        return [self._view(stack) for stack in await self._in_cloud(ctx, listed)]
+        return [self._view(stack) for stack in await self.cloud.run(ctx, listed)]
 
     async def act(self, ctx: RequestContext, stack_id: str, action: str) -> None:
         """Delete, suspend or resume one of the project's stacks launched from an asset."""
@@ -290,7 +230,7 @@ class StackService:
             else:
                 cloud.orchestration.resume_stack(stack)
 
-        await self._in_cloud(ctx, run)
+        await self.cloud.run(ctx, run)
 
     # -- helpers -----------------------------------------------------------------------------------------
     async def _blob(self, ctx: RequestContext, type_name: str, artifact_id: str, field: str) -> bytes:

@@ -13,8 +13,9 @@ class DashboardGroup(BaseModel):
     """Settings' fields for the dashboard: its session cookie is encrypted and signed with a Fernet key (none:
     <data_dir>/dashboard.key, made on first use), lives session_ttl seconds and is sent over HTTPS only unless
     cookie_secure is off (a development server on plain HTTP). Stacks are launched through the orchestration
-    endpoint of the signed-in person's Keystone catalog: that interface, in region_name (none: the first one),
-    each call to Heat bounded by orchestration_timeout seconds."""
+    endpoint of the signed-in person's Keystone catalog, servers through its compute endpoint: that interface, in
+    region_name (none: the first one), each call to Heat bounded by orchestration_timeout seconds, each call to
+    Nova by compute_timeout."""
 
     dashboard_enabled: Annotated[bool, Ini("dashboard", "enabled"), Env("GLIMPSE_DASHBOARD")] = True
     dashboard_secret_key: Annotated[
@@ -31,3 +32,4 @@ class DashboardGroup(BaseModel):
     dashboard_orchestration_timeout: Annotated[float, Ini("dashboard", "orchestration_timeout")] = Field(
         default=30.0, gt=0
     )
+    dashboard_compute_timeout: Annotated[float, Ini("dashboard", "compute_timeout")] = Field(default=30.0, gt=0)

@@ -19,7 +19,7 @@ from tests.functional.dashboard.conftest import Browser, browser_for
 SAMPLE = {"image_id": "00000000-0000-0000-0000-000000000001", "member_id": "beta", "type_name": "heat_templates",
           "artifact_id": "00000000-0000-0000-0000-000000000002", "stack_id": "00000000-0000-0000-0000-000000000003",
           "action": "delete", "task_id": "00000000-0000-0000-0000-000000000004", "catalog": "pub", "name": "x",
-          "version": "1.0"}  # fmt: skip
+          "version": "1.0", "server_id": "00000000-0000-0000-0000-000000000005"}  # fmt: skip
 PUBLIC = {"/", "/login", "/static/{name}"}
 
 

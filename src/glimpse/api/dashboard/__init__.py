@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from glimpse.api.dashboard import apps, images, installs, remote, signin, stacks
+from glimpse.api.dashboard import apps, images, installs, remote, running, servers, signin, stacks
 from glimpse.api.dashboard.pages import page, root_path
 from glimpse.api.dashboard.session import SessionCodec
 from glimpse.container import Services
@@ -46,11 +46,13 @@ ROUTES: list[BaseRoute] = [
     page("/installs", POST=installs.start),
     page("/installs/{task_id}", GET=installs.show),
     page("/installs/{task_id}/status", GET=installs.status),
-    page("/running", GET=stacks.running),
+    page("/running", GET=running.index),
     page("/running/{stack_id}/{action}", POST=stacks.act),
+    page("/running/servers/{server_id}/{action}", POST=servers.act),
     page("/images", GET=images.index, POST=images.create),
     page("/images/new", GET=images.new),
     page("/images/{image_id}", GET=images.show),
+    page("/images/{image_id}/launch", GET=servers.launch_form, POST=servers.launch),
     page("/images/{image_id}/file", PUT=images.upload),
     page("/images/{image_id}/members", POST=images.add_member),
     page("/images/{image_id}/members/{member_id}/delete", POST=images.remove_member),

@@ -1,5 +1,5 @@
-"""Launching a stack from a local Heat-template asset, and Running Apps: the project's stacks launched from assets,
-with their live status from Heat and delete / suspend / resume. Each handler parses, makes one service call
+"""Launching a stack from a local Heat-template asset, and the stack actions of Running Apps (delete, suspend,
+resume). Each handler parses, makes one service call
 (``StackService``, which talks to Heat as the signed-in person) and renders or redirects."""
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from starlette.responses import Response
 
 from glimpse.api.dashboard.pages import Call
 from glimpse.api.errors import status_for
-from glimpse.errors import GlimpseError, NotFound, OrchestrationUnavailable, Unauthorized
+from glimpse.errors import GlimpseError, NotFound, Unauthorized
 from glimpse.services.stacks import (
     ENVIRONMENT_TYPE,
     TEMPLATE_TYPE,
     LaunchRequest,
-    RunningStack,
     parse_parameters,
 )
 
@@ -63,21 +62,6 @@ async def launch(call: Call) -> Response:
     except GlimpseError as exc:
         return await launch_form(call, exc.message, status_for(exc))
     return call.redirect("/running", launched=stack.name)
-
-
-async def running(call: Call) -> Response:
-    """Running Apps: the project's stacks launched from assets, as Heat reports them now."""
-    stacks: list[RunningStack] = []
-    unavailable = ""
-    if call.svc.stacks.configured:
-        try:
-            stacks = await call.svc.stacks.running(call.ctx)
-        except OrchestrationUnavailable as exc:
-            unavailable = exc.message
-    return call.render(
-        "running.html", stacks=stacks, configured=call.svc.stacks.configured, unavailable=unavailable,
-        auth=call.svc.settings.auth, launched=call.query("launched"), done=call.query("done"),
-    )  # fmt: skip
 
 
 async def act(call: Call) -> Response:
