@@ -42,8 +42,8 @@ keystone:
 ## PostgreSQL streaming replica of 127.0.0.1:5432 on 127.0.0.1:5433 for the read-replica tests (seconds to copy); a
 ## Heat (orchestration) on 127.0.0.1:8004 for the dashboard's stack launches (scripts/heat-up: about 2 min from
 ## nothing, about a second when reused); a Nova (compute, fake virt driver) with Placement on 127.0.0.1:8774 and
-## :8778 for the dashboard's server launches (scripts/nova-up: a few minutes from nothing, a second or a few when
-## reused)
+## :8778 for the dashboard's server launches (scripts/nova-up: about 7 min from nothing on a loaded machine, most
+## of it pip; a few seconds when reused)
 backends: install
 	scripts/swift-up
 	scripts/ceph-up $(VENV)

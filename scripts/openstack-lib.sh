@@ -85,7 +85,7 @@ copy_databases() { # the PostgreSQL databases named, prefixed $2, made anew as c
   local psql_admin=(psql -X -q -v ON_ERROR_STOP=1 "postgresql://$PG_SERVER/postgres") from=$1 to=$2 name
   shift 2
   for name in "$@"; do
-    "${psql_admin[@]}" -c "DROP DATABASE IF EXISTS $to$name WITH (FORCE)" \
+    "${psql_admin[@]}" -c "DROP DATABASE IF EXISTS $to$name WITH (FORCE)" 2>/dev/null \
       && "${psql_admin[@]}" -c "CREATE DATABASE $to$name TEMPLATE $from$name" || return 1
   done
 }
