@@ -126,9 +126,10 @@ def creates(endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[],
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 (threads): counts the deliveries whose signature verifies."""
+    """A webhook receiver on 127.0.0.1 (threads): counts the deliveries whose signature verifies. HTTP/1.1
+    with keep-alive (``--receiver-closes``: HTTP/1.0, a new connection for every delivery)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = True) -> None:
         self.count = 0
         self.bad = 0
         self.secret = ""
@@ -136,6 +137,8 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 headers = {k.lower(): v for k, v in self.headers.items()}
@@ -194,6 +197,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds each way (default 3)")
     parser.add_argument("--no-webhooks", dest="webhooks", action="store_false", help="notifications only")
     parser.add_argument(
+        "--receiver-closes", dest="keep_alive", action="store_false",
+        help="the webhook receiver answers HTTP/1.0 and closes the connection after every delivery",
+    )  # fmt: skip
+    parser.add_argument(
         "--separate-worker",
         action="store_true",
         help="each server's task worker (and so the notification sends) in its own `glimpse worker` process",
@@ -203,7 +210,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:8]
     topics = [f"bench_{run}", f"bench_{run}_admin"]
-    receiver = Receiver()
+    receiver = Receiver(keep_alive=args.keep_alive)
     with tempfile.TemporaryDirectory(prefix="glimpse-events-bench-") as tmp:
         base = Path(tmp)
         config = base / "on.conf"
