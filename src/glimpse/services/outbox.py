@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 500  # messages delivered by one drain task; a fuller outbox gets another drain
 LINGER = 0.25  # seconds a drain waits before reading, so that a burst of changes is one drain
+MAX_LINGER = 1.0  # ... at most, while changes keep coming (see Outbox.run)
+BUSY = 10  # a drain that found this many messages or more lingers twice as long next time
 _KICK = "glimpse.outbox.kick"  # a session's flag: its commit hook is registered
 
 
@@ -88,6 +90,7 @@ class Outbox:
         self.fanouts = list(fanouts)
         self._last = datetime.min
         self._dirty = False  # a message committed since the last kick
+        self.linger = LINGER  # how long the next drain of this process waits before reading
 
     def record(self, session: Any, topic: str, payload: dict[str, Any]) -> OutboxMessage:
         """Add a message to the outbox inside the caller's transaction: one INSERT. Once it committed, the
@@ -131,9 +134,16 @@ class Outbox:
 
     # -- the runner -----------------------------------------------------------------------------------
     async def run(self, task: Task, progress: Progress) -> Outcome:
-        # a moment for the changes committing right now: one drain then carries many messages, not one each
-        await asyncio.sleep(LINGER)
+        # a moment for the changes committing right now: one drain then carries many messages, not one each.
+        # While changes keep coming the moment grows (twice as long after each busy drain, up to MAX_LINGER),
+        # so batches grow with the load: a drain's claim, reads and ending transaction are paid per batch,
+        # about half of the events' CPU at 25 messages a batch. A quiet outbox is drained after LINGER.
+        await asyncio.sleep(self.linger)
         messages = await self.db.run(lambda s: OutboxRepository(s).undelivered(BATCH))
+        if len(messages) >= BUSY and len(messages) < BATCH:
+            self.linger = min(MAX_LINGER, self.linger * 2)
+        else:  # quiet, or a backlog (the next drain is enqueued at once and has a full batch anyway)
+            self.linger = LINGER
         count, error = len(messages), None
         for sink in self.sinks:  # a message is delivered once every sink took it
             taken, failed = await _deliver(sink, messages[:count])

@@ -19,7 +19,8 @@ from glimpse.domain.outbox import OutboxMessage
 from glimpse.domain.tasks import TaskStatus, TaskType
 from glimpse.errors import Conflict, NotFound
 from glimpse.jobs.worker import Worker, default_runners
-from glimpse.services.outbox import Outbox
+from glimpse.services import outbox as outbox_module
+from glimpse.services.outbox import BUSY, LINGER, MAX_LINGER, Outbox
 
 ADMIN = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"admin", "member", "reader"}))
 
@@ -118,3 +119,25 @@ def test_a_failing_sink_leaves_the_messages_for_the_next_drain(services: Service
     assert sorted(status for _, status in _drains(services)) == ["pending", "success"]
     undelivered = services.db.run_sync(lambda s: OutboxRepository(s).undelivered(10))
     assert [m.payload for m in undelivered] == [{"id": "b"}]
+
+
+def test_the_linger_grows_while_drains_are_busy_and_comes_back_when_quiet(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(outbox_module, "BATCH", 30)  # a full batch: a backlog
+    outbox = services.outbox
+    worker = Worker(services.queue, default_runners(services))
+
+    def drain(messages: int) -> float:
+        for n in range(messages):
+            services.db.run_sync(lambda s, n=n: outbox.record(s, "image.update", {"n": n}))
+        asyncio.run(outbox.kick())
+        assert asyncio.run(worker.run_one())
+        return outbox.linger
+
+    assert outbox.linger == LINGER
+    assert [drain(BUSY), drain(BUSY), drain(BUSY), drain(BUSY)] == [2 * LINGER, 4 * LINGER, MAX_LINGER, MAX_LINGER]
+    assert drain(BUSY - 1) == LINGER  # quiet again: drained promptly
+    assert drain(BUSY) == 2 * LINGER
+    assert drain(30) == LINGER  # a backlog: the next drain is at once anyway
+    assert all(delivered for _, delivered in _messages(services))
