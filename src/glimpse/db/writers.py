@@ -16,6 +16,10 @@ makes recovery wait for the other image).
 A repair takes the lock exclusively for its own transaction (``exclude_writers``): checked under the image's
 row lock, no writer can start between that check and the removal.
 
+An artifact blob upload holds two: its blob's (``blob_writer``: the recovery settles a blob left 'saving' only
+when nobody holds it) and its stored object's key, from before the blob turns 'saving' until it is recorded or
+put back.
+
 SQLite (one machine, one file) has none: ``writing()`` is None there and recovery keeps the data directory
 lock's rule (it runs only when no other process uses the data directory).
 """
@@ -43,6 +47,11 @@ log = logging.getLogger(__name__)
 def lock_key(image_id: str) -> int:
     """The advisory lock key of an image's writers: a signed 64-bit integer."""
     return int.from_bytes(hashlib.sha256(b"glimpse-writer:" + image_id.encode()).digest()[:8], "big", signed=True)
+
+
+def blob_writer(artifact_id: str, name: str, key: str) -> str:
+    """What an artifact blob's upload holds the writer lock of, besides its stored object's key."""
+    return f"artifact-blob:{artifact_id}/{name}/{key}"
 
 
 def exclude_writers(session: Session, image_id: str) -> bool | None:

@@ -22,6 +22,7 @@ from glimpse.jobs.worker import Worker
 from glimpse.services.fsck import Fsck
 from glimpse.settings import Settings, load_settings
 from tests.functional.artifacts.conftest import ACTIVATE, ADMIN, ALL_TYPES, USER1, USER2, Api
+from tests.serverproc import backend
 
 URL = "/artifacts/sample_artifact"
 OCTETS = {"content-type": "application/octet-stream"}
@@ -374,8 +375,44 @@ def test_a_commit_whose_outcome_was_hidden_keeps_its_bytes(
             raise DatabaseUnavailable("connection lost during commit")
         return result
 
-    monkeypatch.setattr(services.artifact_blobs, "db", type("Flaky", (), {"run": staticmethod(flaky)})())
+    flaky_db = type("Flaky", (), {"run": staticmethod(flaky), "writers": services.db.writers})()
+    monkeypatch.setattr(services.artifact_blobs, "db", flaky_db)
     put(api, f"{artifact}/blob", b"committed after all", status=503)
     monkeypatch.undo()
     assert api.get(artifact)["blob"]["status"] == "active"
     assert client.get(f"{artifact}/blob", headers=USER1).content == b"committed after all"
+
+
+@pytest.mark.skipif(backend() != "postgresql", reason="writer locks are PostgreSQL advisory locks")
+def test_recovery_leaves_a_blob_upload_another_node_is_running(api: Api, services: Services) -> None:
+    """Another node uploads a blob right now (its process holds the blob's writer lock and its object's): a
+    start-up recovery here neither puts the blob back nor removes its bytes; once that writer is gone (its
+    process died: its connection and locks with it), the same recovery settles both."""
+    from glimpse.db import Database
+    from glimpse.db.repositories.artifacts import ArtifactRepository
+    from glimpse.db.writers import blob_writer
+
+    artifact_id = api.create({"name": "uploading elsewhere"})["id"]
+    saving = {"status": "saving", "external": False, "content_type": "x"}
+    services.db.run_sync(lambda s: ArtifactRepository(s).set_blob(artifact_id, "blob", "", saving))
+    key_in_store = "artifact-00000000-0000-0000-0000-00000000000b"
+    written = services.stores.default.datadir / key_in_store
+    written.write_bytes(b"being written on another node")
+    other_node = Database(services.db.url)
+
+    async def while_uploading() -> Any:
+        writers = other_node.writers
+        async with writers.holding(blob_writer(artifact_id, "blob", "")), writers.holding(key_in_store):
+            return await Fsck(services.db, services.stores).recover()
+
+    try:
+        report = anyio.run(while_uploading)
+    finally:
+        other_node.dispose()
+    assert [(f.kind.value, f.repaired) for f in report.findings] == [("in_progress", False)]
+    assert api.get(f"{URL}/{artifact_id}")["blob"]["status"] == "saving"
+    assert written.exists()
+    report = anyio.run(Fsck(services.db, services.stores).recover)
+    assert [(f.kind.value, f.repaired) for f in report.findings] == [("orphan", True)]
+    assert api.get(f"{URL}/{artifact_id}")["blob"] is None
+    assert not written.exists()

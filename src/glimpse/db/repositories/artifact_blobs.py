@@ -13,6 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from glimpse.db.models import ArtifactBlobObjectRow, ArtifactBlobRow, ImageLocationRow, ImageRow
+from glimpse.db.writers import blob_writer, exclude_writers
 
 B = ArtifactBlobRow.__table__.c
 LIVE_IMAGE_STATUSES = ("active", "deactivated")  # images whose data may be shared with a blob
@@ -100,10 +101,19 @@ class BlobRepository:
     # -- blobs left in 'saving' by a crash --------------------------------------------------------------
     def settle_saving(self) -> int:
         """Blobs whose upload a crash interrupted: back to what they were (a re-upload keeps its previous
-        data) or gone (a first upload). Returns how many were settled."""
+        data) or gone (a first upload). Returns how many were settled. On PostgreSQL a blob a live process on
+        any node is uploading (its writer lock is held) is left alone: only dead uploads are settled."""
         saving = B.status == "saving"
-        restored = self.session.execute(
-            update(ArtifactBlobRow).where(saving, B.sha256.is_not(None)).values(status="active")
-        )
-        removed = self.session.execute(delete(ArtifactBlobRow).where(saving, B.sha256.is_(None)))
-        return int(getattr(restored, "rowcount", 0) or 0) + int(getattr(removed, "rowcount", 0) or 0)
+        rows = self.session.execute(select(B.id, B.artifact_id, B.name, B.key_name, B.sha256).where(saving)).all()
+        dead = [
+            r
+            for r in rows
+            if exclude_writers(self.session, blob_writer(r.artifact_id, r.name, r.key_name)) is not False
+        ]
+        restore = [r.id for r in dead if r.sha256 is not None]
+        remove = [r.id for r in dead if r.sha256 is None]
+        if restore:
+            self.session.execute(update(ArtifactBlobRow).where(saving, B.id.in_(restore)).values(status="active"))
+        if remove:
+            self.session.execute(delete(ArtifactBlobRow).where(saving, B.id.in_(remove)))
+        return len(dead)

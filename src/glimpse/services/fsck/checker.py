@@ -256,12 +256,9 @@ class Fsck:
                     )
 
     async def _may_run(self, key: str, uploads_may_run: bool) -> bool:
-        """Whether a live process may be writing the data stored under ``key`` (an image id) right now. On
-        PostgreSQL the image's writer lock answers for every node's processes (db/writers.py); elsewhere, and
-        for artifact blobs (which hold no writer lock), ``uploads_may_run``: whether a process shares this
-        data directory."""
-        if key.startswith(ARTIFACT_KEY_PREFIX):
-            return uploads_may_run
+        """Whether a live process may be writing the data stored under ``key`` (an image id, or an artifact blob
+        upload's key) right now. On PostgreSQL its writer lock answers for every node's processes
+        (db/writers.py); elsewhere ``uploads_may_run``: whether a process shares this data directory."""
         writing = await self.db.writers.writing(key)
         return uploads_may_run if writing is None else writing
 
@@ -271,11 +268,9 @@ class Fsck:
         def work(session: Any) -> tuple[Kind, str] | None:
             repo = IntegrityRepository(session)
             state = repo.lock(obj.key, store.id)
-            may_run = uploads_may_run
-            if not obj.key.startswith(ARTIFACT_KEY_PREFIX):
-                # asked again under the row lock, and held: no writer of the image starts until the removal commits
-                excluded = exclude_writers(session, obj.key)
-                may_run = uploads_may_run if excluded is None else not excluded
+            # asked again under the row lock, and held: no writer of it starts until the removal commits
+            excluded = exclude_writers(session, obj.key)
+            may_run = uploads_may_run if excluded is None else not excluded
             referenced = repo.is_referenced(store.id, obj.url)
             verdict = classify(obj, state, referenced=referenced, uploads_may_run=may_run)
             if verdict is None or verdict[0] != Kind.ORPHAN or not _removable(state, uploads_may_run=may_run):

@@ -12,6 +12,7 @@ from glimpse.context import RequestContext
 from glimpse.data import pipeline
 from glimpse.db.repositories.artifact_blobs import BlobRepository
 from glimpse.db.repositories.artifacts import ArtifactRecord, ArtifactRepository, Viewer
+from glimpse.db.writers import blob_writer
 from glimpse.domain.artifacts import lifecycle
 from glimpse.domain.artifacts.types import ArtifactType
 from glimpse.domain.clock import utcnow
@@ -67,59 +68,63 @@ class Uploading(BlobBase):
             repo.unlock_scope(_own_lock(kind, artifact_id))
             return cap, existing, record.columns["owner"], dict(record.properties.get("metadata") or {})
 
-        cap, existing, owner, metadata = await self.db.run(begin)
-        store = self.stores.default
-        out = pipeline.Outcome()
-        stored: StoredObject | None = None
-        quota: UploadQuota | None = None
-        try:
-            # the owner's max_uploaded_data quotas hold the bytes while they stream (413 past one)
-            quota = await self.artifacts.quotas.claim_upload(owner, kind.type_name, content_length)
-            # signature properties in the artifact's metadata: the data is verified while it streams
-            verify = await self.signatures.prepare_blob(ctx, metadata, path)
-            steps = pipeline.Plan(
-                block_size=self.settings.upload_block_size,
-                cap=cap,
-                algorithms=(*_HASHES, self.settings.hashing_algorithm),
-                quota=quota.cover,
-                sealing=self.at_rest,
-                checks=(verify,) if verify is not None else (),
-            )
+        key_in_store = f"{KEY_PREFIX}{uuid.uuid4()}"
+        # the blob's writer lock and its object's, held from before it turns 'saving' until it is recorded or put
+        # back: any node's recovery and fsck tell a dead upload's leftovers from a live one's (db/writers.py)
+        writers = self.db.writers
+        async with writers.holding(blob_writer(artifact_id, name, key)), writers.holding(key_in_store):
+            cap, existing, owner, metadata = await self.db.run(begin)
+            store = self.stores.default
+            out = pipeline.Outcome()
+            stored: StoredObject | None = None
+            quota: UploadQuota | None = None
             try:
-                key_in_store = f"{KEY_PREFIX}{uuid.uuid4()}"
-                await pipeline.run(source, steps, [store], key_in_store, size_hint=content_length, out=out)
-            except OverLimit:
-                raise
-            except TooLarge:
-                raise TooLarge(
-                    f"Can't upload more than {cap} bytes of data to blob {label}: its max allowed size is {cap}"
-                ) from None
-            stored = out.stored[store.id]
-            digests = out.hexdigests
-            blob = {
-                "status": "active", "external": False, "size": out.size, "md5": digests["md5"],
-                "sha1": digests["sha1"], "sha256": digests["sha256"], "content_type": content_type, "url": None,
-            }  # fmt: skip
-            record, keep = await self.db.run(
-                lambda session: self._commit_upload(
-                    session,
-                    kind,
-                    artifact_id,
-                    name,
-                    key,
-                    existing,
-                    blob,
-                    store.id,
-                    stored,
-                    digests[self.settings.hashing_algorithm],
+                # the owner's max_uploaded_data quotas hold the bytes while they stream (413 past one)
+                quota = await self.artifacts.quotas.claim_upload(owner, kind.type_name, content_length)
+                # signature properties in the artifact's metadata: the data is verified while it streams
+                verify = await self.signatures.prepare_blob(ctx, metadata, path)
+                steps = pipeline.Plan(
+                    block_size=self.settings.upload_block_size,
+                    cap=cap,
+                    algorithms=(*_HASHES, self.settings.hashing_algorithm),
+                    quota=quota.cover,
+                    sealing=self.at_rest,
+                    checks=(verify,) if verify is not None else (),
                 )
-            )
-        except BaseException:
-            await asyncio.shield(self._abandon(kind, artifact_id, name, key, existing, stored))
-            raise
-        finally:
-            if quota is not None:  # the recorded blob counts from now on
-                await asyncio.shield(quota.release())
+                try:
+                    await pipeline.run(source, steps, [store], key_in_store, size_hint=content_length, out=out)
+                except OverLimit:
+                    raise
+                except TooLarge:
+                    raise TooLarge(
+                        f"Can't upload more than {cap} bytes of data to blob {label}: its max allowed size is {cap}"
+                    ) from None
+                stored = out.stored[store.id]
+                digests = out.hexdigests
+                blob = {
+                    "status": "active", "external": False, "size": out.size, "md5": digests["md5"],
+                    "sha1": digests["sha1"], "sha256": digests["sha256"], "content_type": content_type, "url": None,
+                }  # fmt: skip
+                record, keep = await self.db.run(
+                    lambda session: self._commit_upload(
+                        session,
+                        kind,
+                        artifact_id,
+                        name,
+                        key,
+                        existing,
+                        blob,
+                        store.id,
+                        stored,
+                        digests[self.settings.hashing_algorithm],
+                    )
+                )
+            except BaseException:
+                await asyncio.shield(self._abandon(kind, artifact_id, name, key, existing, stored))
+                raise
+            finally:
+                if quota is not None:  # the recorded blob counts from now on
+                    await asyncio.shield(quota.release())
         if not keep:  # the data was there already (a blob's or an image's): these bytes are not needed
             await _quietly(store.delete(stored.url))
         return self.artifacts.present(kind, record)
