@@ -1,165 +1,22 @@
-"""Artifacts of the artifacts API: rows, property rows, tags and blobs; list queries in SQL.
-
-Type-specific field values are stored one scalar per row in ``artifact_properties`` (a list item with its
-position, a dict value with its key) in a column of its kind, so that filters and sorts on them are SQL on
-both databases. Visibility is part of every query: another project's private artifact is never loaded
-unless the caller may see every project's.
-"""
+"""The artifact repository: scope locks, reads (one artifact, searches, a page's statement), writes, quota
+usage."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    and_,
-    delete,
-    exists,
-    false,
-    func,
-    insert,
-    not_,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, false, func, insert, not_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
-from glimpse.db.models import (
-    ArtifactBlobRow,
-    ArtifactLockRow,
-    ArtifactPropertyRow,
-    ArtifactRow,
-    ArtifactTagRow,
-)
+from glimpse.db.models import ArtifactBlobRow, ArtifactLockRow, ArtifactPropertyRow, ArtifactRow, ArtifactTagRow
+from glimpse.db.repositories.artifacts.queries import Sortable, _after, _readable, _version_compare, filters
+from glimpse.db.repositories.artifacts.records import COLUMN_FIELDS, VALUE_COLUMNS, A, ArtifactRecord, T, Viewer
 from glimpse.domain.artifacts import semver
 from glimpse.domain.artifacts.fields import Field
-from glimpse.domain.artifacts.queries import Condition, ListQuery, SortKey, TagCondition
+from glimpse.domain.artifacts.queries import ListQuery, SortKey
 from glimpse.errors import NotFound
-
-A = ArtifactRow.__table__.c
-P = ArtifactPropertyRow.__table__.c
-T = ArtifactTagRow.__table__.c
-
-VALUE_COLUMNS = {
-    "String": "string_value",
-    "Link": "string_value",
-    "Integer": "int_value",
-    "Float": "numeric_value",
-    "Boolean": "bool_value",
-}
-COLUMN_FIELDS = (
-    "id", "type_name", "name", "version", "description", "visibility", "status", "owner", "display_type_name",
-    "created_at", "updated_at", "activated_at",
-)  # fmt: skip
-
-
-@dataclass
-class ArtifactRecord:
-    """One artifact as stored: its columns, tags, property values by field and blobs by field."""
-
-    columns: dict[str, Any]
-    tags: list[str] = field(default_factory=list)
-    properties: dict[str, Any] = field(default_factory=dict)
-    blobs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)  # name -> key ('' plain) -> blob
-
-    @property
-    def id(self) -> str:
-        value: str = self.columns["id"]
-        return value
-
-
-@dataclass(frozen=True, slots=True)
-class Viewer:
-    """Whose artifacts a query may see: every project's, or the project's own and the public ones."""
-
-    project_id: str | None
-    all_projects: bool
-
-
-def scope_id(type_name: str, name: str, version: str, owner: str | None, visibility: str) -> str:
-    scope = f"{type_name}:{name}:{version}" + (f":{owner}" if visibility != "public" else "")
-    return hashlib.sha256(scope.encode()).hexdigest()
-
-
-def _readable(viewer: Viewer) -> ColumnElement[bool]:
-    if viewer.all_projects:
-        return true()
-    if viewer.project_id is None:
-        return A.visibility == "public"
-    return or_(A.owner == viewer.project_id, A.visibility == "public")
-
-
-def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
-    if op == "in":
-        return column.in_(list(value)) if value else false()
-    if op == "like":
-        return column.like(value)  # type: ignore[no-any-return]
-    return {  # type: ignore[no-any-return]
-        "eq": lambda: column == value,
-        "neq": lambda: column != value,
-        "gt": lambda: column > value,
-        "gte": lambda: column >= value,
-        "lt": lambda: column < value,
-        "lte": lambda: column <= value,
-    }[op]()
-
-
-def _version_compare(op: str, value: semver.SemVer) -> ColumnElement[bool]:
-    prefix, suffix, meta = value.prefix, value.suffix, value.meta
-    same = and_(A.version_prefix == prefix, A.version_suffix == suffix, A.version_meta == meta)
-    if op == "eq":
-        return same
-    if op == "neq":
-        return not_(same)
-    after = or_(A.version_prefix > prefix, and_(A.version_prefix == prefix, A.version_suffix > suffix))
-    before = or_(A.version_prefix < prefix, and_(A.version_prefix == prefix, A.version_suffix < suffix))
-    same_order = and_(A.version_prefix == prefix, A.version_suffix == suffix)
-    return {"gt": after, "gte": or_(after, same_order), "lt": before, "lte": or_(before, same_order)}[op]
-
-
-def _condition(cond: Condition) -> ColumnElement[bool]:
-    if cond.column:
-        if cond.field == "version":
-            if cond.op == "in":
-                return or_(false(), *(_version_compare("eq", item) for item in cond.value))
-            return _version_compare(cond.op, cond.value)
-        return _compare(A[cond.field], cond.op, cond.value)
-    prop = aliased(ArtifactPropertyRow)
-    terms: list[ColumnElement[bool]] = [prop.artifact_id == A.id, prop.name == cond.field]
-    if cond.keys:
-        terms.append(_compare(prop.key_name, "in" if cond.op == "in" else "eq", cond.value))
-    else:
-        if cond.key is not None:
-            terms.append(prop.key_name == cond.key)
-        terms.append(_compare(getattr(prop, VALUE_COLUMNS[cond.kind]), cond.op, cond.value))
-    return exists().where(*terms)
-
-
-def _tag_condition(cond: TagCondition) -> ColumnElement[bool]:
-    if cond.any:
-        return exists().where(T.artifact_id == A.id, T.value.in_(cond.tags))
-    return and_(true(), *(exists().where(T.artifact_id == A.id, T.value == tag) for tag in cond.tags))
-
-
-def filters(query: ListQuery, type_name: str | None, viewer: Viewer) -> list[ColumnElement[bool]]:
-    terms: list[ColumnElement[bool]] = [_readable(viewer), A.status != "deleted"]
-    if type_name is not None:
-        terms.append(A.type_name == type_name)
-    alternatives: list[ColumnElement[bool]] = []
-    for cond in query.conditions:
-        (alternatives if cond.combiner == "or" else terms).append(_condition(cond))
-    for tag in query.tags:
-        (alternatives if tag.combiner == "or" else terms).append(_tag_condition(tag))
-    if alternatives:
-        terms.append(or_(*alternatives))
-    return terms
 
 
 class ArtifactRepository:
@@ -425,36 +282,3 @@ class ArtifactRepository:
             .group_by(A.type_name)
         ).all()
         return {type_name: int(size) for type_name, size in rows}
-
-
-@dataclass(frozen=True, slots=True)
-class Sortable:
-    """One sort column: its expression, direction, the marker's value and whether it may be NULL."""
-
-    column: Any
-    direction: str
-    value: Any
-    nullable: bool
-
-
-def _same(column: Any, value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
-
-
-def _beyond(item: Sortable) -> ColumnElement[bool]:
-    """Rows after the marker's value in this column's order (ascending: NULLs first; descending: NULLs last)."""
-    column, value = item.column, item.value
-    if item.direction == "asc":
-        return column.is_not(None) if value is None else column > value  # type: ignore[no-any-return]
-    if value is None:
-        return false()
-    return column < value if not item.nullable else or_(column < value, column.is_(None))
-
-
-def _after(columns: Sequence[Sortable]) -> ColumnElement[bool]:
-    """Keyset pagination: rows strictly after the marker in the sort order."""
-    alternatives = []
-    for index, item in enumerate(columns):
-        equal = [_same(earlier.column, earlier.value) for earlier in columns[:index]]
-        alternatives.append(and_(*equal, _beyond(item)))
-    return or_(*alternatives)
