@@ -17,9 +17,17 @@ from __future__ import annotations
 
 import sys
 
+from keystone_accounts import (
+    DOMAIN,
+    REGION,
+    SERVICE_PROJECT,
+    admin_client,
+    ensure_endpoints,
+    ensure_project,
+    ensure_user,
+)
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
-from keystone_accounts import DOMAIN, REGION, SERVICE_PROJECT, admin_client, ensure_endpoints, ensure_project, ensure_user
 
 FLAVORS = {  # name: (vCPUs, RAM in MiB, root disk in GiB); a root disk, since only an admin boots a 0-disk flavor
     "glimpse.tiny": (1, 128, 1),
@@ -49,7 +57,8 @@ def flavors(auth_url: str, admin_password: str) -> None:
     have = {flavor["name"] for flavor in nova.get("/flavors", endpoint_filter=where).json()["flavors"]}
     for name, (vcpus, ram, disk) in FLAVORS.items():
         if name not in have:
-            body = {"flavor": {"name": name, "vcpus": vcpus, "ram": ram, "disk": disk, "os-flavor-access:is_public": True}}
+            flavor = {"name": name, "vcpus": vcpus, "ram": ram, "disk": disk, "os-flavor-access:is_public": True}
+            body = {"flavor": flavor}
             nova.post("/flavors", json=body, endpoint_filter=where)
 
 

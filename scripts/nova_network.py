@@ -33,7 +33,7 @@ class Handler(BaseHTTPRequestHandler):
         message = f"No network resources here: {self.command} {urlsplit(self.path).path} (servers boot without one)"
         self._answer(404, {"NeutronError": {"type": "NotFound", "message": message, "detail": ""}})
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         parts = [part for part in urlsplit(self.path).path.split("/") if part]
         if len(parts) == 2 and parts[0] == "v2.0":
             collection = parts[1].removesuffix(".json").replace("-", "_")
@@ -41,9 +41,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._refuse()
 
-    do_POST = do_PUT = do_DELETE = _refuse  # noqa: N815
+    do_POST = do_PUT = do_DELETE = _refuse
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (http.server's name)
+    def log_message(self, format: str, *args: object) -> None:
         sys.stderr.write(f"{self.log_date_time_string()} {self.address_string()} {format % args}\n")
 
 
