@@ -34,6 +34,24 @@ class CloudService:
     unavailable: type[GlimpseError]
 
 
+MARKER_TAG = "glimpse"
+"""The tag every server and stack launched from Glimpse carries; Running Apps lists and acts by it."""
+
+
+def launched(get: Callable[[], Any], missing: str) -> Any:
+    """The resource ``get()`` returns when it carries :data:`MARKER_TAG`; NotFound(``missing``) when the cloud
+    has no such resource or it was not launched from Glimpse (another project's is not found either)."""
+    from openstack import exceptions as sdk_exc
+
+    try:
+        found = get()
+    except sdk_exc.NotFoundException:
+        found = None
+    if found is None or MARKER_TAG not in (found.tags or []):
+        raise NotFound(missing)
+    return found
+
+
 def sdk_error(exc: Exception, service: CloudService) -> GlimpseError:
     """openstacksdk's (and keystoneauth1's) failures as Glimpse's errors, the service's message kept; anything
     else is raised again."""

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from glimpse.context import RequestContext
 from glimpse.domain.images import Image, Status
-from glimpse.errors import BadRequest, ComputeUnavailable, Conflict, NotFound
-from glimpse.services.cloud import CloudFactory, CloudService, PersonCloud, sdk_error
+from glimpse.errors import BadRequest, ComputeUnavailable, Conflict
+from glimpse.services.cloud import MARKER_TAG, CloudFactory, CloudService, PersonCloud, launched, sdk_error
 from glimpse.services.images import ImageService
 from glimpse.settings import Settings
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from openstack.connection import Connection
 
 NOVA = CloudService("compute", "Nova", "Servers", ComputeUnavailable)
-MARKER_TAG = "glimpse"  # every server launched from an image carries it; Running Apps lists by it
 METADATA_KEYS = {"asset": "glimpse_asset", "version": "glimpse_version", "image": "glimpse_image"}
 MAX_METADATA_VALUE = 255  # Nova's limit on a metadata value
 MAX_NAME = 255  # Nova's limit on a server name
@@ -174,14 +173,10 @@ class ServerService:
             raise BadRequest(f"Unknown server action {action!r}: one of {', '.join(ACTIONS)}")
 
         def run(cloud: Connection) -> None:
-            from openstack import exceptions as sdk_exc
-
-            try:
-                server = cloud.compute.get_server(server_id)
-            except sdk_exc.NotFoundException:
-                server = None
-            if server is None or MARKER_TAG not in (server.tags or []):
-                raise NotFound(f"No server {server_id} launched from an image in this project.")
+            server = launched(
+                lambda: cloud.compute.get_server(server_id),
+                f"No server {server_id} launched from an image in this project.",
+            )
             if action == "delete":
                 cloud.compute.delete_server(server, ignore_missing=False)
             elif action == "stop":

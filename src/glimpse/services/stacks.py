@@ -30,11 +30,10 @@ from glimpse.context import RequestContext
 from glimpse.errors import (
     BadRequest,
     GlimpseError,
-    NotFound,
     OrchestrationUnavailable,
 )
 from glimpse.services.artifacts import ArtifactService, BlobService
-from glimpse.services.cloud import CloudFactory, CloudService, PersonCloud, sdk_error
+from glimpse.services.cloud import MARKER_TAG, CloudFactory, CloudService, PersonCloud, launched, sdk_error
 from glimpse.settings import Settings
 
 if TYPE_CHECKING:  # openstacksdk (a second or so to import) loads with the first launch or listing
@@ -42,7 +41,6 @@ if TYPE_CHECKING:  # openstacksdk (a second or so to import) loads with the firs
 
 TEMPLATE_TYPE, TEMPLATE_BLOB, NESTED_BLOBS = "heat_templates", "template", "nested_templates"
 ENVIRONMENT_TYPE, ENVIRONMENT_BLOB = "heat_environments", "environment"
-MARKER_TAG = "glimpse"  # every stack launched from an asset carries it; Running Apps lists by it
 TAG_KEYS = ("asset", "version", "artifact")
 MAX_TEMPLATE_BYTES = 512 * 1024  # Heat's own default max_template_size
 MAX_TAG_LENGTH = 80  # Heat keeps a stack's tags in 80-character columns
@@ -215,14 +213,10 @@ class StackService:
             raise BadRequest(f"Unknown stack action {action!r}: one of {', '.join(ACTIONS)}")
 
         def run(cloud: Connection) -> None:
-            from openstack import exceptions as sdk_exc
-
-            try:
-                stack = cloud.orchestration.get_stack(stack_id, resolve_outputs=False)
-            except sdk_exc.NotFoundException:
-                stack = None
-            if stack is None or MARKER_TAG not in (stack.tags or []):
-                raise NotFound(f"No stack {stack_id} launched from an asset in this project.")
+            stack = launched(
+                lambda: cloud.orchestration.get_stack(stack_id, resolve_outputs=False),
+                f"No stack {stack_id} launched from an asset in this project.",
+            )
             if action == "delete":
                 cloud.orchestration.delete_stack(stack, ignore_missing=False)
             elif action == "suspend":
