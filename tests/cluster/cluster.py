@@ -5,9 +5,12 @@ processes, each alone in a network namespace (`network.py`) and reaching the res
 one PostgreSQL database (the machine's, on 127.0.0.1:5432, reached from the namespaces through a `socat`
 forwarder on the bridge's host address: the machine's PostgreSQL listens on loopback only and is left as it
 is); one shared image store and one shared staging area (filesystem directories every node mounts, as an
-NFS share would be); one token file; HAProxy on the host's loopback, balancing round-robin over the nodes'
-addresses with `GET /healthcheck` checks. Each node has a data directory of its own, as a separate machine
-would. Nothing here needs pytest.
+NFS share would be); with ``swift=True`` a second store, ``swift``, on the machine's Swift (scripts/swift-up,
+tempauth on 127.0.0.1:8080, reached through a forwarder the same way; tempauth names the storage URL after
+the address it was asked at, so the nodes' locations carry the bridge's address), in a container of the
+cluster's own, removed with its segments at the end; one token file; HAProxy on the host's loopback,
+balancing round-robin over the nodes' addresses with `GET /healthcheck` checks. Each node has a data
+directory of its own, as a separate machine would. Nothing here needs pytest.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import http.client
 import io
 import json
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -27,10 +31,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import make_url
 
 from tests.cluster.network import Network
+from tests.contract.backends import swift as swift_backend
 from tests.serverproc import GLIMPSE, ManagedProcess, free_port, new_pg_database, server_env, stop
 
 API_PORT = 9292
@@ -42,7 +48,7 @@ USERS = {
 
 NODE_CONFIG = """\
 [DEFAULT]
-enabled_backends = shared:file
+enabled_backends = shared:file{swift_backend}
 
 [glance_store]
 default_backend = shared
@@ -63,6 +69,18 @@ task_stale_after = 2
 # web-download from the host's address on the bridge (tests/cluster/test_recovery.py), on any port
 allowed_hosts = {host}
 allowed_ports =
+"""
+SWIFT_CONFIG = """
+[swift]
+swift_store_auth_address = {auth}
+swift_store_auth_version = 1
+swift_store_user = {user}
+swift_store_key = {key}
+swift_store_container = {container}
+swift_store_create_container_on_put = true
+# 2 MiB and more: a static large object of 1 MiB segments (the cluster tests write 3 and 10 MiB images)
+swift_store_large_object_size = 2
+swift_store_large_object_chunk_size = 1
 """
 
 HAPROXY_CONFIG = """\
@@ -174,11 +192,13 @@ class Cluster:
     nodes: int = 2
     workers: int = 1
     auth: str = "tokens"
+    swift: bool = False  # a second store, `swift`, on the machine's Swift
     network: Network = field(default_factory=Network)
     members: list[Process] = field(default_factory=list)
     tokens: dict[str, str] = field(default_factory=dict)
     database_url: str = ""  # as the host reaches it
     port: int = 0  # HAProxy's, on 127.0.0.1
+    swift_container: str = field(default_factory=lambda: f"glimpse-cluster-{secrets.token_hex(4)}")
     _stack: ExitStack = field(default_factory=ExitStack)
     _haproxy: subprocess.Popen[bytes] | None = None
 
@@ -222,10 +242,25 @@ class Cluster:
         self.network.open()
         self._stack.callback(self.network.close)
         self.database_url = self._stack.enter_context(new_pg_database("glimpse_cluster"))
-        self._forward_postgresql()
-        node_database = make_url(self.database_url).set(host=self.network.host_address)
+        url = make_url(self.database_url)
+        self._forward(str(url.host), url.port or 5432)
+        node_database = url.set(host=self.network.host_address)
         config = self.root / "glimpse.conf"
-        config.write_text(NODE_CONFIG.format(store=self.store, staging=self.staging, host=self.network.host_address))
+        host = self.network.host_address
+        text = NODE_CONFIG.format(
+            store=self.store, staging=self.staging, host=host, swift_backend=", swift:swift" if self.swift else ""
+        )
+        if self.swift:
+            auth = urlsplit(swift_backend.AUTH_URL)
+            assert auth.hostname is not None, swift_backend.AUTH_URL
+            assert auth.port is not None, swift_backend.AUTH_URL
+            self._stack.callback(self._remove_swift_container)
+            self._forward(auth.hostname, auth.port)
+            text += SWIFT_CONFIG.format(
+                auth=auth._replace(netloc=f"{host}:{auth.port}").geturl(), user=swift_backend.USER,
+                key=swift_backend.KEY, container=self.swift_container,
+            )  # fmt: skip
+        config.write_text(text)
         roles = [("node", "serve")] * self.nodes + [("worker", "worker")] * self.workers
         counts: dict[str, int] = {}
         for prefix, role in roles:
@@ -245,17 +280,37 @@ class Cluster:
             member.wait_ready()
         self._start_haproxy()
 
-    def _forward_postgresql(self) -> None:
-        """socat on the bridge's host address to the machine's PostgreSQL (which listens on loopback only)."""
-        url = make_url(self.database_url)
-        listen = f"TCP-LISTEN:{url.port or 5432},bind={self.network.host_address},reuseaddr,fork"
-        target = f"TCP:{url.host}:{url.port or 5432}"
-        with (self.root / "socat.log").open("wb") as log:
+    def _forward(self, host: str, port: int) -> None:
+        """socat on the bridge's host address, same port, to a service of the machine that listens on loopback
+        only (PostgreSQL, Swift), which is left as it is."""
+        listen = f"TCP-LISTEN:{port},bind={self.network.host_address},reuseaddr,fork"
+        log_file = self.root / f"socat-{port}.log"
+        with log_file.open("wb") as log:
             forwarder = subprocess.Popen(
-                ["socat", listen, target], stdin=subprocess.DEVNULL, stderr=log, preexec_fn=die_with_parent
-            )
+                ["socat", listen, f"TCP:{host}:{port}"], stdin=subprocess.DEVNULL, stderr=log,
+                preexec_fn=die_with_parent,
+            )  # fmt: skip
         self._stack.callback(stop, forwarder)
-        _wait_port(self.network.host_address, url.port or 5432, forwarder, self.root / "socat.log")
+        _wait_port(self.network.host_address, port, forwarder, log_file)
+
+    def swift_objects(self) -> dict[str, list[str]]:
+        """The names in the cluster's Swift container and in its segments container (as the host sees them)."""
+        conn = swift_backend.admin_connection()
+        try:
+            return {
+                name: swift_backend.object_names(conn, name)
+                for name in (self.swift_container, f"{self.swift_container}_segments")
+            }
+        finally:
+            conn.close()
+
+    def _remove_swift_container(self) -> None:
+        conn = swift_backend.admin_connection()
+        try:
+            for name in (self.swift_container, f"{self.swift_container}_segments"):
+                swift_backend.remove_container(conn, name)
+        finally:
+            conn.close()
 
     def _start_haproxy(self) -> None:
         servers = "\n".join(

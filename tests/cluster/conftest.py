@@ -1,5 +1,6 @@
 """The cluster fixture: two `glimpse serve` nodes and two `glimpse worker`s, each in its own network namespace,
-behind HAProxy, sharing the machine's PostgreSQL and a filesystem store (tests/cluster/cluster.py).
+behind HAProxy, sharing the machine's PostgreSQL, a filesystem store (the default) and the machine's Swift
+(scripts/swift-up; the store `swift`) (tests/cluster/cluster.py).
 
 One cluster for the package (it takes a few seconds to start; torn down after the package's last test, so
 it does not idle through the rest of the pass); the tests share it, so every test names its
@@ -25,7 +26,7 @@ CLUSTER_KEY = pytest.StashKey[Cluster]()
 def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     assert os.geteuid() == 0, "the cluster tests make network namespaces: they run as root (CI does)"
     assert not tools_missing(), f"missing {tools_missing()}: run `make system-deps`"
-    with Cluster(tmp_path_factory.mktemp("cluster"), nodes=2, workers=2) as running:
+    with Cluster(tmp_path_factory.mktemp("cluster"), nodes=2, workers=2, swift=True) as running:
         request.config.stash[CLUSTER_KEY] = running
         try:
             yield running

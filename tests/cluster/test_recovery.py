@@ -4,7 +4,9 @@ A killed node's upload leaves its image in ``saving`` and an unfinished write in
 fsck --repair` on the other node, or the killed node's own start-up recovery, puts the image back to
 ``queued`` and removes the write, while an upload the other node is running at that moment goes on untouched
 (the writer locks, db/writers.py, tell a dead upload from a live one across nodes). A killed worker's import is
-taken over by the other worker and finishes; the dead attempt's unfinished write goes at the next recovery. A
+taken over by the other worker and finishes; the dead attempt's unfinished write goes at the next recovery. The
+same kill mid-upload into the shared Swift leaves segments no manifest names; the other node's repair removes
+them all. A
 stopped (SIGSTOP) worker holds neither the retry nor the other node back, and keeps its write until it runs again.
 """
 
@@ -40,10 +42,11 @@ STALL_AT = 6 * MiB  # one whole 4 MiB block is in the store by then
 
 
 class StalledUpload:
-    """PUT /v2/images/{id}/file to one node, chunked: STALL_AT bytes, then nothing until ``release`` is set."""
+    """PUT /v2/images/{id}/file to one node (into ``store``, else the default one), chunked: STALL_AT bytes, then
+    nothing until ``release`` is set."""
 
-    def __init__(self, node: Process, token: str, image_id: str, data: bytes) -> None:
-        self.node, self.token, self.image_id, self.data = node, token, image_id, data
+    def __init__(self, node: Process, token: str, image_id: str, data: bytes, store: str | None = None) -> None:
+        self.node, self.token, self.image_id, self.data, self.store = node, token, image_id, data, store
         self.release = threading.Event()
         self.status: int | None = None
         self.error: BaseException | None = None
@@ -60,6 +63,8 @@ class StalledUpload:
     def _run(self) -> None:
         conn = http.client.HTTPConnection(self.node.address, API_PORT, timeout=60)
         headers = {"content-type": "application/octet-stream", "x-auth-token": self.token}
+        if self.store is not None:
+            headers["x-image-meta-store"] = self.store
         try:
             conn.request("PUT", f"/v2/images/{self.image_id}/file", body=self._body(), headers=headers)
             self.status = conn.getresponse().status
@@ -127,6 +132,50 @@ def findings(report: dict[str, Any], *image_ids: str) -> list[tuple[str, str, bo
     )  # fmt: skip
 
 
+def kill_and_repair(cluster: Cluster, dead: StalledUpload, live: StalledUpload) -> None:
+    """kill -9 the node running ``dead`` (mid-write), then `fsck --repair` on the node running ``live``: the dead
+    upload is repaired (its image back to queued, its unfinished write removed), the live one is in progress
+    and left alone."""
+    dead.node.kill()
+    dead.release.set()  # its client finds the connection gone as it sends the rest
+    dead.thread.join(10)
+    assert dead.status is None
+    code, report = live.node.fsck("--repair")
+    assert code == 0, report
+    assert findings(report, dead.image_id, live.image_id) == [
+        ("in_progress", live.image_id, False),
+        ("in_progress", live.image_id, False),
+        ("orphan", dead.image_id, True),
+        ("stuck", dead.image_id, True),
+    ]
+    assert image(live.node, cluster, dead.image_id)["status"] == "queued"
+
+
+def finish(dead: StalledUpload, live: StalledUpload) -> int | None:
+    """Let ``live`` send the rest and answer; start the killed node again (the next tests get the whole cluster)."""
+    live_status = live.finish()
+    if not dead.node.running():
+        dead.node.start()
+        dead.node.wait_ready()
+    return live_status
+
+
+def assert_uploaded(cluster: Cluster, live: StalledUpload, status: int | None, store: str) -> None:
+    """``live`` completed: its image is active in ``store`` with its data, which every node serves."""
+    assert status == 204, live.error
+    shown = image(live.node, cluster, live.image_id)
+    assert (shown["status"], shown["size"], shown["stores"]) == ("active", len(live.data), store)
+    assert shown["os_hash_value"] == hashlib.sha512(live.data).hexdigest()
+    for node in cluster.servers():  # read raw: `request` would take data that starts with "{" for JSON
+        conn = http.client.HTTPConnection(node.address, API_PORT, timeout=30)
+        try:
+            conn.request("GET", f"/v2/images/{live.image_id}/file", headers={"x-auth-token": cluster.tokens["admin"]})
+            response = conn.getresponse()
+            assert (response.status, response.read()) == (200, live.data), node.name
+        finally:
+            conn.close()
+
+
 def test_a_node_killed_mid_upload_is_recovered_by_the_other_while_its_upload_goes_on(cluster: Cluster) -> None:
     node1, node2 = cluster.servers()
     token = cluster.tokens["admin"]
@@ -136,21 +185,7 @@ def test_a_node_killed_mid_upload_is_recovered_by_the_other_while_its_upload_goe
     live = StalledUpload(node2, token, live_id, live_data)
     try:
         dead_partial, live_partial = wait_for_partial(cluster, dead_id), wait_for_partial(cluster, live_id)
-        node1.kill()
-        dead.release.set()  # its client finds the connection gone as it sends the rest
-        dead.thread.join(10)
-        assert dead.status is None
-
-        # the other node's fsck: the dead upload is repaired, the live one is in progress and left alone
-        code, report = node2.fsck("--repair")
-        assert code == 0, report
-        assert findings(report, dead_id, live_id) == [
-            ("in_progress", live_id, False),
-            ("in_progress", live_id, False),
-            ("orphan", dead_id, True),
-            ("stuck", dead_id, True),
-        ]
-        assert image(node2, cluster, dead_id)["status"] == "queued"
+        kill_and_repair(cluster, dead, live)
         assert store_files(cluster, dead_id) == []
         assert dead_partial not in store_files(cluster, dead_id)
 
@@ -162,17 +197,9 @@ def test_a_node_killed_mid_upload_is_recovered_by_the_other_while_its_upload_goe
         assert image(node1, cluster, live_id)["status"] == "saving"
         assert live_partial in store_files(cluster, live_id)
     finally:
-        live_status = live.finish()
-        if not node1.running():  # the next tests get the whole cluster
-            node1.start()
-            node1.wait_ready()
-    assert live_status == 204, live.error
-    shown = image(node1, cluster, live_id)
-    assert (shown["status"], shown["size"]) == ("active", len(live_data))
-    assert shown["os_hash_value"] == hashlib.sha512(live_data).hexdigest()
+        live_status = finish(dead, live)
+    assert_uploaded(cluster, live, live_status, "shared")
     assert store_files(cluster, live_id) == [live_id]
-    status, data = request(node1, token, "GET", f"/v2/images/{live_id}/file")
-    assert (status, data) == (200, live_data)
 
     # the recovered image takes a new upload through HAProxy
     conn = http.client.HTTPConnection("127.0.0.1", cluster.port, timeout=30)
@@ -181,6 +208,49 @@ def test_a_node_killed_mid_upload_is_recovered_by_the_other_while_its_upload_goe
     assert conn.getresponse().status == 204
     conn.close()
     assert image(cluster.url, cluster, dead_id)["status"] == "active"
+
+
+def swift_names(cluster: Cluster, image_id: str) -> dict[str, list[str]]:
+    """What the cluster's Swift holds of ``image_id``: its object (the manifest) and its segments."""
+    objects = cluster.swift_objects()
+    return {
+        "objects": [name for name in objects[cluster.swift_container] if name == image_id],
+        "segments": sorted(n for n in objects[f"{cluster.swift_container}_segments"] if n.startswith(f"{image_id}/")),
+    }
+
+
+def wait_for_segments(cluster: Cluster, image_id: str, count: int = 3) -> list[str]:
+    deadline = time.monotonic() + 30
+    while len(segments := swift_names(cluster, image_id)["segments"]) < count:
+        assert time.monotonic() < deadline, f"no {count} segments of {image_id} in Swift: {segments}"
+        time.sleep(0.05)
+    return segments
+
+
+def test_a_node_killed_mid_upload_to_swift_leaves_no_segment_once_the_other_node_recovers(cluster: Cluster) -> None:
+    """The same on the shared Swift: the killed node's upload leaves segments no manifest names (a static large
+    object's segments are written first); the other node's fsck --repair removes every one of them and puts the
+    image back, and leaves alone the segments of the upload it is running itself, which then completes."""
+    node1, node2 = cluster.servers()
+    token = cluster.tokens["admin"]
+    dead_id, live_id = create(cluster, "killed-mid-swift-upload"), create(cluster, "live-swift-upload")
+    live_data = os.urandom(10 * MiB)
+    dead = StalledUpload(node1, token, dead_id, os.urandom(10 * MiB), store="swift")
+    live = StalledUpload(node2, token, live_id, live_data, store="swift")
+    try:
+        wait_for_segments(cluster, dead_id)
+        live_segments = wait_for_segments(cluster, live_id)
+        kill_and_repair(cluster, dead, live)
+        assert swift_names(cluster, dead_id) == {"objects": [], "segments": []}
+        assert set(live_segments) <= set(swift_names(cluster, live_id)["segments"])
+    finally:
+        live_status = finish(dead, live)
+    assert_uploaded(cluster, live, live_status, "swift")
+    held = swift_names(cluster, live_id)
+    assert (held["objects"], len(held["segments"])) == ([live_id], 10)  # 1 MiB segments, none left over
+    assert swift_names(cluster, dead_id) == {"objects": [], "segments": []}
+    code, report = node1.fsck()
+    assert (code, findings(report, dead_id, live_id)) == (0, [])
 
 
 def claimed_by(cluster: Cluster, image_id: str) -> str:
