@@ -10,8 +10,10 @@ librados and librbd block, so every call runs in a worker thread; the cluster co
 use (bounded by ``rados_connect_timeout``) and shared by everything the store does. The Python bindings
 (Debian's python3-rados and python3-rbd) are imported then too: a deployment without Ceph never needs them.
 
-The package: ``connection`` (bindings, the cluster connection, errors), ``upload`` (one image being
-written), ``store`` (the store protocol); ``from_options`` is here.
+The package: ``connection`` (bindings, the cluster connection, errors), ``base`` (the settings, the
+connection made on first use, locations), ``upload`` (one image being written), ``writes`` (put, delete),
+``reads`` (open, stat, list), ``store`` (:class:`RbdStore`, the parts together, its details and check);
+``from_options`` is here.
 """
 
 from __future__ import annotations

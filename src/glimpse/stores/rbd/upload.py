@@ -12,7 +12,7 @@ from glimpse.errors import Conflict
 from glimpse.stores.rbd.connection import SNAPSHOT, Connection, is_zero, load_bindings
 
 if TYPE_CHECKING:
-    from glimpse.stores.rbd.store import RbdStore
+    from glimpse.stores.rbd.writes import Writing
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 class Upload:
     """The blocking side of one put: the image being written, used by one thread at a time."""
 
-    def __init__(self, store: RbdStore, conn: Connection, name: str) -> None:
+    def __init__(self, store: Writing, conn: Connection, name: str) -> None:
         self.store = store
         self.conn = conn
         self.name = name

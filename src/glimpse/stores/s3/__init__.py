@@ -28,7 +28,9 @@ guards the data, and SHA-256 over every byte on both ends costs throughput for n
 against damage. ``response_checksum_validation`` is ``when_required``: reads are ranged and streamed,
 whole-object checksums cannot validate a range, and Swift's s3api returns none.
 
-The package: ``options``, ``errors``, ``transfer`` (the streamed body, multipart parts), ``store``.
+The package: ``options``, ``errors``, ``transfer`` (the streamed body, multipart parts), ``base`` (the client,
+locations, the bucket), ``writes`` (put, delete), ``reads`` (open, stat, list), ``store`` (:class:`S3Store`,
+the parts together).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from glimpse.stores.base import Block
 from glimpse.stores.s3.options import STREAM_READ
 
 if TYPE_CHECKING:
-    from glimpse.stores.s3.store import S3Store
+    from glimpse.stores.s3.writes import Writing
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +160,7 @@ def send_streamed_with_trailer(params: dict[str, Any], **_: Any) -> None:
 class Multipart:
     """The parts of one upload: at most ``budget`` bytes in flight in ``threads`` threads."""
 
-    def __init__(self, store: S3Store, key: str, upload_id: str) -> None:
+    def __init__(self, store: Writing, key: str, upload_id: str) -> None:
         self.store = store
         self.key = key
         self.upload_id = upload_id
