@@ -58,7 +58,7 @@ test: install system-deps lint keystone backends
 	scripts/test-passes $(BIN)
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
