@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -74,14 +74,33 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.fixture
-def clean_db(database_url: str) -> str:
-    """Empty every table before the test (cheaper than a new database per test)."""
-    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
-    with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+@pytest.fixture(scope="session")
+def _emptier(database_url: str) -> Iterator[Callable[[], None]]:
+    """Empties every table of the session's database in one transaction, on one kept connection.
+
+    On PostgreSQL the DELETEs go as one multi-statement string: one round trip instead of one per table, and no
+    new connection (a new PostgreSQL backend) per test; that was about 45 ms of every test's set-up.
+    """
+    engine = sa.create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"), pool_pre_ping=True)
+    tables = list(reversed(Base.metadata.sorted_tables))
+    script = "; ".join(f'DELETE FROM "{table.name}"' for table in tables)
+
+    def empty() -> None:
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(script)
+            else:
+                for table in tables:
+                    conn.execute(table.delete())
+
+    yield empty
     engine.dispose()
+
+
+@pytest.fixture
+def clean_db(database_url: str, _emptier: Callable[[], None]) -> str:
+    """Empty every table before the test (cheaper than a new database per test)."""
+    _emptier()
     return database_url
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from importlib.metadata import entry_points
@@ -18,6 +19,13 @@ ENTRY_POINT_GROUP = "glimpse.artifact_types"
 
 def available_types() -> dict[str, type[ArtifactType]]:
     """Every type Glimpse knows: the built-ins, then the entry points' (which may not replace a built-in)."""
+    return dict(_scan())
+
+
+@functools.cache
+def _scan() -> dict[str, type[ArtifactType]]:
+    """Once a process: reading every installed distribution's entry points costs tens of milliseconds, and the
+    installed packages do not change under a running process."""
     known = {kind.type_name: kind for kind in BUILTIN_TYPES}
     for entry in entry_points(group=ENTRY_POINT_GROUP):
         try:
