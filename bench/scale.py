@@ -61,6 +61,9 @@ PAGE = 25
 DEPTH = 20
 ADMIN = RequestContext(user_id="admin", project_id="project-0", roles=frozenset({"admin", "member"}))
 MEMBER = RequestContext(user_id="user", project_id="project-17", roles=frozenset({"member"}))
+# project-17 is a member of no shared image (the load shares image i with projects i+1..i+3 when i % 100 is 3..9);
+# project-7 is a member of the shared images i = 4, 5, 6 (mod 1,000): 0.3% of the catalogue
+SHARED_WITH = RequestContext(user_id="user7", project_id="project-7", roles=frozenset({"member"}))
 
 # (label, viewer, query string, deep): every list shape of issue 19's table
 SHAPES: list[tuple[str, RequestContext, str, bool]] = [
@@ -70,7 +73,11 @@ SHAPES: list[tuple[str, RequestContext, str, bool]] = [
     ("member 20 pages deep", MEMBER, "", True),
     ("sort=name:asc,created_at:desc", ADMIN, "sort=name:asc,created_at:desc", False),
     ("sort=name:asc,created_at:desc deep", ADMIN, "sort=name:asc,created_at:desc", True),
+    ("sort_key=name&sort_dir=asc deep", ADMIN, "sort_key=name&sort_dir=asc", True),
     ("member sort=name:asc", MEMBER, "sort_key=name&sort_dir=asc", False),
+    ("member sort=name:asc deep", MEMBER, "sort_key=name&sort_dir=asc", True),
+    ("shared-with member sort=name:asc", SHARED_WITH, "sort_key=name&sort_dir=asc", False),
+    ("shared-with member sort=name:asc deep", SHARED_WITH, "sort_key=name&sort_dir=asc", True),
     ("tag=", ADMIN, "tag=tag-3", False),
     ("member + tag=", MEMBER, "tag=kind-3", False),
 ]

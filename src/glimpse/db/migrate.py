@@ -17,7 +17,15 @@ from glimpse.db.engine import make_engine
 from glimpse.db.models import Base
 
 # indexes on an expression, which reflection skips (see drift)
-EXPRESSION_INDEXES = frozenset({"ix_images_list_name", "ix_images_visibility_list_name"})
+EXPRESSION_INDEXES = frozenset(
+    {
+        "ix_images_list_name",
+        "ix_images_visibility_list_name",
+        "ix_images_list_name_asc",
+        "ix_images_visibility_list_name_asc",
+        "ix_images_owner_list_name",
+    }
+)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 

@@ -80,6 +80,10 @@ class ImageRow(Base):
             text("id DESC"),
         ),
         Index("ix_images_owner_list_created", "owner", "deleted", "created_at", "id"),
+        # migration 0017: name first, then created_at and id in the same direction (Glance's default ties)
+        Index("ix_images_list_name_asc", "deleted", _NAME_SORT, "created_at", "id"),
+        Index("ix_images_visibility_list_name_asc", "visibility", "deleted", _NAME_SORT, "created_at", "id"),
+        Index("ix_images_owner_list_name", "owner", "deleted", _NAME_SORT, "created_at", "id"),
     )
 
 

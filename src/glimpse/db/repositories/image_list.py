@@ -6,8 +6,10 @@ at scale").
 - A non-admin list is the UNION of its visibility branches (public, community, own, shared with the project),
   each ordered and limited on its own, so each walks its own index instead of one walk of the whole table
   filtered row by row; the union is ordered and limited once more.
-- The marker adds a bound on the first sort key (``key >= value``) to the keyset OR-chain, so the scan starts
-  at the marker instead of filtering every row before it.
+- The marker is a row-value comparison on the sort keys when they all go one way (``sort=name:asc`` is
+  ``name, created_at, id`` ascending: the indexes of migration 0017), which the index bounds exactly; with
+  mixed directions the leading keys that go one way bound the keyset OR-chain, so the scan starts at the
+  marker instead of filtering every row before it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,20 @@ import operator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, literal_column, or_, select, union
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union,
+)
 
 from glimpse.context import RequestContext
 from glimpse.db.models import ImageMemberRow, ImagePropertyRow, ImageRow, ImageTagRow
@@ -87,22 +102,43 @@ def _within_second(column: Any, op: str, value: datetime) -> ColumnElement[bool]
 
 
 def after_marker(marker: Image, query: ImageQuery) -> ColumnElement[bool]:
-    """Rows after the marker in the sort order: the keyset OR-chain, and the first key's bound that lets the
-    index start the scan at the marker."""
+    """Rows after the marker in the sort order. The leading keys that go the first key's way are one row-value
+    comparison, which an index holding them in that order bounds exactly: when every key goes one way (Glance's
+    default ties) it is the whole condition; otherwise it bounds (``>=``) the keyset OR-chain. The first key's
+    own bound is added for SQLite, whose planner starts an index range at a row value only when its first
+    member is a plain column, not ``coalesce(name, '')`` (PostgreSQL starts at the row value either way)."""
+    keys = [(sort_expression(key), direction, _marker_value(marker, key)) for key, direction in query.sort]
+    first, ascending = keys[0][0], keys[0][1] == "asc"
+    leading = 1
+    while leading < len(keys) and keys[leading][1] == keys[0][1]:
+        leading += 1
+    row, values = _row(keys[:leading])
+    conditions = [first >= keys[0][2] if ascending else first <= keys[0][2]]
+    if leading == len(keys):
+        return and_(*conditions, row > values if ascending else row < values)
+    if leading > 1:
+        conditions.append(row >= values if ascending else row <= values)
     clauses: list[ColumnElement[bool]] = []
     equal_so_far: list[ColumnElement[bool]] = []
-    bound: ColumnElement[bool] | None = None
-    for key, direction in query.sort:
-        expression = sort_expression(key)
-        value = getattr(marker, key)
-        if value is None:
-            value = SORT_SENTINELS.get(key)
-        beyond = expression > value if direction == "asc" else expression < value
-        if bound is None:
-            bound = expression >= value if direction == "asc" else expression <= value
-        clauses.append(and_(*equal_so_far, beyond))
+    for expression, direction, value in keys:
+        clauses.append(and_(*equal_so_far, expression > value if direction == "asc" else expression < value))
         equal_so_far.append(expression == value)
-    return and_(bound, or_(*clauses)) if bound is not None else or_(*clauses)
+    return and_(*conditions, or_(*clauses))
+
+
+def _marker_value(marker: Image, key: str) -> Any:
+    value = getattr(marker, key)
+    return SORT_SENTINELS.get(key) if value is None else value
+
+
+def _row(keys: list[tuple[Any, str, Any]]) -> tuple[Any, Any]:
+    """The keys' expressions and marker values (typed like their expression) as two row values; one key stays
+    a scalar."""
+    expressions = [expression for expression, _, _ in keys]
+    values = [literal(value, expression.type) for expression, _, value in keys]
+    if len(keys) == 1:
+        return expressions[0], values[0]
+    return tuple_(*expressions), tuple_(*values)
 
 
 def _filters(query: ImageQuery, marker: Image | None) -> list[ColumnElement[bool]]:
