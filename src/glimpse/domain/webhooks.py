@@ -12,6 +12,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ EVERY_EVENT = "*"
 EVENT_TYPE_PREFIX = "org.openstack.glance."  # CloudEvents ``type``: reverse-DNS prefix + Glance's event type
 CONTENT_TYPE = "application/cloudevents+json"
 MAX_EVENT_FILTERS = 32
+_DELIVERY_IDS = uuid.UUID("5c0e7a52-3f0b-4f43-9d64-8f1f2b7a6e21")  # the namespace of delivery ids (uuid5)
 
 
 class WebhookStatus(StrEnum):
@@ -113,6 +115,12 @@ def parse_filters(value: Any) -> tuple[str, ...]:
 def backoff(attempts: int, base: float, cap: float) -> timedelta:
     """The wait after the ``attempts``-th failed try: ``base``, doubled at each further failure, at most ``cap``."""
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def delivery_id(event_id: str, webhook_id: str) -> str:
+    """The id of ``event_id``'s delivery to ``webhook_id`` (and its ``webhook-id`` header): the same whichever
+    drain sends it, so an event sent again after a drain died carries the id its receiver may have seen."""
+    return str(uuid.uuid5(_DELIVERY_IDS, f"{event_id}/{webhook_id}"))
 
 
 def new_secret() -> str:

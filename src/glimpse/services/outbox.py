@@ -8,9 +8,10 @@ after commit. ``OutboxDrain`` (the runner) reads the undelivered messages in ord
 and marks them delivered in the transaction that ends its task; when a sink fails, the messages before it
 are marked and the rest stay undelivered until the worker's ``redrive`` sweep starts the next drain
 (delivery is at least once, in order). ``LoggingSink`` logs each message;
-the notifications work adds its own sinks. A ``Fanout`` (webhooks) is handed the delivered messages inside
-that same transaction, so the work it records for them exists exactly once, and may leave a follow-up that
-the drain runs once that transaction committed (webhooks: the first attempts of the deliveries it recorded).
+the notifications work adds its own sinks. A ``Fanout`` (webhooks) reads what it needs with the messages,
+does its sending once the sinks took them, and records what came of it in the transaction that marks them
+delivered, for the messages that transaction marked: each message's fan-out is recorded exactly once (a
+drain that dies before that transaction leaves its messages to the next drain, which sends them again).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -43,16 +44,19 @@ class Sink(Protocol):
     async def deliver(self, message: OutboxMessage) -> None: ...
 
 
-FollowUp = Callable[[], Awaitable[None]]
-"""Work a fan-out leaves for after the drain's transaction committed (a webhook's first attempts)."""
+Record = Callable[[Any, Collection[str]], None]
+"""What a fan-out records in the transaction that marks its messages delivered: ``(session, ids of the
+messages that transaction marked)`` (a message another drain marked first is that drain's to record)."""
 
 
 class Fanout(Protocol):
-    """A consumer that turns delivered messages into more durable work (webhook deliveries) inside the
-    transaction that marks them delivered: each message is fanned out exactly once. What it returns runs
-    once that transaction committed (its work is recorded, so a process that dies first loses nothing)."""
+    """A consumer that turns delivered messages into more work (webhook deliveries): ``prepare`` runs in the
+    drain's reading transaction (what the messages need, e.g. who wants them); ``fan_out`` gets the messages
+    every sink took, does its sending, and returns what to record (None: nothing)."""
 
-    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> FollowUp | None: ...
+    def prepare(self, session: Any, messages: Sequence[OutboxMessage]) -> Any: ...
+
+    async def fan_out(self, known: Any, messages: Sequence[OutboxMessage]) -> Record | None: ...
 
 
 async def _deliver(sink: Sink, messages: Sequence[OutboxMessage]) -> tuple[int, str | None]:
@@ -139,7 +143,13 @@ class Outbox:
         # so batches grow with the load: a drain's claim, reads and ending transaction are paid per batch,
         # about half of the events' CPU at 25 messages a batch. A quiet outbox is drained after LINGER.
         await asyncio.sleep(self.linger)
-        messages = await self.db.run(lambda s: OutboxRepository(s).undelivered(BATCH))
+        fanouts = self.fanouts
+
+        def read(session: Any) -> tuple[list[OutboxMessage], list[Any]]:
+            messages = OutboxRepository(session).undelivered(BATCH)
+            return messages, [fanout.prepare(session, messages) for fanout in fanouts]
+
+        messages, known = await self.db.run(read)
         if len(messages) >= BUSY and len(messages) < BATCH:
             self.linger = min(MAX_LINGER, self.linger * 2)
         else:  # quiet, or a backlog (the next drain is enqueued at once and has a full batch anyway)
@@ -152,29 +162,29 @@ class Outbox:
         delivered = messages[:count]
         if error is not None:  # the rest waits for the worker's next redrive (outbox_retry_interval)
             log.warning("outbox: %d of %d messages delivered: %s; retrying later", count, len(messages), error)
+        # the fan-outs send before the ending transaction, which records what they got with the marks: one
+        # transaction less per drain than sending after it (a drain that dies first leaves the messages
+        # undelivered, and the next drain sends them again, as the same deliveries)
+        records = []
+        for fanout, what in zip(fanouts, known, strict=True):
+            record = await fanout.fan_out(what, delivered) if delivered else None
+            if record is not None:
+                records.append(record)
         progress(count, len(messages))
         ids = [message.id for message in delivered]
         more = len(messages) == BATCH and error is None
-        follow_ups: list[FollowUp] = []
 
         def finish(session: Any) -> None:
-            follow_ups.clear()  # (a retried ending runs this again)
-            OutboxRepository(session).mark_delivered(ids, utcnow())
-            for fanout in self.fanouts:
-                follow_up = fanout.fan_out(session, delivered)
-                if follow_up is not None:
-                    follow_ups.append(follow_up)
+            marked = OutboxRepository(session).mark_delivered(ids, utcnow())
+            for record in records:
+                record(session, marked)
             if more:  # the rest goes to the next drain
                 self.queue.enqueue(session, _drain_task())
-
-        async def after() -> None:
-            for follow_up in follow_ups:
-                await follow_up()
 
         result: dict[str, Any] = {"delivered": len(ids)}
         if error is not None:
             result["error"] = error
-        return Outcome(result=result, finish=finish, after=after)
+        return Outcome(result=result, finish=finish)
 
     async def redrive(self) -> None:
         """The worker's sweep: a drain for messages left undelivered (a sink failed, a drain died, or the

@@ -15,6 +15,7 @@ from glimpse.domain.webhooks import (
     WebhookStatus,
     backoff,
     cloudevent,
+    delivery_id,
     matches,
     new_secret,
     parse_filters,
@@ -99,3 +100,9 @@ def test_a_webhook_wants_its_projects_events_while_active() -> None:
     assert every.wants("image.create", None)
     off = Webhook(**{**{f: getattr(hook, f) for f in hook.__slots__}, "status": WebhookStatus.DISABLED})
     assert not off.wants("image.create", "alpha")
+
+
+def test_a_delivery_id_is_derived_from_the_event_and_the_webhook() -> None:
+    assert delivery_id("e1", "w1") == delivery_id("e1", "w1")  # the same whichever drain sends it
+    assert len({delivery_id("e1", "w1"), delivery_id("e1", "w2"), delivery_id("e2", "w1")}) == 3
+    assert len(delivery_id("e1", "w1")) == 36  # a UUID, as every other id

@@ -45,12 +45,12 @@ class OutboxRepository:
         """The oldest undelivered messages, in the order they were recorded."""
         return [_to_domain(row) for row in self.session.execute(_UNDELIVERED, {"most": limit})]
 
-    def mark_delivered(self, ids: Collection[str], now: datetime) -> int:
+    def mark_delivered(self, ids: Collection[str], now: datetime) -> set[str]:
+        """Mark the undelivered of ``ids`` delivered; the ids this marked (not those another drain marked)."""
         if not ids:
-            return 0
+            return set()
         stmt = update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.delivered_at.is_(None))
-        result = self.session.execute(stmt.values(delivered_at=now))
-        return int(getattr(result, "rowcount", 0) or 0)
+        return set(self.session.scalars(stmt.values(delivered_at=now).returning(_OUTBOX.c.id)))
 
     def get(self, message_id: str) -> OutboxMessage | None:
         row = self.session.get(OutboxRow, message_id)

@@ -5,19 +5,34 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from glimpse.db.dialects import insert_ignoring_conflicts
 from glimpse.db.models import TaskRow, WebhookDeliveryRow, WebhookRow
 from glimpse.domain.tasks import TaskStatus, TaskType
 from glimpse.domain.webhooks import Delivery, DeliveryStatus, Webhook, WebhookStatus
 
-_INSERT_DELIVERY = insert(cast(Table, WebhookDeliveryRow.__table__))
+_DELIVERIES = cast(Table, WebhookDeliveryRow.__table__)
+_WEBHOOKS = cast(Table, WebhookRow.__table__)
+# prebuilt Core statements of the outbox drain (once per batch each): building them cost more than running them
+_ACTIVE = (
+    select(_WEBHOOKS)
+    .where(
+        _WEBHOOKS.c.status == WebhookStatus.ACTIVE.value,
+        or_(_WEBHOOKS.c.project_id.is_(None), _WEBHOOKS.c.project_id.in_(bindparam("projects", expanding=True))),
+    )
+    .order_by(_WEBHOOKS.c.created_at, _WEBHOOKS.c.id)
+)
+_STATES = select(_WEBHOOKS.c.id, _WEBHOOKS.c.status, _WEBHOOKS.c.failures).where(
+    _WEBHOOKS.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
-def _webhook(row: WebhookRow) -> Webhook:
+def _webhook(row: Any) -> Webhook:
+    """A webhook from a ``WebhookRow`` or a Core row of ``webhooks``."""
     return Webhook(
         id=row.id, project_id=row.project_id, url=row.url, events=tuple(row.events or ()), secret=row.secret,
         audience=tuple(row.audience or ()), description=row.description or "", status=WebhookStatus(row.status),
@@ -111,9 +126,14 @@ class WebhookRepository:
 
     def active(self, projects: Collection[str]) -> list[Webhook]:
         """The active webhooks of ``projects`` and the global ones: who may want a batch of events."""
-        owner = or_(WebhookRow.project_id.is_(None), WebhookRow.project_id.in_(sorted(projects)))
-        stmt = select(WebhookRow).where(WebhookRow.status == WebhookStatus.ACTIVE.value, owner)
-        return [_webhook(row) for row in self.session.scalars(stmt.order_by(WebhookRow.created_at, WebhookRow.id))]
+        return [_webhook(row) for row in self.session.execute(_ACTIVE, {"projects": sorted(projects)})]
+
+    def states(self, ids: Collection[str]) -> dict[str, tuple[WebhookStatus, int]]:
+        """The status and count of failures in a row of the webhooks of ``ids`` that still exist."""
+        if not ids:
+            return {}
+        found = self.session.execute(_STATES, {"ids": sorted(ids)})
+        return {str(i): (WebhookStatus(status), int(failures)) for i, status, failures in found}
 
     def succeeded(self, webhook_id: str) -> None:
         self.session.execute(
@@ -148,7 +168,8 @@ class WebhookRepository:
     # -- deliveries -----------------------------------------------------------------------------------
     def add_deliveries(self, deliveries: Sequence[Delivery]) -> None:
         """One executemany INSERT (Core: the fan-out of a drain's batch; the rows are spelled out because
-        ``dataclasses.asdict`` deep-copies every field, which cost more than the INSERT)."""
+        ``dataclasses.asdict`` deep-copies every field, which cost more than the INSERT). A delivery already
+        recorded (its id is its event's and its webhook's) is left as it is."""
         if not deliveries:
             return
         rows = [
@@ -168,7 +189,7 @@ class WebhookRepository:
             }
             for d in deliveries
         ]
-        self.session.execute(_INSERT_DELIVERY, rows)
+        self.session.execute(insert_ignoring_conflicts(self.session, _DELIVERIES), rows)
 
     def _due(self, now: datetime) -> ColumnElement[bool]:
         return and_(
@@ -219,12 +240,14 @@ class WebhookRepository:
     def record_many(
         self, ids: Sequence[str], now: datetime, *, status: DeliveryStatus, status_code: int | None
     ) -> None:
-        """Several attempts that ended alike (the successes of a dispatch): one statement."""
+        """Several attempts that ended alike (the successes of a dispatch): one statement. A succeeded
+        delivery keeps no body: nothing sends it again."""
+        values = {"body": ""} if status is DeliveryStatus.SUCCEEDED else {}
         self.session.execute(
             update(WebhookDeliveryRow)
             .where(WebhookDeliveryRow.id.in_(list(ids)), WebhookDeliveryRow.status == DeliveryStatus.PENDING.value)
             .values(status=status.value, next_attempt_at=None, last_status_code=status_code, last_error=None,
-                    updated_at=now)
+                    updated_at=now, **values)
         )  # fmt: skip
 
     def deliveries(self, webhook_id: str, limit: int, marker: str | None = None) -> list[Delivery]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -88,30 +88,41 @@ class Attempts(WebhookBase):
                 )  # fmt: skip
         return pairs
 
+    def _after(self, delivery: Delivery, attempt: Attempt, now: datetime) -> tuple[DeliveryStatus, datetime | None]:
+        """A delivery's status and next attempt once ``attempt`` (its ``delivery.attempts``-th) is recorded: a
+        failure waits ``backoff * 2^(n-1)`` (at most ``backoff_max``), and the ``max_attempts``-th fails it."""
+        if attempt.ok:
+            return DeliveryStatus.SUCCEEDED, None
+        s = self.settings
+        if delivery.attempts >= s.webhook_max_attempts:
+            return DeliveryStatus.FAILED, None
+        return DeliveryStatus.PENDING, now + backoff(delivery.attempts, s.webhook_backoff, s.webhook_backoff_max)
+
+    def _count(self, repo: WebhookRepository, pairs: Pairs, now: datetime, clean: Collection[str] = ()) -> None:
+        """Each webhook's failed attempts in a row: a success starts the count again (no statement for the
+        webhooks of ``clean``, known to have none), each failure adds one, and the ``disable_after``-th
+        disables the webhook (failing its pending deliveries)."""
+        for webhook_id in {webhook.id for (_, webhook), attempt in pairs if attempt.ok} - set(clean):
+            repo.succeeded(webhook_id)
+        for (_, webhook), attempt in pairs:
+            if not attempt.ok and repo.failed(webhook.id, now, self.settings.webhook_disable_after):
+                log.warning("webhook %s disabled: %d failed attempts in a row", webhook.id,
+                            self.settings.webhook_disable_after)  # fmt: skip
+
     def _record(self, session: Any, pairs: Pairs) -> None:
         """Each attempt's outcome, in the transaction that ends the dispatch: the successes in one statement
         per status code, the failures one by one (each webhook's failures counted, and maybe disabling it)."""
-        s = self.settings
         repo = WebhookRepository(session)
         now = utcnow()
         succeeded: dict[int | None, list[str]] = {}
-        recovered: set[str] = set()
-        for (delivery, webhook), attempt in pairs:
+        for (delivery, _), attempt in pairs:
             if attempt.ok:
                 succeeded.setdefault(attempt.status_code, []).append(delivery.id)
-                recovered.add(webhook.id)
         for status_code, ids in succeeded.items():
             repo.record_many(ids, now, status=DeliveryStatus.SUCCEEDED, status_code=status_code)
-        for webhook_id in recovered:
-            repo.succeeded(webhook_id)
-        for (delivery, webhook), attempt in pairs:
-            if attempt.ok:
-                continue
-            last = delivery.attempts >= s.webhook_max_attempts
-            wait = backoff(delivery.attempts, s.webhook_backoff, s.webhook_backoff_max)
-            repo.record(
-                delivery.id, now, status=DeliveryStatus.FAILED if last else DeliveryStatus.PENDING,
-                next_attempt_at=None if last else now + wait, status_code=attempt.status_code, error=attempt.error,
-            )  # fmt: skip
-            if repo.failed(webhook.id, now, s.webhook_disable_after):
-                log.warning("webhook %s disabled: %d failed attempts in a row", webhook.id, s.webhook_disable_after)
+        for (delivery, _), attempt in pairs:
+            if not attempt.ok:
+                status, next_attempt_at = self._after(delivery, attempt, now)
+                repo.record(delivery.id, now, status=status, next_attempt_at=next_attempt_at,
+                            status_code=attempt.status_code, error=attempt.error)  # fmt: skip
+        self._count(repo, pairs, now)

@@ -1,44 +1,49 @@
-"""The fan-out (an outbox ``Fanout``): delivered outbox events into one delivery per webhook that wants each,
-their first attempts made once the drain committed."""
+"""The fan-out (an outbox ``Fanout``): the events a drain delivered, sent to every webhook that wants each
+before the drain's ending transaction, which records one delivery per (event, webhook) with its first
+attempt's outcome."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import replace
 from typing import Any
 
 from glimpse.db.repositories.webhooks import WebhookRepository
 from glimpse.domain.clock import utcnow
-from glimpse.domain.images import new_id
 from glimpse.domain.outbox import OutboxMessage
 from glimpse.domain.webhooks import (
     Delivery,
     DeliveryStatus,
     Webhook,
+    WebhookStatus,
     cloudevent,
+    delivery_id,
 )
 from glimpse.events.emit import project_of
 from glimpse.events.notifier import Audience, for_audience
-from glimpse.services.webhooks.attempts import Attempts
+from glimpse.services.outbox import Record
+from glimpse.services.webhooks.attempts import Attempts, Pairs
 
 
 class FanOut(Attempts):
-    """What the outbox drain calls inside the transaction that marks its events delivered."""
+    """What the outbox drain calls: ``prepare`` as it reads its messages, ``fan_out`` once its sinks took them."""
 
-    def fan_out(self, session: Any, messages: Sequence[OutboxMessage]) -> Callable[[], Awaitable[None]] | None:
-        """One delivery per (message, webhook that wants it), in the drain's ending transaction, already
-        taken for its first attempt; what to run once that transaction committed: the attempts (the drain
-        makes them, so a burst of events costs no dispatch task). A process that dies first leaves them due
-        when their lease ends, for the sweep's dispatch."""
+    def prepare(self, session: Any, messages: Sequence[OutboxMessage]) -> list[Webhook]:
+        """The active webhooks that may want some of ``messages`` (their projects' and the global ones)."""
         if not messages:
-            return None
-        repo = WebhookRepository(session)
+            return []
         projects = {project for message in messages if (project := project_of(message.payload)) is not None}
-        webhooks = repo.active(projects)
+        return WebhookRepository(session).active(projects)
+
+    async def fan_out(self, webhooks: list[Webhook], messages: Sequence[OutboxMessage]) -> Record | None:
+        """The first attempt of one delivery per (message, webhook that wants it), made now; what records
+        them in the drain's ending transaction. A drain that dies before that transaction leaves the messages
+        to the next drain, which sends them again as the same deliveries (their id is the event's and the
+        webhook's): at least once, with the id a receiver drops duplicates by."""
         if not webhooks:
             return None
         now = utcnow()
-        lease = self._lease(now)
         memo: dict[tuple[str, ...], dict[str, bool]] = {}
         taken: list[tuple[Delivery, Webhook]] = []
         for message in messages:
@@ -52,14 +57,14 @@ class FanOut(Attempts):
                 )  # fmt: skip
                 event = cloudevent(message.id, message.topic, self.source, message.created_at, shown)
                 delivery = Delivery(
-                    id=new_id(),
+                    id=delivery_id(message.id, webhook.id),
                     webhook_id=webhook.id,
                     event_id=message.id,
                     event_type=message.topic,
                     body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
                     status=DeliveryStatus.PENDING,
-                    attempts=1,  # this one, made once the drain committed
-                    next_attempt_at=lease,
+                    attempts=1,
+                    next_attempt_at=None,
                     last_status_code=None,
                     last_error=None,
                     created_at=message.created_at,  # when the event happened: the order of delivery
@@ -68,10 +73,31 @@ class FanOut(Attempts):
                 taken.append((delivery, webhook))
         if not taken:
             return None
-        repo.add_deliveries([delivery for delivery, _ in taken])
+        pairs = await self._attempt(taken)
 
-        async def first_attempts() -> None:
-            pairs = await self._attempt(taken)
-            await self.db.run(lambda s: self._record(s, pairs))
+        def record(session: Any, marked: Collection[str]) -> None:
+            self._record_first(session, [pair for pair in pairs if pair[0][0].event_id in marked])
 
-        return first_attempts
+        return record
+
+    def _record_first(self, session: Any, pairs: Pairs) -> None:
+        """The deliveries of first attempts, each as its attempt left it (a success keeps no body: nothing
+        sends it again), and their webhooks' counts of failures. A webhook deleted since the drain read it
+        gets no delivery; one disabled since, no retry."""
+        repo = WebhookRepository(session)
+        now = utcnow()
+        states = repo.states({webhook.id for (_, webhook), _ in pairs})
+        kept = [pair for pair in pairs if pair[0][1].id in states]
+        rows = []
+        for (delivery, webhook), attempt in kept:
+            status, next_attempt_at = self._after(delivery, attempt, now)
+            if status is DeliveryStatus.PENDING and states[webhook.id][0] is not WebhookStatus.ACTIVE:
+                status, next_attempt_at = DeliveryStatus.FAILED, None
+            rows.append(
+                replace(
+                    delivery, status=status, next_attempt_at=next_attempt_at, last_status_code=attempt.status_code,
+                    last_error=attempt.error, updated_at=now, body="" if attempt.ok else delivery.body,
+                )
+            )  # fmt: skip
+        repo.add_deliveries(rows)
+        self._count(repo, kept, now, clean=[webhook_id for webhook_id, (_, failures) in states.items() if not failures])
