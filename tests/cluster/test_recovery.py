@@ -112,6 +112,13 @@ def store_files(cluster: Cluster, image_id: str) -> list[str]:
     return sorted(path.name for path in cluster.store.iterdir() if path.name.startswith(image_id))
 
 
+def finished_copy(cluster: Cluster, image_id: str) -> str:
+    """The image's one finished copy in the shared store: an import attempt writes ``<image id>.attempt-<token>``."""
+    [done] = [name for name in store_files(cluster, image_id) if not name.endswith(".partial")]
+    assert done.startswith(f"{image_id}.attempt-"), done
+    return done
+
+
 def wait_for_partial(cluster: Cluster, image_id: str, size: int = 4 * MiB) -> str:
     deadline = time.monotonic() + 30
     while True:
@@ -286,11 +293,12 @@ def test_an_import_whose_worker_dies_finishes_on_the_other_worker(cluster: Clust
         assert f"image {image_id}) claimed" in other.log_text()
         assert source.served == 2
         # the dead attempt's unfinished write outlives it until a recovery runs, on any node
-        assert store_files(cluster, image_id) == sorted([image_id, partial])
+        done = finished_copy(cluster, image_id)
+        assert store_files(cluster, image_id) == sorted([done, partial])
         code, report = cluster.servers()[1].fsck("--repair")
         assert code == 0, report
         assert findings(report, image_id) == [("orphan", image_id, True)]
-        assert store_files(cluster, image_id) == [image_id]
+        assert store_files(cluster, image_id) == [done]
     finally:
         source.close()
         for worker in cluster.task_workers():
@@ -329,7 +337,8 @@ def test_a_paused_worker_holds_nothing_back_and_keeps_its_write_until_it_gives_i
         code, report = cluster.servers()[1].fsck("--repair")
         assert code == 0, report
         assert findings(report, image_id) == [("in_progress", image_id, False)]
-        assert store_files(cluster, image_id) == sorted([image_id, partial])
+        done = finished_copy(cluster, image_id)
+        assert store_files(cluster, image_id) == sorted([done, partial])
     finally:
         source.release.set()
         if paused is not None and paused.process is not None:
@@ -340,7 +349,7 @@ def test_a_paused_worker_holds_nothing_back_and_keeps_its_write_until_it_gives_i
         while "another worker took it over" not in paused.log_text() and "lost ownership" not in paused.log_text():
             assert time.monotonic() < deadline, f"the resumed worker never gave the task up:\n{paused.log_tail()}"
             time.sleep(0.1)
-        while store_files(cluster, image_id) != [image_id]:
+        while store_files(cluster, image_id) != [done]:
             assert time.monotonic() < deadline, f"the resumed worker left {store_files(cluster, image_id)}"
             time.sleep(0.1)
         shown = image(cluster.url, cluster, image_id)

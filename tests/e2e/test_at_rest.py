@@ -122,7 +122,11 @@ def swift() -> Any:
 
 
 def stored_file(server: KeystoneServer, store: str, image_id: str) -> Path:
-    return server.config.parent / "data" / "stores" / store / image_id
+    """The image's one finished copy in the store (``<image id>`` when uploaded, ``<image id>.attempt-<token>``
+    when an import attempt wrote it)."""
+    directory = server.config.parent / "data" / "stores" / store
+    [path] = [p for p in directory.iterdir() if p.name.partition(".attempt-")[0] == image_id and p.suffix != ".partial"]
+    return path
 
 
 def upload(glance: Any, data: bytes, store: str | None = None) -> str:
@@ -294,7 +298,9 @@ def test_copy_image_opens_the_sealed_source_and_seals_again(sealing_server: Keys
         assert stored_file(sealing_server, "plain", image_id).read_bytes() == data
         fast = stored_file(sealing_server, "fast", image_id).read_bytes()
         container = sealing_server.config.read_text().split("swift_store_container = ", 1)[1].split()[0]
-        _, vault = swift().get_object(container, image_id)
+        conn = swift()
+        [name] = [o["name"] for o in conn.get_container(container, prefix=f"{image_id}.attempt-")[1]]  # the copy's
+        _, vault = conn.get_object(container, name)
         assert vault.startswith(MAGIC)
         assert vault[:HEADER_SIZE] != fast[:HEADER_SIZE]  # its own data key and nonce prefix
         assert len(vault) == len(fast) == sealed_size(len(data))

@@ -187,7 +187,10 @@ def settled(gc: Any, image_id: str, timeout: float = SETTLE_TIMEOUT) -> dict[str
 
 
 def stored_digests(server: ImportServer, store: str, image_id: str) -> tuple[str, str]:
-    return file_digests(server.stores[store] / image_id)
+    """The digests of the image's one finished copy in the store (``<image id>`` when uploaded,
+    ``<image id>.attempt-<token>`` when an import attempt wrote it)."""
+    [name] = [name for name in store_names(server, store, image_id) if not name.endswith(".partial")]
+    return file_digests(server.stores[store] / name)
 
 
 def store_names(server: ImportServer, store: str, image_id: str) -> list[str]:

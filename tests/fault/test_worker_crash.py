@@ -45,10 +45,14 @@ BLOCK = 4 << 20
 class Source:
     """An HTTP server with one image at /image.raw. The first ``stalls`` answers send STALL_AFTER bytes and
     then hang until ``release`` (then send the rest if ``resume``, else end short); later answers send
-    everything, ``pause`` seconds between 256 KiB chunks."""
+    everything (``later`` when given: the image changed at the source), ``pause`` seconds between 256 KiB
+    chunks."""
 
-    def __init__(self, data: bytes, *, stalls: int = 0, pause: float = 0.0, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, data: bytes, *, stalls: int = 0, pause: float = 0.0, host: str = "127.0.0.1", later: bytes | None = None
+    ) -> None:
         self.data, self.stalls, self.pause = data, stalls, pause
+        self.later = data if later is None else later
         self.served = 0
         self.release = threading.Event()
         self.resume = False  # whether a stalled answer sends the rest once released, or ends there
@@ -63,8 +67,9 @@ class Source:
                 with owner.lock:
                     owner.served += 1
                     stall = owner.served <= owner.stalls
+                data = owner.data if stall else owner.later
                 self.send_response(200)
-                self.send_header("Content-Length", str(len(owner.data)))
+                self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 try:
                     if stall:
@@ -73,8 +78,8 @@ class Source:
                         if owner.release.wait(60) and owner.resume:
                             self.wfile.write(owner.data[STALL_AFTER:])
                         return
-                    for start in range(0, len(owner.data), 256 << 10):
-                        self.wfile.write(owner.data[start : start + (256 << 10)])
+                    for start in range(0, len(data), 256 << 10):
+                        self.wfile.write(data[start : start + (256 << 10)])
                         time.sleep(owner.pause)
                 except OSError:  # the worker reading this died
                     pass
@@ -202,6 +207,14 @@ def kill_mid_import(server: FaultServer, worker: WorkerProcess, image_id: str) -
     return partial
 
 
+def copy_of(server: FaultServer, image_id: str) -> str:
+    """The one finished copy of the image's data in the store (each import attempt writes its own,
+    ``<image id>.attempt-<token>``)."""
+    [done] = [name for name in server.store_files() if name.startswith(image_id) and not name.endswith(".partial")]
+    assert done.startswith(f"{image_id}.attempt-"), done
+    return done
+
+
 def assert_imported(server: FaultServer, image: dict[str, Any], data: bytes) -> None:
     assert image["status"] == "active", image
     assert (image["size"], image["stores"]) == (len(data), "local")
@@ -241,7 +254,8 @@ def test_a_killed_worker_s_import_is_retried_and_succeeds(
 
     # the killed worker's unfinished write is still there. While a worker runs (it holds the data directory
     # like a server does) fsck cannot tell it from a write in progress; with everything stopped it is an orphan
-    assert server.store_files() == sorted([image_id, partial])
+    done = copy_of(server, image_id)
+    assert server.store_files() == sorted([done, partial])
     server.stop()
     if backend() == "postgresql":
         # except by the writer locks: no attempt of this import runs any more, so fsck on any node removes
@@ -249,7 +263,7 @@ def test_a_killed_worker_s_import_is_retried_and_succeeds(
         code, report = server.fsck("--repair")
         assert (code, report["uploads_may_run"]) == (0, True)
         assert finding_kinds(report) == [("orphan", partial)]
-        assert server.store_files() == [image_id]
+        assert server.store_files() == [done]
         stop(second.process)
         code, report = server.fsck()
         assert (code, report["findings"]) == (0, [])
@@ -258,13 +272,13 @@ def test_a_killed_worker_s_import_is_retried_and_succeeds(
     code, report = server.fsck("--repair")
     assert (code, report["uploads_may_run"]) == (0, True)
     assert finding_kinds(report) == [("in_progress", partial)]
-    assert server.store_files() == sorted([image_id, partial])
+    assert server.store_files() == sorted([done, partial])
     stop(second.process)
     code, report = server.fsck()
     assert code == 1
     assert finding_kinds(report) == [("orphan", partial)]
     server.start()  # the start-up recovery removes it
-    assert server.store_files() == [image_id]
+    assert server.store_files() == [done]
     assert f"start-up recovery: removed {(server.store_dir() / partial).as_uri()}" in server.log_text()
     code, report = server.fsck()
     assert (code, report["findings"]) == (0, [])
@@ -293,7 +307,7 @@ def test_a_server_killed_mid_import_restarts_clean_at_once(
     image = settled(server, image_id)  # reaped once its heartbeat is 2 s old, then run again
     assert_imported(server, image, DATA)
     assert web.served == 2
-    assert server.store_files() == [image_id]
+    assert server.store_files() == [copy_of(server, image_id)]
     server.stop()
     code, report = server.fsck()
     assert (code, report["findings"]) == (0, [])
@@ -373,7 +387,7 @@ def test_two_workers_never_run_the_same_task(
     server.assert_no_traceback()
 
 
-@pytest.mark.parametrize("download", ["completes", "fails"])
+@pytest.mark.parametrize("download", ["completes-with-other-bytes", "fails"])
 def test_a_paused_worker_that_lost_its_task_does_not_undo_the_retry(
     make_server: MakeServer,
     workers: Callable[[FaultServer], WorkerProcess],
@@ -381,39 +395,44 @@ def test_a_paused_worker_that_lost_its_task_does_not_undo_the_retry(
     download: str,
 ) -> None:
     """A worker stopped (SIGSTOP) for longer than task_stale_after loses its task to another worker; when
-    it runs again it must give the task up: neither finish it a second time over the other worker's result
-    (whose data has the same name in the store) nor mark the image failed when its own download fails."""
+    it runs again it must give the task up: neither finish it a second time over the other worker's result,
+    nor replace that result's data with its own download (each attempt writes under a key of its own; here
+    the image changed at the source between the attempts, so its download is other bytes), nor mark the
+    image failed when its own download fails."""
     server = make_server(start=False)
     configure(server, attempts=2)
     server.start()
     first = workers(server)
-    web = source(stalls=1)
-    web.resume = download == "completes"
+    retried = os.urandom(len(DATA) - 7)  # what the source serves once the first answer stalled
+    web = source(stalls=1, later=retried)
+    web.resume = download == "completes-with-other-bytes"
     image_id = start_import(server, web.url)
     wait_for_partial(server, image_id, BLOCK)
     first.process.send_signal(signal.SIGSTOP)
     try:
         second = workers(server)
         image = settled(server, image_id)
-        assert_imported(server, image, DATA)
-        web.release.set()  # the paused worker's download can go on: the rest of the image is on its way
+        assert_imported(server, image, retried)
+        retry_copy = copy_of(server, image_id)
+        web.release.set()  # the paused worker's download can go on: the rest of the old image is on its way
     finally:
         first.process.send_signal(signal.SIGCONT)
     deadline = time.monotonic() + 10
-    # it notices at its next beat, or first finds its download cut short and then that the task is not its own
+    # it notices at its next beat, or first finds its download cut short (or complete) and then that the task
+    # is not its own
     while "lost ownership" not in first.log_text() and "took it over" not in first.log_text():
         assert time.monotonic() < deadline, f"the paused worker never noticed:\n{first.log_text()}"
         time.sleep(0.05)
-    # whatever the first worker still does, it does now: its abandoned write goes away
+    # whatever the first worker still does, it does now: its abandoned write (or its whole copy) goes away
     deadline = time.monotonic() + 60
-    while server.store_files() != [image_id] and time.monotonic() < deadline:
+    while server.store_files() != [retry_copy] and time.monotonic() < deadline:
         time.sleep(0.1)
 
-    assert_imported(server, server.image(image_id), DATA)
+    assert_imported(server, server.image(image_id), retried)  # the retry's data and checksums, served
     [row] = task_rows(server)
     assert (row["status"], row["attempts"]) == ("success", 2)
     assert f":{second.process.pid}:" in row["claimed_by"]
-    assert server.store_files() == [image_id]  # the abandoned write removed its unfinished file
+    assert server.store_files() == [retry_copy]  # the first attempt removed what it wrote
     assert first.process.poll() is None  # and the worker carries on with other work
     stop(first.process)
     stop(second.process)

@@ -1,6 +1,8 @@
 """An import run whose task was reaped and taken over by another worker (its worker paused for longer than
-task_stale_after) must not touch the image nor the data when it carries on: both runs write the image's data
-under the same name, so a late run that cleaned up "its" copy would delete the new owner's.
+task_stale_after) must not touch the image nor the data when it carries on: each run writes its copy under a
+key of its own (``<image id>.attempt-<token>``), so a late run that completes its download neither replaces
+the new owner's data (with what may be other bytes: the source can change between the runs) nor, when it
+removes its own copy, the new owner's.
 
 The runs are driven directly through the import service, one after the other, so the interleavings a real
 pause produces only by chance happen here every time."""
@@ -9,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +35,22 @@ ADMIN = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"ad
 def url() -> Iterator[str]:
     with serving(bytes_handler(DATA)) as url:
         yield f"{url}/image.raw"
+
+
+class ChangingSource(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with ``data`` as it is at the time of the request."""
+
+    data = DATA
+
+    def do_GET(self) -> None:
+        data = ChangingSource.data
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
 
 @pytest.fixture
@@ -62,24 +82,33 @@ async def _reaped_and_retried(services: Services, url: str) -> tuple[str, Task, 
 
 
 async def _complete(services: Services, task: Task, worker: str) -> bool:
-    """A run of ``task`` ended as its worker ends it: the outcome applied in the task's final transaction."""
+    """A run of ``task`` ended as its worker ends it (jobs/worker.py): the outcome applied in the task's final
+    transaction, and when the task was not the worker's any more, the run's own work removed."""
     outcome = await services.imports.run(task, _progress)
     assert outcome.result["stores"] == ["local"]
-    return await services.queue.complete(task, worker, outcome)
+    recorded = await services.queue.complete(task, worker, outcome)
+    if not recorded:
+        assert outcome.abandon is not None
+        await outcome.abandon()
+    return recorded
 
 
 async def _fail(services: Services, task: Task, worker: str, message: str) -> bool:
     return await services.queue.fail(task, worker, message, await services.imports.undo(task, message))
 
 
-async def _assert_intact(services: Services, image_id: str) -> None:
+async def _assert_intact(services: Services, image_id: str, data: bytes = DATA) -> None:
+    """The image is active with ``data``, and its copy is the only file in the store."""
     image = await services.images.load(ADMIN, image_id)
     assert image.status.value == "active"
     assert image.properties["os_glance_failed_import"] == ""
     assert "os_glance_import_task" not in image.properties
     [location] = image.locations
-    data = b"".join([chunk async for chunk in services.stores.get("local").open(location.url)])
-    assert hashlib.sha512(data).hexdigest() == image.os_hash_value == hashlib.sha512(DATA).hexdigest()
+    assert _store_files(services) == [Path(location.url).name]
+    assert Path(location.url).name.startswith(f"{image_id}.attempt-")
+    stored = b"".join([chunk async for chunk in services.stores.get("local").open(location.url)])
+    assert stored == data
+    assert (image.size, image.os_hash_value) == (len(data), hashlib.sha512(data).hexdigest())
 
 
 def _store_files(services: Services) -> list[str]:
@@ -103,7 +132,6 @@ def test_a_late_run_after_the_new_owner_finished_changes_nothing(services: Servi
             before.updated_at,
         )
         await _assert_intact(services, image_id)
-        assert _store_files(services) == [image_id]
 
     asyncio.run(scenario())
 
@@ -120,6 +148,26 @@ def test_a_late_run_before_the_new_owner_finishes_changes_nothing(services: Serv
 
         assert await _complete(services, second, "worker-b")
         await _assert_intact(services, image_id)
-        assert _store_files(services) == [image_id]
 
     asyncio.run(scenario())
+
+
+def test_a_late_run_that_read_other_bytes_leaves_the_new_owner_s_data(services: Services) -> None:
+    """The source changed between the runs: the new owner imported ``new``; the late run then reads the old
+    bytes to the end and stores them, and must leave the image's data and checksums the new owner's."""
+    new = os.urandom(len(DATA) - 11)
+
+    async def scenario() -> None:
+        with serving(ChangingSource) as base:
+            ChangingSource.data = new
+            image_id, first, second = await _reaped_and_retried(services, f"{base}/image.raw")
+            assert await _complete(services, second, "worker-b")
+            await _assert_intact(services, image_id, new)
+            ChangingSource.data = DATA  # what the late run read, before the source changed
+            assert not await _complete(services, first, "worker-a")
+            await _assert_intact(services, image_id, new)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        ChangingSource.data = DATA

@@ -179,6 +179,11 @@ class Worker:
             return
         if not recorded:
             log.warning("task %s: another worker took it over; this run's success is not recorded", task.id)
+            if outcome.abandon is not None:
+                try:
+                    await outcome.abandon()
+                except Exception as exc:  # what it leaves is unreferenced: `glimpse fsck` finds it
+                    log.warning("task %s: removing this run's work failed: %s", task.id, describe_failure(exc))
             return
         log.info("task %s finished: success", task.id)
         if outcome.after is not None:

@@ -67,13 +67,15 @@ class Outcome:
     ``finish`` runs in the transaction that marks the task ``success`` (raising there refuses the outcome:
     nothing of that transaction is kept and the task fails with the error's message); ``after`` runs once
     that transaction committed; ``abort`` runs when ``finish`` raised, to remove what the run made that
-    nothing references.
+    nothing references; ``abandon`` runs when the task was no longer this worker's to end (it was reaped
+    and another attempt runs or ran it), to remove what this attempt alone made.
     """
 
     result: dict[str, Any]
     finish: Step | None = None
     after: Callable[[], Awaitable[None]] | None = None
     abort: Callable[[], Awaitable[None]] | None = None
+    abandon: Callable[[], Awaitable[None]] | None = None
 
 
 class Runner(Protocol):

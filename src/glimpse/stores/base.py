@@ -33,6 +33,26 @@ class ListedObject:
     size: int
     key: str  # the key it was (or is being) put under
     partial: bool = False  # the leftover (or the work in progress) of a write that has not completed
+    attempt: bool = False  # one attempt's copy of ``key``'s data (``key`` then names the image: `written_for`)
+
+
+ATTEMPT_MARK = ".attempt-"
+
+
+def attempt_key(key: str, token: str) -> str:
+    """The key one attempt at writing ``key``'s data puts it under. An import task's attempts each write under
+    their own (``<image id>.attempt-<token>``), so an attempt that resumes after another finished the task can
+    never replace, or remove, the data that one recorded: it can only leave its own copy, which nothing
+    references."""
+    return f"{key}{ATTEMPT_MARK}{token}"
+
+
+def written_for(listed: ListedObject) -> ListedObject:
+    """``listed`` with the key it was written for (an attempt's copy of ``<key>`` shows ``<key>``)."""
+    base, mark, token = listed.key.partition(ATTEMPT_MARK)
+    if not (base and mark and token):
+        return listed
+    return ListedObject(url=listed.url, size=listed.size, key=base, partial=listed.partial, attempt=True)
 
 
 class Store(Protocol):

@@ -20,7 +20,7 @@ from glimpse.domain.images import Status
 from glimpse.errors import NotFound, StoreError
 from glimpse.services.fsck.report import Finding, FsckReport, Kind, StoreTally, _bytes
 from glimpse.services.fsck.rules import ARTIFACT_KEY_PREFIX, classify
-from glimpse.stores.base import ListedObject, Store
+from glimpse.stores.base import ListedObject, Store, written_for
 from glimpse.stores.registry import StoreRegistry
 
 log = logging.getLogger("glimpse.services.fsck")  # the package's name: what operators filter on
@@ -64,7 +64,8 @@ class Fsck:
         Images in ``saving`` go back to ``queued`` (no upload can be running: the caller holds the data
         directory exclusively and serves nothing yet); unfinished writes (also those of imports a killed
         worker was running: the retry writes its own), the data of those images, and the data of images
-        whose delete committed but whose data was not yet removed are removed. Everything else is left to
+        whose delete committed but whose data was not yet removed are removed, and so are import attempts'
+        copies that nothing references (left by an attempt that lost its task). Everything else is left to
         `glimpse fsck`. On PostgreSQL other nodes may be serving the same database and stores: an image a
         live process on any node is writing (its writer lock is held) is left alone, so only dead uploads
         and dead writes are recovered.
@@ -81,12 +82,14 @@ class Fsck:
         for store in self.stores:
             listing = listings.get(store.id)
             if listing is not None:
-                deleted = await self._deleted_images(store, listing)
+                states = await self._states(store, listing)
+                deleted = {key for key, state in states.items() if state.deleted}
                 leftovers = [
                     obj
                     for obj in listing.values()
                     if (
                         obj.partial
+                        or (obj.attempt and obj.key in states and obj.url not in states[obj.key].urls)
                         or obj.key in requeued
                         or obj.key in deleted
                         or obj.key.startswith(ARTIFACT_KEY_PREFIX)
@@ -110,13 +113,13 @@ class Fsck:
             log.info("start-up recovery: no interrupted upload to recover")
         return report
 
-    async def _deleted_images(self, store: Store, listing: dict[str, ListedObject]) -> set[str]:
-        """The keys of ``listing`` that name deleted images (a delete killed after it committed)."""
+    async def _states(self, store: Store, listing: dict[str, ListedObject]) -> dict[str, ImageState]:
+        """The state of each image the finished objects of ``listing`` are of (deleted ones: a delete killed
+        after it committed; an import attempt's copy its image does not record: the attempt lost its task)."""
         keys = {obj.key for obj in listing.values() if not obj.partial}
         if not keys:
-            return set()
-        states = await self.db.run(lambda s: IntegrityRepository(s).states(keys, store.id))
-        return {key for key, state in states.items() if state.deleted}
+            return {}
+        return await self.db.run(lambda s: IntegrityRepository(s).states(keys, store.id))
 
     # -- the steps -------------------------------------------------------------------------------------
     async def _list(self, report: FsckReport) -> dict[str, dict[str, ListedObject] | None]:
@@ -124,7 +127,8 @@ class Fsck:
         for store in self.stores:
             tally = report.stores[store.id] = StoreTally()
             try:
-                listing = {obj.url: obj async for obj in store.list_objects()}
+                # an import attempt's copy counts as its image's data (its key: the image's id)
+                listing = {obj.url: written_for(obj) async for obj in store.list_objects()}
             except StoreError as exc:
                 tally.available = False
                 listings[store.id] = None

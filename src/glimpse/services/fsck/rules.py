@@ -28,6 +28,8 @@ def classify(
         return Kind.IN_PROGRESS, f"{obj.url}: held by the import of image {obj.key} ('{state.status.value}')"
     if live and state is not None and state.status == Status.SAVING and uploads_may_run:
         return Kind.IN_PROGRESS, f"{obj.url}: being written by an upload of image {obj.key} ({_bytes(obj.size)} so far)"
+    if live and obj.attempt and uploads_may_run:
+        return Kind.IN_PROGRESS, f"{obj.url}: an import attempt's copy for image {obj.key}; the attempt may still run"
     if live and obj.partial and uploads_may_run:
         return Kind.IN_PROGRESS, (
             f"{obj.url}: an unfinished write for image {obj.key}, in progress or left by a crash (the next start "
@@ -45,7 +47,7 @@ def classify(
             f"{obj.url}: no image {obj.key} in the database, so this was not written through it; left alone "
             f"({_bytes(obj.size)})"
         )
-    if live and state.urls and not obj.partial:
+    if live and state.urls and not obj.partial and not obj.attempt:
         return Kind.UNKNOWN_OBJECT, (
             f"{obj.url}: image {obj.key} keeps its data in this store at another location; left alone"
         )

@@ -1,5 +1,10 @@
 """Running an import task: the source opened once and streamed through the data pipeline into every target store;
 the image finished in the transaction that marks the task a success, or put back when the task is undone.
+
+Each attempt writes under a key of its own (``<image id>.attempt-<token>``, stores/base.attempt_key): a worker
+that was paused past task_stale_after and resumes after the retry finished can complete its download, but its
+copy lands beside the retry's, never over it; the task is not its own any more, so nothing records its copy,
+and it removes it (``abandon``).
 """
 
 from __future__ import annotations
@@ -8,6 +13,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
+import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -28,7 +34,7 @@ from glimpse.services.image_import.bookkeeping import IMPORT_TASK, IMPORTING_TO,
 from glimpse.services.remote_glance import RemoteImages
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step
 from glimpse.settings import HASH_ALGORITHMS
-from glimpse.stores.base import Store, StoredObject
+from glimpse.stores.base import Store, StoredObject, attempt_key
 
 log = logging.getLogger("glimpse.services.image_import")  # the package's name: what operators filter on
 
@@ -128,7 +134,9 @@ class ImportRun(ImportBase):
             checks=(self.images.signatures.for_task(task.input, image, copy=method == "copy-image"),),
             sealing=self.at_rest,
         )
-        out = await pipeline.run(source, steps, targets, image_id, size_hint=expected, all_must_succeed=must)
+        # under this attempt's own key: an earlier attempt resuming late never writes over this one's data
+        key = attempt_key(image_id, secrets.token_hex(4))
+        out = await pipeline.run(source, steps, targets, key, size_hint=expected, all_must_succeed=must)
         try:
             digests = record(self.settings, image, out, algorithm)
             if known_hash and digests.hash_algo == known_algo and digests.hash_value != known_hash:
@@ -226,6 +234,10 @@ class ImportRun(ImportBase):
                 if obj.url not in referenced:
                     await delete_quietly(list(self.stores), obj)
 
+        async def abandon() -> None:  # another attempt took the task over: these copies are this attempt's own
+            for obj in stored.values():
+                await delete_quietly(list(self.stores), obj)
+
         async def after() -> None:
             if method == "glance-direct":
                 await self.staging.delete(self.staged_url(image_id))
@@ -235,6 +247,7 @@ class ImportRun(ImportBase):
             finish=finish,
             after=after,
             abort=abort,
+            abandon=abandon,
         )
 
     async def undo(self, task: Task, reason: str) -> Step:

@@ -295,3 +295,31 @@ def test_a_repair_rechecks_under_the_lock(client: TestClient, services: Services
     assert not finding.repaired
     assert finding.repair_error == "it is no longer an orphan"
     assert leftover.exists()
+
+
+def test_an_import_attempt_s_copy_nothing_references_is_its_image_s_orphan(
+    client: TestClient, services: Services
+) -> None:
+    """``<image id>.attempt-<token>``: what an import attempt that lost its task to another attempt may leave
+    (killed before it removed it). It is known as the image's (not an unknown object), and removed; the copy
+    the image records is left alone."""
+    image_id = active(client, b"recorded")
+    recorded = datadir(services) / image_id
+    left = datadir(services) / f"{image_id}.attempt-0badc0de"
+    left.write_bytes(b"a late attempt's bytes")
+    unfinished = datadir(services) / f"{image_id}.attempt-00c0ffee.1234abcd{PARTIAL_SUFFIX}"
+    unfinished.write_bytes(b"half")
+
+    report = check(services)
+    assert kinds(report) == [(Kind.ORPHAN, image_id), (Kind.ORPHAN, image_id)]
+    repaired = check(services, repair=True)
+    assert all(finding.repaired for finding in repaired.findings)
+    assert not left.exists()
+    assert not unfinished.exists()
+    assert recorded.read_bytes() == b"recorded"
+
+    left.write_bytes(b"a late attempt's bytes")  # the start-up recovery removes it too
+    recovered = asyncio.run(Fsck(services.db, services.stores).recover())
+    assert [(f.kind, f.image_id, f.repaired) for f in recovered.findings] == [(Kind.ORPHAN, image_id, True)]
+    assert not left.exists()
+    assert check(services).findings == []

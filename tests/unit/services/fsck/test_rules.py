@@ -45,3 +45,26 @@ def test_classify(
     image = None if state is None else ImageState(Status(state[0]), state[1], state[2])
     verdict = classify(obj, image, referenced=referenced, uploads_may_run=uploads_may_run)
     assert (verdict[0] if verdict else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("state", "uploads_may_run", "expected"),
+    [
+        (("active", False, ("URL",)), False, None),  # the copy the image records
+        (("active", False, ("URL2",)), False, Kind.ORPHAN),  # a copy an attempt that lost its task left beside it
+        (("active", False, ("URL2",)), True, Kind.IN_PROGRESS),  # its attempt may still run
+        (("importing", False, ()), False, Kind.IN_PROGRESS),  # the import runs: its task owns the data
+        (("deleted", True, ()), False, Kind.ORPHAN),
+    ],
+)
+def test_classify_an_import_attempt_s_copy(
+    state: tuple[str, bool, tuple[str, ...]], uploads_may_run: bool, expected: Kind | None
+) -> None:
+    """Not "another copy of the image, left alone" as an object of an unknown name would be: an import attempt's
+    copy nothing references is an orphan once no process may be running that attempt."""
+    from glimpse.db.repositories.integrity import ImageState
+
+    obj = ListedObject(url="URL", size=1, key="k", attempt=True)
+    image = ImageState(Status(state[0]), state[1], state[2])
+    verdict = classify(obj, image, referenced=False, uploads_may_run=uploads_may_run)
+    assert (verdict[0] if verdict else None) == expected
