@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests import clis
 from tests.serverproc import GLIMPSE, STARTUP_TIMEOUT, VENV_BIN, new_database
 from tests.serverproc import free_port as _free_port
 from tests.serverproc import server_env as _server_env
@@ -283,14 +284,7 @@ class GlanceCLI:
         """Run `glance ARGS` as USER. Its stdin is closed, so image-create uploads only what --file names."""
         # `--opt=value`: a token may begin with "-", which argparse would take for an option
         command = [GLANCE, f"--os-image-url={self.server.url}", f"--os-auth-token={self.server.tokens[user]}", *args]
-        result = subprocess.run(
-            ["sh", "-c", 'exec "$@" <&-', "glance", *command],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        result = clis.run(command, env=self.env, timeout=120, stdin_closed=True)
         if check and result.returncode != 0:
             pytest.fail(
                 f"glance {' '.join(args)} exited with {result.returncode}\n"

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from glareclient import client as glare_client
 
+from tests import clis
 from tests.e2e.conftest import KEYSTONE_SERVER_KEY, stays_healthy
 from tests.e2e.test_keystone import (  # noqa: F401 (the keystone fixture starts Keystone)
     GLANCE_API_CONF,
@@ -108,9 +109,7 @@ def openstack(server: KeystoneServer, user: str, project: str, *args: str, statu
         "OS_PROJECT_NAME": project, "OS_USER_DOMAIN_NAME": "Default", "OS_PROJECT_DOMAIN_NAME": "Default",
         "OS_IDENTITY_API_VERSION": "3", "OS_GLARE_URL": server.url,
     }  # fmt: skip
-    done = subprocess.run(
-        [OPENSTACK, *args, *_json(args)], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, env=env
-    )
+    done = clis.run([OPENSTACK, *args, *_json(args)], env=env, timeout=120)
     assert done.returncode == status, f"openstack {' '.join(args)}: {done.stdout}\n{done.stderr}"
     return json.loads(done.stdout) if status == 0 and done.stdout.strip() else done.stdout + done.stderr
 

@@ -27,6 +27,7 @@ from openstack import exceptions
 from prometheus_client.parser import text_string_to_metric_families
 
 from glimpse.auth.keystone import REDIS_PREFIX, Codec
+from tests import clis
 from tests.e2e.conftest import KEYSTONE_SERVER_KEY, GlimpseServer, launch, stays_healthy
 from tests.serverproc import VENV_BIN, new_database
 from tests.serverproc import server_env as _server_env
@@ -194,9 +195,7 @@ def openstack_cli(server: GlimpseServer, user: str, *args: str, check: bool = Tr
         OS_INTERFACE="public",
         OS_IMAGE_ENDPOINT_OVERRIDE=server.url,
     )
-    result = subprocess.run(
-        [OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL
-    )
+    result = clis.run([OPENSTACK, *args], env=env, timeout=120)
     if check and result.returncode != 0:
         pytest.fail(
             f"openstack {' '.join(args)} exited with {result.returncode}\nstdout:\n{result.stdout}\n"

@@ -20,6 +20,7 @@ import httpx
 import openstack.connection
 import pytest
 
+from tests import clis
 from tests.e2e.test_keystone import (
     KEYSTONE_UP,
     KEYSTONE_URL,
@@ -58,9 +59,7 @@ def admin_cli(*args: str) -> str:
         OS_PASSWORD=ADMIN_PASSWORD, OS_USER_DOMAIN_NAME="Default", OS_SYSTEM_SCOPE="all",
         OS_REGION_NAME="RegionOne", OS_INTERFACE="public",
     )  # fmt: skip
-    done = subprocess.run(
-        [OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=120, check=False, stdin=subprocess.DEVNULL
-    )
+    done = clis.run([OPENSTACK, *args], env=env, timeout=120)
     assert done.returncode == 0, f"openstack {' '.join(args)}:\n{done.stderr}"
     return done.stdout
 

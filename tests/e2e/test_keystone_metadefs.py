@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clis
 from tests.e2e.test_keystone import (
     KEYSTONE_URL,
     OPENSTACK,
@@ -103,8 +104,7 @@ def osc(server: KeystoneServer, user: str, *args: str, check: bool = True) -> su
         OS_PROJECT_NAME=user.split("-")[0], OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default",
         OS_REGION_NAME="RegionOne", OS_INTERFACE="public", OS_IMAGE_ENDPOINT_OVERRIDE=server.url,
     )  # fmt: skip
-    result = subprocess.run([OPENSTACK, *args], env=env, capture_output=True, text=True, timeout=120, check=False,
-                            stdin=subprocess.DEVNULL)  # fmt: skip
+    result = clis.run([OPENSTACK, *args], env=env, timeout=120)
     if check and result.returncode != 0:
         pytest.fail(f"openstack {' '.join(args)}: {result.returncode}\n{result.stdout}\n{result.stderr}", pytrace=False)
     return result

@@ -8,7 +8,6 @@ from __future__ import annotations
 import http.server
 import itertools
 import json
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import httpx
 import pytest
 
 from glimpse.domain.webhooks import verify
+from tests import clis
 from tests.e2e.conftest import GLANCE, GlimpseServer, create_tokens, launch
 from tests.serverproc import new_database
 from tests.serverproc import server_env as _server_env
@@ -107,8 +107,7 @@ def api(server: GlimpseServer, who: str) -> httpx.Client:
 def glance(server: GlimpseServer, who: str, *args: str) -> str:
     """`glance ARGS` as WHO, its stdin closed (so image-create uploads nothing)."""
     command = [GLANCE, f"--os-image-url={server.url}", f"--os-auth-token={server.tokens[who]}", *args]
-    done = subprocess.run(["sh", "-c", 'exec "$@" <&-', "glance", *command], capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    done = clis.run(command, timeout=120, stdin_closed=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
