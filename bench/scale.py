@@ -23,14 +23,17 @@ serves.
 Each shape is the repository's list (``ImageRepository.list``, the statements a ``GET /v2/images`` runs,
 without HTTP) in its own transaction, ``--runs`` times after two warm-up runs; "deep" is the page after
 20 pages of 25 (the marker found by paging). Prints p50/p99 in ms and writes bench/results/scale-latest.json.
+``--explain`` shows the plans of the shape with the highest p99, after its marker for a deep one.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import hashlib
 import json
+import os
 import sqlite3
 import sys
 import tempfile
@@ -212,8 +215,13 @@ def timed(run: Callable[[], object], runs: int) -> dict[str, float]:
     return {"p50_ms": round(percentile(samples, 0.5), 2), "p99_ms": round(percentile(samples, 0.99), 2)}
 
 
-def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
+def measure(url: str, runs: int) -> dict[str, dict[str, Any]]:
     engine = make_engine(url)
+    # The first full collection of this process walks every object the imports made (126,000: 39 ms) and
+    # landed in whichever sample came about 20 lists in: a once-a-process pause that was the p99 of one shape
+    # in every run. Frozen here, as a server's start-up objects are long before its 20th request.
+    gc.collect()
+    gc.freeze()
 
     def list_page(viewer: RequestContext, query: str, marker: str | None) -> list[str]:
         params = [*parse_qsl(query), ("limit", str(PAGE))] + ([("marker", marker)] if marker else [])
@@ -221,7 +229,7 @@ def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
         with Session(engine) as session, session.begin():
             return [image.id for image in ImageRepository(session).list(viewer, parsed)]
 
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for label, viewer, query, deep in SHAPES:
         marker, depth = None, 0
         page = list_page(viewer, query, marker)
@@ -234,25 +242,30 @@ def measure(url: str, runs: int) -> dict[str, dict[str, float]]:
             marker, page, depth = page[-1], following, depth + 1
         assert page, f"{label}: an empty page"
         results[label] = {**timed(functools.partial(list_page, viewer, query, marker), runs), "pages_deep": depth}
+        if marker is not None:
+            results[label]["marker"] = marker
         log(f"{label:40} p50 {results[label]['p50_ms']:8.2f} ms   p99 {results[label]['p99_ms']:8.2f} ms"
             + (f"   ({depth} pages deep)" if deep else ""))  # fmt: skip
     engine.dispose()
     return results
 
 
-def explain(url: str, label: str) -> str:
-    """EXPLAIN ANALYZE of the SELECTs one shape runs (each statement is also run for real)."""
+def explain(url: str, label: str, marker: str | None = None) -> str:
+    """EXPLAIN ANALYZE of the SELECTs one shape runs (each statement is also run for real), after ``marker``;
+    on SQLite, EXPLAIN QUERY PLAN (no timings)."""
     viewer, query = next((v, q) for name, v, q, _ in SHAPES if name == label)
     engine = make_engine(url)
-    parsed = parse_image_query([*parse_qsl(query), ("limit", str(PAGE))], default_limit=PAGE, max_limit=1000)
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN (ANALYZE, BUFFERS) "
+    params = [*parse_qsl(query), ("limit", str(PAGE))] + ([("marker", marker)] if marker else [])
+    parsed = parse_image_query(params, default_limit=PAGE, max_limit=1000)
     plans: list[str] = []
     with Session(engine) as session, session.begin():
 
         @event.listens_for(engine, "before_cursor_execute", retval=True)
         def explained(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> Any:
             if statement.lstrip().upper().startswith(("SELECT", "(SELECT", "WITH")):
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, parameters)
-                plans.append("\n".join(row[0] for row in cursor.fetchall()))
+                cursor.execute(prefix + statement, parameters)
+                plans.append("\n".join(str(row[-1]) for row in cursor.fetchall()))
             return statement, parameters
 
         ImageRepository(session).list(viewer, parsed)
@@ -277,13 +290,16 @@ def main() -> int:
     else:
         prepare(db, args.count)
         url = replayed(db) if args.replica else PG.format(db=db)
+    load_before = os.getloadavg()[0]
     results = measure(url, args.runs)
     report: dict[str, Any] = {"database": args.database, "images": args.count, "runs": args.runs, "shapes": results}
+    # the machine's 1-minute load average before and after measuring: figures are comparable at a similar load
+    report["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
     if args.replica:
         report["server"] = "replica"
     if args.explain:
         slowest = max(results, key=lambda label: results[label]["p99_ms"])
-        report["explain"] = {"shape": slowest, "plan": explain(url, slowest)}
+        report["explain"] = {"shape": slowest, "plan": explain(url, slowest, results[slowest].get("marker"))}
         log(f"\nEXPLAIN of {slowest}:\n{report['explain']['plan']}")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(report, indent=2) + "\n")
