@@ -10,12 +10,13 @@ webhooks, one sending every event with ``messagingv2`` to two topics on the Rabb
 (guest/guest), through the outbox and the in-process worker, with webhooks on and one webhook for
 ``image.create`` pointing at a receiver of this benchmark (a real HTTP server on 127.0.0.1 that checks every
 signature). Rounds alternate off/on; each round is N sequential ``POST /v2/images`` on one keep-alive
-connection. A kombu consumer reads every notification of the run, and each "on" round also waits until all of
-its ``image.create`` notifications and webhook deliveries arrived before the next round starts (so no round
-pays for another's deliveries); that wait after the last response is reported as the delivery lag. The
-server's CPU per create (its process tree, and the worker processes with --separate-worker) is measured too:
-it is the steadier figure on a shared machine. The topics' queues are deleted at the end. Prints the median
-creates/s each way and the ratio (target: on >= 0.9 x off).
+connection. A kombu consumer reads every notification of the run (it and the receiver run in a child process,
+so that their work does not slow this process's client; ``--consumers-here``: in threads of this one), and
+each "on" round also waits until all of its ``image.create`` notifications and webhook deliveries arrived
+before the next round starts (so no round pays for another's deliveries); that wait after the last response is
+reported as the delivery lag. The server's CPU per create (its process tree, and the worker processes with
+--separate-worker) is measured too: it is the steadier figure on a shared machine. The topics' queues are
+deleted at the end. Prints the median creates/s each way and the ratio (target: on >= 0.9 x off).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -32,8 +34,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from benchlib import httpc, server
 from benchlib.profiling import PhaseProfiler, summarize
@@ -45,32 +49,29 @@ KOMBU_URL = "amqp://guest:guest@127.0.0.1:5672//"
 BODY = {"disk_format": "raw", "container_format": "bare"}
 
 
-class Counts(Protocol):
-    count: int
-    lock: threading.Lock
-
-
-def counted(counter: Counts, total: int, what: str, timeout: float) -> float:
-    """Seconds until ``counter.count`` reaches ``total`` (RuntimeError after ``timeout``)."""
+def counted(count: Synchronized[int], total: int, what: str, timeout: float) -> float:
+    """Seconds until ``count`` reaches ``total`` (RuntimeError after ``timeout``)."""
     start = time.perf_counter()
-    while True:
-        with counter.lock:
-            if counter.count >= total:
-                return time.perf_counter() - start
+    while count.value < total:
         if time.perf_counter() - start > timeout:
-            raise RuntimeError(f"only {counter.count} of {total} {what} arrived within {timeout:.0f}s")
+            raise RuntimeError(f"only {count.value} of {total} {what} arrived within {timeout:.0f}s")
         time.sleep(0.01)
+    return time.perf_counter() - start
+
+
+def bump(count: Synchronized[int]) -> None:
+    with count.get_lock():
+        count.value += 1
 
 
 class Counter:
-    """Counts the notifications arriving on ``<topic>.info`` (Glance's exchange), in a thread."""
+    """Counts the notifications arriving on ``<topic>.info`` (Glance's exchange) into ``count``, in a thread."""
 
-    def __init__(self, topic: str) -> None:
+    def __init__(self, topic: str, count: Synchronized[int]) -> None:
         import kombu
 
         self.topic = topic
-        self.count = 0
-        self.lock = threading.Lock()
+        self.count = count
         self.stop = threading.Event()
         self.connection = kombu.Connection(KOMBU_URL)
         exchange = kombu.Exchange("glance", type="topic", durable=False)
@@ -83,8 +84,7 @@ class Counter:
     def _on_message(self, body: Any, message: Any) -> None:
         envelope = json.loads(body) if isinstance(body, str | bytes) else body
         if json.loads(envelope["oslo.message"])["event_type"] == "image.create":
-            with self.lock:
-                self.count += 1
+            bump(self.count)
         message.ack()
 
     def _run(self) -> None:
@@ -96,15 +96,98 @@ class Counter:
                 except TimeoutError:
                     continue
 
-    def wait_for(self, total: int, timeout: float = 300.0) -> float:
-        return counted(self, total, "notifications", timeout)
-
-    def close(self) -> None:
+    def close(self, *others: str) -> None:
+        """Stop, and delete this topic's queue and the queues of ``others`` (topics)."""
         self.stop.set()
         self.thread.join(10)
         with self.connection.channel() as channel:
             channel.queue_delete(self.queue.name)
+            for topic in others:
+                channel.queue_delete(f"{topic}.info")
         self.connection.release()
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (threads): counts into ``count`` the deliveries whose signature verifies
+    (``bad`` the others). HTTP/1.1 with keep-alive (``--receiver-closes``: HTTP/1.0, a new connection for
+    every delivery)."""
+
+    def __init__(self, count: Synchronized[int], bad: Synchronized[int], keep_alive: bool = True) -> None:
+        self.secret = ""
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                bump(count if verify(receiver.secret, headers, body) else bad)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def consume(topics: list[str], keep_alive: bool, commands: Connection, counts: list[Synchronized[int]]) -> None:
+    """The notification counter and the webhook receiver, until told to close: sends the receiver's port,
+    then takes ``("secret", value)`` and ``("close",)`` (answered once both are closed)."""
+    notifications, deliveries, bad = counts
+    counter = Counter(topics[0], notifications)
+    receiver = Receiver(deliveries, bad, keep_alive)
+    commands.send(receiver.port)
+    while True:
+        command = commands.recv()
+        if command[0] == "secret":
+            receiver.secret = command[1]
+        else:
+            counter.close(*topics[1:])
+            receiver.close()
+            commands.send("closed")
+            return
+
+
+class Consumers:
+    """What consumes the "on" server's events: a kombu consumer counting the notifications of the first topic
+    and a webhook receiver checking every signature, in a child process (their CPU and GIL are not the
+    client's, as in production, where consumers run elsewhere), or with ``here`` in a thread of this one."""
+
+    def __init__(self, topics: list[str], keep_alive: bool, here: bool = False) -> None:
+        context = multiprocessing.get_context("fork")  # before this process starts any thread
+        self.notifications, self.deliveries, self.bad = (context.Value("q", 0) for _ in range(3))
+        self.commands, theirs = context.Pipe()
+        counts = [self.notifications, self.deliveries, self.bad]
+        args = (topics, keep_alive, theirs, counts)
+        self.runner = (threading.Thread(target=consume, args=args, daemon=True) if here
+                       else context.Process(target=consume, args=args, daemon=True))  # fmt: skip
+        self.runner.start()
+        if not self.commands.poll(60):
+            raise RuntimeError("the event consumers did not start")
+        self.port: int = self.commands.recv()
+
+    def sign_with(self, secret: str) -> None:
+        self.commands.send(("secret", secret))
+
+    def wait_for_notifications(self, total: int, timeout: float = 300.0) -> float:
+        return counted(self.notifications, total, "notifications", timeout)
+
+    def wait_for_deliveries(self, total: int, timeout: float = 300.0) -> float:
+        return counted(self.deliveries, total, "webhook deliveries", timeout)
+
+    def close(self) -> None:
+        self.commands.send(("close",))
+        if self.commands.poll(60):
+            self.commands.recv()
+        self.runner.join(10)
 
 
 def creates(endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[], object]) -> float:
@@ -123,46 +206,6 @@ def creates(endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[],
             if response.status != 201:
                 raise RuntimeError(f"create answered {response.status}: {response.body[:300]!r}")
         return count / (time.perf_counter() - start)
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 (threads): counts the deliveries whose signature verifies. HTTP/1.1
-    with keep-alive (``--receiver-closes``: HTTP/1.0, a new connection for every delivery)."""
-
-    def __init__(self, keep_alive: bool = True) -> None:
-        self.count = 0
-        self.bad = 0
-        self.secret = ""
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                with receiver.lock:
-                    if verify(receiver.secret, headers, body):
-                        receiver.count += 1
-                    else:
-                        receiver.bad += 1
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, total: int, timeout: float = 300.0) -> float:
-        return counted(self, total, "webhook deliveries", timeout)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 ON_CONFIG = """\
@@ -201,6 +244,11 @@ def main(argv: list[str]) -> int:
         help="the webhook receiver answers HTTP/1.0 and closes the connection after every delivery",
     )  # fmt: skip
     parser.add_argument(
+        "--consumers-here", action="store_true",
+        help="the notification counter and the webhook receiver in this process (threads), not in a child: "
+             "their CPU and GIL then slow the client's creates",
+    )  # fmt: skip
+    parser.add_argument(
         "--separate-worker",
         action="store_true",
         help="each server's task worker (and so the notification sends) in its own `glimpse worker` process",
@@ -210,14 +258,13 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:8]
     topics = [f"bench_{run}", f"bench_{run}_admin"]
-    receiver = Receiver(keep_alive=args.keep_alive)
+    consumers = Consumers(topics, args.keep_alive, here=args.consumers_here)
     with tempfile.TemporaryDirectory(prefix="glimpse-events-bench-") as tmp:
         base = Path(tmp)
         config = base / "on.conf"
         config.write_text(ON_CONFIG.format(topics=", ".join(topics), webhooks=str(args.webhooks).lower(),
-                                           port=receiver.port))  # fmt: skip
+                                           port=consumers.port))  # fmt: skip
         on_env = {"GLIMPSE_CONFIG": str(config)}
-        counter = Counter(topics[0])
         common = {"GLIMPSE_WORKER_IN_PROCESS": "false"} if args.separate_worker else {}
         servers = {
             "off": server.ServerProcess(GLIMPSE, base / "off", base / "off.log", common),
@@ -255,7 +302,7 @@ def main(argv: list[str]) -> int:
                         profilers[f"{name}-{kind}"] = PhaseProfiler(args.py_spy, pid, args.profile, f"{name}-{kind}",
                                                                     gil=False)  # fmt: skip
             if args.webhooks:
-                receiver.secret = add_webhook(servers["on"].endpoint, receiver.port)
+                consumers.sign_with(add_webhook(servers["on"].endpoint, consumers.port))
             expected = 0
             for round_no in range(args.rounds):
                 for name in ("off", "on"):
@@ -263,9 +310,9 @@ def main(argv: list[str]) -> int:
                         expected += 1
 
                         def warm(n: int = expected) -> None:
-                            counter.wait_for(n)
+                            consumers.wait_for_notifications(n)
                             if args.webhooks:
-                                receiver.wait_for(n)
+                                consumers.wait_for_deliveries(n)
                     else:
 
                         def warm() -> None:
@@ -277,9 +324,9 @@ def main(argv: list[str]) -> int:
                     line = f"round {round_no + 1} {name:>3}: {rate:8.1f} creates/s"
                     if name == "on":
                         expected += args.creates
-                        lag = counter.wait_for(expected)
+                        lag = consumers.wait_for_notifications(expected)
                         if args.webhooks:
-                            lag = max(lag, receiver.wait_for(expected))
+                            lag = max(lag, consumers.wait_for_deliveries(expected))
                         lags.append(lag)
                         line += f"  (all {expected} image.create events received {lag:.2f}s after the last response)"
                     after = cpu_seconds(name)
@@ -299,12 +346,9 @@ def main(argv: list[str]) -> int:
             for worker in workers.values():
                 worker.terminate()
                 worker.wait(30)
-            counter.close()
-            receiver.close()
-            with counter.connection.clone() as connection, connection.channel() as channel:
-                channel.queue_delete(f"{topics[1]}.info")
-        if receiver.bad:
-            raise RuntimeError(f"{receiver.bad} webhook deliveries had a bad signature")
+            consumers.close()
+        if consumers.bad.value:
+            raise RuntimeError(f"{consumers.bad.value} webhook deliveries had a bad signature")
         off, on = statistics.median(figures["off"]), statistics.median(figures["on"])
         mode = "separate worker process" if args.separate_worker else "in-process worker"
         what = "notifications + webhooks" if args.webhooks else "notifications"
