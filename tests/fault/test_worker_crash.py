@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -194,6 +195,34 @@ def wait_for_partial(server: FaultServer, image_id: str, size: int) -> str:
                 return name
         assert time.monotonic() < deadline, f"the import never wrote {size} bytes: {server.store_files()}"
         time.sleep(0.02)
+
+
+def pause_outside_a_write(server: FaultServer, worker: WorkerProcess) -> None:
+    """SIGSTOP the worker. On PostgreSQL anywhere: a transaction it is stopped in ends after task_stale_after
+    (idle_in_transaction_session_timeout) and its locks with it. SQLite has no such timeout: a process stopped
+    inside a write transaction (a heartbeat, every 0.2 s here) keeps the database's write lock until it runs
+    again, which no other process can take from it. There the worker is stopped at a moment it holds no write
+    lock: stopped, then let go and stopped again a moment later while the lock turns out to be held."""
+    worker.process.send_signal(signal.SIGSTOP)
+    if backend() != "sqlite":
+        return
+    path = sa.make_url(server.database_url).database
+    assert path
+    for _ in range(100):
+        probe = sqlite3.connect(path, timeout=0.05, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")  # the write lock, if nobody holds it
+            probe.execute("ROLLBACK")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+        finally:
+            probe.close()
+        worker.process.send_signal(signal.SIGCONT)
+        time.sleep(0.03)
+        worker.process.send_signal(signal.SIGSTOP)
+    pytest.fail("the worker held SQLite's write lock at every one of 100 pauses")
 
 
 def kill_mid_import(server: FaultServer, worker: WorkerProcess, image_id: str) -> str:
@@ -408,7 +437,7 @@ def test_a_paused_worker_that_lost_its_task_does_not_undo_the_retry(
     web.resume = download == "completes-with-other-bytes"
     image_id = start_import(server, web.url)
     wait_for_partial(server, image_id, BLOCK)
-    first.process.send_signal(signal.SIGSTOP)
+    pause_outside_a_write(server, first)
     try:
         second = workers(server)
         image = settled(server, image_id)
