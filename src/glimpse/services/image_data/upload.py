@@ -18,6 +18,7 @@ from glimpse.errors import BadRequest, DatabaseUnavailable, InvalidTransition, N
 from glimpse.events import payloads
 from glimpse.services.image_data.streams import image_hashes, plan, record, start_receiving
 from glimpse.services.image_data.undo import Failure, UploadUndo
+from glimpse.services.quotas import Claim
 from glimpse.stores.base import READ_ONLY_TYPES, Store, StoredObject
 
 
@@ -90,7 +91,7 @@ class Uploading(UploadUndo):
                     await pipeline.run(source, steps, [store], image_id, size_hint=declared_size, out=out)
                     stored = out.stored[store.id]
                     digests = record(self.settings, image, out)
-                    return await self._activate(image_id, store, stored, digests)
+                    return await self._activate(image_id, store, stored, digests, claim)
                 except BaseException as exc:
                     failure = Failure(image.owner, payloads.upload_failure(image_id, exc))
                     unknown = isinstance(exc, DatabaseUnavailable)
@@ -101,7 +102,9 @@ class Uploading(UploadUndo):
         finally:
             await asyncio.shield(claim.release())
 
-    async def _activate(self, image_id: str, store: Store, stored: StoredObject, digests: Digests) -> Image:
+    async def _activate(
+        self, image_id: str, store: Store, stored: StoredObject, digests: Digests, claim: Claim[Resource]
+    ) -> Image:
         def work(session: Any) -> Image:
             repo = ImageRepository(session)
             try:
@@ -112,6 +115,7 @@ class Uploading(UploadUndo):
                 raise InvalidTransition(image.status.value, Status.ACTIVE.value)
             image.activate(digests, [Location(url=stored.url, store=store.id)], utcnow())
             repo.save(image)
+            claim.settle(session)  # the image's size counts from this commit on, instead of the reservation
             self.events.emit(session, "image.upload", payloads.image_data(image))
             self.events.emit(session, "image.activate", payloads.image(image))
             self.events.emit(session, "image.update", payloads.image(image))

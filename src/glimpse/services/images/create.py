@@ -49,14 +49,16 @@ class Creating(ImageBase):
 
         exists = f"Image ID {image.id} already exists!"  # Glance's words, also when a racing create wins
 
+        claim = await self.quotas.claim(owner, {Resource.IMAGE_COUNT_TOTAL: 1}, holder=f"create:{image.id}")
+
         def insert(session: Any) -> None:
             repo = ImageRepository(session)
             if repo.exists_any(image.id):
                 raise Conflict(exists)
             repo.add(image)
+            claim.settle(session)  # the image counts from this commit on, instead of the reservation
             self.events.emit(session, "image.create", payloads.image(image))
 
-        claim = await self.quotas.claim(owner, {Resource.IMAGE_COUNT_TOTAL: 1}, holder=f"create:{image.id}")
         try:
             rekeyed = await self.keys.attach(ctx, image)  # its key's consumer, before the image exists
             try:
