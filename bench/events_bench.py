@@ -7,7 +7,9 @@
 
 Starts two `glimpse serve` processes (SQLite, noauth, fresh data dirs): one with neither notifications nor
 webhooks, one sending every event with ``messagingv2`` to two topics on the RabbitMQ at 127.0.0.1:5672
-(guest/guest), through the outbox and the in-process worker, with webhooks on and one webhook for
+(guest/guest), through the outbox and the server's task worker (in a child process of the server, as
+`glimpse serve` runs it by default; ``--worker-on-loop``: on the server's own event loop; ``--separate-worker``:
+a `glimpse worker` beside it), with webhooks on and one webhook for
 ``image.create`` pointing at a receiver of this benchmark (a real HTTP server on 127.0.0.1 that checks every
 signature). Rounds alternate off/on; each round is N sequential ``POST /v2/images`` on one keep-alive
 connection. A kombu consumer reads every notification of the run (it and the receiver run in a child process,
@@ -253,6 +255,11 @@ def main(argv: list[str]) -> int:
         action="store_true",
         help="each server's task worker (and so the notification sends) in its own `glimpse worker` process",
     )
+    parser.add_argument(
+        "--worker-on-loop",
+        action="store_true",
+        help="each server's task worker on the server's own event loop ([glimpse] worker_process = false)",
+    )
     parser.add_argument("--profile", type=Path, help="record every server and worker process with py-spy into this dir")
     parser.add_argument("--py-spy", default="py-spy", help="py-spy executable for --profile (default: on PATH)")
     args = parser.parse_args(argv)
@@ -265,7 +272,13 @@ def main(argv: list[str]) -> int:
         config.write_text(ON_CONFIG.format(topics=", ".join(topics), webhooks=str(args.webhooks).lower(),
                                            port=consumers.port))  # fmt: skip
         on_env = {"GLIMPSE_CONFIG": str(config)}
-        common = {"GLIMPSE_WORKER_IN_PROCESS": "false"} if args.separate_worker else {}
+        common = (
+            {"GLIMPSE_WORKER_IN_PROCESS": "false"}
+            if args.separate_worker
+            else {"GLIMPSE_WORKER_PROCESS": "false"}
+            if args.worker_on_loop
+            else {}
+        )
         servers = {
             "off": server.ServerProcess(GLIMPSE, base / "off", base / "off.log", common),
             "on": server.ServerProcess(GLIMPSE, base / "on", base / "on.log", {**common, **on_env}),
@@ -286,9 +299,14 @@ def main(argv: list[str]) -> int:
         lags: list[float] = []
 
         def cpu_seconds(name: str) -> tuple[float, float]:
-            """CPU seconds of the server and of its worker process (0 without --separate-worker)."""
-            worker = server.CpuSnapshot.take(workers[name].pid).total if name in workers else 0.0
-            return server.CpuSnapshot.take(servers[name].pid).total + worker, worker
+            """CPU seconds of the server's process tree (and of a separate worker) and, of those, the worker's
+            (the separate one, else the server's child processes; 0 with --worker-on-loop)."""
+            if name in workers:
+                worker = server.CpuSnapshot.take(workers[name].pid).total
+                return server.CpuSnapshot.take(servers[name].pid).total + worker, worker
+            pid = servers[name].pid
+            tree = server.CpuSnapshot.take(pid).total
+            return tree, tree - (server.cpu_seconds(pid) or 0.0)
 
         profilers: dict[str, PhaseProfiler] = {}
         try:
@@ -333,7 +351,7 @@ def main(argv: list[str]) -> int:
                     cpu[name].append((after[0] - before[0]) * 1000 / args.creates)
                     worker_cpu[name].append((after[1] - before[1]) * 1000 / args.creates)
                     line += f"  {cpu[name][-1]:.2f} CPU ms/create"
-                    if name in workers:
+                    if not args.worker_on_loop:
                         line += f" (worker {worker_cpu[name][-1]:.2f})"
                     print(line, flush=True)
         finally:
@@ -350,13 +368,19 @@ def main(argv: list[str]) -> int:
         if consumers.bad.value:
             raise RuntimeError(f"{consumers.bad.value} webhook deliveries had a bad signature")
         off, on = statistics.median(figures["off"]), statistics.median(figures["on"])
-        mode = "separate worker process" if args.separate_worker else "in-process worker"
+        mode = (
+            "separate worker process"
+            if args.separate_worker
+            else "worker on the server's event loop"
+            if args.worker_on_loop
+            else "worker in a child process of the server"
+        )
         what = "notifications + webhooks" if args.webhooks else "notifications"
         print(f"\n[{what}, {mode}] creates/s median of {args.rounds} rounds x {args.creates}: off {off:.1f}, "
               f"on {on:.1f}, ratio on/off {on / off:.3f} (target >= 0.9); CPU ms per create: off "
               f"{statistics.median(cpu['off']):.2f}, on {statistics.median(cpu['on']):.2f}"
               + (f" (of which the worker off {statistics.median(worker_cpu['off']):.2f}, on "
-                 f"{statistics.median(worker_cpu['on']):.2f})" if workers else "")
+                 f"{statistics.median(worker_cpu['on']):.2f})" if not args.worker_on_loop else "")
               + "; "
               f"delivery lag max {max(lags):.2f}s")  # fmt: skip
     return 0

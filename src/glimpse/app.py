@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Protocol
 
 from starlette import routing
 from starlette.applications import Starlette
@@ -25,7 +26,7 @@ from glimpse.api.routes import ROUTES
 from glimpse.container import Services, build_services
 from glimpse.domain.tasks import TaskType
 from glimpse.errors import GlimpseError
-from glimpse.jobs.worker import Worker
+from glimpse.jobs.worker import Worker, until_either
 from glimpse.services.task_queue import Runner
 from glimpse.settings import Settings, load_settings
 
@@ -33,23 +34,41 @@ CATALOG_REPOSITORY = "/catalog/v1/repository"
 """Where ``[catalog] serve_dir``'s signed repository is served (TUF clients add metadata/ and targets/)."""
 
 
-def create_app(settings: Settings, services: Services | None = None) -> Starlette:
+class WorkerProcess(Protocol):
+    """The task worker of `glimpse serve` in a child process (cli/workerchild.py)."""
+
+    def wake(self) -> None:
+        """A task was committed here: look for it now."""
+
+    def stop(self) -> None:
+        """Stop it, waiting for the task it runs (blocking)."""
+
+
+def create_app(
+    settings: Settings, services: Services | None = None, *, worker: WorkerProcess | None = None
+) -> Starlette:
+    """``worker``: woken after each task this process commits, stopped when the app stops (before uvicorn
+    re-raises the signal that stopped it)."""
     svc = services or build_services(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        worker = None
+        in_process = None
         await svc.metadefs.resource_types.seed()
         background = [asyncio.create_task(svc.audit.run(stop)), asyncio.create_task(svc.outbox.kicking(stop))]
         if settings.worker_in_process:
-            worker = asyncio.create_task(Worker.from_services(svc).run_forever(stop))
+            in_process = asyncio.create_task(Worker.from_services(svc).run_forever(stop))
+        elif worker is not None:
+            background.append(asyncio.create_task(_relay_wakeups(svc.queue.wakeup, worker.wake, stop)))
         try:
             yield
         finally:
             stop.set()
+            if in_process is not None:
+                await in_process
             if worker is not None:
-                await worker
+                await asyncio.to_thread(worker.stop)
             await asyncio.gather(*background)
             if services is None:
                 svc.close()
@@ -86,6 +105,16 @@ def create_app(settings: Settings, services: Services | None = None) -> Starlett
     app.router.redirect_slashes = False  # as Glance: /v2/images/ is 404, not a redirect
     app.state.services = svc
     return app
+
+
+async def _relay_wakeups(wakeup: asyncio.Event, wake: Callable[[], None], stop: asyncio.Event) -> None:
+    """Pass each of this process's task wake-ups on to a worker elsewhere, until ``stop``."""
+    while True:
+        await until_either(stop, wakeup)
+        if stop.is_set():
+            return
+        wakeup.clear()
+        wake()
 
 
 def create_artifacts_app(settings: Settings, services: Services | None = None) -> Starlette:

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,25 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
     # held shared while this process serves; a crash leaves no lock behind
     data_dir_lock = DataDirLock(settings.data_dir)
     claim_data_dir(data_dir_lock, lambda: _recover(settings))
-    # several worker processes: each builds its own app from the same file and environment
-    app: Any = create_app(settings) if settings.workers <= 1 else "glimpse.app:app_from_environment"
-    run_server(app, settings, settings.host, settings.port, config_file)
+    child = None
+    if settings.worker_in_process and settings.worker_process:  # the task worker in a process of its own
+        from glimpse.cli.workerchild import WorkerChild
+
+        child = WorkerChild(settings, config_file)
+        child.start()
+        settings = settings.model_copy(update={"worker_in_process": False})
+        os.environ["GLIMPSE_WORKER_IN_PROCESS"] = "false"  # the API processes of workers > 1 read it
+    try:
+        # several API processes: each builds its own app from the same file and environment
+        app: Any = (
+            create_app(settings, worker=child)
+            if settings.workers <= 1
+            else "glimpse.app:app_from_environment"
+        )
+        run_server(app, settings, settings.host, settings.port, config_file)
+    finally:  # the app stopped it already, unless it never started
+        if child is not None:
+            child.stop()
 
 
 @click.command()
@@ -55,11 +72,7 @@ def worker(config_file: Path | None) -> None:
     settings = _settings(config_file)
     configure_logging(settings.log_format, settings.log_level, settings.secrets())
 
-    import asyncio
-    import signal
-
-    from glimpse.container import build_services
-    from glimpse.jobs.worker import Worker
+    from glimpse.cli.workerchild import run_worker
     from glimpse.services.fsck import DataDirLock, claim_data_dir
 
     # a worker may start before any server on a new database (several machines started at once): it migrates
@@ -70,18 +83,4 @@ def worker(config_file: Path | None) -> None:
     data_dir_lock = DataDirLock(settings.data_dir)
     claim_data_dir(data_dir_lock, lambda: _recover(settings))
 
-    async def run() -> None:
-        services = build_services(settings)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        kicking = asyncio.create_task(services.outbox.kicking(stop))  # the events its tasks record
-        try:
-            await Worker.from_services(services).run_forever(stop)
-        finally:
-            stop.set()
-            await kicking
-            services.close()
-
-    asyncio.run(run())
+    run_worker(settings)

@@ -122,7 +122,7 @@ class Worker:
             except Exception:
                 log.exception("task worker %s: unexpected error; continuing", self.id)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(_until_either(stop, self.queue.wakeup), self.poll_interval)
+                await asyncio.wait_for(until_either(stop, self.queue.wakeup), self.poll_interval)
         log.info("task worker %s stopped", self.id)
 
     async def run_one(self) -> bool:
@@ -243,7 +243,7 @@ async def _retrying(step: Callable[[], Awaitable[T]]) -> T:
     return await step()
 
 
-async def _until_either(first: asyncio.Event, second: asyncio.Event) -> None:
+async def until_either(first: asyncio.Event, second: asyncio.Event) -> None:
     waits = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
     try:
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)

@@ -42,6 +42,9 @@ class ImportGroup(BaseModel):
     )
     # tasks: run by an in-process worker unless `glimpse worker` processes do it
     worker_in_process: Annotated[bool, Ini("glimpse", "worker_in_process"), Env("GLIMPSE_WORKER_IN_PROCESS")] = True
+    # `glimpse serve`'s worker (worker_in_process) in a child process of the server (false: on the server's own
+    # event loop, sharing its interpreter lock with the API)
+    worker_process: Annotated[bool, Ini("glimpse", "worker_process"), Env("GLIMPSE_WORKER_PROCESS")] = True
     # default <data_dir>/staging
     staging_dir: Annotated[Path | None, Ini("os_glance_staging_store", "filesystem_store_datadir")] = None
     task_heartbeat_interval: Annotated[float, Ini("glimpse", "task_heartbeat_interval")] = Field(default=2.0, gt=0)
