@@ -24,6 +24,7 @@ deleted at the end. Prints the median creates/s each way and the ratio (target: 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.server
 import json
 import multiprocessing
@@ -40,6 +41,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
+
+import httptools
 
 from benchlib import httpc, server
 from benchlib.profiling import PhaseProfiler, summarize
@@ -110,9 +113,9 @@ class Counter:
 
 
 class Receiver:
-    """A webhook receiver on 127.0.0.1 (threads): counts into ``count`` the deliveries whose signature verifies
-    (``bad`` the others). HTTP/1.1 with keep-alive (``--receiver-closes``: HTTP/1.0, a new connection for
-    every delivery)."""
+    """A webhook receiver on 127.0.0.1 (threads of ``http.server``): counts into ``count`` the deliveries whose
+    signature verifies (``bad`` the others). HTTP/1.1 with keep-alive (``--receiver-closes``: HTTP/1.0, a new
+    connection for every delivery)."""
 
     def __init__(self, count: Synchronized[int], bad: Synchronized[int], keep_alive: bool = True) -> None:
         self.secret = ""
@@ -140,12 +143,67 @@ class Receiver:
         self.server.server_close()
 
 
-def consume(topics: list[str], keep_alive: bool, commands: Connection, counts: list[Synchronized[int]]) -> None:
+class LeanReceiver:
+    """The same receiver on an asyncio event loop with httptools' parser (the default): a receiver in
+    production is a service of its own elsewhere, and ``http.server`` spent about as much CPU per delivery
+    as the Glimpse server spends sending it, on the benchmark's two cores."""
+
+    def __init__(self, count: Synchronized[int], bad: Synchronized[int], keep_alive: bool = True) -> None:
+        self.secret = ""
+        self.loop = asyncio.new_event_loop()
+        started = threading.Event()
+        receiver = self
+
+        class Delivery(asyncio.Protocol):
+            def connection_made(self, transport: Any) -> None:
+                self.transport = transport
+                self.parser = httptools.HttpRequestParser(self)
+                self.headers: dict[str, str] = {}
+                self.body: list[bytes] = []
+
+            def data_received(self, data: bytes) -> None:
+                self.parser.feed_data(data)
+
+            def on_header(self, name: bytes, value: bytes) -> None:
+                self.headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+            def on_body(self, body: bytes) -> None:
+                self.body.append(body)
+
+            def on_message_complete(self) -> None:
+                bump(count if verify(receiver.secret, self.headers, b"".join(self.body)) else bad)
+                self.headers, self.body = {}, []
+                if keep_alive:
+                    self.transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+                else:
+                    self.transport.write(b"HTTP/1.0 204 No Content\r\nConnection: close\r\n\r\n")
+                    self.transport.close()
+
+        def serve() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.server = self.loop.run_until_complete(self.loop.create_server(Delivery, "127.0.0.1", 0))
+            self.port = self.server.sockets[0].getsockname()[1]
+            started.set()
+            self.loop.run_forever()
+
+        self.thread = threading.Thread(target=serve, daemon=True)
+        self.thread.start()
+        started.wait(30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.server.close)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def consume(
+    topics: list[str], keep_alive: bool, lean: bool, commands: Connection, counts: list[Synchronized[int]]
+) -> None:
     """The notification counter and the webhook receiver, until told to close: sends the receiver's port,
     then takes ``("secret", value)`` and ``("close",)`` (answered once both are closed)."""
     notifications, deliveries, bad = counts
     counter = Counter(topics[0], notifications)
-    receiver = Receiver(deliveries, bad, keep_alive)
+    receiver = (LeanReceiver if lean else Receiver)(deliveries, bad, keep_alive)
     commands.send(receiver.port)
     while True:
         command = commands.recv()
@@ -163,18 +221,23 @@ class Consumers:
     and a webhook receiver checking every signature, in a child process (their CPU and GIL are not the
     client's, as in production, where consumers run elsewhere), or with ``here`` in a thread of this one."""
 
-    def __init__(self, topics: list[str], keep_alive: bool, here: bool = False) -> None:
+    def __init__(self, topics: list[str], keep_alive: bool, here: bool = False, lean: bool = True) -> None:
         context = multiprocessing.get_context("fork")  # before this process starts any thread
         self.notifications, self.deliveries, self.bad = (context.Value("q", 0) for _ in range(3))
         self.commands, theirs = context.Pipe()
         counts = [self.notifications, self.deliveries, self.bad]
-        args = (topics, keep_alive, theirs, counts)
+        args = (topics, keep_alive, lean, theirs, counts)
         self.runner = (threading.Thread(target=consume, args=args, daemon=True) if here
                        else context.Process(target=consume, args=args, daemon=True))  # fmt: skip
         self.runner.start()
         if not self.commands.poll(60):
             raise RuntimeError("the event consumers did not start")
         self.port: int = self.commands.recv()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the consumers' process so far (0 with ``here``: they are this process's)."""
+        pid = getattr(self.runner, "pid", None)
+        return (server.cpu_seconds(pid) or 0.0) if pid is not None else 0.0
 
     def sign_with(self, secret: str) -> None:
         self.commands.send(("secret", secret))
@@ -256,6 +319,11 @@ def main(argv: list[str]) -> int:
         help="each server's task worker (and so the notification sends) in its own `glimpse worker` process",
     )
     parser.add_argument(
+        "--receiver-threads",
+        action="store_true",
+        help="the webhook receiver on http.server's threads (as before 2026-12-07), not an asyncio loop",
+    )
+    parser.add_argument(
         "--worker-on-loop",
         action="store_true",
         help="each server's task worker on the server's own event loop ([glimpse] worker_process = false)",
@@ -265,7 +333,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     run = uuid.uuid4().hex[:8]
     topics = [f"bench_{run}", f"bench_{run}_admin"]
-    consumers = Consumers(topics, args.keep_alive, here=args.consumers_here)
+    consumers = Consumers(topics, args.keep_alive, here=args.consumers_here, lean=not args.receiver_threads)
     with tempfile.TemporaryDirectory(prefix="glimpse-events-bench-") as tmp:
         base = Path(tmp)
         config = base / "on.conf"
@@ -297,6 +365,7 @@ def main(argv: list[str]) -> int:
         cpu: dict[str, list[float]] = {"off": [], "on": []}
         worker_cpu: dict[str, list[float]] = {"off": [], "on": []}  # of cpu, the worker process's part
         lags: list[float] = []
+        consumer_cpu: list[float] = []  # CPU ms per create of the notification consumer and webhook receiver
 
         def cpu_seconds(name: str) -> tuple[float, float]:
             """CPU seconds of the server's process tree (and of a separate worker) and, of those, the worker's
@@ -336,7 +405,7 @@ def main(argv: list[str]) -> int:
                         def warm() -> None:
                             pass
 
-                    before = cpu_seconds(name)
+                    before, consumed = cpu_seconds(name), consumers.cpu_seconds()
                     rate = creates(servers[name].endpoint, args.creates, f"bench-{name}-{round_no}", warm)
                     figures[name].append(rate)
                     line = f"round {round_no + 1} {name:>3}: {rate:8.1f} creates/s"
@@ -353,6 +422,9 @@ def main(argv: list[str]) -> int:
                     line += f"  {cpu[name][-1]:.2f} CPU ms/create"
                     if not args.worker_on_loop:
                         line += f" (worker {worker_cpu[name][-1]:.2f})"
+                    if name == "on" and not args.consumers_here:
+                        consumer_cpu.append((consumers.cpu_seconds() - consumed) * 1000 / args.creates)
+                        line += f"; consumers {consumer_cpu[-1]:.2f}"
                     print(line, flush=True)
         finally:
             for label, profiler in profilers.items():
@@ -381,6 +453,8 @@ def main(argv: list[str]) -> int:
               f"{statistics.median(cpu['off']):.2f}, on {statistics.median(cpu['on']):.2f}"
               + (f" (of which the worker off {statistics.median(worker_cpu['off']):.2f}, on "
                  f"{statistics.median(worker_cpu['on']):.2f})" if not args.worker_on_loop else "")
+              + (f"; consumers ({'threads' if args.receiver_threads else 'asyncio'} receiver) "
+                 f"{statistics.median(consumer_cpu):.2f} per create on" if consumer_cpu else "")
               + "; "
               f"delivery lag max {max(lags):.2f}s")  # fmt: skip
     return 0
