@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +44,15 @@ MIGRATION_LOCK = 0x676C6D6967
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Migrate to ``revision``. On PostgreSQL under a transaction-scoped advisory lock: several nodes starting
-    at once on a new (or older) database migrate it one after the other, the later ones finding it done,
-    instead of racing to create the same tables (the later ones failed their start with a duplicate table)."""
+    """Migrate to ``revision``, one process at a time: several nodes (or a server and its workers) starting at
+    once on a new (or older) database migrate it one after the other, the later ones finding it done, instead
+    of racing to create the same tables (the later ones failed their start with a duplicate table). On
+    PostgreSQL a transaction-scoped advisory lock; on SQLite, whose DDL alembic runs outside a transaction
+    here, an exclusive ``flock`` on a file beside the database file."""
     engine = make_engine(url)
     try:
-        with engine.begin() as connection:
+        sqlite_file = engine.url.database if engine.dialect.name == "sqlite" else None
+        with _sqlite_file_lock(sqlite_file), engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config = alembic_config(url)
@@ -54,6 +60,21 @@ def upgrade(url: str, revision: str = "head") -> None:
             command.upgrade(config, revision)
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _sqlite_file_lock(database: str | None) -> Iterator[None]:
+    """Held while migrating the SQLite database file ``database`` (nothing to hold for one in memory)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    path = Path(database)
+    with (path.parent / f"{path.name}.migrate-lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def current_revision(url: str) -> str | None:
