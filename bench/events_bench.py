@@ -45,6 +45,7 @@ from typing import Any
 import httptools
 
 from benchlib import httpc, server
+from benchlib.database import PG_ADMIN, Database
 from benchlib.profiling import PhaseProfiler, summarize
 from glimpse.domain.webhooks import verify
 
@@ -319,6 +320,10 @@ def main(argv: list[str]) -> int:
         help="each server's task worker (and so the notification sends) in its own `glimpse worker` process",
     )
     parser.add_argument(
+        "--postgresql", action="store_true", help="each server on a new PostgreSQL database (default: SQLite)"
+    )
+    parser.add_argument("--pg-admin-url", default=PG_ADMIN, help=f"where to create them (default {PG_ADMIN})")
+    parser.add_argument(
         "--receiver-threads",
         action="store_true",
         help="the webhook receiver on http.server's threads (as before 2026-12-07), not an asyncio loop",
@@ -347,9 +352,13 @@ def main(argv: list[str]) -> int:
             if args.worker_on_loop
             else {}
         )
+        databases = {name: Database(args.pg_admin_url, "glimpse_events") for name in ("off", "on") if args.postgresql}
+        urls = {name: {"GLIMPSE_DATABASE_URL": database.url} for name, database in databases.items()}
         servers = {
-            "off": server.ServerProcess(GLIMPSE, base / "off", base / "off.log", common),
-            "on": server.ServerProcess(GLIMPSE, base / "on", base / "on.log", {**common, **on_env}),
+            "off": server.ServerProcess(GLIMPSE, base / "off", base / "off.log", {**common, **urls.get("off", {})}),
+            "on": server.ServerProcess(
+                GLIMPSE, base / "on", base / "on.log", {**common, **on_env, **urls.get("on", {})}
+            ),
         }
         workers: dict[str, subprocess.Popen[bytes]] = {}
         if args.separate_worker:
@@ -359,6 +368,7 @@ def main(argv: list[str]) -> int:
                 full.pop("GLIMPSE_CONFIG", None)
                 full.pop("GLIMPSE_DATABASE_URL", None)
                 full.update(env)
+                full.update(urls.get(name, {}))
                 command = [str(GLIMPSE), "worker"]
                 workers[name] = subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)
         figures: dict[str, list[float]] = {"off": [], "on": []}
@@ -437,6 +447,8 @@ def main(argv: list[str]) -> int:
                 worker.terminate()
                 worker.wait(30)
             consumers.close()
+            for database in databases.values():
+                database.drop()
         if consumers.bad.value:
             raise RuntimeError(f"{consumers.bad.value} webhook deliveries had a bad signature")
         off, on = statistics.median(figures["off"]), statistics.median(figures["on"])

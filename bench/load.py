@@ -35,12 +35,11 @@ from typing import Any
 import psycopg
 
 from benchlib import httpc, machine, server
-from benchlib.database import Database
+from benchlib.database import PG_ADMIN, Database
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS = BENCH_DIR / "results" / "load-latest.json"
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 IMAGE_BODY = {"disk_format": "raw", "container_format": "bare"}
 # relative weights of the operations each client picks from ("upload" also creates the image it fills)
 MIX = {"list": 2, "show": 4, "create": 1, "upload": 1, "download": 2}

@@ -7,6 +7,8 @@ import uuid
 import psycopg
 from psycopg import sql
 
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"  # the machine's server (trust auth on loopback)
+
 
 class Database:
     """``CREATE DATABASE <prefix>_<random>`` through ``admin_url``; ``url`` reaches it; ``drop()`` removes it."""
