@@ -108,6 +108,11 @@ def test_a_worker_that_dies_is_replaced(node: GlimpseServer) -> None:
     assert second.pid != first.pid
     assert f"task worker process {first.pid} exited (signal SIGKILL)" in node.log_tail(200)
     imported(node)  # the replacement is woken through the same pipe
+    second.kill()  # a replacement (a new interpreter, not a fork) is replaced the same way
+    second.wait(10)
+    until(lambda: len(parent.children()) == 1 and parent.children()[0].pid != second.pid, 10, "a third worker")
+    assert f"task worker process {second.pid} exited (signal SIGKILL)" in node.log_tail(200)
+    imported(node)
 
 
 def test_the_worker_stops_with_the_server(node: GlimpseServer) -> None:

@@ -108,6 +108,7 @@ class WorkerChild:
         self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
         self.pid: int | None = None
+        self._process: subprocess.Popen[bytes] | None = None  # a replacement: reaped through its Popen
         self.restarts = 0
 
     def start(self) -> None:
@@ -118,6 +119,8 @@ class WorkerChild:
 
     def wake(self) -> None:
         """Tell the child a task was committed (from the server's event loop; never blocks)."""
+        if self._stopping.is_set():
+            return
         with contextlib.suppress(BlockingIOError):  # the pipe is full: the child has wake-ups waiting already
             os.write(self._write, b"\0")
 
@@ -162,24 +165,26 @@ class WorkerChild:
         parent = os.getpid()
         command = [sys.executable, "-c", "import sys; from glimpse.cli.workerchild import main; main(sys.argv[1:])",
                    str(self._read), *([str(self.config_file)] if self.config_file is not None else [])]  # fmt: skip
-        process = subprocess.Popen(
+        self._process = subprocess.Popen(
             command, pass_fds=(self._read,), stdin=subprocess.DEVNULL, preexec_fn=lambda: die_with(parent)
         )
-        log.info("task worker process %d started", process.pid)
-        return process.pid
+        log.info("task worker process %d started", self._process.pid)
+        return self._process.pid
 
     def _watch(self) -> None:
         while True:
             with self._lock:
-                pid = self.pid
+                pid, process = self.pid, self._process
             if pid is None:
                 return
-            _, status = os.waitpid(pid, 0)
+            if process is not None:  # Popen reaps its own child (waitpid here could race its bookkeeping)
+                code = process.wait()
+                how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+            else:
+                how = _describe(os.waitpid(pid, 0)[1])
             if self._stopping.is_set():
                 return
-            log.error(
-                "task worker process %d exited (%s); starting another in %.0f s", pid, _describe(status), RESTART_DELAY
-            )
+            log.error("task worker process %d exited (%s); starting another in %.0f s", pid, how, RESTART_DELAY)
             if self._stopping.wait(RESTART_DELAY):
                 return
             with self._lock:
