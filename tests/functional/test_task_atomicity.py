@@ -4,7 +4,8 @@ processing, nor a finished task whose image is not.
 The worker is driven by the test, and its runner is the real one wrapped so that the ending transaction
 stops after the image was changed (and flushed to the database) but before it commits: the API, read
 through another connection at exactly that point, must still show the image importing and the task
-processing; once the transaction commits, both are finished together. Deterministic on both databases.
+processing; once the transaction commits, both are finished together. The project's quota counts the task's
+data exactly once throughout. Deterministic on both databases.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from glimpse.container import Services, build_services
+from glimpse.domain.quotas import Resource
 from glimpse.domain.tasks import Task, TaskType
 from glimpse.jobs.worker import Worker, default_runners
 from glimpse.services.task_queue import Outcome, Progress, Runner, Step
@@ -91,17 +93,33 @@ def _observed(client: TestClient, image_id: str) -> tuple[str, str]:
     return image["status"], task["status"]
 
 
+def _limit(client: TestClient, services: Services, image_id: str) -> None:
+    """A size limit for the image's owner, so that /v2/info/usage reports what its quota counts."""
+    owner = client.get(f"/v2/images/{image_id}").json()["owner"]
+    asyncio.run(services.images.quotas.set_limits(owner, {Resource.IMAGE_SIZE_TOTAL: 100}))
+
+
+def _size_counted(client: TestClient) -> int:
+    """MiB of image_size_total the project's quota counts now (reservations included)."""
+    used: int = client.get("/v2/info/usage").json()["usage"]["image_size_total"]["usage"]
+    return used
+
+
 def _check_pause_then_commit(
     client: TestClient, image_id: str, runner: PausingRunner, thread: threading.Thread
 ) -> None:
+    """Also: the quota counts the task's data all along, held until the end commits, then the image's size once
+    (before, the run released its hold before the ending transaction, and for that moment counted nothing)."""
     assert runner.halfway.wait(WAIT), "the task never reached its ending transaction"
     try:
         assert _observed(client, image_id) == ("importing", "processing")
+        assert _size_counted(client) >= 1  # the data read (a stream of unknown size holds 64 MiB ahead)
     finally:
         runner.go.set()
         thread.join(WAIT)
     assert not thread.is_alive()
     assert _observed(client, image_id) == ("active", "success")
+    assert _size_counted(client) == 1
 
 
 def test_a_location_import_ends_in_one_transaction(app: tuple[TestClient, Services]) -> None:
@@ -111,6 +129,7 @@ def test_a_location_import_ends_in_one_transaction(app: tuple[TestClient, Servic
     datadir.mkdir(parents=True, exist_ok=True)
     (datadir / "external.img").write_bytes(DATA)
     image_id = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()["id"]
+    _limit(client, services, image_id)
     added = client.post(f"/v2/images/{image_id}/locations", json={"url": (datadir / "external.img").as_uri()})
     assert added.status_code == 202, added.text
 
@@ -125,6 +144,7 @@ def test_a_location_import_ends_in_one_transaction(app: tuple[TestClient, Servic
 def test_an_image_import_ends_in_one_transaction(app: tuple[TestClient, Services]) -> None:
     client, services = app
     image_id = client.post("/v2/images", json={"disk_format": "raw", "container_format": "bare"}).json()["id"]
+    _limit(client, services, image_id)
     assert client.put(f"/v2/images/{image_id}/stage", content=DATA, headers=OCTET).status_code == 204
     started = client.post(f"/v2/images/{image_id}/import", json={"method": {"name": "glance-direct"}})
     assert started.status_code == 202, started.text

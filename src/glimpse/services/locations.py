@@ -45,6 +45,7 @@ from glimpse.policy import Policy
 from glimpse.services.image_data import image_hashes, plan, record
 from glimpse.services.image_import import IMPORT_TASK, change_image
 from glimpse.services.images import ImageService
+from glimpse.services.quotas import Claim
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step, TaskQueue
 from glimpse.settings import HASH_ALGORITHMS, Settings
 from glimpse.stores.base import READ_ONLY_TYPES, Store
@@ -221,15 +222,17 @@ class LocationService:
                 )
             return Outcome(
                 result={"image_id": image_id, "store": store.id, "size": digests.size},
-                finish=self._finish(task, store, url, digests),
+                finish=self._finish(task, store, url, digests, claim),
             )
+        except BaseException:
+            await asyncio.shield(claim.release())
+            raise
         finally:
             close = getattr(source, "aclose", None)  # a failed read leaves it suspended: close the connection or file
             if close is not None:
                 await close()
-            await asyncio.shield(claim.release())
 
-    def _finish(self, task: Task, store: Store, url: str, digests: Digests) -> Step:
+    def _finish(self, task: Task, store: Store, url: str, digests: Digests, claim: Claim[Resource]) -> Step:
         """The image made active with its location, in the transaction that marks the task a success."""
         image_id = task.image_id
         assert image_id is not None
@@ -246,6 +249,8 @@ class LocationService:
                 refuse_other_images_data(repo, image, url)  # another image may have taken it meanwhile
             image.activate(digests, [Location(url=url, store=store.id)], utcnow())
             repo.save(image)
+            # its size counts from this commit on, instead of the hold (which a refused finish leaves to undo)
+            claim.settle(session)
             log.info("image %s: active from location %s (%d bytes)", image_id, shown(url), digests.size)
 
         return finish

@@ -31,10 +31,14 @@ from glimpse.events import payloads
 from glimpse.services.image_data import image_hashes, plan, record
 from glimpse.services.image_import.base import ImportBase
 from glimpse.services.image_import.bookkeeping import IMPORT_TASK, IMPORTING_TO, PROGRESS, _end_import, change_image
+from glimpse.services.quotas import Claim
 from glimpse.services.remote_glance import RemoteImages
 from glimpse.services.task_queue import TASK_TTL, Outcome, Progress, Step
 from glimpse.settings import HASH_ALGORITHMS
 from glimpse.stores.base import Store, StoredObject, attempt_key
+
+Copied = tuple[dict[str, StoredObject], dict[str, BaseException], Digests]
+"""What a run wrote: the copies by store, the stores that failed, the data's digests."""
 
 log = logging.getLogger("glimpse.services.image_import")  # the package's name: what operators filter on
 
@@ -99,12 +103,17 @@ class ImportRun(ImportBase):
             async def quota(size: int) -> None:  # every target store keeps a copy
                 await claim.cover(Resource.IMAGE_SIZE_TOTAL, size * copies)
 
-            return await self._copy(task, image, method, source, targets, must, total, progress, known, quota)
+            outcome = await self._copy(task, image, method, source, targets, must, total, progress, known, quota)
+        except BaseException:
+            await asyncio.shield(claim.release())
+            raise
         finally:
             close = getattr(source, "aclose", None)
             if close is not None:
                 await close()
-            await asyncio.shield(claim.release())
+        # held until the outcome's transaction records the copies (it settles the claim); a refused outcome's
+        # undo releases it, and a run that another attempt took over leaves it to that attempt
+        return self._outcome(task, outcome, claim)
 
     async def _copy(
         self,
@@ -118,7 +127,7 @@ class ImportRun(ImportBase):
         progress: Progress,
         known: tuple[str | None, str | None],
         quota: Callable[[int], Awaitable[None]],
-    ) -> Outcome:
+    ) -> Copied:
         """Stream ``source`` into the targets; ``known`` is the (algorithm, digest) the data must match."""
         image_id = image.id
         known_algo, known_hash = known
@@ -145,7 +154,7 @@ class ImportRun(ImportBase):
             for obj in out.stored.values():
                 await delete_quietly(targets, obj)
             raise
-        return self._outcome(task, out.stored, out.failures, digests)
+        return out.stored, out.failures, digests
 
     async def _remote(self, task: Task) -> RemoteImages:
         method = task.input["method"]
@@ -195,10 +204,9 @@ class ImportRun(ImportBase):
             return self.at_rest.stream(store, copies[store.id], size=image.size)
         raise Conflict(f"Image {image.id} has no data to copy")
 
-    def _outcome(
-        self, task: Task, stored: dict[str, StoredObject], failures: dict[str, BaseException], digests: Digests
-    ) -> Outcome:
+    def _outcome(self, task: Task, copied: Copied, claim: Claim[Resource]) -> Outcome:
         """The end of a run: the image is finished in the transaction that marks the task a success."""
+        stored, failures, digests = copied
         image_id = task.image_id
         assert image_id is not None
         method = task.input["method"]["name"]
@@ -228,6 +236,7 @@ class ImportRun(ImportBase):
                 self.events.emit(session, "image.activate", payloads.image(image))
             self.events.emit(session, "image.update", payloads.image(image))
             self._task_event(session, task, "task.success", TaskStatus.SUCCESS)
+            claim.settle(session)  # the copies count from this commit on, instead of the hold
 
         async def abort() -> None:  # the image went away or changed: remove the copies nothing references
             for obj in stored.values():

@@ -21,6 +21,7 @@ from glimpse.domain.images import Status
 from glimpse.domain.quotas import Resource
 from glimpse.services.image_data import plan, start_receiving
 from glimpse.services.image_import.base import ImportBase
+from glimpse.services.quotas import Claim
 
 log = logging.getLogger("glimpse.services.image_import")  # the package's name: what operators filter on
 
@@ -29,8 +30,9 @@ def _requeue_stalled(image_id: str, session: Any) -> bool:
     return ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.QUEUED, utcnow(), size=None)
 
 
-def _record_staged_size(image_id: str, size: int, session: Any) -> None:
+def _record_staged_size(image_id: str, size: int, claim: Claim[Resource], session: Any) -> None:
     ImageRepository(session).set_status(image_id, [Status.UPLOADING], Status.UPLOADING, utcnow(), size=size)
+    claim.settle(session)  # instead of the hold, not beside it
 
 
 def _mtime(url: str) -> float:
@@ -68,8 +70,8 @@ class Staging(ImportBase):
             )
             try:
                 out = await pipeline.run(source, steps, [self.staging], image_id, size_hint=declared_size)
-                # the staged size is what image_stage_total counts from now on (and Glance shows it)
-                await self.db.run(functools.partial(_record_staged_size, image_id, out.size))
+                # the staged size is what image_stage_total counts from this commit on (and Glance shows it)
+                await self.db.run(functools.partial(_record_staged_size, image_id, out.size, claim))
             except BaseException:
                 await asyncio.shield(
                     self.db.run(
