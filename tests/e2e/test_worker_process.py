@@ -8,6 +8,7 @@ server: two of them kill it.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -50,9 +51,12 @@ def node(tmp_path: Path) -> Iterator[GlimpseServer]:
 
 
 def worker_of(server: GlimpseServer) -> psutil.Process:
+    """The server's one child, once its worker loop runs (logged "task worker <host>:<pid>:<id> started")."""
     assert server.process is not None
     children = psutil.Process(server.process.pid).children()
     assert len(children) == 1, children
+    started = re.compile(rf"task worker \S+:{children[0].pid}:\w+ started")
+    until(lambda: started.search(server.log_tail(400)) is not None, 30, f"worker {children[0].pid} running")
     return children[0]
 
 
@@ -122,6 +126,18 @@ def test_the_worker_stops_with_the_server(node: GlimpseServer) -> None:
     assert node.process.returncode == -signal.SIGTERM
     assert not worker.is_running()
     assert any(line.endswith("stopped") and f":{worker.pid}:" in line for line in node.log_tail(50).splitlines())
+
+
+def test_sigterm_to_the_process_group_stops_both_without_a_restart(node: GlimpseServer) -> None:
+    """As `systemctl stop` (KillMode=control-group) and `timeout` do: the child gets the signal too."""
+    worker = worker_of(node)
+    assert node.process is not None
+    os.killpg(node.process.pid, signal.SIGTERM)  # the test started the server in a session of its own
+    node.process.wait(30)
+    worker.wait(10)
+    log = node.log_tail(80)
+    assert "starting another" not in log, log
+    assert f"task worker process {worker.pid} stopped; not started again" in log, log
 
 
 def test_kill_9_of_the_server_takes_its_worker_along(node: GlimpseServer) -> None:

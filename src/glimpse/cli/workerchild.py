@@ -11,7 +11,9 @@ cores of the benchmark machine went from 0.78x to 0.9x of the same server with e
 - It dies with the server (``PR_SET_PDEATHSIG``): a kill -9 of the server is the whole node's crash, and the
   tasks it held are retried as those of any dead worker are. A clean shutdown stops it after the API, as the
   in-process worker was stopped, and waits for the task it runs.
-- When it exits on its own (a crash, the kernel's OOM killer) the server starts another, as a new interpreter.
+- When it dies (a crash, the kernel's OOM killer) the server starts another, as a new interpreter. When it
+  stops cleanly on its own, it was sent SIGTERM (with the server's whole process group, as systemd and
+  ``timeout`` do, or alone by an operator): it is not started again.
 - The server writes a byte to a pipe whenever it commits a task, and the child wakes at once rather than at
   its next poll (``task_heartbeat_interval``). With ``workers > 1`` the API processes are not the child's
   parent's event loop, so their tasks are found by that poll.
@@ -112,8 +114,11 @@ class WorkerChild:
         self.restarts = 0
 
     def start(self) -> None:
+        running = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
+        if running:  # a fork would copy their locks mid-use: start a new interpreter instead
+            log.info("threads at start-up (%s): the task worker starts as a new interpreter", ", ".join(running))
         with self._lock:
-            self.pid = self._fork() if threading.active_count() == 1 else self._spawn()
+            self.pid = self._spawn() if running else self._fork()
         self._watcher = threading.Thread(target=self._watch, name="worker-child", daemon=True)
         self._watcher.start()
 
@@ -150,7 +155,7 @@ class WorkerChild:
             try:
                 die_with(parent)
                 os.close(self._write)
-                signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C reaches the server, which stops it
+                _stop_quietly_until_running()
                 run_worker(self.settings, wake_fd=self._read, stop_on=(signal.SIGTERM,))
                 code = 0
             except BaseException:
@@ -177,13 +182,15 @@ class WorkerChild:
                 pid, process = self.pid, self._process
             if pid is None:
                 return
-            if process is not None:  # Popen reaps its own child (waitpid here could race its bookkeeping)
-                code = process.wait()
-                how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-            else:
-                how = _describe(os.waitpid(pid, 0)[1])
+            # a replacement's Popen reaps it (a waitpid here could race Popen's own bookkeeping)
+            code = process.wait() if process is not None else os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
             if self._stopping.is_set():
                 return
+            if code in (0, -signal.SIGTERM):  # it was told to stop: a SIGTERM to the server's process group
+                # (systemd, timeout) is on its way to the server too, and one to it alone is an operator's choice
+                log.info("task worker process %d stopped; not started again until the server restarts", pid)
+                return
+            how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
             log.error("task worker process %d exited (%s); starting another in %.0f s", pid, how, RESTART_DELAY)
             if self._stopping.wait(RESTART_DELAY):
                 return
@@ -199,10 +206,11 @@ def _signal(pid: int, signum: signal.Signals) -> None:
         os.kill(pid, signum)
 
 
-def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit code {os.waitstatus_to_exitcode(status)}"
+def _stop_quietly_until_running() -> None:
+    """A terminal's ^C reaches the server, which stops the child; a SIGTERM before the worker's loop takes it
+    over (one to the whole process group right after start-up) ends the child at once: nothing runs yet."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
 
 
 def main(argv: list[str]) -> None:
@@ -210,7 +218,7 @@ def main(argv: list[str]) -> None:
     from glimpse.cli.options import _settings
     from glimpse.logs import configure_logging
 
+    _stop_quietly_until_running()
     settings = _settings(Path(argv[1]) if len(argv) > 1 else None)
     configure_logging(settings.log_format, settings.log_level, settings.secrets())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     run_worker(settings, wake_fd=int(argv[0]), stop_on=(signal.SIGTERM,))
