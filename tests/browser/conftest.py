@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
@@ -39,3 +40,16 @@ def browser() -> Iterator[WebDriver]:
 def shot(driver: WebDriver, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     assert driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def at_page(path: str) -> Callable[[WebDriver], bool]:
+    """A wait condition: the browser shows ``path`` (its path and query start with it). Unlike
+    ``url_contains``, the sign-in page that will lead there (``/dashboard/login?next=<path>``) does not count:
+    a test that went on from there navigated away while its sign-in was still being posted (its CSRF cookie
+    replaced meanwhile: the sign-in answered 403)."""
+
+    def shown(driver: WebDriver) -> bool:
+        parts = urlsplit(driver.current_url)
+        return f"{parts.path}?{parts.query}".startswith(path)
+
+    return shown

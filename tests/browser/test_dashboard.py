@@ -16,7 +16,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import needs_chromium, shot
+from tests.browser.conftest import at_page, needs_chromium, shot
 from tests.serverproc import GLIMPSE, free_port, new_database, server_env, spawn, stop, wait_for_root
 
 pytestmark = needs_chromium
@@ -65,7 +65,7 @@ def test_sign_in_browse_and_upload(server: tuple[str, str], browser: WebDriver, 
     shot(browser, "01-sign-in")
     browser.find_element(By.ID, "token").send_keys(token)
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait.until(expected_conditions.url_contains("/dashboard/images"))
+    wait.until(at_page("/dashboard/images"))
     assert "alice · project alpha" in browser.find_element(By.CSS_SELECTOR, ".who span").text
     shot(browser, "02-images-empty")
 

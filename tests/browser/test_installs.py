@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.browser.conftest import needs_chromium, shot
+from tests.browser.conftest import at_page, needs_chromium, shot
 from tests.functional.catalog.conftest import Publisher, publisher
 from tests.serverproc import GLIMPSE, free_port, new_database, server_env, spawn, stop, wait_for_root
 
@@ -56,7 +56,7 @@ def test_install_a_remote_asset_and_watch_the_bar_reach_100(server: str, browser
     browser.find_element(By.ID, "username").send_keys("alice")
     browser.find_element(By.ID, "project").send_keys("alpha")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait.until(expected_conditions.url_contains("/dashboard/apps"))
+    wait.until(at_page("/dashboard/apps"))
     browser.get(f"{server}/dashboard/apps?source=remote")
     button = browser.find_element(By.CSS_SELECTOR, "button[aria-label='Install cirros 0.6.2']")
     shot(browser, "install-01-remote-list")

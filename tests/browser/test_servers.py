@@ -20,7 +20,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser.conftest import needs_chromium, shot
+from tests.browser.conftest import at_page, needs_chromium, shot
 from tests.heat import USER_PASSWORD, token_of
 from tests.nova import FLAVOR, image_endpoint, raw_image
 
@@ -68,7 +68,7 @@ def sign_in(browser: WebDriver, url: str, user: str, then: str) -> None:
     browser.find_element(By.ID, "password").send_keys(USER_PASSWORD)
     browser.find_element(By.ID, "project").send_keys(user.split("-")[0])
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait.until(expected_conditions.url_contains(f"/dashboard{then}"))
+    wait.until(at_page(f"/dashboard{then}"))
 
 
 def press(browser: WebDriver, url: str, name: str, button: str) -> None:

@@ -18,7 +18,7 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from tests.browser.conftest import needs_chromium, shot
+from tests.browser.conftest import at_page, needs_chromium, shot
 from tests.heat import KEYSTONE_CONFIG, TEMPLATE, USER_PASSWORD, token_of
 from tests.serverproc import free_port, new_database, server_env, spawn, stop, wait_for_root
 
@@ -97,7 +97,7 @@ def test_launch_a_stack_see_it_running_and_delete_it(keystone_server: str, brows
     browser.find_element(By.ID, "project").send_keys("alpha")
     shot(browser, "stacks-01-keystone-sign-in")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    wait.until(expected_conditions.url_contains(f"/dashboard/apps/heat_templates/{template['id']}"))
+    wait.until(at_page(f"/dashboard/apps/heat_templates/{template['id']}"))
     shot(browser, "stacks-02-template-asset")
 
     browser.find_element(By.ID, "launch").click()
