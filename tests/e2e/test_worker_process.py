@@ -136,8 +136,8 @@ def test_sigterm_to_the_process_group_stops_both_without_a_restart(node: Glimpse
     node.process.wait(30)
     worker.wait(10)
     log = node.log_tail(80)
-    assert "starting another" not in log, log
-    assert f"task worker process {worker.pid} stopped; not started again" in log, log
+    assert "starting another" not in log, log  # whichever of the two noticed first, the child is not replaced
+    assert any(line.endswith("stopped") and f":{worker.pid}:" in line for line in log.splitlines()), log
 
 
 def test_kill_9_of_the_server_takes_its_worker_along(node: GlimpseServer) -> None:

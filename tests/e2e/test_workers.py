@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -41,5 +42,10 @@ def test_two_worker_processes_share_one_service(tmp_path: Path) -> None:
             while (log := (tmp_path / "server.log").read_text()).count("Application startup complete") < 2:
                 assert time.monotonic() < deadline, log
                 time.sleep(0.1)
+            # each API process runs its own task worker on its loop, as before: no worker child (cli/workerchild.py)
+            while len(re.findall(r"task worker \S+ started", log := (tmp_path / "server.log").read_text())) < 2:
+                assert time.monotonic() < deadline, log
+                time.sleep(0.1)
+            assert "task worker process" not in log, log
         finally:
             serverproc.stop(process)

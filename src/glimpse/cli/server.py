@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +42,14 @@ def serve(host: str | None, port: int | None, config_file: Path | None) -> None:
     data_dir_lock = DataDirLock(settings.data_dir)
     claim_data_dir(data_dir_lock, lambda: _recover(settings))
     child = None
-    if settings.worker_in_process and settings.worker_process:  # the task worker in a process of its own
+    # the task worker in a process of its own; with several API processes each keeps its own on its loop, as
+    # before (one child would run one task at a time for all of them, and they could not wake it)
+    if settings.worker_in_process and settings.worker_process and settings.workers <= 1:
         from glimpse.cli.workerchild import WorkerChild
 
         child = WorkerChild(settings, config_file)
         child.start()
         settings = settings.model_copy(update={"worker_in_process": False})
-        os.environ["GLIMPSE_WORKER_IN_PROCESS"] = "false"  # the API processes of workers > 1 read it
     try:
         # several API processes: each builds its own app from the same file and environment
         app: Any = (

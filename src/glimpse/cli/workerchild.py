@@ -15,8 +15,9 @@ cores of the benchmark machine went from 0.78x to 0.9x of the same server with e
   stops cleanly on its own, it was sent SIGTERM (with the server's whole process group, as systemd and
   ``timeout`` do, or alone by an operator): it is not started again.
 - The server writes a byte to a pipe whenever it commits a task, and the child wakes at once rather than at
-  its next poll (``task_heartbeat_interval``). With ``workers > 1`` the API processes are not the child's
-  parent's event loop, so their tasks are found by that poll.
+  its next poll (``task_heartbeat_interval``).
+- With ``[DEFAULT] workers > 1`` there is no child: each API process runs its worker on its own loop, as
+  before (one child would run one task at a time for all of them, and they could not wake it).
 """
 
 from __future__ import annotations
