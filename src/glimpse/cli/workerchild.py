@@ -31,6 +31,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 RESTART_DELAY = 1.0  # seconds between a child's unexpected exit and its replacement (no busy crash loop)
+# seconds the threads of start-up (AnyIO's workers of the recovery's finished event loop exit on their own) may
+# take to end before the child is started as a new interpreter instead of forked
+THREADS_GONE_WITHIN = 2.0
 
 
 def run_worker(
@@ -115,7 +119,11 @@ class WorkerChild:
         self.restarts = 0
 
     def start(self) -> None:
-        running = [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
+        running = _other_threads()
+        deadline = time.monotonic() + THREADS_GONE_WITHIN
+        while running and time.monotonic() < deadline:  # the start-up recovery's thread pool, winding down
+            time.sleep(0.01)
+            running = _other_threads()
         if running:  # a fork would copy their locks mid-use: start a new interpreter instead
             log.info("threads at start-up (%s): the task worker starts as a new interpreter", ", ".join(running))
         with self._lock:
@@ -200,6 +208,10 @@ class WorkerChild:
                     return
                 self.pid = self._spawn()
                 self.restarts += 1
+
+
+def _other_threads() -> list[str]:
+    return [thread.name for thread in threading.enumerate() if thread is not threading.current_thread()]
 
 
 def _signal(pid: int, signum: signal.Signals) -> None:
