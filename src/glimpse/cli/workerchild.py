@@ -2,8 +2,8 @@
 
 Background work (imports, the outbox's drains, webhook deliveries, the sweeps) then runs beside the API
 rather than inside it, on its own interpreter lock: with notifications and webhooks on, creates/s on the 2
-cores of the benchmark machine went from 0.78x to 0.9x of the same server with events off
-(``bench/events_bench.py``), as with a separate `glimpse worker`.
+vCPUs of the benchmark machine went from about 0.82x to about 0.87x of the same server with events off in
+steady state (``bench/events_bench.py --creates 3000 --rounds 3``), as with a separate `glimpse worker`.
 
 - The child is forked once the server has started up (settings, logging, imports, migrations and the
   start-up recovery done, no thread running yet), so it costs no second start-up; were a thread running,
