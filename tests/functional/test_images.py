@@ -92,10 +92,35 @@ def test_create_with_existing_id_is_409(client: TestClient) -> None:
     assert response.text == plain_error("409 Conflict", f"Image ID {image_id} already exists!")
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"name": "cirros", "disk_format": "qcow2", "container_format": "bare"},
+        {"id": "c0ffee00-0000-4000-8000-000000000001", "visibility": "public", "protected": True, "min_disk": 3,
+         "min_ram": 512, "tags": ["b", "a", "b"], "os_hidden": True, "hw_disk_bus": "scsi", "owner": "beta"},
+        {"name": None, "visibility": "community", "container_format": "ovf", "disk_format": "vmdk"},
+    ],
+)  # fmt: skip
+def test_a_created_image_as_stored_matches_the_image_schema(
+    client: TestClient, services: Any, body: dict[str, Any]
+) -> None:
+    """A create checks its body against the schema, not the image it builds: what it adds (defaults, owner,
+    times, status) must match the schema too, as every later update re-checks the whole image."""
+    from glimpse.context import RequestContext
+    from glimpse.services.images.base import image_document
+
+    response = client.post("/v2/images", json=body)
+    assert response.status_code == 201, response.text
+    admin = RequestContext(user_id="admin", project_id="admin", roles=frozenset({"admin", "member", "reader"}))
+    image = client.portal.call(services.images.get, admin, response.json()["id"])  # type: ignore[union-attr]
+    services.schemas.validate_image(image_document(image))
+    assert client.patch(f"/v2/images/{image.id}", json=[], headers=PATCH21).status_code == 200
+
+
 @pytest.mark.parametrize("round_", range(5))
 def test_concurrent_creates_with_one_id_give_one_201_and_409s(client: TestClient, round_: int) -> None:
-    """Every request checks that the id is free before inserting; the losers of the race meet the primary key
-    and answer Glance's 409 (was a 500)."""
+    """The losers of the race meet the primary key and answer Glance's 409 (was a 500)."""
     image_id = str(uuid.uuid4())
     responses = race(10, lambda: client.post("/v2/images", json={"id": image_id, "name": "racer"}))
     statuses = sorted(r.status_code for r in responses)

@@ -111,13 +111,21 @@ class ImageBase:
         if len(image.tags) > self.settings.image_tag_quota:
             raise TooLarge(f"Maximum number of tags exceeded: the limit is {self.settings.image_tag_quota}")
 
-    def _validate(self, image: Image) -> None:
-        document: dict[str, Any] = {name: getattr(image, name) for name in _COLUMN_ATTRIBUTES}
-        document["visibility"] = image.visibility.value
-        document["tags"] = sorted(image.tags)
-        document.update(image.properties)
-        self.schemas.validate_image(document)
+    def _validate(self, image: Image, *, document: bool = True) -> None:
+        """The image as it would be stored: the schema (unless ``document`` is false: a create whose body was
+        checked already, the rest being the server's own defaults), extra properties, encryption, limits."""
+        if document:
+            self.schemas.validate_image(image_document(image))
         for name, value in image.properties.items():
             model.check_extra_property(name, value)
         encryption.parse(image.properties, container_formats=self.settings.container_formats)
         self._check_limits(image)
+
+
+def image_document(image: Image) -> dict[str, Any]:
+    """What the image schema is checked against: its columns, visibility, tags (sorted) and properties."""
+    document: dict[str, Any] = {name: getattr(image, name) for name in _COLUMN_ATTRIBUTES}
+    document["visibility"] = image.visibility.value
+    document["tags"] = sorted(image.tags)
+    document.update(image.properties)
+    return document

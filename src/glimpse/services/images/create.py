@@ -12,7 +12,7 @@ from glimpse.domain import images as model
 from glimpse.domain.clock import utcnow
 from glimpse.domain.images import Image, Visibility
 from glimpse.domain.quotas import Resource
-from glimpse.errors import Conflict, ReservedAttribute
+from glimpse.errors import ReservedAttribute
 from glimpse.events import payloads
 from glimpse.policy import Target
 from glimpse.services.images.base import _COLUMN_ATTRIBUTES, ImageBase
@@ -45,7 +45,7 @@ class Creating(ImageBase):
                 self._protect(ctx, name, "create")
                 image.properties[name] = value
         self._check_visibility_change(ctx, image, image.visibility.value)
-        self._validate(image)
+        self._validate(image, document=False)  # the body was checked above; the rest are our defaults
 
         exists = f"Image ID {image.id} already exists!"  # Glance's words, also when a racing create wins
 
@@ -53,9 +53,7 @@ class Creating(ImageBase):
 
         def insert(session: Any) -> None:
             repo = ImageRepository(session)
-            if repo.exists_any(image.id):
-                raise Conflict(exists)
-            repo.add(image)
+            repo.add(image)  # an id taken (deleted images keep theirs) breaks the primary key: Duplicate, 409
             claim.settle(session)  # the image counts from this commit on, instead of the reservation
             self.events.emit(session, "image.create", payloads.image(image))
 
