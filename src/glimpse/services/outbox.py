@@ -5,12 +5,12 @@ task-queue runner delivers it to the sinks after that transaction committed.
 the change does (a rolled-back change leaves no message, a committed one always has its message). The same
 transaction enqueues an ``outbox_drain`` task unless one is already waiting, so the worker delivers soon
 after commit. ``OutboxDrain`` (the runner) reads the undelivered messages in order, hands each to every sink,
-and marks them delivered in the transaction that ends its task; when a sink fails, the messages before it
-are marked and the rest stay undelivered until the worker's ``redrive`` sweep starts the next drain
-(delivery is at least once, in order). ``LoggingSink`` logs each message;
+and removes them, delivered, in the transaction that ends its task (the table holds only what waits); when a
+sink fails, the messages before it are removed and the rest stay undelivered until the worker's ``redrive``
+sweep starts the next drain (delivery is at least once, in order). ``LoggingSink`` logs each message;
 the notifications work adds its own sinks. A ``Fanout`` (webhooks) reads what it needs with the messages,
-does its sending once the sinks took them, and records what came of it in the transaction that marks them
-delivered, for the messages that transaction marked: each message's fan-out is recorded exactly once (a
+does its sending once the sinks took them, and records what came of it in the transaction that removes them,
+for the messages that transaction removed: each message's fan-out is recorded exactly once (a
 drain that dies before that transaction leaves its messages to the next drain, which sends them again).
 """
 
@@ -45,8 +45,8 @@ class Sink(Protocol):
 
 
 Record = Callable[[Any, Collection[str]], None]
-"""What a fan-out records in the transaction that marks its messages delivered: ``(session, ids of the
-messages that transaction marked)`` (a message another drain marked first is that drain's to record)."""
+"""What a fan-out records in the transaction that removes its messages, delivered: ``(session, ids of the
+messages that transaction removed)`` (a message another drain removed first is that drain's to record)."""
 
 
 class Fanout(Protocol):
@@ -162,7 +162,7 @@ class Outbox:
         delivered = messages[:count]
         if error is not None:  # the rest waits for the worker's next redrive (outbox_retry_interval)
             log.warning("outbox: %d of %d messages delivered: %s; retrying later", count, len(messages), error)
-        # the fan-outs send before the ending transaction, which records what they got with the marks: one
+        # the fan-outs send before the ending transaction, which records what they got as it removes the messages: one
         # transaction less per drain than sending after it (a drain that dies first leaves the messages
         # undelivered, and the next drain sends them again, as the same deliveries)
         records = []
@@ -175,9 +175,9 @@ class Outbox:
         more = len(messages) == BATCH and error is None
 
         def finish(session: Any) -> None:
-            marked = OutboxRepository(session).mark_delivered(ids, utcnow())
+            removed = OutboxRepository(session).remove_delivered(ids)
             for record in records:
-                record(session, marked)
+                record(session, removed)
             if more:  # the rest goes to the next drain
                 self.queue.enqueue(session, _drain_task())
 

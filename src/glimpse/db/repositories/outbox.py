@@ -1,13 +1,12 @@
-"""Outbox persistence: append in the caller's transaction, read undelivered messages in order, mark them."""
+"""Outbox persistence: append in the caller's transaction, read undelivered messages in order, remove the delivered."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection
-from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from glimpse.db.models import OutboxRow, TaskRow
@@ -67,12 +66,14 @@ class OutboxRepository:
         """The oldest undelivered messages, in the order they were recorded."""
         return [_to_domain(row) for row in self.session.execute(_UNDELIVERED, {"most": limit})]
 
-    def mark_delivered(self, ids: Collection[str], now: datetime) -> set[str]:
-        """Mark the undelivered of ``ids`` delivered; the ids this marked (not those another drain marked)."""
+    def remove_delivered(self, ids: Collection[str]) -> set[str]:
+        """Remove the messages ``ids``, delivered; the ids this removed (not those another drain removed). A
+        delivered message has no further use (webhooks keep their own delivery log), and a table that keeps
+        only what waits stays small for the INSERT every change makes."""
         if not ids:
             return set()
-        stmt = update(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.delivered_at.is_(None))
-        return set(self.session.scalars(stmt.values(delivered_at=now).returning(_OUTBOX.c.id)))
+        stmt = delete(_OUTBOX).where(_OUTBOX.c.id.in_(list(ids)), _OUTBOX.c.delivered_at.is_(None))
+        return set(self.session.scalars(stmt.returning(_OUTBOX.c.id)))
 
     def get(self, message_id: str) -> OutboxMessage | None:
         row = self.session.get(OutboxRow, message_id)

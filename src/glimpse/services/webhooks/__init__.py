@@ -8,7 +8,7 @@ of one delivery per webhook that wants the event (its event filters): a CloudEve
 the webhook's audience (as notifications are), with an id derived from the event's and the webhook's, so the
 same event sent again carries the same ``webhook-id``. Each POST goes through web-download's SSRF guard
 (``services/fetch.post``: the target is checked and resolved at every attempt, and the connection pinned to
-the checked address). The drain's ending transaction, the one that marks the events delivered, records each
+the checked address). The drain's ending transaction, the one that removes the delivered events, records each
 delivery as its first attempt left it; a drain that dies before it leaves the events undelivered, and the
 next drain sends them again (at least once). A 2xx is ``succeeded`` (the row then keeps no body); anything
 else waits ``backoff * 2^(n-1)`` seconds (at most ``backoff_max``) for attempt n+1, and is ``failed`` after

@@ -75,8 +75,8 @@ class FanOut(Attempts):
             return None
         pairs = await self._attempt(taken)
 
-        def record(session: Any, marked: Collection[str]) -> None:
-            self._record_first(session, [pair for pair in pairs if pair[0][0].event_id in marked])
+        def record(session: Any, removed: Collection[str]) -> None:
+            self._record_first(session, [pair for pair in pairs if pair[0][0].event_id in removed])
 
         return record
 
