@@ -16,7 +16,8 @@ from glimpse.db.migrate import upgrade
 from glimpse.db.repositories.image_list import list_statement
 from glimpse.db.repositories.images import _IMAGE_SELECT
 from glimpse.domain.queries import parse_image_query
-from tests.serverproc import backend, new_database
+from tests.migrations.upgrades import database_at
+from tests.serverproc import backend
 from tests.unit.db.repositories.plans import explain
 
 BEFORE = "0016_expand_artifact_list_index"
@@ -47,25 +48,20 @@ def _analyzed(connection: sa.Connection) -> set[str]:
 
 
 def test_upgrade_of_an_analyzed_catalogue_analyzes_the_new_indexes(tmp_path: Path) -> None:
-    with new_database(tmp_path, "glimpse_list_stats") as url:
-        upgrade(url, BEFORE)
-        engine = make_engine(url)
-        try:
-            with engine.begin() as connection:
-                _catalogue(connection)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.execute(sa.text("ANALYZE"))
-            upgrade(url)
-            query = parse_image_query(parse_qsl(""), default_limit=25, max_limit=1000)
-            with engine.begin() as connection:
-                assert _analyzed(connection) >= NEW_INDEXES
-                plan = explain(connection, list_statement(_IMAGE_SELECT, ADMIN, query, None), forbidden=())
-        finally:
-            engine.dispose()
-        # newest first still walks the created_at index, with no sort
-        assert "ix_images_list_created" in plan, plan
-        assert "TEMP B-TREE" not in plan, plan
-        assert "Sort" not in plan, plan
+    with database_at(tmp_path, "glimpse_list_stats", BEFORE) as (url, engine):
+        with engine.begin() as connection:
+            _catalogue(connection)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(sa.text("ANALYZE"))
+        upgrade(url)
+        query = parse_image_query(parse_qsl(""), default_limit=25, max_limit=1000)
+        with engine.begin() as connection:
+            assert _analyzed(connection) >= NEW_INDEXES
+            plan = explain(connection, list_statement(_IMAGE_SELECT, ADMIN, query, None), forbidden=())
+    # newest first still walks the created_at index, with no sort
+    assert "ix_images_list_created" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+    assert "Sort" not in plan, plan
 
 
 @pytest.mark.skipif(backend() != "sqlite", reason="PostgreSQL's autovacuum analyzes every table; SQLite only when told")

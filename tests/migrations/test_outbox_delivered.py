@@ -6,9 +6,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from glimpse.db.engine import make_engine
 from glimpse.db.migrate import upgrade
-from tests.serverproc import new_database
+from tests.migrations.upgrades import database_at
 
 BEFORE = "0017_expand_image_list_name_asc"
 DAY = "2026-01-01"
@@ -18,18 +17,13 @@ MESSAGE = """INSERT INTO outbox (id, topic, payload, created_at, delivered_at)
 
 
 def test_upgrade_removes_the_delivered_messages_and_keeps_the_waiting_ones(tmp_path: Path) -> None:
-    with new_database(tmp_path, "glimpse_outbox_delivered") as url:
-        upgrade(url, BEFORE)
-        engine = make_engine(url)
-        try:
-            with engine.begin() as connection:
-                connection.execute(
-                    sa.text(MESSAGE),
-                    [{"id": f"m{i}", "at": f"{DAY} 00:00:0{i}", "done": DONE if i % 2 else None} for i in range(6)],
-                )
-            upgrade(url)
-            with engine.begin() as connection:
-                left = connection.execute(sa.text("SELECT id, delivered_at FROM outbox ORDER BY id")).all()
-        finally:
-            engine.dispose()
+    with database_at(tmp_path, "glimpse_outbox_delivered", BEFORE) as (url, engine):
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(MESSAGE),
+                [{"id": f"m{i}", "at": f"{DAY} 00:00:0{i}", "done": DONE if i % 2 else None} for i in range(6)],
+            )
+        upgrade(url)
+        with engine.begin() as connection:
+            left = connection.execute(sa.text("SELECT id, delivered_at FROM outbox ORDER BY id")).all()
     assert [tuple(row) for row in left] == [("m0", None), ("m2", None), ("m4", None)]
