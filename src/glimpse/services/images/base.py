@@ -111,11 +111,13 @@ class ImageBase:
         if len(image.tags) > self.settings.image_tag_quota:
             raise TooLarge(f"Maximum number of tags exceeded: the limit is {self.settings.image_tag_quota}")
 
-    def _validate(self, image: Image, *, document: bool = True) -> None:
-        """The image as it would be stored: the schema (unless ``document`` is false: a create whose body was
-        checked already, the rest being the server's own defaults), extra properties, encryption, limits."""
-        if document:
-            self.schemas.validate_image(image_document(image))
+    def _validate(self, image: Image) -> None:
+        """The image as it would be stored: the schema, then what the schema does not say."""
+        self.schemas.validate_image(image_document(image))
+        self._check_properties(image)
+
+    def _check_properties(self, image: Image) -> None:
+        """Extra properties, encryption properties, limits."""
         for name, value in image.properties.items():
             model.check_extra_property(name, value)
         encryption.parse(image.properties, container_formats=self.settings.container_formats)

@@ -45,7 +45,7 @@ class Creating(ImageBase):
                 self._protect(ctx, name, "create")
                 image.properties[name] = value
         self._check_visibility_change(ctx, image, image.visibility.value)
-        self._validate(image, document=False)  # the body was checked above; the rest are our defaults
+        self._check_properties(image)  # the schema checked the body above; the rest are the server's defaults
 
         exists = f"Image ID {image.id} already exists!"  # Glance's words, also when a racing create wins
 
