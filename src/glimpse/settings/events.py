@@ -46,6 +46,9 @@ class EventGroup(BaseModel):
     webhook_max_per_project: Annotated[int, Ini("webhooks", "max_per_project")] = Field(default=10, ge=0)
     # seconds one delivery attempt may take (connection, request and answer)
     webhook_timeout: Annotated[float, Ini("webhooks", "timeout")] = Field(default=5.0, gt=0)
+    # deliveries on the wire at once to one receiver (HTTP/1.1 pipelining, after its first answer kept the
+    # connection open); 1: one at a time
+    webhook_pipeline: Annotated[int, Ini("webhooks", "pipeline")] = Field(default=16, ge=1, le=256)
     # attempts of one delivery before it is given up
     webhook_max_attempts: Annotated[int, Ini("webhooks", "max_attempts")] = Field(default=8, ge=1)
     # seconds before the second attempt, doubled before each further one, at most backoff_max

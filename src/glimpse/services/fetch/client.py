@@ -292,12 +292,13 @@ async def open_location(url: str, policy: FetchPolicy, *, resolver: Resolver | N
 
 async def post_each(
     url: str, requests: Sequence[tuple[bytes, Mapping[str, str]]], policy: FetchPolicy, *,
-    resolver: Resolver | None = None,
+    resolver: Resolver | None = None, depth: int = 1,
 ) -> list[tuple[int | None, str | None]]:  # fmt: skip
     """POST each ``(body, headers)`` to ``url`` in order, after every check a fetch makes (webhooks): the URL
     is checked and its host resolved and checked once for the batch, and every request goes to the checked
-    address over one kept-alive connection (:class:`~glimpse.services.fetch.poster.Poster`). Each request's
-    ``(status, None)``, or ``(None, why)`` when it got no answer (``policy.deadline`` bounds each one).
+    address over kept-alive connections, up to ``depth`` on the wire at once
+    (:class:`~glimpse.services.fetch.poster.Poster`). Each request's ``(status, None)``, or ``(None, why)``
+    when it got no answer (``policy.deadline`` bounds the connection and each wait for an answer).
     Redirects are not followed: a 3xx is the answer. After a request without an answer the rest are not
     sent (the receiver is away): they get the same reason."""
     try:
@@ -307,20 +308,5 @@ async def post_each(
         return [(None, f"Resolving the host of {redact(url)} took longer than the deadline")] * len(requests)
     except (BadRequest, RemoteFetchError) as exc:
         return [(None, exc.message)] * len(requests)
-    poster = Poster(hop, _ssl_context(policy.ca_file) if hop.target.url.scheme == "https" else None)
-    results: list[tuple[int | None, str | None]] = []
-    try:
-        for body, headers in requests:
-            try:
-                async with asyncio.timeout(policy.deadline):
-                    results.append((await poster.post(body, headers), None))
-            except TimeoutError:
-                results.append((None, f"Posting to {hop.target.where} took longer than the deadline"))
-            except RemoteFetchError as exc:
-                results.append((None, exc.message))
-            if results[-1][0] is None:
-                results.extend([(None, f"not sent: {results[-1][1]}")] * (len(requests) - len(results)))
-                break
-    finally:
-        await poster.close()
-    return results
+    tls = _ssl_context(policy.ca_file) if hop.target.url.scheme == "https" else None
+    return await Poster(hop, tls, deadline=policy.deadline, depth=depth).post_all(requests)

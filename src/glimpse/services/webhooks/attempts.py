@@ -56,7 +56,9 @@ class Attempts(WebhookBase):
                 "webhook-signature": sign(secret, delivery.id, timestamp, body),
             }
             requests.append((body, headers))
-        answers = await fetch.post_each(webhook.url, requests, self.web, resolver=self.resolver)
+        answers = await fetch.post_each(
+            webhook.url, requests, self.web, resolver=self.resolver, depth=self.settings.webhook_pipeline
+        )
         attempts = []
         for delivery, (status, error) in zip(deliveries, answers, strict=True):
             if error is None and status is not None and not 200 <= status < 300:
