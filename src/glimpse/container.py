@@ -107,6 +107,7 @@ def build_services(
     db = db or Database(
         settings.database_url.get_secret_value(),
         busy_timeout=settings.database_busy_timeout,
+        checkpoint_interval=settings.database_checkpoint_interval,
         replica_url=settings.database_slave_url.get_secret_value() or None,
         replica_max_lag=settings.database_replica_max_lag,
         on_replica_read=metrics.db_read,

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from glimpse.context import current_caller
+from glimpse.db.checkpoints import BACKSTOP_PAGES, LOG_SIZE_LIMIT, Checkpointer
 from glimpse.db.replica import Replica, ReplicaUnusable
 from glimpse.db.writers import WriterLocks
 from glimpse.errors import DatabaseUnavailable, Duplicate
@@ -38,13 +39,16 @@ PG_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation
 SQLITE_UNIQUE_ERRORS = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 
 
-def _sqlite_pragmas(busy_timeout: float) -> Callable[[Any, Any], None]:
+def _sqlite_pragmas(busy_timeout: float, checkpoints: bool) -> Callable[[Any, Any], None]:
     def apply(dbapi_connection: Any, _record: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        if checkpoints:  # a Checkpointer's thread checkpoints; the commits' own only as a backstop
+            cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
+            cursor.execute(f"PRAGMA journal_size_limit={LOG_SIZE_LIMIT}")
         cursor.close()
 
     return apply
@@ -57,12 +61,15 @@ def make_engine(
     connect_timeout: int = PG_CONNECT_TIMEOUT,
     read_only: bool = False,
     idle_in_transaction: float | None = None,
+    checkpoints: bool = False,
 ) -> Engine:
     """``busy_timeout`` (seconds): how long SQLite waits for another connection's lock before failing;
     ``connect_timeout`` (seconds): how long a PostgreSQL connection may take unless the URL says;
     ``read_only``: every PostgreSQL transaction is read-only (a replica's engine: a write is refused);
     ``idle_in_transaction`` (seconds): PostgreSQL ends the session of a transaction that waits this long for
-    its next statement (its process is stopped or hung), so the row locks it took are not held forever."""
+    its next statement (its process is stopped or hung), so the row locks it took are not held forever;
+    ``checkpoints`` (SQLite): a :class:`~glimpse.db.checkpoints.Checkpointer` checkpoints the log, the
+    connections' own automatic checkpoint is only a backstop."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -70,7 +77,7 @@ def make_engine(
         engine = create_engine(
             url, connect_args={"check_same_thread": False}, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW
         )
-        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout))
+        event.listen(engine, "connect", _sqlite_pragmas(busy_timeout, checkpoints))
         return engine
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("", "psycopg2"):
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
@@ -158,15 +165,25 @@ class Database:
         replica_max_lag: float = 0.0,
         on_replica_read: Callable[[str | None], None] | None = None,
         idle_in_transaction: float | None = None,
+        checkpoint_interval: float = 0.0,
     ) -> None:
         """``replica_url``: a PostgreSQL streaming replica of this (PostgreSQL) database for ``read``;
         ``replica_max_lag`` (seconds, 0: no bound): how old a change it has not replayed may be before every
         read goes to the primary (db/replica.py); ``on_replica_read(reason)``: told of each read the replica
         served (None) or left to the primary (unavailable, refused, behind); ``idle_in_transaction`` (seconds,
         PostgreSQL): how long a transaction of this process may wait between its statements before the server
-        ends it (see make_engine): a process stopped inside one then blocks no other node for longer."""
+        ends it (see make_engine): a process stopped inside one then blocks no other node for longer;
+        ``checkpoint_interval`` (seconds, SQLite; 0: none): the log is checkpointed in a thread of this process
+        at most this often while it commits (db/checkpoints.py) rather than by the commit that fills it."""
         self.url = url
-        self.engine = make_engine(url, busy_timeout=busy_timeout, idle_in_transaction=idle_in_transaction)
+        path = make_url(url).database if make_url(url).get_backend_name() == "sqlite" else None
+        self.checkpointer = (
+            Checkpointer(path, checkpoint_interval) if checkpoint_interval > 0 and path and path != ":memory:" else None
+        )
+        self.engine = make_engine(
+            url, busy_timeout=busy_timeout, idle_in_transaction=idle_in_transaction,
+            checkpoints=self.checkpointer is not None,
+        )  # fmt: skip
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # which images live processes are writing, told across nodes (PostgreSQL only: db/writers.py)
         self.writers = WriterLocks(self.engine if self.engine.dialect.name == "postgresql" else None)
@@ -197,7 +214,10 @@ class Database:
             with self._sessions.begin() as session:
                 hooks: list[Callable[[], object]] = []
                 session.info[_AFTER_COMMIT] = hooks
-                return work(session), hooks
+                result = work(session)
+            if self.checkpointer is not None:
+                self.checkpointer.committed()
+            return result, hooks
         except sa_exc.IntegrityError as exc:
             if not is_unique_violation(exc):
                 raise
@@ -286,6 +306,8 @@ class Database:
         await anyio.to_thread.run_sync(replica.check)
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.close()
         self.writers.close()
         self.engine.dispose()
         if self.replica is not None:

@@ -19,6 +19,11 @@ class DatabaseGroup(BaseModel):
     database_busy_timeout: Annotated[float, Ini("database", "busy_timeout"), Env("GLIMPSE_DATABASE_BUSY_TIMEOUT")] = (
         Field(default=30.0, ge=0)
     )
+    # SQLite: seconds between checkpoints of the write-ahead log, made in a thread of each process that writes
+    # (db/checkpoints.py); 0: by the commit that fills the log, as SQLite does on its own
+    database_checkpoint_interval: Annotated[float, Ini("database", "checkpoint_interval")] = Field(
+        default=0.25, ge=0, le=60
+    )
     # a PostgreSQL streaming replica for the image lists and shows (oslo.db's option); empty: none. Reads fall
     # back to the primary when it cannot serve them (docs/operations.md, "Read replica")
     database_slave_url: Annotated[SecretUrl, Ini("database", "slave_connection"), Env("GLIMPSE_DATABASE_SLAVE_URL")] = (

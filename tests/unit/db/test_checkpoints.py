@@ -1,0 +1,125 @@
+"""SQLite's WAL checkpoints in a thread (db/checkpoints.py): commits no longer checkpoint the log themselves,
+the thread copies what they wrote into the database file, a forked child runs its own, dispose stops it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from glimpse.db import Database, checkpoints
+from glimpse.db.checkpoints import Checkpointer
+
+ROW = "x" * 3000  # about a page a row: 1,300 rows fill more than SQLite's default 1,000-page log
+
+
+def fill(db: Database, rows: int, start: int = 0) -> None:
+    db.run_sync(lambda s: s.execute(text("CREATE TABLE IF NOT EXISTS t (n INTEGER PRIMARY KEY, v TEXT)")))
+    for n in range(start, start + rows):
+        db.run_sync(lambda s, n=n: s.execute(text("INSERT INTO t VALUES (:n, :v)"), {"n": n, "v": ROW}))
+
+
+def rows_in_the_database_file(path: Path) -> int:
+    """The rows the database file itself holds, its log ignored (``immutable``: no -wal, no -shm)."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone()[0]
+        return int(conn.execute("SELECT count(*) FROM t").fetchone()[0]) if tables else 0
+
+
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.02)
+
+
+def settled(path: Path, rows: int) -> tuple[Database, Checkpointer]:
+    """A database at ``path`` checkpointed every 0.05 s, ``rows`` rows committed, no commit waiting for the
+    thread (each one was in a checkpoint that ended or is under way)."""
+    db = Database(f"sqlite:///{path}", checkpoint_interval=0.05)
+    fill(db, rows)
+    checkpointer = db.checkpointer
+    assert checkpointer is not None
+    wait_for(lambda: checkpointer.idle)
+    return db, checkpointer
+
+
+def test_commits_leave_the_checkpoints_to_the_thread(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}", checkpoint_interval=60.0)  # one checkpoint, then a minute's wait
+    assert db.checkpointer is not None
+    fill(db, 1300)
+    wal = path.with_name("x.db-wal").stat().st_size
+    assert wal > 1300 * 3000  # every commit appended to the log: none of them checkpointed at 1,000 pages
+    assert db.checkpointer.checkpoints <= 1  # the first commit's, at most
+    assert rows_in_the_database_file(path) < 1300
+    db.dispose()
+
+
+def test_the_thread_copies_what_was_committed_into_the_database_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    db, checkpointer = settled(path, 500)
+    thread = checkpointer._thread
+    db.dispose()  # after the checkpoint under way, if any
+    assert thread is not None
+    assert not thread.is_alive()
+    assert checkpointer.checkpoints >= 1
+    assert rows_in_the_database_file(path) == 500
+
+
+def test_a_steady_stream_of_commits_still_gets_the_log_started_over(tmp_path: Path, monkeypatch: Any) -> None:
+    """Passive checkpoints alone never let SQLite start the log over while commits keep coming (each one
+    adds pages while the checkpoint syncs): the restart once the log is long keeps it short."""
+    monkeypatch.setattr(checkpoints, "RESTART_PAGES", 200)
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}", checkpoint_interval=0.02)
+    db.run_sync(lambda s: s.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")))
+    for n in range(1500):  # a client's pace: a millisecond between commits
+        db.run_sync(lambda s, n=n: s.execute(text("INSERT INTO t VALUES (:n, :v)"), {"n": n, "v": ROW}))
+        time.sleep(0.001)
+    assert path.with_name("x.db-wal").stat().st_size < 800 * 4096  # 1,500 pages were written to it
+    db.dispose()
+
+
+def test_without_an_interval_sqlite_checkpoints_as_it_always_did(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}")
+    assert db.checkpointer is None
+    fill(db, 1300)
+    assert path.with_name("x.db-wal").stat().st_size < 1100 * 4096  # the commits' own checkpoints kept it short
+    db.dispose()
+
+
+def _child(db: Database, path: Path, done: Any) -> None:
+    """In a forked child: the parent's Database (its pool given up), whose checkpointer's thread did not
+    come along."""
+    checkpointer = db.checkpointer
+    assert checkpointer is not None
+    inherited = checkpointer._thread
+    fill(db, 200, start=10)
+    wait_for(lambda: checkpointer.idle)
+    own = checkpointer._thread
+    db.dispose()
+    done.value = int(own is not inherited and own is not None and rows_in_the_database_file(path) == 210)
+
+
+def test_a_forked_child_runs_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "x.db"
+    db, checkpointer = settled(path, 10)
+    parent_thread = checkpointer._thread
+    db.engine.dispose(close=False)  # what a fork does with the pool: the child opens its own connections
+    context = multiprocessing.get_context("fork")
+    done = context.Value("i", 0)
+    child = context.Process(target=_child, args=(db, path, done))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert done.value == 1
+    assert checkpointer._thread is parent_thread
+    assert parent_thread is not None
+    assert parent_thread.is_alive()
+    db.dispose()
