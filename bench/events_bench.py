@@ -3,6 +3,7 @@
     .venv/bin/python bench/events_bench.py                 # 3 rounds of 1,000 creates each way
     .venv/bin/python bench/events_bench.py --creates 300 --rounds 2   # quicker
     .venv/bin/python bench/events_bench.py --no-webhooks   # notifications only
+    .venv/bin/python bench/events_bench.py --latencies     # p50/p90/p99 of the creates each way, the share over 4 ms
     .venv/bin/python bench/events_bench.py --profile /tmp/prof --py-spy /tmp/pyspy/bin/py-spy  # where the CPU goes
 
 Starts two `glimpse serve` processes (SQLite, noauth, fresh data dirs): one with neither notifications nor
@@ -256,9 +257,11 @@ class Consumers:
         self.runner.join(10)
 
 
-def creates(endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[], object]) -> float:
+def creates(
+    endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[], object], latencies: list[float] | None = None
+) -> float:
     """``count`` sequential creates on one keep-alive connection (after one warm-up create and ``warm()``);
-    creates per second."""
+    creates per second. Each one's seconds go to ``latencies`` if given."""
     with httpc.Conn(endpoint) as conn:
         host = conn.host_header
         bodies = [
@@ -268,7 +271,10 @@ def creates(endpoint: httpc.Endpoint, count: int, label: str, warm: Callable[[],
         warm()
         start = time.perf_counter()
         for body in bodies:
+            sent = time.perf_counter()
             response = conn.send_raw(body)
+            if latencies is not None:
+                latencies.append(time.perf_counter() - sent)
             if response.status != 201:
                 raise RuntimeError(f"create answered {response.status}: {response.body[:300]!r}")
         return count / (time.perf_counter() - start)
@@ -339,6 +345,10 @@ def main(argv: list[str]) -> int:
         help="the \"on\" server records every event in its outbox but runs no task worker (nothing is sent; the "
              "rounds do not wait for deliveries): what the events cost the request path alone",
     )  # fmt: skip
+    parser.add_argument(
+        "--latencies", action="store_true",
+        help="print each way's create latencies: p50, p90, p99, and the share of the time in creates over 4 ms",
+    )  # fmt: skip
     parser.add_argument("--profile", type=Path, help="record every server and worker process with py-spy into this dir")
     parser.add_argument("--py-spy", default="py-spy", help="py-spy executable for --profile (default: on PATH)")
     args = parser.parse_args(argv)
@@ -386,6 +396,7 @@ def main(argv: list[str]) -> int:
         worker_cpu: dict[str, list[float]] = {"off": [], "on": []}  # of cpu, the worker process's part
         lags: list[float] = []
         consumer_cpu: list[float] = []  # CPU ms per create of the notification consumer and webhook receiver
+        latencies: dict[str, list[float]] = {"off": [], "on": []}
 
         def cpu_seconds(name: str) -> tuple[float, float]:
             """CPU seconds of the server's process tree (and of a separate worker) and, of those, the worker's
@@ -427,7 +438,8 @@ def main(argv: list[str]) -> int:
                             pass
 
                     before, consumed = cpu_seconds(name), consumers.cpu_seconds()
-                    rate = creates(servers[name].endpoint, args.creates, f"bench-{name}-{round_no}", warm)
+                    rate = creates(servers[name].endpoint, args.creates, f"bench-{name}-{round_no}", warm,
+                                   latencies[name] if args.latencies else None)  # fmt: skip
                     figures[name].append(rate)
                     line = f"round {round_no + 1} {name:>3}: {rate:8.1f} creates/s"
                     if name == "on" and waits:
@@ -481,7 +493,20 @@ def main(argv: list[str]) -> int:
               + (f"; consumers ({'threads' if args.receiver_threads else 'asyncio'} receiver) "
                  f"{statistics.median(consumer_cpu):.2f} per create on" if consumer_cpu else "")
               + (f"; delivery lag max {max(lags):.2f}s" if lags else ""))  # fmt: skip
+    if args.latencies:
+        for name, seconds in latencies.items():
+            print(f"{name:>3} latencies: {describe(seconds)}")
     return 0
+
+
+def describe(seconds: list[float], slow: float = 0.004) -> str:
+    """p50, p90, p99 and max of ``seconds`` in ms, and how much of their sum the ones over ``slow`` take."""
+    ordered = sorted(seconds)
+    n = len(ordered)
+    tail = [s for s in ordered if s > slow]
+    return (f"p50 {ordered[n // 2] * 1000:.2f} p90 {ordered[int(n * 0.9)] * 1000:.2f} p99 "
+            f"{ordered[int(n * 0.99)] * 1000:.2f} max {ordered[-1] * 1000:.1f} ms; {len(tail)} of {n} over "
+            f"{slow * 1000:.0f} ms, {sum(tail):.2f} s of {sum(ordered):.2f} s")  # fmt: skip
 
 
 if __name__ == "__main__":
