@@ -8,7 +8,9 @@ checkpoint: 10-20 ms on this kind of disk, about a tenth of a sequential client'
 (``bench/README.md``, "SQLite checkpoints").
 
 A :class:`Checkpointer` runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own, at most every
-``interval`` seconds while this process commits: it waits for no reader and no writer, and the sqlite3
+``interval`` seconds while this process commits and once the log holds :data:`MIN_PAGES` pages not yet copied
+(SQLite's own threshold, read from the wal-index header: a server that writes little syncs as rarely as
+before): it waits for no reader and no writer, and the sqlite3
 module releases the interpreter lock around SQLite's work, so requests go on meanwhile. But SQLite starts the
 log over from its beginning only after a checkpoint that copied all of it, and under a steady stream of
 commits a passive one never does (more arrive while it syncs): the log would only grow. So once it holds
@@ -28,10 +30,13 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import struct
 import threading
 
 log = logging.getLogger(__name__)
+_U32 = struct.Struct("=I")  # the wal-index is in native byte order
 
+MIN_PAGES = 1_000  # pages in the log not yet copied before a checkpoint is worth its two syncs (SQLite's own)
 RESTART_PAGES = 8_000  # a log this long (about 32 MB of 4 KiB pages) is started over (see Checkpointer)
 RESTART_WAIT = 0.05  # seconds a restart waits for the commit or the reads under way
 BACKSTOP_PAGES = 20_000  # the pool's own automatic checkpoint: about 80 MB of log
@@ -78,11 +83,28 @@ class Checkpointer:
                 if self._stop.is_set():
                     return
                 wake.clear()  # before the checkpoint: a commit from now on sets it again
-                self.checkpoint(connection)
+                if self.pending() >= MIN_PAGES:
+                    self.checkpoint(connection)
                 if self._stop.wait(self.interval):  # what commits meanwhile waits for the next turn
                     return
         finally:
             connection.close()
+
+    def pending(self) -> int:
+        """Pages in the log not yet copied into the database, from the wal-index header in the ``-shm`` file
+        (https://www.sqlite.org/walformat.html, 2.1: ``mxFrame`` at byte 16, ``nBackfill`` at byte 96, in the
+        machine's byte order); unknown (the file unreadable) counts as plenty. Read without SQLite's locks, so it
+        may be a moment old: it only decides whether to checkpoint now."""
+        try:
+            with open(self.path + "-shm", "rb") as shm:
+                header = shm.read(100)
+        except OSError:
+            return MIN_PAGES
+        if len(header) < 100:
+            return MIN_PAGES
+        (last,) = _U32.unpack_from(header, 16)
+        (copied,) = _U32.unpack_from(header, 96)
+        return max(0, last - copied)
 
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int] | None:
         """A passive checkpoint, and a restart of the log once it is long: (busy, pages in the log, pages

@@ -3,7 +3,7 @@ the thread copies what they wrote into the database file, a forked child runs it
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import sqlite3
 import time
 from pathlib import Path
@@ -37,9 +37,10 @@ def wait_for(condition: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def settled(path: Path, rows: int) -> tuple[Database, Checkpointer]:
-    """A database at ``path`` checkpointed every 0.05 s, ``rows`` rows committed, no commit waiting for the
-    thread (each one was in a checkpoint that ended or is under way)."""
+def settled(path: Path, rows: int, monkeypatch: Any) -> tuple[Database, Checkpointer]:
+    """A database at ``path`` checkpointed every 0.05 s whatever the log holds, ``rows`` rows committed, no
+    commit waiting for the thread (each one was in a checkpoint that ended or is under way)."""
+    monkeypatch.setattr(checkpoints, "MIN_PAGES", 1)
     db = Database(f"sqlite:///{path}", checkpoint_interval=0.05)
     fill(db, rows)
     checkpointer = db.checkpointer
@@ -60,9 +61,9 @@ def test_commits_leave_the_checkpoints_to_the_thread(tmp_path: Path) -> None:
     db.dispose()
 
 
-def test_the_thread_copies_what_was_committed_into_the_database_file(tmp_path: Path) -> None:
+def test_the_thread_copies_what_was_committed_into_the_database_file(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "x.db"
-    db, checkpointer = settled(path, 500)
+    db, checkpointer = settled(path, 500, monkeypatch)
     thread = checkpointer._thread
     db.dispose()  # after the checkpoint under way, if any
     assert thread is not None
@@ -75,6 +76,7 @@ def test_a_steady_stream_of_commits_still_gets_the_log_started_over(tmp_path: Pa
     """Passive checkpoints alone never let SQLite start the log over while commits keep coming (each one
     adds pages while the checkpoint syncs): the restart once the log is long keeps it short."""
     monkeypatch.setattr(checkpoints, "RESTART_PAGES", 200)
+    monkeypatch.setattr(checkpoints, "MIN_PAGES", 50)
     path = tmp_path / "x.db"
     db = Database(f"sqlite:///{path}", checkpoint_interval=0.02)
     db.run_sync(lambda s: s.execute(text("CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)")))
@@ -94,32 +96,38 @@ def test_without_an_interval_sqlite_checkpoints_as_it_always_did(tmp_path: Path)
     db.dispose()
 
 
-def _child(db: Database, path: Path, done: Any) -> None:
-    """In a forked child: the parent's Database (its pool given up), whose checkpointer's thread did not
-    come along."""
+def test_a_short_log_is_left_alone(tmp_path: Path) -> None:
+    """Below SQLite's own threshold the thread does not checkpoint (and sync) at all, as SQLite did not."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}", checkpoint_interval=0.02)
     checkpointer = db.checkpointer
     assert checkpointer is not None
-    inherited = checkpointer._thread
+    fill(db, 50)
+    assert 0 < checkpointer.pending() < checkpoints.MIN_PAGES
+    time.sleep(0.2)
+    assert checkpointer.checkpoints == 0
+    fill(db, 1300, start=50)
+    wait_for(lambda: checkpointer.checkpoints >= 1)
+    db.dispose()
+
+
+def test_a_forked_child_starts_its_own_thread(tmp_path: Path, monkeypatch: Any) -> None:
+    """A fork copies the checkpointer but not its thread: the child's first commit starts one. (The process id
+    is what tells them apart; a real fork of the test process, which runs other tests' threads, could
+    deadlock on a lock one of them held, so the child's view is made here.)"""
+    path = tmp_path / "x.db"
+    db, checkpointer = settled(path, 10, monkeypatch)
+    parent_thread, parent_wake = checkpointer._thread, checkpointer._wake
+    assert parent_thread is not None
+    child_pid = os.getpid() + 1
+    monkeypatch.setattr(checkpoints.os, "getpid", lambda: child_pid)
     fill(db, 200, start=10)
     wait_for(lambda: checkpointer.idle)
     own = checkpointer._thread
     db.dispose()
-    done.value = int(own is not inherited and own is not None and rows_in_the_database_file(path) == 210)
-
-
-def test_a_forked_child_runs_its_own(tmp_path: Path) -> None:
-    path = tmp_path / "x.db"
-    db, checkpointer = settled(path, 10)
-    parent_thread = checkpointer._thread
-    db.engine.dispose(close=False)  # what a fork does with the pool: the child opens its own connections
-    context = multiprocessing.get_context("fork")
-    done = context.Value("i", 0)
-    child = context.Process(target=_child, args=(db, path, done))
-    child.start()
-    child.join(30)
-    assert child.exitcode == 0
-    assert done.value == 1
-    assert checkpointer._thread is parent_thread
-    assert parent_thread is not None
-    assert parent_thread.is_alive()
-    db.dispose()
+    parent_wake.set()  # what would be the parent's thread: it sees the stop and ends
+    parent_thread.join(5)
+    assert own is not None
+    assert own is not parent_thread
+    assert not own.is_alive()
+    assert rows_in_the_database_file(path) == 210
