@@ -102,8 +102,8 @@ class Checkpointer:
             return MIN_PAGES
         if len(header) < 100:
             return MIN_PAGES
-        (last,) = _U32.unpack_from(header, 16)
-        (copied,) = _U32.unpack_from(header, 96)
+        last: int = _U32.unpack_from(header, 16)[0]
+        copied: int = _U32.unpack_from(header, 96)[0]
         return max(0, last - copied)
 
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int] | None:
