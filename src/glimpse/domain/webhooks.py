@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from glimpse.domain.ids import name_id
 from glimpse.errors import BadRequest
 
 SECRET_PREFIX = "whsec_"
@@ -120,7 +121,7 @@ def backoff(attempts: int, base: float, cap: float) -> timedelta:
 def delivery_id(event_id: str, webhook_id: str) -> str:
     """The id of ``event_id``'s delivery to ``webhook_id`` (and its ``webhook-id`` header): the same whichever
     drain sends it, so an event sent again after a drain died carries the id its receiver may have seen."""
-    return str(uuid.uuid5(_DELIVERY_IDS, f"{event_id}/{webhook_id}"))
+    return name_id(_DELIVERY_IDS, f"{event_id}/{webhook_id}")
 
 
 def new_secret() -> str:

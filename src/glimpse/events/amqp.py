@@ -1,4 +1,5 @@
-"""A batch publisher for notifications on RabbitMQ, byte for byte what oslo.messaging's rabbit driver sends.
+"""A batch publisher for notifications on RabbitMQ: what oslo.messaging's rabbit driver sends, frame for frame
+(the JSON bodies compact, ``domain/jsontext.py``: the same values, without oslo's spaces).
 
 oslo.messaging spends about 0.25 ms of CPU on each notification it publishes (its connection pool, retry
 wrappers and socket-timeout juggling around every ``basic_publish``); the outbox sends its messages in
@@ -21,14 +22,15 @@ options, other drivers) goes through oslo.messaging itself.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import struct
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from glimpse.domain import jsontext
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +93,10 @@ def brokers(url: str) -> list[Broker] | None:
 
 def body(message: dict[str, Any], envelope: bool) -> str:
     """The body oslo.messaging publishes for ``message`` (with its ``_unique_id``)."""
-    sent = {**message, "_unique_id": uuid.uuid4().hex}
+    sent = {**message, "_unique_id": os.urandom(16).hex()}  # oslo's uuid4().hex: 128 random bits as hex
     if envelope:
-        return json.dumps({"oslo.version": "2.0", "oslo.message": json.dumps(sent)})
-    return json.dumps(sent)
+        return jsontext.dumps({"oslo.version": "2.0", "oslo.message": jsontext.dumps(sent)})
+    return jsontext.dumps(sent)
 
 
 class Publisher:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from glimpse.context import RequestContext
+from glimpse.domain.ids import name_id
 from glimpse.domain.outbox import OutboxMessage
 from glimpse.events import amqp
 from glimpse.policy import PropertyProtections
@@ -58,7 +59,7 @@ def oslo_messaging() -> Any:
 
 def message_id(outbox_id: str, topic: str) -> str:
     """The id of one outbox message on one topic: the same on every try."""
-    return str(uuid.uuid5(_IDS, f"{outbox_id}/{topic}"))
+    return name_id(_IDS, f"{outbox_id}/{topic}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,12 +4,12 @@ attempt's outcome."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any
 
 from glimpse.db.repositories.webhooks import WebhookRepository
+from glimpse.domain import jsontext
 from glimpse.domain.clock import utcnow
 from glimpse.domain.outbox import OutboxMessage
 from glimpse.domain.webhooks import (
@@ -61,7 +61,7 @@ class FanOut(Attempts):
                     webhook_id=webhook.id,
                     event_id=message.id,
                     event_type=message.topic,
-                    body=json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+                    body=jsontext.dumps(event),
                     status=DeliveryStatus.PENDING,
                     attempts=1,
                     next_attempt_at=None,
