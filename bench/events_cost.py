@@ -140,6 +140,18 @@ async def run(args: argparse.Namespace, base: Path, on: bool, port: int) -> dict
         }
     finally:
         services.close()
+        if on:
+            delete_queues([topic.strip() for topic in topics.split(",")])
+
+
+def delete_queues(topics: list[str]) -> None:
+    """The topics' queues (``<topic>.info``), which the run filled and nothing consumed."""
+    import amqp
+
+    with amqp.Connection("127.0.0.1:5672", userid="guest", password="guest") as connection:
+        channel = connection.channel()
+        for topic in topics:
+            channel.queue_delete(f"{topic}.info")
 
 
 def main(argv: list[str]) -> int:
