@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/background_cost.py                    # 4 pairs of rounds, a process busy 25% of the time
     .venv/bin/python bench/background_cost.py --busy 0.25 --nice 19 --rounds 6
+    .venv/bin/python bench/background_cost.py --pin   # server and client on CPU 0, the burner on CPU 1
 
 Starts one `glimpse serve` (SQLite, noauth, events off) and alternates rounds of N sequential creates on one
 keep-alive connection (as ``events_bench.py`` makes them) without and with a "burner": another process that is
@@ -14,6 +15,7 @@ rather than the events' own code on the request path (``events_bench.py --reques
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -43,7 +45,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rounds", type=int, default=4, help="rounds each way (default 4)")
     parser.add_argument("--busy", type=float, default=0.25, help="the burner's busy share, 0 < busy < 1 (0.25)")
     parser.add_argument("--nice", type=int, default=0, help="the burner's niceness (default 0)")
+    parser.add_argument(
+        "--pin", action="store_true",
+        help="the server and this client on CPU 0, the burner on CPU 1: whether the cost is the scheduler's "
+             "placement or the machine's shared cores",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    if args.pin:
+        os.sched_setaffinity(0, {0})  # the server started below inherits it
     if not 0 < args.busy < 1:
         parser.error("--busy must be between 0 and 1")
     rates: dict[str, list[float]] = {"alone": [], "burner": []}
@@ -57,6 +66,8 @@ def main(argv: list[str]) -> int:
                     burner = None
                     if kind == "burner":
                         command = ["nice", "-n", str(args.nice), sys.executable, "-c", BURNER, str(args.busy)]
+                        if args.pin:
+                            command = ["taskset", "-c", "1", *command]
                         burner = subprocess.Popen(command)
                         time.sleep(0.2)
                     try:

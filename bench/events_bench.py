@@ -349,6 +349,11 @@ def main(argv: list[str]) -> int:
         "--latencies", action="store_true",
         help="print each way's create latencies: p50, p90, p99, and the share of the time in creates over 4 ms",
     )  # fmt: skip
+    parser.add_argument(
+        "--pin", action="store_true",
+        help="this client and both servers on CPU 0; the servers' task workers and the consumers on CPU 1 "
+             "(RabbitMQ where the scheduler puts it): see bench/README.md, \"Where the background's cost is\"",
+    )  # fmt: skip
     parser.add_argument("--profile", type=Path, help="record every server and worker process with py-spy into this dir")
     parser.add_argument("--py-spy", default="py-spy", help="py-spy executable for --profile (default: on PATH)")
     args = parser.parse_args(argv)
@@ -356,7 +361,14 @@ def main(argv: list[str]) -> int:
         parser.error("--request-path-only runs no worker for the \"on\" server")
     run = uuid.uuid4().hex[:8]
     topics = [f"bench_{run}", f"bench_{run}_admin"]
+    if args.pin:
+        if args.consumers_here or args.worker_on_loop:
+            parser.error("--pin puts the consumers and the workers in processes of their own on CPU 1")
+        os.sched_setaffinity(0, {0})  # this client, and the servers started below (they inherit it)
     consumers = Consumers(topics, args.keep_alive, here=args.consumers_here, lean=not args.receiver_threads)
+    if args.pin:
+        server.pin(consumers.runner.pid, {1})  # type: ignore[union-attr]  # a process with --pin
+    rabbit = server.pids_of("beam.smp")  # the broker's CPU per create too, when it runs here
     with tempfile.TemporaryDirectory(prefix="glimpse-events-bench-") as tmp:
         base = Path(tmp)
         config = base / "on.conf"
@@ -396,6 +408,7 @@ def main(argv: list[str]) -> int:
         worker_cpu: dict[str, list[float]] = {"off": [], "on": []}  # of cpu, the worker process's part
         lags: list[float] = []
         consumer_cpu: list[float] = []  # CPU ms per create of the notification consumer and webhook receiver
+        rabbit_cpu: dict[str, list[float]] = {"off": [], "on": []}  # the broker's, per create
         latencies: dict[str, list[float]] = {"off": [], "on": []}
 
         def cpu_seconds(name: str) -> tuple[float, float]:
@@ -412,6 +425,10 @@ def main(argv: list[str]) -> int:
         try:
             for process in servers.values():
                 server.wait_ready(process.endpoint, 60, process.process)
+            if args.pin:  # each server's worker child, or the separate workers
+                for pid in [*(p for s in servers.values() for p in server.process_tree(s.pid)[1:]),
+                            *(w.pid for w in workers.values())]:  # fmt: skip
+                    server.pin(pid, {1})
             if args.profile:
                 args.profile.mkdir(parents=True, exist_ok=True)
                 for name in ("off", "on"):
@@ -438,6 +455,7 @@ def main(argv: list[str]) -> int:
                             pass
 
                     before, consumed = cpu_seconds(name), consumers.cpu_seconds()
+                    broker = sum(server.cpu_seconds(pid) or 0.0 for pid in rabbit)
                     rate = creates(servers[name].endpoint, args.creates, f"bench-{name}-{round_no}", warm,
                                    latencies[name] if args.latencies else None)  # fmt: skip
                     figures[name].append(rate)
@@ -458,6 +476,10 @@ def main(argv: list[str]) -> int:
                     if name == "on" and not args.consumers_here:
                         consumer_cpu.append((consumers.cpu_seconds() - consumed) * 1000 / args.creates)
                         line += f"; consumers {consumer_cpu[-1]:.2f}"
+                    if rabbit:
+                        used = sum(server.cpu_seconds(pid) or 0.0 for pid in rabbit) - broker
+                        rabbit_cpu[name].append(used * 1000 / args.creates)
+                        line += f"; RabbitMQ {rabbit_cpu[name][-1]:.2f}"
                     print(line, flush=True)
         finally:
             for label, profiler in profilers.items():
@@ -492,7 +514,10 @@ def main(argv: list[str]) -> int:
                  f"{statistics.median(worker_cpu['on']):.2f})" if not args.worker_on_loop else "")
               + (f"; consumers ({'threads' if args.receiver_threads else 'asyncio'} receiver) "
                  f"{statistics.median(consumer_cpu):.2f} per create on" if consumer_cpu else "")
-              + (f"; delivery lag max {max(lags):.2f}s" if lags else ""))  # fmt: skip
+              + (f"; RabbitMQ {statistics.median(rabbit_cpu['on']):.2f} per create on"
+                 if rabbit_cpu["on"] else "")
+              + (f"; delivery lag max {max(lags):.2f}s" if lags else "")
+              + ("; pinned: client, servers on CPU 0; workers, consumers on CPU 1" if args.pin else ""))  # fmt: skip
     if args.latencies:
         for name, seconds in latencies.items():
             print(f"{name:>3} latencies: {describe(seconds)}")

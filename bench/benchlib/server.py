@@ -164,6 +164,24 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` (and so the threads they start) onto ``cpus`` (Linux: affinity is per thread)."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):  # a thread that just ended
+            os.sched_setaffinity(int(task), cpus)
+
+
+def pids_of(name: str) -> list[int]:
+    """The processes whose command name (``/proc/<pid>/comm``) is ``name``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            with contextlib.suppress(OSError), open(f"/proc/{entry}/comm") as handle:
+                if handle.read().strip() == name:
+                    found.append(int(entry))
+    return found
+
+
 def _stat_cpu(path: str) -> float | None:
     """utime + stime, in seconds, from a /proc stat file (process or thread)."""
     try:

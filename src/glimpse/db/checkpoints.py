@@ -8,9 +8,9 @@ checkpoint: 10-20 ms on this kind of disk, about a tenth of a sequential client'
 (``bench/README.md``, "SQLite checkpoints").
 
 A :class:`Checkpointer` runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own, at most every
-``interval`` seconds while this process commits and once the log holds :data:`MIN_PAGES` pages not yet copied
-(SQLite's own threshold, read from the wal-index header: a server that writes little syncs as rarely as
-before): it waits for no reader and no writer, and the sqlite3
+``interval`` seconds while this process commits and once :data:`MIN_COMMITS` commits were made since its last
+one (about SQLite's own threshold of 1,000 pages for image creates; a server that writes little syncs as
+rarely as before): it waits for no reader and no writer, and the sqlite3
 module releases the interpreter lock around SQLite's work, so requests go on meanwhile. But SQLite starts the
 log over from its beginning only after a checkpoint that copied all of it, and under a steady stream of
 commits a passive one never does (more arrive while it syncs): the log would only grow. So once it holds
@@ -23,6 +23,12 @@ log that grows faster than the thread keeps up with or a process that does not r
 writes runs its own (the server, its task worker, a separate worker); two never checkpoint at once (SQLite's
 checkpoint lock: the second finds it busy and tries again at its next turn). The thread starts at the first
 commit in a process (after a fork, in the child too) and stops with :meth:`close`.
+
+Nothing here opens the database's files other than through SQLite. SQLite's locks on a WAL database are POSIX
+locks on its ``-shm`` file, and closing any descriptor of a file drops every such lock its process holds
+(https://www.sqlite.org/howtocorrupt.html, 2.2): an earlier version read the log's length from the ``-shm``
+header with ``open()``, which dropped the write lock of a commit under way in another thread, and another
+process's commit then went to the same place in the log (creates answered 201 were lost; 2026-12-07).
 """
 
 from __future__ import annotations
@@ -30,13 +36,11 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import struct
 import threading
 
 log = logging.getLogger(__name__)
-_U32 = struct.Struct("=I")  # the wal-index is in native byte order
 
-MIN_PAGES = 1_000  # pages in the log not yet copied before a checkpoint is worth its two syncs (SQLite's own)
+MIN_COMMITS = 32  # commits of this process since its last checkpoint before one is worth its two syncs
 RESTART_PAGES = 8_000  # a log this long (about 32 MB of 4 KiB pages) is started over (see Checkpointer)
 RESTART_WAIT = 0.05  # seconds a restart waits for the commit or the reads under way
 BACKSTOP_PAGES = 20_000  # the pool's own automatic checkpoint: about 80 MB of log
@@ -51,6 +55,8 @@ class Checkpointer:
         self.path = path
         self.interval = interval
         self.checkpoints = 0  # done by this process (for tests and the curious)
+        self._commits = 0  # committed() calls in this process; the thread's turn reads it (a stale read waits a turn)
+        self._covered = 0  # ... of which the last checkpoint covered
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -61,6 +67,7 @@ class Checkpointer:
         """A transaction of this process committed: a checkpoint within ``interval`` (cheap: an event)."""
         if self._pid != os.getpid():
             self._start()
+        self._commits += 1
         self._wake.set()
 
     def _start(self) -> None:
@@ -69,6 +76,7 @@ class Checkpointer:
                 return
             # a fork copies this object but not its thread: the child starts its own
             self._wake = threading.Event()
+            self._commits = self._covered = 0
             self._thread = threading.Thread(target=self._run, name="sqlite-checkpoints", daemon=True)
             self._pid = os.getpid()
             self._thread.start()
@@ -83,28 +91,14 @@ class Checkpointer:
                 if self._stop.is_set():
                     return
                 wake.clear()  # before the checkpoint: a commit from now on sets it again
-                if self.pending() >= MIN_PAGES:
+                commits = self._commits
+                if commits - self._covered >= MIN_COMMITS:
+                    self._covered = commits
                     self.checkpoint(connection)
                 if self._stop.wait(self.interval):  # what commits meanwhile waits for the next turn
                     return
         finally:
             connection.close()
-
-    def pending(self) -> int:
-        """Pages in the log not yet copied into the database, from the wal-index header in the ``-shm`` file
-        (https://www.sqlite.org/walformat.html, 2.1: ``mxFrame`` at byte 16, ``nBackfill`` at byte 96, in the
-        machine's byte order); unknown (the file unreadable) counts as plenty. Read without SQLite's locks, so it
-        may be a moment old: it only decides whether to checkpoint now."""
-        try:
-            with open(self.path + "-shm", "rb") as shm:
-                header = shm.read(100)
-        except OSError:
-            return MIN_PAGES
-        if len(header) < 100:
-            return MIN_PAGES
-        last: int = _U32.unpack_from(header, 16)[0]
-        copied: int = _U32.unpack_from(header, 96)[0]
-        return max(0, last - copied)
 
     def checkpoint(self, connection: sqlite3.Connection) -> tuple[int, int, int] | None:
         """A passive checkpoint, and a restart of the log once it is long: (busy, pages in the log, pages
