@@ -39,6 +39,14 @@ def wait_for(condition: Any, timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
+def checkpointed(tmp_path: Path, interval: float) -> tuple[Path, Database, Checkpointer]:
+    """A new database ``x.db`` whose log a thread checkpoints every ``interval`` seconds."""
+    path = tmp_path / "x.db"
+    db = Database(f"sqlite:///{path}", checkpoint_interval=interval)
+    assert db.checkpointer is not None
+    return path, db, db.checkpointer
+
+
 def settled(path: Path, rows: int, monkeypatch: Any) -> tuple[Database, Checkpointer]:
     """A database at ``path`` checkpointed every 0.05 s whatever the log holds, ``rows`` rows committed, no
     commit waiting for the thread (each one was in a checkpoint that ended or is under way)."""
@@ -100,10 +108,7 @@ def test_without_an_interval_sqlite_checkpoints_as_it_always_did(tmp_path: Path)
 
 def test_a_few_commits_are_left_alone(tmp_path: Path) -> None:
     """A process that commits now and then does not checkpoint (and sync) at each of its turns."""
-    path = tmp_path / "x.db"
-    db = Database(f"sqlite:///{path}", checkpoint_interval=0.02)
-    checkpointer = db.checkpointer
-    assert checkpointer is not None
+    path, db, checkpointer = checkpointed(tmp_path, 0.02)
     fill(db, checkpoints.MIN_COMMITS // 2)
     time.sleep(0.2)
     assert checkpointer.checkpoints == 0
@@ -154,10 +159,7 @@ def test_a_checkpoint_turn_keeps_the_locks_this_process_holds(tmp_path: Path) ->
     another thread of its process: another process then wrote to the log at the same place, and commits
     that had answered were lost (seen as images created with a 201 and missing from the database). The
     checkpointer's turns must leave a held write lock held."""
-    path = tmp_path / "x.db"
-    db = Database(f"sqlite:///{path}", checkpoint_interval=0.01)
-    checkpointer = db.checkpointer
-    assert checkpointer is not None
+    path, db, checkpointer = checkpointed(tmp_path, 0.01)
     writer = sqlite3.connect(path, isolation_level=None)  # a log long enough for a turn to checkpoint
     writer.execute("PRAGMA journal_mode=WAL")  # as the server's connections set it
     writer.execute("PRAGMA wal_autocheckpoint=0")
@@ -179,10 +181,7 @@ def test_a_checkpoint_turn_keeps_the_locks_this_process_holds(tmp_path: Path) ->
 
 
 def test_reads_do_not_wake_the_checkpointer(tmp_path: Path) -> None:
-    path = tmp_path / "x.db"
-    db = Database(f"sqlite:///{path}", checkpoint_interval=0.01)
-    checkpointer = db.checkpointer
-    assert checkpointer is not None
+    _, db, checkpointer = checkpointed(tmp_path, 0.01)
     for _ in range(checkpoints.MIN_COMMITS * 2):
         assert db.read_sync(lambda s: s.execute(text("SELECT 1")).scalar_one()) == 1
     assert checkpointer._thread is None  # no commit of this process has started it
