@@ -182,10 +182,7 @@ class Database:
         path = parsed.database if parsed.get_backend_name() == "sqlite" else None
         self.busy_timeout = busy_timeout
         # SQLite: this process's write transactions take turns here first (see _writing)
-        self._writes: WriteTurns | None = None
-        if parsed.get_backend_name() == "sqlite":
-            shared = path and path != ":memory:" and not path.startswith("file:")
-            self._writes = WriteTurns(f"{path}.write-turns" if shared else None)
+        self._writes: WriteTurns | None = WriteTurns() if parsed.get_backend_name() == "sqlite" else None
         self.checkpointer = (
             Checkpointer(path, checkpoint_interval, self._writes)
             if checkpoint_interval > 0 and path and path != ":memory:"
@@ -232,11 +229,10 @@ class Database:
         """SQLite lets one connection write at a time and makes the others wait in its busy handler, which
         sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries whenever the lock is freed meanwhile: two threads of
         one server (a create and the audit log's batch, the outbox's kick, a checkpoint's restart) that meet
-        cost the later one 3 ms or more for a lock held under one, and the same between the server and its
-        task worker. So write transactions take turns first: on a lock of this process, whose waiter wakes the
-        moment it is free, then on a file lock every process of this database shares, tried again within a
-        millisecond (db/turns.py). At most ``busy_timeout`` of waiting, then the database is unavailable, as
-        SQLite's own wait would say."""
+        cost the later one 3 ms or more for a lock held under one. So this process's write transactions take
+        turns on a lock of its own first, whose waiter wakes the moment it is free; SQLite's lock then only
+        stands between processes (the server and its task worker). At most ``busy_timeout`` of waiting, then
+        the database is unavailable, as SQLite's own wait would say."""
         assert self._writes is not None
         if not self._writes.acquire(self.busy_timeout):
             log.warning("database unavailable: this process's writers held it for %.0f s", self.busy_timeout)
@@ -347,8 +343,6 @@ class Database:
     def dispose(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.close()
-        if self._writes is not None:
-            self._writes.close()
         self.writers.close()
         self.engine.dispose()
         if self.replica is not None:

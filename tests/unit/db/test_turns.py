@@ -4,9 +4,6 @@ never in SQLite's busy handler (which sleeps 1, 2, 5, 10... ms); readers do not 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -94,48 +91,4 @@ def test_a_transaction_inside_another_on_the_same_thread_does_not_wait_for_itsel
         return db.run_sync(lambda s: s.execute(text("SELECT count(*) FROM t")).scalar_one())
 
     assert db.run_sync(outer) == 0
-    db.dispose()
-
-
-HOLDER = """
-import sys
-from sqlalchemy import text
-from glimpse.db import Database
-db = Database(f"sqlite:///{sys.argv[1]}")
-def work(session):
-    session.execute(text("INSERT INTO t VALUES (100)"))
-    print("inside", flush=True)
-    sys.stdin.readline()  # until the test says
-db.run_sync(work)
-db.dispose()
-"""
-
-
-def test_another_process_s_writer_is_waited_for_too(tmp_path: Path) -> None:
-    """The server and its task worker (two processes) take turns on a file lock beside the database: with
-    SQLite's own wait off, a write that meets another process's fails at once unless it waited for its turn."""
-    path = tmp_path / "x.db"
-    db = database(path)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], env=env, stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)  # fmt: skip
-    assert holder.stdout is not None
-    assert holder.stdin is not None
-    try:
-        assert holder.stdout.readline().strip() == "inside"
-        done = threading.Event()
-        writer = threading.Thread(
-            target=lambda: (db.run_sync(lambda s: s.execute(text("INSERT INTO t VALUES (2)"))), done.set())
-        )
-        writer.start()
-        assert not done.wait(0.3)  # waiting for the other process's turn to end
-        holder.stdin.write("go\n")
-        holder.stdin.flush()
-        writer.join(10)
-        assert done.is_set()
-    finally:
-        holder.stdin.close()
-        assert holder.wait(10) == 0
-        holder.stdout.close()
-    assert db.run_sync(lambda s: s.execute(text("SELECT count(*) FROM t")).scalar_one()) == 2
     db.dispose()
