@@ -221,8 +221,8 @@ class Database:
         """``work(session)`` in one transaction, and the after-commit hooks it registered (not yet run)."""
         if self._writes is not None and writes:
             with self._writing():
-                return self._transaction(work, writes)
-        return self._transaction(work, writes)
+                return self._transaction(work)
+        return self._transaction(work)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -242,7 +242,7 @@ class Database:
         finally:
             self._writes.release()
 
-    def _transaction(self, work: Callable[[Session], T], writes: bool) -> tuple[T, list[Callable[[], object]]]:
+    def _transaction(self, work: Callable[[Session], T]) -> tuple[T, list[Callable[[], object]]]:
         try:
             if self.replica is not None and self.dialect == "postgresql":
                 return self._tracked(work)
@@ -250,7 +250,7 @@ class Database:
                 hooks: list[Callable[[], object]] = []
                 session.info[_AFTER_COMMIT] = hooks
                 result = work(session)
-            if self.checkpointer is not None and writes:  # a read leaves nothing to copy
+            if self.checkpointer is not None:
                 self.checkpointer.committed()
             return result, hooks
         except sa_exc.IntegrityError as exc:

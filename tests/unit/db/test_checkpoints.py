@@ -178,13 +178,3 @@ def test_a_checkpoint_turn_keeps_the_locks_this_process_holds(tmp_path: Path) ->
     holder.close()
     writer.close()
     db.dispose()
-
-
-def test_reads_do_not_wake_the_checkpointer(tmp_path: Path) -> None:
-    _, db, checkpointer = checkpointed(tmp_path, 0.01)
-    for _ in range(checkpoints.MIN_COMMITS * 2):
-        assert db.read_sync(lambda s: s.execute(text("SELECT 1")).scalar_one()) == 1
-    assert checkpointer._thread is None  # no commit of this process has started it
-    fill(db, 1)
-    assert checkpointer._thread is not None
-    db.dispose()
