@@ -38,8 +38,6 @@ import os
 import sqlite3
 import threading
 
-from glimpse.db.turns import WriteTurns
-
 log = logging.getLogger(__name__)
 
 MIN_COMMITS = 32  # commits of this process since its last checkpoint before one is worth its two syncs
@@ -53,10 +51,9 @@ class Checkpointer:
     """Checkpoints the SQLite database at ``path`` in a daemon thread, at most every ``interval`` seconds
     while :meth:`committed` is called."""
 
-    def __init__(self, path: str, interval: float, turns: WriteTurns | None = None) -> None:
+    def __init__(self, path: str, interval: float) -> None:
         self.path = path
         self.interval = interval
-        self.turns = turns  # this process's writers' turns, taken for a restart (which holds the write lock)
         self.checkpoints = 0  # done by this process (for tests and the curious)
         self._commits = 0  # committed() calls in this process; the thread's turn reads it (a stale read waits a turn)
         self._covered = 0  # ... of which the last checkpoint covered
@@ -108,13 +105,7 @@ class Checkpointer:
         copied) of the last, None when one failed (logged)."""
         result = self._pragma(connection, "PASSIVE")
         if result is not None and result[1] >= RESTART_PAGES:
-            if self.turns is None:
-                return self._pragma(connection, "RESTART")
-            if self.turns.acquire(RESTART_WAIT):  # else this process's writers are busy: the next turn
-                try:
-                    result = self._pragma(connection, "RESTART")
-                finally:
-                    self.turns.release()
+            result = self._pragma(connection, "RESTART")
         return result
 
     def _pragma(self, connection: sqlite3.Connection, mode: str) -> tuple[int, int, int] | None:

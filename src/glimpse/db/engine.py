@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +18,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from glimpse.context import current_caller
 from glimpse.db.checkpoints import BACKSTOP_PAGES, LOG_SIZE_LIMIT, Checkpointer
 from glimpse.db.replica import Replica, ReplicaUnusable
-from glimpse.db.turns import WriteTurns
 from glimpse.db.writers import WriterLocks
 from glimpse.errors import DatabaseUnavailable, Duplicate
 
@@ -178,15 +176,9 @@ class Database:
         ``checkpoint_interval`` (seconds, SQLite; 0: none): the log is checkpointed in a thread of this process
         at most this often while it commits (db/checkpoints.py) rather than by the commit that fills it."""
         self.url = url
-        parsed = make_url(url)
-        path = parsed.database if parsed.get_backend_name() == "sqlite" else None
-        self.busy_timeout = busy_timeout
-        # SQLite: this process's write transactions take turns here first (see _writing)
-        self._writes: WriteTurns | None = WriteTurns() if parsed.get_backend_name() == "sqlite" else None
+        path = make_url(url).database if make_url(url).get_backend_name() == "sqlite" else None
         self.checkpointer = (
-            Checkpointer(path, checkpoint_interval, self._writes)
-            if checkpoint_interval > 0 and path and path != ":memory:"
-            else None
+            Checkpointer(path, checkpoint_interval) if checkpoint_interval > 0 and path and path != ":memory:" else None
         )
         self.engine = make_engine(
             url, busy_timeout=busy_timeout, idle_in_transaction=idle_in_transaction,
@@ -206,43 +198,16 @@ class Database:
     def dialect(self) -> str:
         return self.engine.dialect.name
 
-    def run_sync(self, work: Callable[[Session], T], *, writes: bool = True) -> T:
+    def run_sync(self, work: Callable[[Session], T]) -> T:
         """Run ``work(session)`` in one transaction, then its after-commit hooks; DatabaseUnavailable when the
         database cannot be used now, Duplicate (a 409) when it breaks a unique key: the way a request that
-        checked first still loses a race against another one inserting the same key. ``writes=False``: the
-        work only reads (it does not wait for this process's writers on SQLite)."""
-        result, hooks = self.transaction(work, writes=writes)
+        checked first still loses a race against another one inserting the same key."""
+        result, hooks = self.transaction(work)
         _run_hooks(hooks)
         return result
 
-    def transaction(
-        self, work: Callable[[Session], T], *, writes: bool = True
-    ) -> tuple[T, list[Callable[[], object]]]:
+    def transaction(self, work: Callable[[Session], T]) -> tuple[T, list[Callable[[], object]]]:
         """``work(session)`` in one transaction, and the after-commit hooks it registered (not yet run)."""
-        if self._writes is not None and writes:
-            with self._writing():
-                return self._transaction(work)
-        return self._transaction(work)
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
-        """SQLite lets one connection write at a time and makes the others wait in its busy handler, which
-        sleeps 1, 2, 5, 10, 15, 20, 25... ms between tries whenever the lock is freed meanwhile: two threads of
-        one server (a create and the audit log's batch, the outbox's kick, a checkpoint's restart) that meet
-        cost the later one 3 ms or more for a lock held under one. So this process's write transactions take
-        turns on a lock of its own first, whose waiter wakes the moment it is free; SQLite's lock then only
-        stands between processes (the server and its task worker). At most ``busy_timeout`` of waiting, then
-        the database is unavailable, as SQLite's own wait would say."""
-        assert self._writes is not None
-        if not self._writes.acquire(self.busy_timeout):
-            log.warning("database unavailable: this process's writers held it for %.0f s", self.busy_timeout)
-            raise DatabaseUnavailable("The database is unavailable; retry the request later.")
-        try:
-            yield
-        finally:
-            self._writes.release()
-
-    def _transaction(self, work: Callable[[Session], T]) -> tuple[T, list[Callable[[], object]]]:
         try:
             if self.replica is not None and self.dialect == "postgresql":
                 return self._tracked(work)
@@ -295,12 +260,12 @@ class Database:
         if caller is not None:
             caller.wrote = max(caller.wrote, position)
 
-    async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None, writes: bool = True) -> T:
+    async def run(self, work: Callable[[Session], T], *, duplicate: str | None = None) -> T:
         """Run ``work(session)`` inside one transaction, off the event loop (see ``run_sync``), then its
         after-commit hooks on the loop; a broken unique key is a Duplicate with the message ``duplicate`` (the
         caller's words for what already exists)."""
         try:
-            result, hooks = await anyio.to_thread.run_sync(functools.partial(self.transaction, work, writes=writes))
+            result, hooks = await anyio.to_thread.run_sync(functools.partial(self.transaction, work))
         except Duplicate as exc:
             if duplicate is None:
                 raise
@@ -322,17 +287,17 @@ class Database:
             else:
                 self._on_replica_read(None)
                 return result
-        return self.run_sync(work, writes=False)
+        return self.run_sync(work)
 
     async def read(self, work: Callable[[Session], T]) -> T:
         """``read_sync`` off the event loop: the lists and shows, which a replica may serve."""
         if self.replica is None:
-            return await self.run(work, writes=False)
+            return await self.run(work)
         return await anyio.to_thread.run_sync(functools.partial(self.read_sync, work))
 
     async def check(self) -> None:
         """Health probe for /healthcheck: a trivial query; raises when the database cannot answer it."""
-        await self.run(lambda session: session.execute(text("SELECT 1")).scalar_one(), writes=False)
+        await self.run(lambda session: session.execute(text("SELECT 1")).scalar_one())
 
     async def check_replica(self) -> None:
         """Health probe of the read replica: a trivial query on it; raises when it cannot answer one."""
