@@ -66,9 +66,9 @@ def main(argv: list[str]) -> int:
                     burner = None
                     if kind == "burner":
                         command = ["nice", "-n", str(args.nice), sys.executable, "-c", BURNER, str(args.busy)]
-                        if args.pin:
-                            command = ["taskset", "-c", "1", *command]
                         burner = subprocess.Popen(command)
+                        if args.pin:
+                            server.pin(burner.pid, {1})
                         time.sleep(0.2)
                     try:
                         before = server.CpuSnapshot.take(process.pid).total

@@ -369,6 +369,9 @@ def main(argv: list[str]) -> int:
     if args.pin:
         server.pin(consumers.runner.pid, {1})  # type: ignore[union-attr]  # a process with --pin
     rabbit = server.pids_of("beam.smp")  # the broker's CPU per create too, when it runs here
+
+    def broker_cpu() -> float:
+        return sum(server.cpu_seconds(pid) or 0.0 for pid in rabbit)
     with tempfile.TemporaryDirectory(prefix="glimpse-events-bench-") as tmp:
         base = Path(tmp)
         config = base / "on.conf"
@@ -455,7 +458,7 @@ def main(argv: list[str]) -> int:
                             pass
 
                     before, consumed = cpu_seconds(name), consumers.cpu_seconds()
-                    broker = sum(server.cpu_seconds(pid) or 0.0 for pid in rabbit)
+                    broker = broker_cpu()
                     rate = creates(servers[name].endpoint, args.creates, f"bench-{name}-{round_no}", warm,
                                    latencies[name] if args.latencies else None)  # fmt: skip
                     figures[name].append(rate)
@@ -477,8 +480,7 @@ def main(argv: list[str]) -> int:
                         consumer_cpu.append((consumers.cpu_seconds() - consumed) * 1000 / args.creates)
                         line += f"; consumers {consumer_cpu[-1]:.2f}"
                     if rabbit:
-                        used = sum(server.cpu_seconds(pid) or 0.0 for pid in rabbit) - broker
-                        rabbit_cpu[name].append(used * 1000 / args.creates)
+                        rabbit_cpu[name].append((broker_cpu() - broker) * 1000 / args.creates)
                         line += f"; RabbitMQ {rabbit_cpu[name][-1]:.2f}"
                     print(line, flush=True)
         finally:
